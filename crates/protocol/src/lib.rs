@@ -1,0 +1,23 @@
+//! The vocabulary every supervisor-rs component shares with Python Supervisor's clients.
+//!
+//! What is here: process states and their numeric codes, daemon and event-listener states,
+//! XML-RPC fault codes, the event type hierarchy, and the XML-RPC value codec
+//! ([`xmlrpc`]). What is not here: any I/O, any knowledge of configuration, any policy.
+//! The daemon and `supervisorctl` both build on these types so that a code or a name
+//! seen by a user is spelled in exactly one place.
+
+pub mod events;
+pub mod faults;
+pub mod states;
+pub mod xmlrpc;
+
+pub use faults::{Fault, FaultCode};
+pub use states::{ListenerState, ProcessState, SupervisorState};
+pub use xmlrpc::Value;
+
+/// The XML-RPC API version `supervisor.getAPIVersion` reports and `supervisorctl` expects.
+pub const API_VERSION: &str = "3.0";
+
+/// The Supervisor version we are compatible with, as reported by `getSupervisorVersion`
+/// and `supervisord --version` (clients compare it).
+pub const SUPERVISOR_VERSION: &str = "4.3.0";

@@ -1,0 +1,1 @@
+//! The supervisor-rs daemon. See ARCHITECTURE.md for the code map.
