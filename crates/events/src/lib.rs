@@ -1,0 +1,1 @@
+//! supervisor-events: the event system as pure code (events in, bytes and actions out).

@@ -1,0 +1,1 @@
+//! supervisor-web: the web UI as pure code (snapshots in, HTML/asset bytes out).
