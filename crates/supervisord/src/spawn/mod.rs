@@ -1,0 +1,828 @@
+//! Spawning one child process: the imperative edge of the daemon.
+//!
+//! [`resolve_command`] turns `command=` into an executable path and argv exactly like the
+//! reference (shlex split, PATH search relative to the daemon's cwd, the same `spawnerr`
+//! texts). [`spawn`] creates the pipes, forks and, in the child, follows the reference's
+//! order: new process group, fds 0/1/2, close everything else, drop privileges, chdir,
+//! umask, execve. Every allocation (argv, envp, messages, group list) happens in the parent
+//! before `fork()`; the child only makes async-signal-safe system calls, so spawning is
+//! safe from a multi-threaded daemon. A failure in the child is reported on its stderr pipe
+//! in the reference's words and the child exits 127.
+//!
+//! This module does not track processes, reap them or decide anything: it returns a
+//! [`Child`] (pid + parent pipe ends) or a [`SpawnError`] whose `Display` is the `spawnerr`.
+
+pub mod pyfmt;
+mod shlex;
+
+use std::ffi::{CString, OsString};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use supervisor_config::{Config, ProcessConfig};
+
+use pyfmt::{errno_name, errno_static_name, py_repr};
+
+/// The directories searched when neither the program nor the daemon has a `PATH`.
+pub const DEFAULT_PATH: &[&str] = &["/bin", "/usr/bin", "/usr/local/bin"];
+
+/// How a spawn failure maps onto XML-RPC faults (`startProcess`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnErrorKind {
+    /// The command was not found (fault `NO_FILE`).
+    NoFile,
+    /// The command cannot be parsed or run: empty, unparsable, a directory, no x bit,
+    /// no permission (fault `NOT_EXECUTABLE`).
+    NotExecutable,
+    /// Pipes, fork or environment could not be set up (the process goes to BACKOFF).
+    Other,
+}
+
+/// A parent-side spawn failure. `Display` is the reference's `spawnerr` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnError {
+    /// Which fault the error becomes over RPC.
+    pub kind: SpawnErrorKind,
+    /// The `spawnerr` text, e.g. `can't find command 'foo'`.
+    pub message: String,
+}
+
+impl SpawnError {
+    fn new(kind: SpawnErrorKind, message: String) -> Self {
+        SpawnError { kind, message }
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Splits a command like Python's `shlex.split` (POSIX mode).
+fn split_command(command: &str) -> Result<Vec<String>, String> {
+    shlex::split(command)
+}
+
+/// The directories searched for a bare command name: the program's `environment=` PATH,
+/// else `[supervisord] environment=` PATH, else `daemon_path` (the daemon's own `$PATH`)
+/// when set and non-empty, else [`DEFAULT_PATH`].
+pub fn search_path(
+    process: &ProcessConfig,
+    supervisord_environment: &[(String, String)],
+    daemon_path: Option<&str>,
+) -> Vec<String> {
+    let configured = process
+        .environment
+        .iter()
+        .rev()
+        .chain(supervisord_environment.iter().rev())
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    if let Some(p) = configured {
+        return p.split(':').map(str::to_string).collect();
+    }
+    match daemon_path {
+        Some(p) if !p.is_empty() => p.split(':').map(str::to_string).collect(),
+        _ => DEFAULT_PATH.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Resolves `command=` to (executable path, argv) like the reference does before forking.
+///
+/// The daemon's `PATH` is read from its environment. Relative paths are checked against
+/// the daemon's current directory (not the program's `directory=`).
+pub fn resolve_command(
+    process: &ProcessConfig,
+    supervisord_environment: &[(String, String)],
+) -> Result<(PathBuf, Vec<String>), SpawnError> {
+    let daemon_path = std::env::var("PATH").ok();
+    let dirs = search_path(process, supervisord_environment, daemon_path.as_deref());
+    resolve_command_in(&process.command, &dirs)
+}
+
+/// [`resolve_command`] with an explicit list of search directories.
+pub fn resolve_command_in(
+    command: &str,
+    dirs: &[String],
+) -> Result<(PathBuf, Vec<String>), SpawnError> {
+    let argv = split_command(command).map_err(|e| {
+        SpawnError::new(
+            SpawnErrorKind::NotExecutable,
+            format!("can't parse command {}: {}", py_repr(command), e),
+        )
+    })?;
+    let Some(program) = argv.first() else {
+        return Err(SpawnError::new(
+            SpawnErrorKind::NotExecutable,
+            "command is empty".into(),
+        ));
+    };
+    let (filename, meta) = if program.contains('/') {
+        (program.clone(), std::fs::metadata(program).ok())
+    } else {
+        let mut found = None;
+        for dir in dirs {
+            let candidate = join_path(dir, program);
+            if let Ok(m) = std::fs::metadata(&candidate) {
+                found = Some((candidate, m));
+                break;
+            }
+        }
+        match found {
+            Some((f, m)) => (f, Some(m)),
+            None => (program.clone(), None),
+        }
+    };
+    let Some(meta) = meta else {
+        return Err(SpawnError::new(
+            SpawnErrorKind::NoFile,
+            format!("can't find command {}", py_repr(&filename)),
+        ));
+    };
+    if meta.is_dir() {
+        return Err(SpawnError::new(
+            SpawnErrorKind::NotExecutable,
+            format!("command at {} is a directory", py_repr(&filename)),
+        ));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(SpawnError::new(
+            SpawnErrorKind::NotExecutable,
+            format!("command at {} is not executable", py_repr(&filename)),
+        ));
+    }
+    let c = CString::new(filename.as_bytes()).map_err(|_| {
+        SpawnError::new(
+            SpawnErrorKind::NotExecutable,
+            format!("no permission to run command {}", py_repr(&filename)),
+        )
+    })?;
+    // SAFETY: `c` is a valid NUL-terminated string.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        return Err(SpawnError::new(
+            SpawnErrorKind::NotExecutable,
+            format!("no permission to run command {}", py_repr(&filename)),
+        ));
+    }
+    Ok((PathBuf::from(filename), argv))
+}
+
+/// `os.path.join(dir, name)` for a name without a slash.
+fn join_path(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The daemon-wide `SUPERVISOR_SERVER_URL` (§4.11): the first `[unix_http_server]` as
+/// `unix://<path>`, else the last `[inet_http_server*]` as `http://<host|localhost>:<port>`,
+/// else `None`.
+pub fn daemon_server_url(config: &Config) -> Option<String> {
+    if let Some(unix) = &config.unix_http_server {
+        return Some(format!("unix://{}", unix.file.display()));
+    }
+    config.inet_http_servers.last().map(|inet| {
+        let host = if inet.host.is_empty() {
+            "localhost"
+        } else {
+            inet.host.as_str()
+        };
+        format!("http://{}:{}", host, inet.port)
+    })
+}
+
+/// The `SUPERVISOR_SERVER_URL` a process sees: its own `serverurl=` unless AUTO, else
+/// [`daemon_server_url`].
+pub fn server_url_for(process: &ProcessConfig, config: &Config) -> Option<String> {
+    match &process.serverurl {
+        Some(url) if !url.eq_ignore_ascii_case("auto") => Some(url.clone()),
+        _ => daemon_server_url(config),
+    }
+}
+
+/// Everything [`spawn`] needs to start one process.
+#[derive(Debug, Clone, Copy)]
+pub struct SpawnRequest<'a> {
+    /// The process to start.
+    pub process: &'a ProcessConfig,
+    /// `[supervisord] environment=`, applied before the program's own `environment=`.
+    pub supervisord_environment: &'a [(String, String)],
+    /// `SUPERVISOR_SERVER_URL` for the child ([`server_url_for`]); `None` = not set.
+    pub server_url: Option<&'a str>,
+    /// For fcgi programs: the listening socket, given to the child as fd 0 (no stdin pipe).
+    pub fcgi_socket: Option<BorrowedFd<'a>>,
+}
+
+/// A started child: its pid and the parent's ends of its pipes (non-blocking,
+/// close-on-exec).
+#[derive(Debug)]
+pub struct Child {
+    /// The child's pid (also its process group id).
+    pub pid: i32,
+    /// Write end of the child's stdin; `None` for fcgi programs.
+    pub stdin: Option<OwnedFd>,
+    /// Read end of the child's stdout (and stderr when `redirect_stderr`).
+    pub stdout: OwnedFd,
+    /// Read end of the child's stderr; `None` when `redirect_stderr`.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// The privilege change the child must make, decided in the parent.
+enum UserPlan {
+    /// Nothing to do (no `user=`, or already that uid).
+    Keep,
+    /// The child must report this message and exit 127.
+    Fail(Vec<u8>),
+    /// setgroups + setgid + setuid.
+    Switch {
+        uid: libc::uid_t,
+        gid: libc::gid_t,
+        groups: Vec<libc::gid_t>,
+        groups_failed: Vec<u8>,
+        gid_failed: Vec<u8>,
+        uid_failed: Vec<u8>,
+    },
+}
+
+/// Everything the child needs, prepared before fork so the child never allocates.
+struct ChildPlan {
+    path: CString,
+    argv: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    env: Vec<CString>,
+    env_ptrs: Vec<*const libc::c_char>,
+    directory: Option<CString>,
+    chdir_failed: Vec<u8>,
+    exec_failed: Vec<u8>,
+    umask: Option<libc::mode_t>,
+    user: UserPlan,
+    stdin_fd: RawFd,
+    stdout_fd: RawFd,
+    stderr_fd: RawFd,
+    max_fd: RawFd,
+}
+
+fn setuid_message(uid: impl fmt::Display, reason: &str) -> Vec<u8> {
+    format!("supervisor: couldn't setuid to {uid}: {reason}\n").into_bytes()
+}
+
+/// Decides the privilege drop for `user=` like the reference's `drop_privileges`.
+fn plan_user(process: &ProcessConfig) -> UserPlan {
+    let uid = match (process.uid, &process.user) {
+        (Some(uid), _) => uid,
+        (None, None) => return UserPlan::Keep,
+        (None, Some(user)) => match user.trim().parse::<u32>() {
+            Ok(uid) => uid,
+            Err(_) => match nix::unistd::User::from_name(user) {
+                Ok(Some(u)) => u.uid.as_raw(),
+                _ => {
+                    return UserPlan::Fail(setuid_message(
+                        user,
+                        &format!("Can't find username {}", py_repr(user)),
+                    ))
+                }
+            },
+        },
+    };
+    let entry = match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u,
+        _ => return UserPlan::Fail(setuid_message(uid, &format!("Can't find uid {uid}"))),
+    };
+    // SAFETY: getuid cannot fail.
+    let current = unsafe { libc::getuid() };
+    if current == uid {
+        return UserPlan::Keep;
+    }
+    if current != 0 {
+        return UserPlan::Fail(setuid_message(uid, "Can't drop privilege as nonroot user"));
+    }
+    let gid = entry.gid.as_raw();
+    let mut groups = vec![gid];
+    if let Ok(name) = CString::new(entry.name.as_bytes()) {
+        if let Ok(list) = nix::unistd::getgrouplist(&name, entry.gid) {
+            groups.extend(list.into_iter().map(|g| g.as_raw()));
+        }
+    }
+    UserPlan::Switch {
+        uid,
+        gid,
+        groups,
+        groups_failed: setuid_message(uid, "Could not set groups of effective user"),
+        gid_failed: setuid_message(uid, "Could not set group id of effective user"),
+        uid_failed: format!("supervisor: couldn't setuid to {uid}: ").into_bytes(),
+    }
+}
+
+/// The child's environment (§1.8): the daemon's environment, then `SUPERVISOR_ENABLED`,
+/// `SUPERVISOR_SERVER_URL` (when known), `SUPERVISOR_PROCESS_NAME`, `SUPERVISOR_GROUP_NAME`,
+/// then `[supervisord] environment=`, then the program's `environment=`; later entries
+/// replace earlier ones with the same key, keeping the first position.
+pub fn child_environment(
+    daemon_env: impl IntoIterator<Item = (OsString, OsString)>,
+    req: &SpawnRequest<'_>,
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    let mut set = |k: OsString, v: OsString| {
+        if let Some(slot) = env.iter_mut().find(|(ek, _)| *ek == k) {
+            slot.1 = v;
+        } else {
+            env.push((k, v));
+        }
+    };
+    for (k, v) in daemon_env {
+        set(k, v);
+    }
+    set("SUPERVISOR_ENABLED".into(), "1".into());
+    if let Some(url) = req.server_url {
+        set("SUPERVISOR_SERVER_URL".into(), url.into());
+    }
+    set(
+        "SUPERVISOR_PROCESS_NAME".into(),
+        req.process.name.clone().into(),
+    );
+    set(
+        "SUPERVISOR_GROUP_NAME".into(),
+        req.process.group.clone().into(),
+    );
+    for (k, v) in req
+        .supervisord_environment
+        .iter()
+        .chain(req.process.environment.iter())
+    {
+        set(k.into(), v.into());
+    }
+    env
+}
+
+fn cstring(bytes: Vec<u8>, what: &str, name: &str) -> Result<CString, SpawnError> {
+    CString::new(bytes).map_err(|_| {
+        SpawnError::new(
+            SpawnErrorKind::Other,
+            format!("embedded null byte in the {what} of '{name}'"),
+        )
+    })
+}
+
+/// A pipe whose ends are close-on-exec and numbered 3 or above (so dup2 onto 0/1/2 in the
+/// child can never clobber another pipe end, even if the daemon's 0/1/2 were closed).
+fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 returned two fresh fds we now own.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((lift_fd(r)?, lift_fd(w)?))
+}
+
+fn lift_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() >= 3 {
+        return Ok(fd);
+    }
+    // SAFETY: fd is open; F_DUPFD_CLOEXEC returns a new fd we own.
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` is a fresh fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Sets O_NONBLOCK on a parent pipe end.
+pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: plain fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Starts the process described by `req` and returns its pid and pipes.
+///
+/// Parent-side failures (bad command, pipes, fork) are returned as [`SpawnError`]s with
+/// the reference's `spawnerr` texts; child-side failures (user, chdir, exec) show up as a
+/// quick exit 127 with the reason on the child's stderr.
+pub fn spawn(req: &SpawnRequest<'_>) -> Result<Child, SpawnError> {
+    let process = req.process;
+    let name = process.name.as_str();
+    let (path, argv) = resolve_command(process, req.supervisord_environment)?;
+
+    let env = child_environment(std::env::vars_os(), req);
+    let mut plan_env = Vec::with_capacity(env.len());
+    for (k, v) in env {
+        let mut kv = k.into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        plan_env.push(cstring(kv, "environment", name)?);
+    }
+    let mut plan_argv = Vec::with_capacity(argv.len());
+    for a in &argv {
+        plan_argv.push(cstring(a.clone().into_bytes(), "command", name)?);
+    }
+    let c_path = cstring(path.into_os_string().into_vec(), "command", name)?;
+    let directory = match &process.directory {
+        Some(d) => Some(cstring(d.clone().into_bytes(), "directory", name)?),
+        None => None,
+    };
+    let user = plan_user(process);
+
+    let pipe_error = |e: io::Error| {
+        let code = e.raw_os_error().unwrap_or(0);
+        let msg = if code == libc::EMFILE {
+            format!("too many open files to spawn '{name}'")
+        } else {
+            format!(
+                "unknown error making dispatchers for '{name}': {}",
+                errno_name(code)
+            )
+        };
+        SpawnError::new(SpawnErrorKind::Other, msg)
+    };
+    let stdin_pipe = if req.fcgi_socket.is_none() {
+        Some(make_pipe().map_err(pipe_error)?)
+    } else {
+        None
+    };
+    let (stdout_r, stdout_w) = make_pipe().map_err(pipe_error)?;
+    let stderr_pipe = if process.redirect_stderr {
+        None
+    } else {
+        Some(make_pipe().map_err(pipe_error)?)
+    };
+    for fd in [
+        stdin_pipe.as_ref().map(|p| &p.1),
+        Some(&stdout_r),
+        stderr_pipe.as_ref().map(|p| &p.0),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        set_nonblocking(fd).map_err(pipe_error)?;
+    }
+
+    let stdin_fd = match (&stdin_pipe, req.fcgi_socket) {
+        (_, Some(sock)) => sock.as_raw_fd(),
+        (Some(p), None) => p.0.as_raw_fd(),
+        (None, None) => unreachable!("stdin pipe exists when there is no fcgi socket"),
+    };
+    let stdout_fd = stdout_w.as_raw_fd();
+    let stderr_fd = stderr_pipe
+        .as_ref()
+        .map(|p| p.1.as_raw_fd())
+        .unwrap_or(stdout_fd);
+
+    let mut plan = ChildPlan {
+        path: c_path,
+        argv_ptrs: Vec::new(),
+        argv: plan_argv,
+        env_ptrs: Vec::new(),
+        env: plan_env,
+        directory,
+        chdir_failed: format!(
+            "supervisor: couldn't chdir to {}: ",
+            process.directory.as_deref().unwrap_or("")
+        )
+        .into_bytes(),
+        exec_failed: format!("supervisor: couldn't exec {}: ", argv[0]).into_bytes(),
+        umask: process.umask.map(|m| m as libc::mode_t),
+        user,
+        stdin_fd,
+        stdout_fd,
+        stderr_fd,
+        max_fd: max_fd(),
+    };
+    plan.argv_ptrs = plan.argv.iter().map(|c| c.as_ptr()).collect();
+    plan.argv_ptrs.push(std::ptr::null());
+    plan.env_ptrs = plan.env.iter().map(|c| c.as_ptr()).collect();
+    plan.env_ptrs.push(std::ptr::null());
+
+    // SAFETY: the child branch only calls async-signal-safe functions on data prepared
+    // above and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let code = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let msg = if code == libc::EAGAIN {
+            format!("Too many processes in process table to spawn '{name}'")
+        } else {
+            format!(
+                "unknown error during fork for '{name}': {}",
+                errno_name(code)
+            )
+        };
+        return Err(SpawnError::new(SpawnErrorKind::Other, msg));
+    }
+    if pid == 0 {
+        // SAFETY: we are the freshly forked child.
+        unsafe { child_exec(&plan) }
+    }
+    // Parent: the child's ends are closed when dropped here.
+    drop(stdout_w);
+    Ok(Child {
+        pid,
+        stdin: stdin_pipe.map(|(child_end, parent_end)| {
+            drop(child_end);
+            parent_end
+        }),
+        stdout: stdout_r,
+        stderr: stderr_pipe.map(|(parent_end, child_end)| {
+            drop(child_end);
+            parent_end
+        }),
+    })
+}
+
+/// The highest fd number to close in the child if `close_range` is unavailable.
+fn max_fd() -> RawFd {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
+    if n <= 0 {
+        4096
+    } else {
+        n.min(65536) as RawFd
+    }
+}
+
+/// Writes all of `buf` to fd 2 (async-signal-safe).
+unsafe fn write_stderr(buf: &[u8]) {
+    let mut off = 0;
+    while off < buf.len() {
+        let n = libc::write(2, buf[off..].as_ptr().cast(), buf.len() - off);
+        if n < 0 {
+            if *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        if n == 0 {
+            return;
+        }
+        off += n as usize;
+    }
+}
+
+/// Writes the symbolic name of `errno` (or its number) followed by a newline.
+unsafe fn write_errno_line(code: i32) {
+    match errno_static_name(code) {
+        Some(name) => write_stderr(name.as_bytes()),
+        None => {
+            let mut digits = [0u8; 12];
+            let mut i = digits.len();
+            let mut v = code.unsigned_abs();
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            if code < 0 {
+                i -= 1;
+                digits[i] = b'-';
+            }
+            write_stderr(&digits[i..]);
+        }
+    }
+    write_stderr(b"\n");
+}
+
+unsafe fn errno() -> i32 {
+    *libc::__errno_location()
+}
+
+unsafe fn child_fail() -> ! {
+    write_stderr(b"supervisor: child process was not spawned\n");
+    libc::_exit(127)
+}
+
+/// The child side of [`spawn`]. Only async-signal-safe calls from here on.
+unsafe fn child_exec(plan: &ChildPlan) -> ! {
+    // Start from a clean signal state: the daemon blocks and ignores signals (SIGPIPE in
+    // particular) that a program expects at their defaults.
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    for sig in 1..65 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+
+    libc::setpgid(0, 0);
+
+    libc::dup2(plan.stdin_fd, 0);
+    libc::dup2(plan.stdout_fd, 1);
+    libc::dup2(plan.stderr_fd, 2);
+    for fd in 0..3 {
+        libc::fcntl(fd, libc::F_SETFD, 0);
+    }
+    if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+        for fd in 3..plan.max_fd {
+            libc::close(fd);
+        }
+    }
+
+    match &plan.user {
+        UserPlan::Keep => {}
+        UserPlan::Fail(msg) => {
+            write_stderr(msg);
+            child_fail();
+        }
+        UserPlan::Switch {
+            uid,
+            gid,
+            groups,
+            groups_failed,
+            gid_failed,
+            uid_failed,
+        } => {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                write_stderr(groups_failed);
+                child_fail();
+            }
+            if libc::setgid(*gid) != 0 {
+                write_stderr(gid_failed);
+                child_fail();
+            }
+            if libc::setuid(*uid) != 0 {
+                let code = errno();
+                write_stderr(uid_failed);
+                write_errno_line(code);
+                child_fail();
+            }
+        }
+    }
+
+    if let Some(dir) = &plan.directory {
+        if libc::chdir(dir.as_ptr()) != 0 {
+            let code = errno();
+            write_stderr(&plan.chdir_failed);
+            write_errno_line(code);
+            child_fail();
+        }
+    }
+    if let Some(mask) = plan.umask {
+        libc::umask(mask);
+    }
+    libc::execve(
+        plan.path.as_ptr(),
+        plan.argv_ptrs.as_ptr(),
+        plan.env_ptrs.as_ptr(),
+    );
+    let code = errno();
+    write_stderr(&plan.exec_failed);
+    write_errno_line(code);
+    child_fail()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use supervisor_config::{AutoRestart, LogChannelConfig, LogFile};
+
+    pub(crate) fn process(command: &str) -> ProcessConfig {
+        let chan = LogChannelConfig {
+            logfile: LogFile::None,
+            logfile_maxbytes: 0,
+            logfile_backups: 0,
+            capture_maxbytes: 0,
+            events_enabled: false,
+            syslog: false,
+        };
+        ProcessConfig {
+            name: "p".into(),
+            group: "g".into(),
+            section: "program:p".into(),
+            file: PathBuf::from("/dev/null"),
+            command: command.into(),
+            priority: 999,
+            autostart: true,
+            autorestart: AutoRestart::Unexpected,
+            startsecs: 1,
+            startretries: 3,
+            exitcodes: vec![0],
+            stopsignal: 15,
+            stopwaitsecs: 10,
+            stopasgroup: false,
+            killasgroup: false,
+            user: None,
+            uid: None,
+            redirect_stderr: false,
+            stdout: chan.clone(),
+            stderr: chan,
+            environment: vec![],
+            directory: None,
+            umask: None,
+            serverurl: None,
+        }
+    }
+
+    fn dirs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn resolve_messages() {
+        let d = dirs(&["/bin", "/usr/bin"]);
+        let e = resolve_command_in("", &d).unwrap_err();
+        assert_eq!(e.to_string(), "command is empty");
+        assert_eq!(e.kind, SpawnErrorKind::NotExecutable);
+        let e = resolve_command_in("a 'b", &d).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "can't parse command \"a 'b\": No closing quotation"
+        );
+        let e = resolve_command_in("/no/such/cmd x", &d).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command '/no/such/cmd'");
+        assert_eq!(e.kind, SpawnErrorKind::NoFile);
+        let e = resolve_command_in("nosuchcommand-xyz", &d).unwrap_err();
+        assert_eq!(e.to_string(), "can't find command 'nosuchcommand-xyz'");
+        let e = resolve_command_in("/tmp", &d).unwrap_err();
+        assert_eq!(e.to_string(), "command at '/tmp' is a directory");
+        assert_eq!(e.kind, SpawnErrorKind::NotExecutable);
+        let e = resolve_command_in("/etc/passwd", &d).unwrap_err();
+        assert_eq!(e.to_string(), "command at '/etc/passwd' is not executable");
+        let (p, argv) = resolve_command_in("sh -c 'echo hi'", &d).unwrap();
+        assert_eq!(p, PathBuf::from("/bin/sh"));
+        assert_eq!(argv, dirs(&["sh", "-c", "echo hi"]));
+        // The first directory where the name stats wins, even if it is not executable.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("sh"), "").unwrap();
+        let first = tmp.path().to_str().unwrap().to_string();
+        let e = resolve_command_in("sh", &[first.clone(), "/bin".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("command at '{first}/sh' is not executable")
+        );
+    }
+
+    #[test]
+    fn search_path_precedence() {
+        let mut p = process("x");
+        let sd = vec![("PATH".to_string(), "/sd".to_string())];
+        assert_eq!(search_path(&p, &[], Some("/a:/b")), dirs(&["/a", "/b"]));
+        assert_eq!(search_path(&p, &[], Some("")), dirs(DEFAULT_PATH));
+        assert_eq!(search_path(&p, &[], None), dirs(DEFAULT_PATH));
+        assert_eq!(search_path(&p, &sd, Some("/a")), dirs(&["/sd"]));
+        p.environment = vec![("PATH".into(), "/prog:".into())];
+        assert_eq!(search_path(&p, &sd, Some("/a")), dirs(&["/prog", ""]));
+    }
+
+    #[test]
+    fn environment_order_and_override() {
+        let mut p = process("x");
+        p.environment = vec![("B".into(), "prog".into()), ("NEW".into(), "1".into())];
+        let sd = vec![
+            ("A".to_string(), "sd".to_string()),
+            ("B".into(), "sd".into()),
+        ];
+        let req = SpawnRequest {
+            process: &p,
+            supervisord_environment: &sd,
+            server_url: Some("unix:///tmp/s.sock"),
+            fcgi_socket: None,
+        };
+        let daemon = vec![
+            (OsString::from("A"), OsString::from("daemon")),
+            ("SUPERVISOR_ENABLED".into(), "0".into()),
+        ];
+        let env = child_environment(daemon, &req);
+        let get = |k: &str| {
+            env.iter()
+                .find(|(ek, _)| ek == k)
+                .map(|(_, v)| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(get("A").as_deref(), Some("sd"));
+        assert_eq!(get("B").as_deref(), Some("prog"));
+        assert_eq!(get("NEW").as_deref(), Some("1"));
+        assert_eq!(get("SUPERVISOR_ENABLED").as_deref(), Some("1"));
+        assert_eq!(get("SUPERVISOR_PROCESS_NAME").as_deref(), Some("p"));
+        assert_eq!(get("SUPERVISOR_GROUP_NAME").as_deref(), Some("g"));
+        assert_eq!(
+            get("SUPERVISOR_SERVER_URL").as_deref(),
+            Some("unix:///tmp/s.sock")
+        );
+        assert_eq!(env.iter().filter(|(k, _)| k == "A").count(), 1);
+        let req = SpawnRequest {
+            server_url: None,
+            ..req
+        };
+        let env = child_environment(Vec::new(), &req);
+        assert!(!env.iter().any(|(k, _)| k == "SUPERVISOR_SERVER_URL"));
+    }
+}
