@@ -1,1 +1,41 @@
-//! supervisor-events: the event system as pure code (events in, bytes and actions out).
+//! supervisor-events: Supervisor's event system as pure code: events in, bytes and log
+//! lines out. No I/O, no clock of its own, no threads.
+//!
+//! What is here:
+//! * [`Event`]: every event type of the reference with its exact payload text
+//!   (`PROCESS_STATE_*`, `PROCESS_LOG_*`, `PROCESS_COMMUNICATION_*`, `REMOTE_COMMUNICATION`,
+//!   `SUPERVISOR_STATE_CHANGE_*`, `TICK_*`, `PROCESS_GROUP_*`).
+//! * [`EventBus`]: listener pools (`[eventlistener:x]`) with their bounded buffers, the
+//!   global and per-pool serials, the envelope, dispatch to RUNNING+READY listeners, the
+//!   READY/RESULT protocol of each listener ([`ListenerProtocol`]), TICK generation from a
+//!   wall-clock time passed in, and streaming subscribers for the `/events` endpoint.
+//! * [`validate`]: the `[eventlistener:x]` key checks with the reference's messages.
+//!
+//! What is not here: reading or writing pipes, timers, spawning listeners, the capture-mode
+//! scanner (the daemon's log code finds the XSUPERVISOR tokens and builds the
+//! `PROCESS_COMMUNICATION` event), HTTP. `docs/events.md` tells the daemon how to wire it:
+//!
+//! 1. [`EventBus::new`] once; [`EventBus::add_pool`] for each `[eventlistener:x]` group
+//!    before publishing [`Event::group_added`] for each group (in group order).
+//! 2. [`EventBus::publish`] every event the core produces, listener processes included.
+//! 3. [`EventBus::listener_output`] with each read from a listener's stdout;
+//!    [`EventBus::delivery_failed`] when a write to its stdin fails.
+//! 4. Each loop turn: [`EventBus::tick`] with the wall-clock time, then
+//!    [`EventBus::dispatch`] (write each [`Delivery`]), then [`EventBus::take_log`] into
+//!    the main log; sleep no later than [`EventBus::next_tick_deadline`].
+
+pub mod bus;
+pub mod event;
+pub mod listener;
+pub mod stream;
+pub mod validate;
+
+pub use bus::{
+    envelope, Delivery, DuplicatePool, EventBus, LenUnit, Level, LogLine, PoolSpec, StreamId,
+    StreamStats,
+};
+pub use event::{Channel, Event, FieldValue, ProcessStateChange, StateSubject};
+pub use listener::{ListenerProtocol, ProtocolEffect};
+pub use stream::{StreamEvent, StreamItem, SSE_KEEPALIVE};
+pub use supervisor_protocol::events::EventType;
+pub use supervisor_protocol::{ListenerState, ProcessState};
