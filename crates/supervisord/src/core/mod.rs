@@ -1,0 +1,120 @@
+//! The daemon's pure core: process state machines, groups, priorities and the daemon mood.
+//!
+//! Nothing in here performs a system call or reads a clock. Every entry point takes the
+//! current time as a [`Now`] and, where a decision needs the outside world at once (a fork
+//! returning a pid, a `kill()` failing), a [`Host`] that the runtime implements with real
+//! syscalls and the tests with a fake. Everything else the core decides — main-log lines,
+//! events, groups appearing and going away — is queued as [`Output`] and drained by the
+//! caller with [`Supervisor::drain_output`]. [`Supervisor::next_deadline`] says when the
+//! core next needs to be ticked, so the loop never polls.
+//!
+//! The behaviour follows Python Supervisor 4.3 (`process.py`, `supervisord.py`): same
+//! transitions, same messages, same event payloads. Deliberate differences are listed on
+//! the items that make them.
+
+mod process;
+mod supervisor;
+pub mod text;
+
+#[cfg(test)]
+mod tests;
+
+pub use process::Process;
+pub use supervisor::{
+    GroupInfo, KillResult, ProcessInfo, SignalError, StartError, StopError, Supervisor, Target,
+    WaitCondition, WaitOutcome, WaiterId,
+};
+pub use supervisor_config::LogLevel;
+pub use supervisor_protocol::events::EventType;
+pub use supervisor_protocol::{ProcessState, SupervisorState};
+
+/// A point in time as the core sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Now {
+    /// Monotonic seconds (any origin): every timer and duration uses this, so a wall-clock
+    /// jump never makes a process look like it exited too quickly or never started.
+    pub mono: f64,
+    /// Wall-clock seconds since the epoch: the `start`/`stop`/`now` fields and the
+    /// descriptions use this.
+    pub wall: f64,
+    /// The local time zone's offset from UTC in seconds, for `Nov 21 06:14 PM`.
+    pub utc_offset: i32,
+}
+
+impl Now {
+    /// A time `secs` seconds later on both clocks.
+    pub fn plus(self, secs: f64) -> Now {
+        Now {
+            mono: self.mono + secs,
+            wall: self.wall + secs,
+            utc_offset: self.utc_offset,
+        }
+    }
+}
+
+/// A stable identity of one process instance (stays valid until its group is removed;
+/// never reused within one `Supervisor`).
+pub type ProcKey = u64;
+
+/// An event of Supervisor's event system, rendered eagerly as the reference does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The concrete type (`PROCESS_STATE_RUNNING`, ...).
+    pub kind: EventType,
+    /// The payload text after the envelope header (no trailing newline unless the type has one).
+    pub payload: String,
+}
+
+/// Something the core decided that the runtime must carry out or publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A main-log line (the logger adds the timestamp and level tag).
+    Log {
+        /// Level of the line.
+        level: LogLevel,
+        /// Message text, exactly as the reference words it.
+        text: String,
+    },
+    /// An event to hand to the event system.
+    Event(Event),
+    /// A group became active: open its processes' log files.
+    GroupAdded {
+        /// Group name.
+        group: String,
+        /// Its processes, in (priority, name) order.
+        keys: Vec<ProcKey>,
+    },
+    /// A group was removed: close its processes' log files and forget their keys.
+    GroupRemoved {
+        /// Group name.
+        group: String,
+        /// Its processes.
+        keys: Vec<ProcKey>,
+    },
+}
+
+/// Why a `kill()` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillError {
+    /// ESRCH: the process is already gone; its exit will be reaped. The text is the
+    /// error as shown in the log (`[Errno 3] No such process`).
+    NoSuchProcess(String),
+    /// Anything else; the process goes to UNKNOWN with this text in a CRIT line.
+    Other(String),
+}
+
+/// The side of the outside world the state machine needs answers from at once.
+pub trait Host {
+    /// Forks and execs the process `key` with `config`. Returns the child's pid, or the
+    /// reference's `spawnerr` text (`can't find command 'x'`, ...).
+    fn spawn(
+        &mut self,
+        key: ProcKey,
+        config: &supervisor_config::ProcessConfig,
+    ) -> Result<i32, String>;
+    /// Sends `signal` to `pid` (a negative pid addresses the process group).
+    fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError>;
+}
+
+/// The numeric value of SIGKILL (Linux and every other unix).
+pub const SIGKILL: i32 = 9;

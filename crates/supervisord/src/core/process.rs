@@ -1,0 +1,485 @@
+//! One supervised process: the reference's state machine, driven by calls from the
+//! [`Supervisor`](super::Supervisor).
+
+use super::text::{decode_wait_status, signal_name};
+use super::{Event, EventType, Host, KillError, LogLevel, Now, Output, ProcKey, SIGKILL};
+use supervisor_config::{AutoRestart, ProcessConfig};
+use supervisor_protocol::{ProcessState, SupervisorState};
+
+/// The text recorded as `spawnerr` when a process dies before `startsecs`.
+pub(crate) const EXITED_TOO_QUICKLY: &str = "Exited too quickly (process log may have details)";
+
+/// What the process methods need from their caller: the time, the host and the outbox.
+pub(crate) struct Ctx<'a> {
+    pub now: Now,
+    pub host: &'a mut dyn Host,
+    pub out: &'a mut Vec<Output>,
+}
+
+impl Ctx<'_> {
+    fn log(&mut self, level: LogLevel, text: String) {
+        self.out.push(Output::Log { level, text });
+    }
+}
+
+/// One process instance and its state machine.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub(crate) key: ProcKey,
+    pub(crate) config: ProcessConfig,
+    pub(crate) state: ProcessState,
+    pub(crate) pid: i32,
+    /// Monotonic and wall time of the last spawn attempt (`None` = never started).
+    pub(crate) laststart: Option<Now>,
+    /// Wall time of the last exit (0 = never).
+    pub(crate) laststop_wall: f64,
+    /// Monotonic deadline: startsecs while STARTING, retry time while BACKOFF, SIGKILL time
+    /// while STOPPING.
+    pub(crate) delay: f64,
+    pub(crate) backoff: u32,
+    pub(crate) killing: bool,
+    pub(crate) spawnerr: Option<String>,
+    pub(crate) exitstatus: Option<i32>,
+    /// Monotonic time of the last `waiting for x to stop` line (None = not yet).
+    pub(crate) laststopreport: Option<f64>,
+    /// Resolved log paths (AUTO names are chosen by the runtime).
+    pub(crate) stdout_logfile: String,
+    pub(crate) stderr_logfile: String,
+}
+
+impl Process {
+    pub(crate) fn new(key: ProcKey, config: ProcessConfig) -> Process {
+        Process {
+            key,
+            config,
+            state: ProcessState::Stopped,
+            pid: 0,
+            laststart: None,
+            laststop_wall: 0.0,
+            delay: 0.0,
+            backoff: 0,
+            killing: false,
+            spawnerr: None,
+            exitstatus: None,
+            laststopreport: None,
+            stdout_logfile: String::new(),
+            stderr_logfile: String::new(),
+        }
+    }
+
+    /// The stable key of this process.
+    pub fn key(&self) -> ProcKey {
+        self.key
+    }
+    /// Its configuration.
+    pub fn config(&self) -> &ProcessConfig {
+        &self.config
+    }
+    /// Process name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+    /// Group name.
+    pub fn group(&self) -> &str {
+        &self.config.group
+    }
+    /// Current state.
+    pub fn state(&self) -> ProcessState {
+        self.state
+    }
+    /// The live pid, 0 when none.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+    /// The current backoff counter (`tries` in events).
+    pub fn backoff(&self) -> u32 {
+        self.backoff
+    }
+    /// The recorded spawn error, if any.
+    pub fn spawnerr(&self) -> Option<&str> {
+        self.spawnerr.as_deref()
+    }
+    /// The last exit status (None when cleared).
+    pub fn exitstatus(&self) -> Option<i32> {
+        self.exitstatus
+    }
+    /// True while a stop/kill signal has been sent and the exit is awaited.
+    pub fn is_killing(&self) -> bool {
+        self.killing
+    }
+
+    fn event(&self, to: ProcessState, from: ProcessState, expected: bool) -> Option<Event> {
+        let kind = match to {
+            ProcessState::Stopped => EventType::ProcessStateStopped,
+            ProcessState::Starting => EventType::ProcessStateStarting,
+            ProcessState::Running => EventType::ProcessStateRunning,
+            ProcessState::Backoff => EventType::ProcessStateBackoff,
+            ProcessState::Stopping => EventType::ProcessStateStopping,
+            ProcessState::Exited => EventType::ProcessStateExited,
+            ProcessState::Fatal => EventType::ProcessStateFatal,
+            ProcessState::Unknown => EventType::ProcessStateUnknown,
+        };
+        let mut payload = format!(
+            "processname:{} groupname:{} from_state:{}",
+            self.config.name,
+            self.config.group,
+            from.name()
+        );
+        match to {
+            ProcessState::Starting | ProcessState::Backoff => {
+                payload.push_str(&format!(" tries:{}", self.backoff));
+            }
+            ProcessState::Exited => {
+                payload.push_str(&format!(
+                    " expected:{} pid:{}",
+                    i32::from(expected),
+                    self.pid
+                ));
+            }
+            ProcessState::Stopped | ProcessState::Running | ProcessState::Stopping => {
+                payload.push_str(&format!(" pid:{}", self.pid));
+            }
+            ProcessState::Fatal | ProcessState::Unknown => {}
+        }
+        Some(Event { kind, payload })
+    }
+
+    /// Moves to `new`, bumping the backoff counter on BACKOFF and emitting the state event.
+    fn change_state(&mut self, ctx: &mut Ctx<'_>, new: ProcessState, expected: bool) {
+        let old = self.state;
+        if new == old {
+            return;
+        }
+        self.state = new;
+        if new == ProcessState::Backoff {
+            self.backoff += 1;
+            self.delay = ctx.now.mono + f64::from(self.backoff);
+        }
+        if let Some(ev) = self.event(new, old, expected) {
+            ctx.out.push(Output::Event(ev));
+        }
+    }
+
+    /// Starts the process (STOPPED/EXITED/FATAL/BACKOFF → STARTING, then BACKOFF on a spawn
+    /// error). Returns the new pid if a child was forked.
+    pub(crate) fn spawn(&mut self, ctx: &mut Ctx<'_>) -> Option<i32> {
+        if self.pid != 0 {
+            ctx.log(
+                LogLevel::Warn,
+                format!("process '{}' already running", self.config.name),
+            );
+            return None;
+        }
+        self.killing = false;
+        self.spawnerr = None;
+        self.exitstatus = None;
+        self.laststart = Some(ctx.now);
+        self.change_state(ctx, ProcessState::Starting, true);
+        match ctx.host.spawn(self.key, &self.config) {
+            Err(msg) => {
+                ctx.log(LogLevel::Info, format!("spawnerr: {msg}"));
+                self.spawnerr = Some(msg);
+                self.change_state(ctx, ProcessState::Backoff, true);
+                None
+            }
+            Ok(pid) => {
+                self.pid = pid;
+                ctx.log(
+                    LogLevel::Info,
+                    format!("spawned: '{}' with pid {}", self.config.name, pid),
+                );
+                self.spawnerr = None;
+                self.delay = ctx.now.mono + self.config.startsecs as f64;
+                Some(pid)
+            }
+        }
+    }
+
+    /// One pass of the reference's `transition()`. `mood` gates every automatic (re)start.
+    /// Returns true when the state changed.
+    pub(crate) fn transition(&mut self, ctx: &mut Ctx<'_>, mood: SupervisorState) -> bool {
+        let before = self.state;
+        let state = self.state;
+        let now = ctx.now.mono;
+        if mood == SupervisorState::Running {
+            match state {
+                ProcessState::Exited => {
+                    let restart = match self.config.autorestart {
+                        AutoRestart::Always => true,
+                        AutoRestart::Unexpected => !self
+                            .exitstatus
+                            .is_some_and(|es| self.config.exitcodes.contains(&es)),
+                        AutoRestart::Never => false,
+                    };
+                    if restart {
+                        self.spawn(ctx);
+                    }
+                }
+                ProcessState::Stopped if self.laststart.is_none() && self.config.autostart => {
+                    self.spawn(ctx);
+                }
+                ProcessState::Backoff
+                    if self.backoff <= self.config.startretries && now > self.delay =>
+                {
+                    self.spawn(ctx);
+                }
+                _ => {}
+            }
+        }
+        if state == ProcessState::Starting {
+            let started = self.laststart.map_or(now, |t| t.mono);
+            if now - started > self.config.startsecs as f64 {
+                self.delay = 0.0;
+                self.backoff = 0;
+                self.change_state(ctx, ProcessState::Running, true);
+                ctx.log(
+                    LogLevel::Info,
+                    format!(
+                        "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
+                        self.config.name, self.config.startsecs
+                    ),
+                );
+            }
+        }
+        if state == ProcessState::Backoff {
+            if self.backoff > self.config.startretries {
+                self.give_up(ctx);
+                ctx.log(
+                    LogLevel::Info,
+                    format!(
+                        "gave up: {} entered FATAL state, too many start retries too quickly",
+                        self.config.name
+                    ),
+                );
+            }
+        } else if state == ProcessState::Stopping && self.delay - now <= 0.0 {
+            ctx.log(
+                LogLevel::Warn,
+                format!("killing '{}' ({}) with SIGKILL", self.config.name, self.pid),
+            );
+            self.kill(ctx, SIGKILL);
+        }
+        self.state != before
+    }
+
+    /// BACKOFF → FATAL (no log line of its own: callers add `gave up` when appropriate).
+    pub(crate) fn give_up(&mut self, ctx: &mut Ctx<'_>) {
+        self.delay = 0.0;
+        self.backoff = 0;
+        self.change_state(ctx, ProcessState::Fatal, true);
+    }
+
+    /// Administrative stop: the configured stop signal.
+    pub(crate) fn stop(&mut self, ctx: &mut Ctx<'_>) -> Option<String> {
+        self.laststopreport = None;
+        let sig = self.config.stopsignal;
+        self.kill(ctx, sig)
+    }
+
+    /// Logs `waiting for x to stop` at most every 2 seconds while STOPPING.
+    pub(crate) fn stop_report(&mut self, ctx: &mut Ctx<'_>) {
+        if self.state == ProcessState::Stopping {
+            let now = ctx.now.mono;
+            if self.laststopreport.is_none_or(|t| now > t + 2.0) {
+                ctx.log(
+                    LogLevel::Info,
+                    format!("waiting for {} to stop", self.config.name),
+                );
+                self.laststopreport = Some(now);
+            }
+        }
+    }
+
+    /// Sends `sig` intending the process to exit. Returns an error text when the process
+    /// was not running or the signal could not be sent.
+    pub(crate) fn kill(&mut self, ctx: &mut Ctx<'_>, sig: i32) -> Option<String> {
+        let name = self.config.name.clone();
+        if self.state == ProcessState::Backoff {
+            ctx.log(
+                LogLevel::Debug,
+                format!("Attempted to kill {name}, which is in BACKOFF state."),
+            );
+            self.change_state(ctx, ProcessState::Stopped, true);
+            return None;
+        }
+        if self.pid == 0 {
+            let msg = format!(
+                "attempted to kill {name} with sig {} but it wasn't running",
+                signal_name(sig)
+            );
+            ctx.log(LogLevel::Debug, msg.clone());
+            return Some(msg);
+        }
+        let as_group = if self.state == ProcessState::Stopping {
+            self.config.killasgroup
+        } else {
+            self.config.stopasgroup
+        };
+        ctx.log(
+            LogLevel::Debug,
+            format!(
+                "killing {name} (pid {}) {}with signal {}",
+                self.pid,
+                if as_group { "process group " } else { "" },
+                signal_name(sig)
+            ),
+        );
+        self.killing = true;
+        self.delay = ctx.now.mono + self.config.stopwaitsecs as f64;
+        self.change_state(ctx, ProcessState::Stopping, true);
+        let target = if as_group { -self.pid } else { self.pid };
+        match ctx.host.kill(target, sig) {
+            Ok(()) => None,
+            Err(KillError::NoSuchProcess(e)) => {
+                ctx.log(
+                    LogLevel::Debug,
+                    format!(
+                        "unable to signal {name} (pid {}), it probably just exited on its own: {e}",
+                        self.pid
+                    ),
+                );
+                None
+            }
+            Err(KillError::Other(e)) => {
+                let msg = format!("unknown problem killing {name} ({}):{e}", self.pid);
+                ctx.log(LogLevel::Critical, msg.clone());
+                self.change_state(ctx, ProcessState::Unknown, true);
+                self.killing = false;
+                self.delay = 0.0;
+                Some(msg)
+            }
+        }
+    }
+
+    /// Sends an arbitrary signal without changing state (`signalProcess`).
+    pub(crate) fn signal(&mut self, ctx: &mut Ctx<'_>, sig: i32) -> Option<String> {
+        let name = self.config.name.clone();
+        if self.pid == 0 {
+            let msg = format!(
+                "attempted to send {name} sig {} but it wasn't running",
+                signal_name(sig)
+            );
+            ctx.log(LogLevel::Debug, msg.clone());
+            return Some(msg);
+        }
+        ctx.log(
+            LogLevel::Debug,
+            format!("sending {name} (pid {}) sig {}", self.pid, signal_name(sig)),
+        );
+        match ctx.host.kill(self.pid, sig) {
+            Ok(()) => None,
+            Err(KillError::NoSuchProcess(e)) => {
+                ctx.log(
+                    LogLevel::Debug,
+                    format!(
+                        "unable to signal {name} (pid {}), it probably just now exited on its own: {e}",
+                        self.pid
+                    ),
+                );
+                None
+            }
+            Err(KillError::Other(e)) => {
+                let msg = format!("unknown problem sending sig {name} ({}):{e}", self.pid);
+                ctx.log(LogLevel::Critical, msg.clone());
+                self.change_state(ctx, ProcessState::Unknown, true);
+                Some(msg)
+            }
+        }
+    }
+
+    /// The process was reaped with raw wait `status`.
+    ///
+    /// Difference from the reference: a reaped process in UNKNOWN state (a failed `kill()`)
+    /// goes to EXITED instead of tripping an internal assertion.
+    pub(crate) fn finish(&mut self, ctx: &mut Ctx<'_>, status: i32) {
+        let exit = decode_wait_status(status);
+        let now = ctx.now;
+        self.laststop_wall = now.wall;
+        let name = self.config.name.clone();
+        let started = self.laststart.map_or(now.mono, |t| t.mono);
+        let too_quickly = now.mono - started < self.config.startsecs as f64;
+        let expected = self.config.exitcodes.contains(&exit.code);
+        if self.killing {
+            self.killing = false;
+            self.delay = 0.0;
+            self.exitstatus = Some(exit.code);
+            self.change_state(ctx, ProcessState::Stopped, true);
+            let level = if expected {
+                LogLevel::Info
+            } else {
+                LogLevel::Warn
+            };
+            ctx.log(level, format!("stopped: {name} ({})", exit.text));
+        } else if too_quickly && self.state == ProcessState::Starting {
+            self.exitstatus = None;
+            self.spawnerr = Some(EXITED_TOO_QUICKLY.to_string());
+            self.change_state(ctx, ProcessState::Backoff, true);
+            ctx.log(
+                LogLevel::Warn,
+                format!("exited: {name} ({}; not expected)", exit.text),
+            );
+        } else {
+            self.delay = 0.0;
+            self.backoff = 0;
+            self.exitstatus = Some(exit.code);
+            if self.state == ProcessState::Starting {
+                self.change_state(ctx, ProcessState::Running, true);
+            }
+            if expected {
+                self.change_state(ctx, ProcessState::Exited, true);
+                ctx.log(
+                    LogLevel::Info,
+                    format!("exited: {name} ({}; expected)", exit.text),
+                );
+            } else {
+                self.spawnerr = Some(format!("Bad exit code {}", exit.code));
+                self.change_state(ctx, ProcessState::Exited, false);
+                ctx.log(
+                    LogLevel::Warn,
+                    format!("exited: {name} ({}; not expected)", exit.text),
+                );
+            }
+        }
+        self.pid = 0;
+    }
+
+    /// The monotonic time at which this process next needs a transition, if any.
+    pub(crate) fn deadline(&self, mood: SupervisorState) -> Option<f64> {
+        match self.state {
+            ProcessState::Starting if self.pid != 0 => {
+                let started = self.laststart.map_or(0.0, |t| t.mono);
+                // `>` is strict: wake just after the boundary.
+                Some(started + self.config.startsecs as f64 + TIMER_SLACK)
+            }
+            ProcessState::Backoff => {
+                if self.backoff > self.config.startretries {
+                    Some(f64::NEG_INFINITY)
+                } else if mood == SupervisorState::Running {
+                    Some(self.delay + TIMER_SLACK)
+                } else {
+                    None
+                }
+            }
+            ProcessState::Stopping => Some(self.delay),
+            _ => None,
+        }
+    }
+
+    /// True when the process would be (re)started by the next transition pass right now.
+    pub(crate) fn wants_immediate_start(&self) -> bool {
+        match self.state {
+            ProcessState::Exited => match self.config.autorestart {
+                AutoRestart::Always => true,
+                AutoRestart::Unexpected => !self
+                    .exitstatus
+                    .is_some_and(|es| self.config.exitcodes.contains(&es)),
+                AutoRestart::Never => false,
+            },
+            ProcessState::Stopped => self.laststart.is_none() && self.config.autostart,
+            _ => false,
+        }
+    }
+}
+
+/// How far past a strict `>` boundary the loop wakes (one millisecond).
+pub(crate) const TIMER_SLACK: f64 = 0.001;
