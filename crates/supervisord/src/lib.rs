@@ -2,3 +2,4 @@
 pub mod spawn;
 
 pub mod core;
+pub mod logs

@@ -1,0 +1,320 @@
+//! The daemon's main ("activity") log.
+//!
+//! Lines are `YYYY-MM-DD HH:MM:SS,mmm LEVEL message\n` in local time with the reference's
+//! four-letter level tags. Targets: a [`RotatingFile`], `syslog` (`logfile=syslog`), and a
+//! copy on stdout when running in the foreground without `silent`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Local, TimeZone};
+use supervisor_config::{LogFile, LogLevel};
+
+use super::rotating::RotatingFile;
+use super::syslog;
+
+/// The configuration-level names of the levels, as accepted by `loglevel=` and `-e`.
+pub const LEVEL_NAMES: &[(&str, LogLevel)] = &[
+    ("critical", LogLevel::Critical),
+    ("error", LogLevel::Error),
+    ("warn", LogLevel::Warn),
+    ("info", LogLevel::Info),
+    ("debug", LogLevel::Debug),
+    ("trace", LogLevel::Trace),
+    ("blather", LogLevel::Blather),
+];
+
+/// Parses a level name case-insensitively (`warning` is not accepted, like the reference).
+/// The error is `bad logging level name '<v>'`.
+pub fn parse_level(value: &str) -> Result<LogLevel, String> {
+    let lower = value.to_lowercase();
+    LEVEL_NAMES
+        .iter()
+        .find(|(n, _)| *n == lower)
+        .map(|(_, l)| *l)
+        .ok_or_else(|| {
+            format!(
+                "bad logging level name {}",
+                crate::spawn::pyfmt::py_repr(value)
+            )
+        })
+}
+
+/// Formats one main-log line (with its trailing newline).
+pub fn format_line<Tz: TimeZone>(when: &DateTime<Tz>, level: LogLevel, message: &str) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    format!(
+        "{},{:03} {} {}\n",
+        when.format("%Y-%m-%d %H:%M:%S"),
+        when.timestamp_subsec_millis().min(999),
+        level.tag(),
+        message
+    )
+}
+
+/// How to open the main log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainLogConfig {
+    /// `logfile=` (a path, `syslog`, or NONE).
+    pub logfile: LogFile,
+    /// `logfile_maxbytes=` (0 = never rotate).
+    pub maxbytes: u64,
+    /// `logfile_backups=`.
+    pub backups: u32,
+    /// `loglevel=`.
+    pub level: LogLevel,
+    /// Echo every line to stdout (`nodaemon && !silent`).
+    pub echo_stdout: bool,
+}
+
+/// The main logger. Owned by the event loop; every call writes synchronously.
+#[derive(Debug)]
+pub struct MainLog {
+    level: LogLevel,
+    file: Option<RotatingFile>,
+    syslog: bool,
+    echo_stdout: bool,
+}
+
+impl MainLog {
+    /// Opens the targets described by `config`.
+    pub fn open(config: &MainLogConfig) -> io::Result<Self> {
+        let (file, syslog) = match &config.logfile {
+            LogFile::Path(p) if p.as_os_str() == "syslog" => (None, true),
+            LogFile::Path(p) => (
+                Some(RotatingFile::open(p, config.maxbytes, config.backups)?),
+                false,
+            ),
+            LogFile::Syslog => (None, true),
+            LogFile::None | LogFile::Auto => (None, false),
+        };
+        Ok(MainLog {
+            level: config.level,
+            file,
+            syslog,
+            echo_stdout: config.echo_stdout,
+        })
+    }
+
+    /// A logger with no targets (before the real log is open, and in tests).
+    pub fn disabled(level: LogLevel) -> Self {
+        MainLog {
+            level,
+            file: None,
+            syslog: false,
+            echo_stdout: false,
+        }
+    }
+
+    /// The current threshold.
+    pub fn level(&self) -> LogLevel {
+        self.level
+    }
+
+    /// Changes the threshold.
+    pub fn set_level(&mut self, level: LogLevel) {
+        self.level = level;
+    }
+
+    /// True if a message at `level` would be written (check before building costly text).
+    pub fn enabled(&self, level: LogLevel) -> bool {
+        level >= self.level
+    }
+
+    /// The log file path, if the main log goes to a file.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|f| f.path())
+    }
+
+    /// Logs `message` at `level` now.
+    pub fn log(&mut self, level: LogLevel, message: &str) {
+        if !self.enabled(level) {
+            return;
+        }
+        let line = format_line(&Local::now(), level, message);
+        self.write_line(&line);
+    }
+
+    /// Writes an already formatted line to every target. Write errors are swallowed: the
+    /// daemon must keep running when its log disk is full.
+    pub fn write_line(&mut self, line: &str) {
+        if let Some(f) = &mut self.file {
+            let _ = f.write(line.as_bytes());
+        }
+        if self.syslog {
+            syslog::send_lines("", line.as_bytes());
+        }
+        if self.echo_stdout {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    /// `CRIT`.
+    pub fn critical(&mut self, message: &str) {
+        self.log(LogLevel::Critical, message)
+    }
+    /// `ERRO`.
+    pub fn error(&mut self, message: &str) {
+        self.log(LogLevel::Error, message)
+    }
+    /// `WARN`.
+    pub fn warn(&mut self, message: &str) {
+        self.log(LogLevel::Warn, message)
+    }
+    /// `INFO`.
+    pub fn info(&mut self, message: &str) {
+        self.log(LogLevel::Info, message)
+    }
+    /// `DEBG`.
+    pub fn debug(&mut self, message: &str) {
+        self.log(LogLevel::Debug, message)
+    }
+    /// `TRAC`.
+    pub fn trace(&mut self, message: &str) {
+        self.log(LogLevel::Trace, message)
+    }
+    /// `BLAT`.
+    pub fn blather(&mut self, message: &str) {
+        self.log(LogLevel::Blather, message)
+    }
+
+    /// Reopens the file (SIGUSR2).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.reopen(),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes and reopens the file (`clearLog`).
+    pub fn clear(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.clear(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The main-log debug copy of child output: `'<name>' <channel> output:\n<data>`, with
+/// undecodable bytes shown as `Undecodable: b'...'` like the reference.
+pub fn child_output_message(process_name: &str, channel: &str, data: &[u8]) -> String {
+    let text = match std::str::from_utf8(data) {
+        Ok(t) => t.to_string(),
+        Err(_) => format!("Undecodable: {}", py_bytes_repr(data)),
+    };
+    format!(
+        "{} {} output:\n{}",
+        crate::spawn::pyfmt::py_repr(process_name),
+        channel,
+        text
+    )
+}
+
+/// Python's `repr()` of a `bytes` value.
+pub fn py_bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut s = String::from("b");
+    s.push(quote as char);
+    for &b in data {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            b if b == quote => {
+                s.push('\\');
+                s.push(b as char);
+            }
+            0x20..=0x7e => s.push(b as char),
+            b => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push(quote as char);
+    s
+}
+
+/// The default main log path: `supervisord.log` in the current directory.
+pub fn default_logfile() -> PathBuf {
+    std::env::current_dir()
+        .unwrap_or_else(|_| PathBuf::from("/"))
+        .join("supervisord.log")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::FixedOffset;
+
+    #[test]
+    fn line_format() {
+        let t = FixedOffset::east_opt(0)
+            .unwrap()
+            .with_ymd_and_hms(2026, 11, 21, 18, 0, 0)
+            .unwrap()
+            + chrono::Duration::milliseconds(123);
+        assert_eq!(
+            format_line(&t, LogLevel::Info, "spawned: 'web' with pid 42"),
+            "2026-11-21 18:00:00,123 INFO spawned: 'web' with pid 42\n"
+        );
+        assert_eq!(
+            format_line(&t, LogLevel::Debug, "a\nb"),
+            "2026-11-21 18:00:00,123 DEBG a\nb\n"
+        );
+    }
+
+    #[test]
+    fn level_names() {
+        assert_eq!(parse_level("WARN"), Ok(LogLevel::Warn));
+        assert_eq!(parse_level("blather"), Ok(LogLevel::Blather));
+        assert_eq!(
+            parse_level("warning"),
+            Err("bad logging level name 'warning'".into())
+        );
+    }
+
+    #[test]
+    fn filters_by_level_and_writes_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sd.log");
+        let mut log = MainLog::open(&MainLogConfig {
+            logfile: LogFile::Path(p.clone()),
+            maxbytes: 0,
+            backups: 0,
+            level: LogLevel::Info,
+            echo_stdout: false,
+        })
+        .unwrap();
+        log.debug("hidden");
+        log.info("shown");
+        log.critical("crit");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].ends_with(" INFO shown"));
+        assert!(lines[1].ends_with(" CRIT crit"));
+        // 2026-11-21 18:00:00,123 = 23 chars before the level.
+        assert_eq!(lines[0].as_bytes()[19], b',');
+        assert_eq!(lines[0].len(), 23 + " INFO shown".len());
+    }
+
+    #[test]
+    fn child_output_copy() {
+        assert_eq!(
+            child_output_message("web", "stdout", b"hi\n"),
+            "'web' stdout output:\nhi\n"
+        );
+        assert_eq!(
+            child_output_message("web", "stderr", b"\xff\n"),
+            "'web' stderr output:\nUndecodable: b'\\xff\\n'"
+        );
+        assert_eq!(py_bytes_repr(b"READY\n"), "b'READY\\n'");
+    }
+}

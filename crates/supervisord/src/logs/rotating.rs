@@ -1,0 +1,292 @@
+//! [`RotatingFile`]: an append-only log file rotated by size, like the reference's
+//! `RotatingFileHandler` (child logs and the main log share it).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// A log file that rotates after a write leaves it at or above `maxbytes`.
+///
+/// * Rotation shifts `<f>.<N-1>` → `<f>.<N>` … `<f>` → `<f>.1` (existing targets replaced)
+///   and starts a fresh, empty `<f>`; with `backups == 0` the file is just truncated.
+/// * `maxbytes == 0` never rotates and never asks the file for its size or position, so
+///   `/dev/stdout`, `/dev/fd/1` and pipes work.
+/// * Each [`write`](RotatingFile::write) puts the whole buffer into one file before a
+///   rotation is considered, so no byte is lost or duplicated across rotations.
+/// * Opening in append mode falls back to write mode if the target refuses with ESPIPE.
+#[derive(Debug)]
+pub struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    maxbytes: u64,
+    backups: u32,
+    /// Bytes in the current file (only tracked when rotating).
+    size: u64,
+    /// False after the ESPIPE fallback to write mode.
+    append: bool,
+}
+
+fn open_append(path: &Path) -> io::Result<(File, bool)> {
+    match OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => Ok((f, true)),
+        Err(e) if e.raw_os_error() == Some(libc::ESPIPE) => {
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(path)?;
+            Ok((f, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl RotatingFile {
+    /// Opens (creating if needed) `path` for appending.
+    pub fn open(path: impl Into<PathBuf>, maxbytes: u64, backups: u32) -> io::Result<Self> {
+        let path = path.into();
+        let (file, append) = open_append(&path)?;
+        let size = if maxbytes > 0 {
+            file.metadata().map(|m| m.len()).unwrap_or(0)
+        } else {
+            0
+        };
+        Ok(RotatingFile {
+            path,
+            file,
+            maxbytes,
+            backups,
+            size,
+            append,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The rotation threshold in bytes (0 = never rotate).
+    pub fn maxbytes(&self) -> u64 {
+        self.maxbytes
+    }
+
+    /// How many numbered backups are kept.
+    pub fn backups(&self) -> u32 {
+        self.backups
+    }
+
+    /// Appends all of `data`, then rotates if the file reached `maxbytes`.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut off = 0;
+        while off < data.len() {
+            match self.file.write(&data[off..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    off += n;
+                    self.size += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.maxbytes > 0 && self.size >= self.maxbytes {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// Rotates now (shift backups, start an empty file).
+    pub fn rotate(&mut self) -> io::Result<()> {
+        if self.backups > 0 {
+            for i in (1..self.backups).rev() {
+                let src = numbered(&self.path, i);
+                if src.exists() {
+                    replace(&src, &numbered(&self.path, i + 1))?;
+                }
+            }
+            replace(&self.path, &numbered(&self.path, 1))?;
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_CLOEXEC | if self.append { libc::O_APPEND } else { 0 })
+            .open(&self.path)?;
+        self.file = file;
+        self.size = 0;
+        Ok(())
+    }
+
+    /// Closes and reopens the file by name (SIGUSR2, after an external logrotate).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        let (file, append) = open_append(&self.path)?;
+        self.size = if self.maxbytes > 0 {
+            file.metadata().map(|m| m.len()).unwrap_or(0)
+        } else {
+            0
+        };
+        self.file = file;
+        self.append = append;
+        Ok(())
+    }
+
+    /// Removes the file and starts a new empty one (`clearLog`, `clearProcessLogs`).
+    pub fn clear(&mut self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        self.reopen()
+    }
+
+    /// Flushes to the OS (writes are unbuffered, so this is a no-op kept for symmetry).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// `<path>.<n>`.
+pub fn numbered(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+/// Renames `src` over `dst`, ignoring a vanished source like the reference.
+fn replace(src: &Path, dst: &Path) -> io::Result<()> {
+    match fs::rename(src, dst) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read(p: &Path) -> Vec<u8> {
+        fs::read(p).unwrap_or_default()
+    }
+
+    #[test]
+    fn rotates_after_write_reaching_maxbytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&p, 10, 2).unwrap();
+        f.write(b"12345").unwrap();
+        assert_eq!(read(&p), b"12345");
+        f.write(b"67890").unwrap(); // reaches 10 -> rotated
+        assert_eq!(read(&p), b"");
+        assert_eq!(read(&numbered(&p, 1)), b"1234567890");
+        f.write(b"abcdefghijkl").unwrap();
+        assert_eq!(read(&numbered(&p, 1)), b"abcdefghijkl");
+        assert_eq!(read(&numbered(&p, 2)), b"1234567890");
+        f.write(b"0123456789").unwrap();
+        assert_eq!(read(&numbered(&p, 2)), b"abcdefghijkl");
+        assert!(!numbered(&p, 3).exists());
+    }
+
+    #[test]
+    fn backups_zero_truncates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&p, 4, 0).unwrap();
+        f.write(b"abcdef").unwrap();
+        assert_eq!(read(&p), b"");
+        assert!(!numbered(&p, 1).exists());
+        f.write(b"ab").unwrap();
+        assert_eq!(read(&p), b"ab");
+    }
+
+    #[test]
+    fn existing_size_counts_and_maxbytes_zero_never_rotates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        fs::write(&p, b"123456789").unwrap();
+        let mut f = RotatingFile::open(&p, 10, 1).unwrap();
+        f.write(b"x").unwrap();
+        assert_eq!(read(&numbered(&p, 1)), b"123456789x");
+        let q = dir.path().join("b.log");
+        let mut g = RotatingFile::open(&q, 0, 5).unwrap();
+        for _ in 0..100 {
+            g.write(b"0123456789").unwrap();
+        }
+        assert_eq!(read(&q).len(), 1000);
+        assert!(!numbered(&q, 1).exists());
+    }
+
+    #[test]
+    fn reopen_after_external_move_and_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let moved = dir.path().join("moved.log");
+        let mut f = RotatingFile::open(&p, 0, 0).unwrap();
+        f.write(b"one\n").unwrap();
+        fs::rename(&p, &moved).unwrap();
+        f.write(b"two\n").unwrap(); // still the old inode
+        f.reopen().unwrap();
+        f.write(b"three\n").unwrap();
+        assert_eq!(read(&moved), b"one\ntwo\n");
+        assert_eq!(read(&p), b"three\n");
+        f.clear().unwrap();
+        assert_eq!(read(&p), b"");
+        f.write(b"four\n").unwrap();
+        assert_eq!(read(&p), b"four\n");
+    }
+
+    #[test]
+    fn dev_null_and_pipes_work_without_rotation() {
+        let mut f = RotatingFile::open("/dev/null", 0, 10).unwrap();
+        f.write(b"data").unwrap();
+        f.reopen().unwrap();
+        f.write(b"more").unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Concatenating `<f>.N … <f>.1 <f>` reproduces the stream exactly when no backup
+        /// has fallen off the end.
+        #[test]
+        fn rotation_loses_and_duplicates_nothing(
+            sizes in proptest::collection::vec(1usize..300, 1..60),
+            maxbytes in 1u64..400,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("s.log");
+            let backups = 1000u32;
+            let mut f = RotatingFile::open(&p, maxbytes, backups).unwrap();
+            let mut stream = Vec::new();
+            let mut counter = 0u32;
+            for n in sizes {
+                let chunk: Vec<u8> = (0..n).map(|_| { counter = counter.wrapping_add(1); (counter % 251) as u8 }).collect();
+                f.write(&chunk).unwrap();
+                stream.extend_from_slice(&chunk);
+            }
+            let mut rebuilt = Vec::new();
+            let mut n = 1;
+            while numbered(&p, n).exists() { n += 1; }
+            for i in (1..n).rev() {
+                let part = read(&numbered(&p, i));
+                // Every rotated file reached the threshold; only its last write crossed it.
+                prop_assert!(part.len() as u64 >= maxbytes);
+                rebuilt.extend_from_slice(&part);
+            }
+            rebuilt.extend_from_slice(&read(&p));
+            prop_assert!(rebuilt == stream);
+        }
+    }
+}
