@@ -2,4 +2,4 @@
 pub mod spawn;
 
 pub mod core;
-pub mod logs
+pub mod logs;
