@@ -1,0 +1,1 @@
+pub const SAMPLE_CONF: &str = "";
