@@ -1,0 +1,592 @@
+/* supervisor-rs web UI: makes the server-rendered pages live.
+ *
+ * Status page: follows the daemon's Server-Sent Events stream (`events`) and refetches the
+ * JSON snapshot (`api/status.json`) when something changed; renders the process table with
+ * a group filter, a search box, state chips and pages; ticks uptimes; runs actions with
+ * POST + anti-CSRF token (`api/action`), asking for confirmation before the dangerous ones.
+ * Tail page: streams `logtail/<name>` with fetch() and a ReadableStream, follow and pause.
+ *
+ * Without this script both pages still work (plain forms and links). It builds DOM only with
+ * createElement/textContent, so nothing a process is named or prints can become markup.
+ */
+(function () {
+  'use strict';
+
+  document.documentElement.classList.add('js');
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === 'text') node.textContent = v;
+        else if (k === 'className') node.className = v;
+        else if (k === 'dataset') Object.keys(v).forEach(function (d) { node.dataset[d] = v[d]; });
+        else if (k.slice(0, 2) === 'on') node.addEventListener(k.slice(2), v);
+        else node.setAttribute(k, v === true ? k : String(v));
+      });
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function setLive(kind, text) {
+    var live = $('live');
+    if (!live) return;
+    live.className = 'live ' + kind;
+    live.textContent = text;
+  }
+
+  // Python timedelta text, as the daemon writes uptimes: 0:01:02, 1 day, 2:03:04.
+  function uptime(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    var days = Math.floor(s / 86400);
+    var rest = s % 86400;
+    var h = Math.floor(rest / 3600), m = Math.floor((rest % 3600) / 60), sec = rest % 60;
+    var hms = h + ':' + (m < 10 ? '0' : '') + m + ':' + (sec < 10 ? '0' : '') + sec;
+    if (days === 0) return hms;
+    return days + (days === 1 ? ' day, ' : ' days, ') + hms;
+  }
+
+  function quote(s) {
+    // Like Python's urllib.parse.quote (keeps / unescaped), matching server-rendered links.
+    return encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, function (c) {
+      return '%' + c.charCodeAt(0).toString(16).toUpperCase();
+    });
+  }
+
+  var STOPPED_LIKE = { 0: 1, 100: 1, 200: 1 };
+
+  /* ------------------------------------------------------------------ status page */
+
+  function statusPage() {
+    var form = $('form');
+    var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+    var csrf = csrfMeta ? csrfMeta.getAttribute('content') : '';
+    var snap = null;
+    var clockOffset = (Number(document.body.dataset.now) || Date.now() / 1000) * 1000 - Date.now();
+    var prevState = {};
+    var view = { group: '', text: '', state: '', page: 0, size: 100 };
+    try {
+      var saved = Number(window.localStorage.getItem('supervisor.pageSize'));
+      if (saved >= 0) view.size = saved || 100;
+    } catch (e) { /* storage may be unavailable */ }
+
+    function serverNow() { return (Date.now() + clockOffset) / 1000; }
+
+    function showMessage(text, isError) {
+      var box = $('statusmessage');
+      if (!box) return;
+      box.textContent = text;
+      box.className = 'status_msg' + (isError ? ' error' : '');
+    }
+
+    // ---- confirmation dialog (keyboard friendly: focus lands on Cancel)
+    var dialog = null;
+    function confirmAction(question) {
+      return new Promise(function (resolve) {
+        if (typeof HTMLDialogElement === 'undefined') { resolve(window.confirm(question)); return; }
+        if (!dialog) {
+          dialog = el('dialog', { id: 'confirmdialog', 'aria-labelledby': 'confirmtext' }, [
+            el('p', { id: 'confirmtext' }),
+            el('div', { className: 'row' }, [
+              el('button', { type: 'button', id: 'confirmno', text: 'Cancel' }),
+              el('button', { type: 'button', id: 'confirmyes', className: 'primary', text: 'Yes' })
+            ])
+          ]);
+          document.body.appendChild(dialog);
+        }
+        $('confirmtext').textContent = question;
+        var done = function (answer) {
+          $('confirmyes').onclick = null; $('confirmno').onclick = null; dialog.onclose = null;
+          if (dialog.open) dialog.close();
+          resolve(answer);
+        };
+        $('confirmyes').onclick = function () { done(true); };
+        $('confirmno').onclick = function () { done(false); };
+        dialog.onclose = function () { done(false); };
+        dialog.showModal();
+        $('confirmno').focus();
+      });
+    }
+
+    // ---- actions
+    function nativeSubmit(action, ns) {
+      // The daemon has no JSON action endpoint: fall back to the classic form POST.
+      var f = el('form', { method: 'post', action: 'index.html' }, [
+        el('input', { type: 'hidden', name: 'action', value: action }),
+        el('input', { type: 'hidden', name: 'processname', value: ns || '' }),
+        el('input', { type: 'hidden', name: 'csrf_token', value: csrf })
+      ]);
+      document.body.appendChild(f);
+      f.submit();
+    }
+
+    function runAction(action, ns, button) {
+      if (button) button.disabled = true;
+      var body = new URLSearchParams();
+      body.set('action', action);
+      if (ns) body.set('processname', ns);
+      body.set('csrf_token', csrf);
+      return fetch('api/action', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf },
+        body: body.toString()
+      }).then(function (resp) {
+        var type = resp.headers.get('Content-Type') || '';
+        if (resp.status === 403) {
+          showMessage('The page was out of date; it has been reloaded, please try again.', true);
+          return load();
+        }
+        if (!resp.ok || type.indexOf('application/json') !== 0) {
+          if (resp.status === 404 || resp.status === 405) { nativeSubmit(action, ns); return null; }
+          showMessage('ERROR: the daemon answered ' + resp.status, true);
+          return null;
+        }
+        return resp.json().then(function (reply) {
+          showMessage(reply.message, reply.error);
+          return load();
+        });
+      }).catch(function (err) {
+        showMessage('ERROR: ' + err.message, true);
+      }).then(function () {
+        if (button) button.disabled = false;
+      });
+    }
+
+    if (form) {
+      form.addEventListener('submit', function (ev) {
+        var b = ev.submitter;
+        if (!b || !window.fetch) return; // let the browser post the form
+        ev.preventDefault();
+        var action = b.dataset.action || b.value;
+        var ns = b.dataset.ns || '';
+        var question = b.dataset.confirm;
+        if (!action) return;
+        if (question) {
+          confirmAction(question).then(function (yes) { if (yes) runAction(action, ns, b); });
+        } else {
+          runAction(action, ns, b);
+        }
+      });
+    }
+
+    // ---- toolbar: group filter, search, state chips, group actions, page size
+    var toolbar = $('toolbar');
+    var groupSelect, search, chipBox, groupActions, summary;
+    function buildToolbar() {
+      groupSelect = el('select', { id: 'groupfilter', 'aria-label': 'Group' });
+      groupSelect.addEventListener('change', function () {
+        view.group = groupSelect.value; view.page = 0; render();
+      });
+      search = el('input', {
+        type: 'search', id: 'search', placeholder: 'Search name or description  ( / )',
+        'aria-label': 'Search processes', autocomplete: 'off'
+      });
+      search.addEventListener('input', function () { view.text = search.value.trim().toLowerCase(); view.page = 0; render(); });
+      chipBox = el('span', { className: 'chips', role: 'group', 'aria-label': 'Filter by state' });
+      groupActions = el('span', { className: 'groupactions', hidden: true }, [
+        el('button', { type: 'submit', className: 'act', dataset: { action: 'startgroup' }, text: 'Start group' }),
+        el('button', { type: 'submit', className: 'act', dataset: { action: 'restartgroup' }, text: 'Restart group' }),
+        el('button', { type: 'submit', className: 'act danger', dataset: { action: 'stopgroup' }, text: 'Stop group' })
+      ]);
+      summary = el('span', { className: 'summary', 'aria-live': 'polite' });
+      toolbar.appendChild(el('label', null, ['Group ', groupSelect]));
+      toolbar.appendChild(search);
+      toolbar.appendChild(groupActions);
+      toolbar.appendChild(el('span', { className: 'spacer' }));
+      toolbar.appendChild(chipBox);
+      toolbar.hidden = false;
+      document.addEventListener('keydown', function (ev) {
+        var t = ev.target;
+        var typing = t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA');
+        if (ev.key === '/' && !typing) { ev.preventDefault(); search.focus(); }
+        else if (ev.key === 'Escape' && t === search) { search.value = ''; view.text = ''; render(); }
+      });
+    }
+
+    function updateToolbar(procs) {
+      var groups = {};
+      procs.forEach(function (p) { groups[p.group] = (groups[p.group] || 0) + 1; });
+      var names = Object.keys(groups).sort();
+      var wanted = [''].concat(names);
+      var current = Array.prototype.map.call(groupSelect.options, function (o) { return o.value; });
+      if (current.join('\u0000') !== wanted.join('\u0000')) {
+        while (groupSelect.firstChild) groupSelect.removeChild(groupSelect.firstChild);
+        groupSelect.appendChild(el('option', { value: '', text: 'All groups (' + names.length + ')' }));
+        names.forEach(function (g) { groupSelect.appendChild(el('option', { value: g, text: g + ' (' + groups[g] + ')' })); });
+      }
+      if (view.group && !groups[view.group]) view.group = '';
+      groupSelect.value = view.group;
+      groupActions.hidden = !view.group;
+      Array.prototype.forEach.call(groupActions.children, function (b) {
+        b.dataset.ns = view.group;
+        if (b.dataset.action !== 'startgroup') b.dataset.confirm = (b.dataset.action === 'stopgroup' ? 'Stop' : 'Restart') + ' every process of group ' + view.group + '?';
+      });
+      // state chips with counts, for the selected group
+      var counts = {};
+      procs.forEach(function (p) { if (!view.group || p.group === view.group) counts[p.statename] = (counts[p.statename] || 0) + 1; });
+      while (chipBox.firstChild) chipBox.removeChild(chipBox.firstChild);
+      var order = ['RUNNING', 'STARTING', 'BACKOFF', 'STOPPING', 'STOPPED', 'EXITED', 'FATAL', 'UNKNOWN'];
+      if (view.state && !counts[view.state]) view.state = '';
+      order.forEach(function (s) {
+        if (!counts[s]) return;
+        var chip = el('button', {
+          type: 'button', className: 'chip st-' + s.toLowerCase() + ' ' + classFor(stateCode(s)),
+          'aria-pressed': view.state === s ? 'true' : 'false',
+          title: 'Show only ' + s.toLowerCase() + ' processes',
+          text: s.toLowerCase() + ' ' + counts[s]
+        });
+        chip.addEventListener('click', function () { view.state = view.state === s ? '' : s; view.page = 0; render(); });
+        chipBox.appendChild(chip);
+      });
+    }
+
+    var CODES = { STOPPED: 0, STARTING: 10, RUNNING: 20, BACKOFF: 30, STOPPING: 40, EXITED: 100, FATAL: 200, UNKNOWN: 1000 };
+    function stateCode(name) { return CODES[name]; }
+    function classFor(code) {
+      if (code === 20) return 'statusrunning';
+      if (code === 200 || code === 30) return 'statuserror';
+      return 'statusnominal';
+    }
+
+    // ---- table
+    function ensureTable() {
+      var table = $('statustable');
+      if (table && table.tagName === 'TABLE') return $('tbody');
+      var fresh = el('table', { id: 'statustable', cellspacing: '0' }, [
+        el('thead', null, [el('tr', null, [
+          el('th', { className: 'state', scope: 'col', text: 'State' }),
+          el('th', { className: 'desc', scope: 'col', text: 'Description' }),
+          el('th', { className: 'name', scope: 'col', text: 'Name' }),
+          el('th', { className: 'action', scope: 'col', text: 'Action' })
+        ])]),
+        el('tbody', { id: 'tbody' })
+      ]);
+      table.parentNode.replaceChild(fresh, table);
+      return $('tbody');
+    }
+
+    function showEmpty(text) {
+      var table = $('statustable');
+      var p = el('p', { id: 'statustable', className: 'empty', text: text });
+      table.parentNode.replaceChild(p, table);
+    }
+
+    function actionButton(label, action, ns) {
+      return el('li', null, [el('button', {
+        type: 'submit', className: 'act act-' + action,
+        formaction: 'index.html?processname=' + quote(ns) + '&action=' + action,
+        dataset: { action: action, ns: ns }, text: label
+      })]);
+    }
+
+    function description(p) {
+      if (p.state === 20 && p.pid && p.start && /^pid \d+, uptime /.test(p.description)) {
+        return 'pid ' + p.pid + ', uptime ' + uptime(serverNow() - p.start);
+      }
+      return p.description;
+    }
+
+    function buildRow(p, shade, changed) {
+      var ns = p.namespec;
+      var lower = p.statename.toLowerCase();
+      var slots;
+      if (p.state === 20) slots = [actionButton('Restart', 'restart', ns), actionButton('Stop', 'stop', ns)];
+      else if (STOPPED_LIKE[p.state]) slots = [actionButton('Start', 'start', ns), el('li', null, [el('span', { className: 'hidden' })])];
+      else slots = [el('li', null, [el('span', { className: 'hidden' })]), el('li', null, [el('span', { className: 'hidden' })])];
+      slots.push(actionButton('Clear Log', 'clearlog', ns));
+      slots.push(el('li', null, [el('a', { href: 'logtail/' + quote(ns), target: '_blank', text: 'Tail -f Stdout' })]));
+      slots.push(el('li', null, [el('a', { href: 'logtail/' + quote(ns) + '/stderr', target: '_blank', text: 'Tail -f Stderr' })]));
+      var cls = (shade ? 'shade' : '') + (changed ? ' flash' : '');
+      return el('tr', { className: cls.trim() || null, dataset: { ns: ns, state: String(p.state) } }, [
+        el('td', { className: 'status' }, [el('span', { className: classFor(p.state) + ' st-' + lower, text: lower })]),
+        el('td', { className: 'desc' }, [el('span', { className: 'desctext', text: description(p) })]),
+        el('td', { className: 'name' }, [el('a', { href: 'tail.html?processname=' + quote(ns), target: '_blank', text: ns })]),
+        el('td', { className: 'action' }, [el('ul', null, slots)])
+      ]);
+    }
+
+    function matches(p) {
+      if (view.group && p.group !== view.group) return false;
+      if (view.state && p.statename !== view.state) return false;
+      if (view.text) {
+        var hay = (p.namespec + '\u0000' + p.description + '\u0000' + p.statename).toLowerCase();
+        if (hay.indexOf(view.text) < 0) return false;
+      }
+      return true;
+    }
+
+    var pager = $('pager');
+    function renderPager(total, shown, first) {
+      while (pager.firstChild) pager.removeChild(pager.firstChild);
+      var size = view.size;
+      var pages = size ? Math.max(1, Math.ceil(total / size)) : 1;
+      var sizeSelect = el('select', { 'aria-label': 'Rows per page', id: 'pagesize' });
+      [50, 100, 250, 500, 0].forEach(function (n) {
+        sizeSelect.appendChild(el('option', { value: String(n), text: n ? n + ' per page' : 'all', selected: n === size }));
+      });
+      sizeSelect.addEventListener('change', function () {
+        view.size = Number(sizeSelect.value); view.page = 0;
+        try { window.localStorage.setItem('supervisor.pageSize', String(view.size)); } catch (e) { /* ignore */ }
+        render();
+      });
+      var prev = el('button', { type: 'button', text: '\u2039 Prev', disabled: view.page <= 0, 'aria-label': 'Previous page' });
+      var next = el('button', { type: 'button', text: 'Next \u203a', disabled: view.page >= pages - 1, 'aria-label': 'Next page' });
+      prev.addEventListener('click', function () { view.page -= 1; render(); });
+      next.addEventListener('click', function () { view.page += 1; render(); });
+      var label = total === 0 ? 'no match' : (first + 1) + '\u2013' + (first + shown) + ' of ' + total +
+        (total !== snap.processes.length ? ' (' + snap.processes.length + ' in all)' : '');
+      pager.appendChild(el('span', { id: 'pagerlabel', text: label }));
+      if (pages > 1) { pager.appendChild(prev); pager.appendChild(el('span', { text: 'page ' + (view.page + 1) + ' / ' + pages })); pager.appendChild(next); }
+      pager.appendChild(sizeSelect);
+      pager.hidden = false;
+    }
+
+    function render() {
+      if (!snap) return;
+      var procs = snap.processes;
+      updateToolbar(procs);
+      if (procs.length === 0) { showEmpty('No programs to manage'); pager.hidden = true; return; }
+      var tbody = ensureTable();
+      var rows = procs.filter(matches);
+      var size = view.size || rows.length || 1;
+      var pages = Math.max(1, Math.ceil(rows.length / size));
+      if (view.page >= pages) view.page = pages - 1;
+      if (view.page < 0) view.page = 0;
+      var first = view.page * size;
+      var slice = rows.slice(first, first + size);
+      var focusedNs = null, focusedAction = null;
+      var active = document.activeElement;
+      if (active && tbody.contains(active) && active.dataset) { focusedNs = active.dataset.ns; focusedAction = active.dataset.action; }
+      var frag = document.createDocumentFragment();
+      slice.forEach(function (p, i) {
+        var changed = prevState[p.namespec] !== undefined && prevState[p.namespec] !== p.state;
+        frag.appendChild(buildRow(p, i % 2 === 1, changed));
+      });
+      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      tbody.appendChild(frag);
+      if (slice.length === 0) {
+        tbody.appendChild(el('tr', null, [el('td', { colspan: '4', className: 'empty', text: 'No process matches the filter' })]));
+      }
+      procs.forEach(function (p) { prevState[p.namespec] = p.state; });
+      renderPager(rows.length, slice.length, first);
+      if (focusedNs) {
+        // Keep keyboard focus on the same row after a live update.
+        var again = tbody.querySelector('tr[data-ns="' + CSS.escape(focusedNs) + '"] button');
+        var same = focusedAction && tbody.querySelector('tr[data-ns="' + CSS.escape(focusedNs) + '"] button[data-action="' + focusedAction + '"]');
+        if (same || again) (same || again).focus();
+      }
+    }
+
+    // ---- data
+    var loading = null, reloadAgain = false;
+    function load() {
+      if (loading) { reloadAgain = true; return loading; }
+      loading = fetch('api/status.json', { credentials: 'same-origin', cache: 'no-store' })
+        .then(function (resp) {
+          if (!resp.ok) throw new Error('status ' + resp.status);
+          return resp.json();
+        })
+        .then(function (data) {
+          snap = data;
+          if (data.csrf_token) csrf = data.csrf_token;
+          if (data.now) clockOffset = data.now * 1000 - Date.now();
+          render();
+        })
+        .catch(function () { setLive('off', 'offline'); })
+        .then(function () {
+          loading = null;
+          if (reloadAgain) { reloadAgain = false; load(); }
+        });
+      return loading;
+    }
+
+    var pending = null;
+    function scheduleLoad(delay) {
+      if (pending) return;
+      pending = setTimeout(function () { pending = null; load(); }, delay);
+    }
+
+    // Apply a process state event at once (the snapshot refetch follows and corrects).
+    function applyEvent(data) {
+      if (!snap || !data || typeof data !== 'object') return;
+      var name = data.processname || (data.payload && data.payload.processname);
+      var group = data.groupname || (data.payload && data.payload.groupname);
+      var evname = data.eventname || data.type || '';
+      var m = /^PROCESS_STATE_([A-Z]+)$/.exec(evname);
+      if (!name || !group || !m || CODES[m[1]] === undefined) return;
+      var ns = group === name ? name : group + ':' + name;
+      snap.processes.forEach(function (p) {
+        if (p.namespec === ns) { p.statename = m[1]; p.state = CODES[m[1]]; }
+      });
+      render();
+    }
+
+    var source = null, pollTimer = null, retryTimer = null;
+    function onEvent(ev) {
+      var data = null;
+      try { data = JSON.parse(ev.data); } catch (e) { /* not JSON: just refetch */ }
+      applyEvent(data);
+      scheduleLoad(150);
+    }
+    var EVENT_NAMES = ['PROCESS_STATE', 'PROCESS_STATE_STOPPED', 'PROCESS_STATE_STARTING', 'PROCESS_STATE_RUNNING',
+      'PROCESS_STATE_BACKOFF', 'PROCESS_STATE_STOPPING', 'PROCESS_STATE_EXITED', 'PROCESS_STATE_FATAL',
+      'PROCESS_STATE_UNKNOWN', 'PROCESS_GROUP_ADDED', 'PROCESS_GROUP_REMOVED', 'SUPERVISOR_STATE_CHANGE_RUNNING',
+      'SUPERVISOR_STATE_CHANGE_STOPPING', 'state', 'process', 'snapshot'];
+    function startPolling() {
+      if (pollTimer) return;
+      setLive('wait', 'polling');
+      pollTimer = setInterval(load, 5000);
+    }
+    function connect() {
+      if (!window.EventSource) { startPolling(); return; }
+      source = new EventSource('events');
+      source.onopen = function () {
+        setLive('on', 'live');
+        if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+        load();
+      };
+      source.onmessage = onEvent;
+      EVENT_NAMES.forEach(function (n) { source.addEventListener(n, onEvent); });
+      source.onerror = function () {
+        if (source.readyState === 2) {
+          // Closed for good (no stream here, or a non-200 answer): poll slowly, retry later.
+          source = null;
+          startPolling();
+          if (!retryTimer) retryTimer = setTimeout(function () { retryTimer = null; connect(); }, 30000);
+        } else {
+          setLive('wait', 'reconnecting');
+        }
+      };
+    }
+
+    // ---- uptime ticking (visible RUNNING rows only)
+    function tick() {
+      if (!snap) return;
+      var byNs = {};
+      snap.processes.forEach(function (p) { if (p.state === 20) byNs[p.namespec] = p; });
+      var rows = document.querySelectorAll('#tbody tr[data-state="20"]');
+      Array.prototype.forEach.call(rows, function (tr) {
+        var p = byNs[tr.dataset.ns];
+        var span = tr.querySelector('.desctext');
+        if (p && span) span.textContent = description(p);
+      });
+    }
+
+    if (toolbar) buildToolbar();
+    load();
+    connect();
+    setInterval(tick, 1000);
+  }
+
+  /* ------------------------------------------------------------------ tail page */
+
+  var MAX_SHOWN = 2 * 1024 * 1024; // characters kept in the view
+  var MAX_PENDING = 1024 * 1024;   // characters kept while paused
+
+  // Longest suffix of `shown` that is a prefix of `incoming`; returns what is new.
+  function newPart(shown, incoming) {
+    var tail = shown.slice(-8192);
+    for (var k = Math.min(tail.length, incoming.length); k > 0; k--) {
+      if (tail.slice(tail.length - k) === incoming.slice(0, k)) return incoming.slice(k);
+    }
+    return incoming;
+  }
+
+  function tailPage() {
+    var pre = $('tailbody');
+    var ns = document.body.dataset.ns;
+    if (!pre || !ns || document.body.dataset.live !== '1' || !window.fetch || !window.ReadableStream) return;
+    var channel = document.body.dataset.channel === 'stderr' ? '/stderr' : '';
+    var url = 'logtail/' + encodeURIComponent(ns) + channel;
+    var pauseBtn = $('pause'), follow = $('follow'), wrapBtn = $('wrap');
+    var paused = false, pending = '';
+    var retry = 1000;
+
+    function atBottom() { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
+    function scroll() { if (follow && follow.checked) pre.scrollTop = pre.scrollHeight; }
+
+    function append(text) {
+      if (!text) return;
+      if (paused) {
+        pending += text;
+        if (pending.length > MAX_PENDING) pending = pending.slice(-MAX_PENDING);
+        pauseBtn.textContent = 'Resume (' + pending.length + ' new chars)';
+        return;
+      }
+      var span = el('span', { className: 'fresh', text: text });
+      pre.appendChild(span);
+      setTimeout(function () { span.className = ''; }, 1500);
+      if (pre.textContent.length > MAX_SHOWN) pre.textContent = pre.textContent.slice(-Math.floor(MAX_SHOWN * 0.75));
+      scroll();
+    }
+
+    if (pauseBtn) pauseBtn.addEventListener('click', function () {
+      paused = !paused;
+      pauseBtn.setAttribute('aria-pressed', paused ? 'true' : 'false');
+      pauseBtn.textContent = paused ? 'Resume' : 'Pause';
+      setLive(paused ? 'wait' : 'on', paused ? 'paused' : 'live');
+      if (!paused && pending) { var p = pending; pending = ''; append(p); }
+    });
+    if (wrapBtn) wrapBtn.addEventListener('click', function () {
+      var on = pre.classList.toggle('wrap');
+      wrapBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
+    });
+    pre.addEventListener('scroll', function () { if (follow) follow.checked = atBottom(); });
+
+    function stream() {
+      var ctl = new AbortController();
+      var decoder = new TextDecoder('utf-8');
+      var head = '', merged = false, mergeTimer = null;
+      function flushHead() {
+        if (merged) return;
+        merged = true;
+        if (mergeTimer) clearTimeout(mergeTimer);
+        // The stream starts with the log's last 1 KiB, which the page already shows.
+        var text = head.replace(/^\uFFFD+/, '');
+        head = '';
+        append(newPart(pre.textContent + pending, text));
+      }
+      fetch(url, { credentials: 'same-origin', cache: 'no-store', signal: ctl.signal }).then(function (resp) {
+        if (!resp.ok || !resp.body) throw new Error('logtail answered ' + resp.status);
+        setLive(paused ? 'wait' : 'on', paused ? 'paused' : 'live');
+        retry = 1000;
+        var reader = resp.body.getReader();
+        function pump() {
+          return reader.read().then(function (r) {
+            if (r.done) { flushHead(); return; }
+            var text = decoder.decode(r.value, { stream: true });
+            if (!merged) {
+              head += text;
+              if (head.length >= 1024) flushHead();
+              else if (!mergeTimer) mergeTimer = setTimeout(flushHead, 400);
+            } else {
+              append(text);
+            }
+            return pump();
+          });
+        }
+        return pump();
+      }).catch(function () { /* fall through to reconnect */ }).then(function () {
+        setLive('off', 'disconnected, retrying');
+        setTimeout(stream, retry);
+        retry = Math.min(retry * 2, 30000);
+      });
+    }
+
+    pre.scrollTop = pre.scrollHeight;
+    setLive('wait', 'connecting');
+    stream();
+  }
+
+  if (document.body.classList.contains('page-status')) statusPage();
+  else if (document.body.classList.contains('page-tail')) tailPage();
+}());

@@ -1,0 +1,204 @@
+//! What the pages show: a snapshot of every process, taken by the HTTP layer from the
+//! event loop (the same data as `supervisor.getAllProcessInfo`), plus a few daemon facts.
+
+use serde::Serialize;
+use supervisor_protocol::{ProcessState, Value};
+
+/// One process as the status page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRow {
+    /// Group name.
+    pub group: String,
+    /// Process name within the group.
+    pub name: String,
+    /// Current state.
+    pub state: ProcessState,
+    /// The `description` field (§2.7): `pid 42, uptime 0:01:02`, `Not started`, ...
+    pub description: String,
+    /// Pid when running, else 0.
+    pub pid: i64,
+    /// Unix time of the last start (0 if never started).
+    pub start: i64,
+    /// Unix time of the last stop (0 if never stopped).
+    pub stop: i64,
+    /// Last exit status (`exitstatus`).
+    pub exitstatus: i64,
+}
+
+impl ProcessRow {
+    /// The namespec: `name` when group and name are equal, else `group:name`.
+    pub fn namespec(&self) -> String {
+        namespec(&self.group, &self.name)
+    }
+
+    /// Builds a row from a `getProcessInfo`/`getAllProcessInfo` struct. `None` when the
+    /// struct lacks `name`, `group` or a known `state`.
+    pub fn from_process_info(info: &Value) -> Option<ProcessRow> {
+        let Value::Struct(members) = info else {
+            return None;
+        };
+        let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+        let text = |k: &str| get(k).and_then(Value::as_str).map(str::to_string);
+        let int = |k: &str| get(k).and_then(Value::as_int).map(i64::from).unwrap_or(0);
+        Some(ProcessRow {
+            group: text("group")?,
+            name: text("name")?,
+            state: ProcessState::from_code(get("state").and_then(Value::as_int)?)?,
+            description: text("description").unwrap_or_default(),
+            pid: int("pid"),
+            start: int("start"),
+            stop: int("stop"),
+            exitstatus: int("exitstatus"),
+        })
+    }
+}
+
+/// `name` when `group == name`, else `group:name` (the reference's `make_namespec`).
+pub fn namespec(group: &str, name: &str) -> String {
+    if group == name {
+        name.to_string()
+    } else {
+        format!("{group}:{name}")
+    }
+}
+
+/// Everything the status page and its JSON need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSnapshot {
+    /// Supervisor version shown in the footer (`supervisor_protocol::SUPERVISOR_VERSION`).
+    pub version: String,
+    /// `[supervisord] identifier` (shown in the header and the title of the live view).
+    pub identification: String,
+    /// Server Unix time when the snapshot was taken (the page ticks uptimes from it).
+    pub now: i64,
+    /// The local calendar year (footer).
+    pub year: i64,
+    /// Every process, in any order (pages sort by group, then name).
+    pub processes: Vec<ProcessRow>,
+}
+
+impl StatusSnapshot {
+    /// The rows sorted as the reference sorts them: by (group, process name).
+    pub fn sorted_rows(&self) -> Vec<&ProcessRow> {
+        let mut rows: Vec<&ProcessRow> = self.processes.iter().collect();
+        rows.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        rows
+    }
+}
+
+#[derive(Serialize)]
+struct JsonProcess<'a> {
+    group: &'a str,
+    name: &'a str,
+    namespec: String,
+    state: i32,
+    statename: &'static str,
+    description: &'a str,
+    pid: i64,
+    start: i64,
+    stop: i64,
+    exitstatus: i64,
+}
+
+#[derive(Serialize)]
+struct JsonSnapshot<'a> {
+    version: &'a str,
+    identification: &'a str,
+    now: i64,
+    csrf_token: &'a str,
+    processes: Vec<JsonProcess<'a>>,
+}
+
+/// The body of `GET /api/status.json` (send with `Content-Type: application/json` and the
+/// no-cache headers). `csrf_token` is a fresh token so a page left open keeps a valid one.
+pub fn render_status_json(snapshot: &StatusSnapshot, csrf_token: &str) -> String {
+    let body = JsonSnapshot {
+        version: &snapshot.version,
+        identification: &snapshot.identification,
+        now: snapshot.now,
+        csrf_token,
+        processes: snapshot
+            .sorted_rows()
+            .into_iter()
+            .map(|p| JsonProcess {
+                group: &p.group,
+                name: &p.name,
+                namespec: p.namespec(),
+                state: p.state.code(),
+                statename: p.state.name(),
+                description: &p.description,
+                pid: p.pid,
+                start: p.start,
+                stop: p.stop,
+                exitstatus: p.exitstatus,
+            })
+            .collect(),
+    };
+    crate::escape::json_for_html(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn row(group: &str, name: &str, state: ProcessState) -> ProcessRow {
+        ProcessRow {
+            group: group.into(),
+            name: name.into(),
+            state,
+            description: String::new(),
+            pid: 0,
+            start: 0,
+            stop: 0,
+            exitstatus: 0,
+        }
+    }
+
+    #[test]
+    fn from_process_info_reads_the_rpc_struct() {
+        let v = Value::Struct(vec![
+            ("name".into(), Value::String("a".into())),
+            ("group".into(), Value::String("g".into())),
+            ("start".into(), Value::Int(100)),
+            ("stop".into(), Value::Int(0)),
+            ("now".into(), Value::Int(160)),
+            ("state".into(), Value::Int(20)),
+            ("statename".into(), Value::String("RUNNING".into())),
+            ("spawnerr".into(), Value::String(String::new())),
+            ("exitstatus".into(), Value::Int(0)),
+            ("pid".into(), Value::Int(42)),
+            (
+                "description".into(),
+                Value::String("pid 42, uptime 0:01:00".into()),
+            ),
+        ]);
+        let r = ProcessRow::from_process_info(&v).unwrap();
+        assert_eq!(r.namespec(), "g:a");
+        assert_eq!(r.state, ProcessState::Running);
+        assert_eq!((r.pid, r.start), (42, 100));
+        assert_eq!(ProcessRow::from_process_info(&Value::Int(1)), None);
+        assert_eq!(ProcessRow::from_process_info(&Value::Struct(vec![])), None);
+    }
+
+    #[test]
+    fn json_is_sorted_and_escaped() {
+        let snap = StatusSnapshot {
+            version: "4.3.0".into(),
+            identification: "supervisor".into(),
+            now: 5,
+            year: 2026,
+            processes: vec![
+                row("b", "b", ProcessState::Stopped),
+                row("a", "</script><img>", ProcessState::Fatal),
+            ],
+        };
+        let json = render_status_json(&snap, "tok");
+        assert!(!json.contains("</script>"));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["processes"][0]["namespec"], "a:</script><img>");
+        assert_eq!(v["processes"][0]["statename"], "FATAL");
+        assert_eq!(v["processes"][1]["namespec"], "b");
+        assert_eq!(v["csrf_token"], "tok");
+        assert_eq!(namespec("x", "x"), "x");
+    }
+}
