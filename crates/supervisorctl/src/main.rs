@@ -1,4 +1,8 @@
+//! `supervisorctl`: see the library crate for the behaviour.
+
 fn main() {
-    eprintln!("supervisorctl: not built yet");
-    std::process::exit(2);
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    std::process::exit(supervisorctl::run(argv));
 }
