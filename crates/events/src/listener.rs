@@ -172,12 +172,17 @@ impl ListenerProtocol {
                     }
                     return true;
                 };
+                if pos > MAX_RESULT_LINE {
+                    let line: Vec<u8> = self.pending[..MAX_RESULT_LINE].to_vec();
+                    self.bad_result_line(&line, out);
+                    return true;
+                }
                 let line: Vec<u8> = self.pending.drain(..=pos).collect();
                 let line = &line[..line.len() - 1];
                 // The reference skips the first 7 bytes (`RESULT `) without checking them.
                 let number = line.get(7..).unwrap_or(&[]);
                 match parse_python_int(number) {
-                    Some(n) if line.len() <= MAX_RESULT_LINE => {
+                    Some(n) => {
                         self.result_len = Some(n);
                         false
                     }
