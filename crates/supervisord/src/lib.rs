@@ -2,4 +2,11 @@
 pub mod spawn;
 
 pub mod core;
+
+pub mod http;
+pub mod rpc;
 pub mod logs;
+pub mod cli;
+pub mod daemon;
+pub mod fcgi;
+pub mod runtime;

@@ -1,0 +1,171 @@
+//! HTTP Basic authentication against a server section's `username`/`password`.
+//!
+//! The password may be stored in clear or as `{SHA}<hex of SHA-1>`. Comparisons take the same
+//! time whatever the input (the reference compares with `==`).
+
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+use supervisor_config::Credentials;
+
+/// What the `Authorization` header says about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthResult {
+    /// Credentials match (or none are configured).
+    Allowed,
+    /// Missing header, unknown scheme, or wrong credentials: 401.
+    Unauthorized,
+    /// `Basic` with a token that is not base64: 400.
+    Malformed,
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    // Walk the longer one fully so the time does not reveal the common prefix.
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    diff == 0
+}
+
+/// True when `given` is the password `stored` (clear text or `{SHA}hex`).
+pub fn password_matches(stored: &str, given: &str) -> bool {
+    match stored.strip_prefix("{SHA}") {
+        Some(hex) => {
+            let digest = Sha1::digest(given.as_bytes());
+            let mut text = String::with_capacity(40);
+            for b in digest {
+                text.push_str(&format!("{b:02x}"));
+            }
+            constant_time_eq(hex.as_bytes(), text.as_bytes())
+        }
+        None => constant_time_eq(stored.as_bytes(), given.as_bytes()),
+    }
+}
+
+/// Checks the value of an `Authorization` header (`None` when absent).
+pub fn check(credentials: Option<&Credentials>, header: Option<&[u8]>) -> AuthResult {
+    let Some(creds) = credentials else {
+        return AuthResult::Allowed;
+    };
+    let Some(header) = header else {
+        return AuthResult::Unauthorized;
+    };
+    let Ok(header) = std::str::from_utf8(header) else {
+        return AuthResult::Unauthorized;
+    };
+    let Some((scheme, token)) = header.trim_start().split_once(' ') else {
+        return AuthResult::Unauthorized;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return AuthResult::Unauthorized;
+    }
+    let token: Vec<u8> = token.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token) else {
+        return AuthResult::Malformed;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return AuthResult::Malformed;
+    };
+    let Some((user, pass)) = decoded.split_once(':') else {
+        return AuthResult::Unauthorized;
+    };
+    // Evaluate both comparisons so the time does not tell which one failed.
+    let user_ok = constant_time_eq(creds.username.as_bytes(), user.as_bytes());
+    let pass_ok = password_matches(&creds.password, pass);
+    if user_ok & pass_ok {
+        AuthResult::Allowed
+    } else {
+        AuthResult::Unauthorized
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(p: &str) -> Credentials {
+        Credentials {
+            username: "user".into(),
+            password: p.into(),
+        }
+    }
+
+    fn basic(s: &str) -> Vec<u8> {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn plain_and_sha() {
+        let c = creds("123");
+        assert_eq!(
+            check(Some(&c), Some(&basic("user:123"))),
+            AuthResult::Allowed
+        );
+        assert_eq!(
+            check(Some(&c), Some(&basic("user:124"))),
+            AuthResult::Unauthorized
+        );
+        assert_eq!(
+            check(Some(&c), Some(&basic("usr:123"))),
+            AuthResult::Unauthorized
+        );
+        assert_eq!(
+            check(Some(&c), Some(&basic("user123"))),
+            AuthResult::Unauthorized
+        );
+        // sha1("123") = 40bd001563085fc35165329ea1ff5c5ecbdbbeef
+        let c = creds("{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef");
+        assert_eq!(
+            check(Some(&c), Some(&basic("user:123"))),
+            AuthResult::Allowed
+        );
+        assert_eq!(
+            check(Some(&c), Some(&basic("user:1234"))),
+            AuthResult::Unauthorized
+        );
+        // The hash text itself is not a valid password.
+        assert_eq!(
+            check(
+                Some(&c),
+                Some(&basic("user:{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef"))
+            ),
+            AuthResult::Unauthorized
+        );
+        // Passwords may contain colons.
+        let c = creds("a:b");
+        assert_eq!(
+            check(Some(&c), Some(&basic("user:a:b"))),
+            AuthResult::Allowed
+        );
+    }
+
+    #[test]
+    fn headers() {
+        let c = creds("p");
+        assert_eq!(check(None, None), AuthResult::Allowed);
+        assert_eq!(check(Some(&c), None), AuthResult::Unauthorized);
+        assert_eq!(check(Some(&c), Some(b"Digest x")), AuthResult::Unauthorized);
+        assert_eq!(check(Some(&c), Some(b"Basic")), AuthResult::Unauthorized);
+        assert_eq!(check(Some(&c), Some(b"Basic %%%")), AuthResult::Malformed);
+        assert_eq!(
+            check(Some(&c), Some(b"basic dXNlcjpw")),
+            AuthResult::Allowed
+        );
+    }
+
+    #[test]
+    fn ct_eq() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,344 @@
+//! Opening the listening sockets of `[unix_http_server]` and `[inet_http_server]`, with the
+//! reference's rules and error messages. Binding is synchronous (std sockets, set
+//! non-blocking) so the daemon can report errors before it starts its event loop.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use supervisor_config::{InetHttpServerConfig, UnixHttpServerConfig};
+
+/// The listen backlog the reference uses.
+pub const BACKLOG: i32 = 1024;
+
+/// Why a server socket could not be opened. `Display` is the reference's message (the
+/// daemon prints it as a usage error).
+#[derive(Debug)]
+pub enum BindError {
+    /// Something answers on the address already.
+    AddressInUse,
+    /// `chown` of the socket file was refused.
+    ChownNotPermitted {
+        /// The socket path.
+        path: PathBuf,
+        /// The (uid, gid) asked for.
+        owner: (u32, u32),
+        /// The current user's name.
+        user: String,
+    },
+    /// Any other OS error.
+    Os(std::io::Error),
+    /// The host name did not resolve.
+    Resolve(String),
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindError::AddressInUse => f.write_str(
+                "Another program is already listening on a port that one of our HTTP \
+servers is configured to use.  Shut this program down first before starting supervisord.",
+            ),
+            BindError::ChownNotPermitted { path, owner, user } => write!(
+                f,
+                "Not permitted to chown {} to uid/gid ({}, {}); adjust \"sockchown\" value in \
+config file or on command line to values that the current user ({}) can successfully chown",
+                path.display(),
+                owner.0,
+                owner.1,
+                user
+            ),
+            BindError::Os(e) => {
+                let code = e.raw_os_error().unwrap_or(0);
+                match errno_name(code) {
+                    Some(name) => write!(
+                        f,
+                        "Cannot open an HTTP server: socket.error reported errno.{name} ({code})"
+                    ),
+                    None => write!(
+                        f,
+                        "Cannot open an HTTP server: socket.error reported {code}"
+                    ),
+                }
+            }
+            BindError::Resolve(host) => write!(
+                f,
+                "Cannot open an HTTP server: socket.error reported cannot resolve {host}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BindError {}
+
+fn errno_name(code: i32) -> Option<&'static str> {
+    Some(match code {
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::EROFS => "EROFS",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::EINVAL => "EINVAL",
+        libc::EADDRINUSE => "EADDRINUSE",
+        _ => return None,
+    })
+}
+
+fn os_err(e: std::io::Error) -> BindError {
+    if e.raw_os_error() == Some(libc::EADDRINUSE) {
+        BindError::AddressInUse
+    } else {
+        BindError::Os(e)
+    }
+}
+
+fn relisten(fd: i32) {
+    // Raise the backlog from std's default to the reference's; failure keeps the default.
+    // SAFETY: fd is a valid listening socket owned by the caller.
+    unsafe {
+        libc::listen(fd, BACKLOG);
+    }
+}
+
+/// Opens the TCP server of an `[inet_http_server]` section (SO_REUSEADDR, backlog 1024).
+/// An empty host means every IPv4 interface.
+pub fn bind_inet(cfg: &InetHttpServerConfig) -> Result<TcpListener, BindError> {
+    let host = if cfg.host.is_empty() || cfg.host == "*" {
+        "0.0.0.0"
+    } else {
+        cfg.host.as_str()
+    };
+    let addrs: Vec<SocketAddr> = (host, cfg.port)
+        .to_socket_addrs()
+        .map_err(|_| BindError::Resolve(host.to_string()))?
+        .collect();
+    let addr = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| BindError::Resolve(host.to_string()))?;
+    // std sets SO_REUSEADDR on unix listeners.
+    let l = TcpListener::bind(addr).map_err(os_err)?;
+    relisten(l.as_raw_fd());
+    l.set_nonblocking(true).map_err(BindError::Os)?;
+    Ok(l)
+}
+
+/// The socket file of a unix server; removes it when dropped in the process that made it.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: PathBuf,
+    owner_pid: u32,
+}
+
+impl SocketFile {
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the socket file now (also done on drop).
+    pub fn remove(&mut self) {
+        if self.owner_pid == std::process::id() && !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+            self.path = PathBuf::new();
+        }
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// True when something accepts a connection on `path` and answers an HTTP request.
+fn socket_in_use(path: &Path) -> bool {
+    let Ok(mut s) = UnixStream::connect(path) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut b = [0u8; 1];
+    matches!(s.read(&mut b), Ok(1))
+}
+
+/// How many times a stale socket file is removed before giving up (the reference loops
+/// forever).
+const STALE_RETRIES: u32 = 20;
+
+/// Opens the unix server of `[unix_http_server]` the reference's way: bind a temporary name
+/// `<file>.<pid>`, chmod it, hard-link it to `<file>`; if the link fails and something
+/// answers on the existing file, the address is in use; otherwise the file is stale: print
+/// `Unlinking stale socket <file>` on stderr, remove it, wait 0.3 s and try again. Then chown.
+pub fn bind_unix(cfg: &UnixHttpServerConfig) -> Result<(UnixListener, SocketFile), BindError> {
+    let file = &cfg.file;
+    let mut temp = file.clone().into_os_string();
+    temp.push(format!(".{}", std::process::id()));
+    let temp = PathBuf::from(temp);
+    let _ = std::fs::remove_file(&temp);
+    let mut tries = 0;
+    loop {
+        let l = UnixListener::bind(&temp).map_err(os_err)?;
+        let res = (|| {
+            std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(cfg.chmod))
+                .map_err(BindError::Os)?;
+            std::fs::hard_link(&temp, file).map_err(BindError::Os)
+        })();
+        let _ = std::fs::remove_file(&temp);
+        match res {
+            Ok(()) => {
+                let guard = SocketFile {
+                    path: file.clone(),
+                    owner_pid: std::process::id(),
+                };
+                if let Some((uid, gid)) = cfg.chown {
+                    if let Err(e) = nix::unistd::chown(
+                        file.as_path(),
+                        Some(nix::unistd::Uid::from_raw(uid)),
+                        Some(nix::unistd::Gid::from_raw(gid)),
+                    ) {
+                        if e == nix::errno::Errno::EPERM {
+                            let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+                                .ok()
+                                .flatten()
+                                .map(|u| u.name)
+                                .unwrap_or_default();
+                            return Err(BindError::ChownNotPermitted {
+                                path: file.clone(),
+                                owner: (uid, gid),
+                                user,
+                            });
+                        }
+                        return Err(BindError::Os(std::io::Error::from_raw_os_error(e as i32)));
+                    }
+                }
+                relisten(l.as_raw_fd());
+                l.set_nonblocking(true).map_err(BindError::Os)?;
+                return Ok((l, guard));
+            }
+            Err(BindError::Os(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                drop(l);
+                if socket_in_use(file) {
+                    return Err(BindError::AddressInUse);
+                }
+                tries += 1;
+                if tries > STALE_RETRIES {
+                    return Err(BindError::Os(e));
+                }
+                eprintln!("Unlinking stale socket {}", file.display());
+                let _ = std::fs::remove_file(file);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn cfg(file: PathBuf) -> UnixHttpServerConfig {
+        UnixHttpServerConfig {
+            section: "unix_http_server".into(),
+            file,
+            chmod: 0o700,
+            chown: None,
+            credentials: None,
+        }
+    }
+
+    #[test]
+    fn binds_chmods_and_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let mut c = cfg(path.clone());
+        c.chmod = 0o760;
+        let (l, guard) = bind_unix(&c).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o760);
+        // No temporary name left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(l);
+        drop(guard);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn stale_socket_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        // A socket file nobody listens on.
+        drop(UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let (_l, _g) = bind_unix(&cfg(path.clone())).unwrap();
+        assert!(UnixStream::connect(&path).is_ok());
+    }
+
+    #[test]
+    fn live_socket_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+        });
+        let err = bind_unix(&cfg(path.clone())).unwrap_err();
+        assert!(matches!(err, BindError::AddressInUse));
+        assert!(err
+            .to_string()
+            .starts_with("Another program is already listening"));
+        t.join().unwrap();
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn chown_refused_message() {
+        if nix::unistd::geteuid().is_root() {
+            return; // root may chown anywhere; nothing to check
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let mut c = cfg(path.clone());
+        c.chown = Some((0, 0));
+        let err = bind_unix(&c).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "Not permitted to chown {} to uid/gid (0, 0); adjust \"sockchown\"",
+                path.display()
+            )),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn inet_in_use() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = InetHttpServerConfig {
+            section: "inet_http_server".into(),
+            host: "127.0.0.1".into(),
+            port,
+            credentials: None,
+        };
+        assert!(matches!(bind_inet(&c), Err(BindError::AddressInUse)));
+        drop(l);
+        assert!(bind_inet(&c).is_ok());
+    }
+}

@@ -1,0 +1,550 @@
+//! The HTTP servers: one handler stack (hyper HTTP/1.0 and 1.1, keep-alive, chunked
+//! streaming) served on the unix socket and on every TCP port.
+//!
+//! Every request is first authenticated ([`auth`]) when the server has credentials, then
+//! routed like the reference: any path starting with `/RPC2` is XML-RPC, then `/logtail/...`,
+//! `/mainlogtail`, then the web UI ([`WebUi`]), else 404. Errors are the reference's small
+//! HTML pages. Process state is never touched here: requests go to the event loop as
+//! [`ControlRequest`]s and the connection task awaits the answer, so a slow call or a slow
+//! client never holds up anyone else.
+//!
+//! Limits: request heads are bounded ([`Limits::max_head`]), bodies too
+//! ([`Limits::max_body`], 413), a client must send its head and body within
+//! [`Limits::read_timeout`], and at most [`Limits::max_connections`] connections are served
+//! at once per server (more wait in the kernel's backlog).
+
+pub mod auth;
+pub mod bind;
+pub mod tail;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::rpc::{ControlRequest, LogTarget};
+use supervisor_config::{Credentials, LogLevel};
+use supervisor_protocol::xmlrpc;
+
+pub use bind::{bind_inet, bind_unix, BindError, SocketFile};
+
+/// The body of every response: a whole buffer or a stream of chunks.
+pub enum Body {
+    /// A complete body (sent with `Content-Length`).
+    Full(Option<Bytes>),
+    /// A stream (sent chunked on HTTP/1.1, close-delimited on 1.0).
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl Body {
+    /// A complete body.
+    pub fn full(b: impl Into<Bytes>) -> Body {
+        Body::Full(Some(b.into()))
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Body::Full(None))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(Some(b)) => hyper::body::SizeHint::with_exact(b.len() as u64),
+            Body::Full(None) => hyper::body::SizeHint::with_exact(0),
+            Body::Stream(_) => hyper::body::SizeHint::default(),
+        }
+    }
+}
+
+/// A request for a web UI path, with its body already read (bounded).
+pub struct WebRequest {
+    /// `GET`, `POST`, ...
+    pub method: Method,
+    /// The request target.
+    pub uri: hyper::Uri,
+    /// The request headers.
+    pub headers: hyper::HeaderMap,
+    /// The body (empty for GET).
+    pub body: Bytes,
+}
+
+/// The boxed future a [`WebUi`] returns.
+pub type WebFuture = Pin<Box<dyn Future<Output = Option<Response<Body>>> + Send>>;
+
+/// The hook for the web UI: given an authenticated request that is not XML-RPC or a log
+/// tail, return its response, or `None` when the path is not one of the UI's (then 404).
+/// `control` is the channel to the event loop (call XML-RPC methods through it).
+pub trait WebUi: Send + Sync + 'static {
+    /// Answers one request.
+    fn handle(&self, request: WebRequest, control: mpsc::Sender<ControlRequest>) -> WebFuture;
+}
+
+/// The web UI placeholder: serves `/ok.html` (the reference's `OK` page) and nothing else.
+pub struct NoWebUi;
+
+impl WebUi for NoWebUi {
+    fn handle(&self, request: WebRequest, _: mpsc::Sender<ControlRequest>) -> WebFuture {
+        let ok = request.uri.path() == "/ok.html"
+            && (request.method == Method::GET || request.method == Method::POST);
+        Box::pin(async move {
+            ok.then(|| {
+                let mut r = Response::new(Body::full(Bytes::from_static(b"OK")));
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/html;charset=utf-8"),
+                );
+                r
+            })
+        })
+    }
+}
+
+/// Size and time bounds of one server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted (413 beyond).
+    pub max_body: usize,
+    /// Largest request head (request line + headers) accepted.
+    pub max_head: usize,
+    /// Most headers in one request.
+    pub max_headers: usize,
+    /// Time allowed to send a request head, and separately its body.
+    pub read_timeout: Duration,
+    /// Most connections served at once by one server.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body: 16 * 1024 * 1024,
+            max_head: 64 * 1024,
+            max_headers: 100,
+            read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// Something that writes main-log lines (the daemon's logger).
+pub type LogFn = Arc<dyn Fn(LogLevel, String) + Send + Sync>;
+
+/// Everything one server's connections share.
+pub struct ServerContext {
+    /// The section's credentials (`None` = no authentication).
+    pub credentials: Option<Credentials>,
+    /// The event loop's inbox.
+    pub control: mpsc::Sender<ControlRequest>,
+    /// The web UI.
+    pub web: Arc<dyn WebUi>,
+    /// Bounds.
+    pub limits: Limits,
+    /// Main-log output for request errors (None = silent).
+    pub log: Option<LogFn>,
+}
+
+impl ServerContext {
+    fn log(&self, level: LogLevel, text: String) {
+        if let Some(l) = &self.log {
+            l(level, text);
+        }
+    }
+}
+
+/// The reference's reason phrases for the statuses we send.
+fn reason(code: StatusCode) -> &'static str {
+    match code.as_u16() {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        411 => "Length Required",
+        413 => "Request Entity Too Large",
+        500 => "Internal Server Error",
+        _ => code.canonical_reason().unwrap_or("Error"),
+    }
+}
+
+/// The reference's error page for `code`.
+pub fn error_response(code: StatusCode) -> Response<Body> {
+    let body = format!(
+        "<head>\r\n<title>Error response</title>\r\n</head>\r\n<body>\r\n<h1>Error response</h1>\r\n\
+<p>Error code {}.\r\n<p>Message: {}.\r\n</body>\r\n",
+        code.as_u16(),
+        reason(code)
+    );
+    let mut r = Response::new(Body::full(body));
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r
+}
+
+fn unauthorized() -> Response<Body> {
+    let mut r = error_response(StatusCode::UNAUTHORIZED);
+    let h = r.headers_mut();
+    h.insert(
+        "WWW-Authenticate",
+        HeaderValue::from_static("Basic realm=\"default\""),
+    );
+    h.insert("Connection", HeaderValue::from_static("close"));
+    r
+}
+
+/// Answers one request (after hyper parsed its head).
+pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
+    let authz = req.headers().get(hyper::header::AUTHORIZATION);
+    match auth::check(ctx.credentials.as_ref(), authz.map(|h| h.as_bytes())) {
+        auth::AuthResult::Allowed => {}
+        auth::AuthResult::Unauthorized => return unauthorized(),
+        auth::AuthResult::Malformed => {
+            let mut r = error_response(StatusCode::BAD_REQUEST);
+            r.headers_mut()
+                .insert("Connection", HeaderValue::from_static("close"));
+            return r;
+        }
+    }
+    let path = req.uri().path().to_string();
+    if path.starts_with("/RPC2") {
+        return rpc(ctx, req).await;
+    }
+    if path.starts_with("/logtail") {
+        if req.method() != Method::GET {
+            return error_response(StatusCode::BAD_REQUEST);
+        }
+        return match logtail_target(&path) {
+            Some(target) => tail_response(&ctx, target).await,
+            None => error_response(StatusCode::NOT_FOUND),
+        };
+    }
+    if path.starts_with("/mainlogtail") {
+        if req.method() != Method::GET {
+            return error_response(StatusCode::BAD_REQUEST);
+        }
+        return tail_response(&ctx, LogTarget::Main).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match read_body(&ctx, body).await {
+        Ok(b) => b,
+        Err(code) => return error_response(code),
+    };
+    let web = WebRequest {
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        body,
+    };
+    match ctx.web.handle(web, ctx.control.clone()).await {
+        Some(r) => r,
+        None => error_response(StatusCode::NOT_FOUND),
+    }
+}
+
+/// Reads a whole body within the size and time limits.
+async fn read_body(ctx: &ServerContext, body: Incoming) -> Result<Bytes, StatusCode> {
+    let limited = Limited::new(body, ctx.limits.max_body);
+    match tokio::time::timeout(ctx.limits.read_timeout, limited.collect()).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                Err(StatusCode::BAD_REQUEST)
+            }
+        }
+        Err(_) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+fn xml_response(body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(Body::full(body));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    r
+}
+
+async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
+    if req.method() != Method::POST {
+        return error_response(StatusCode::BAD_REQUEST);
+    }
+    let Some(len) = req.headers().get(CONTENT_LENGTH) else {
+        return error_response(StatusCode::LENGTH_REQUIRED);
+    };
+    let len: Option<u64> = len.to_str().ok().and_then(|s| s.trim().parse().ok());
+    match len {
+        None => return error_response(StatusCode::BAD_REQUEST),
+        Some(n) if n > ctx.limits.max_body as u64 => {
+            let mut r = error_response(StatusCode::PAYLOAD_TOO_LARGE);
+            r.headers_mut()
+                .insert("Connection", HeaderValue::from_static("close"));
+            return r;
+        }
+        Some(_) => {}
+    }
+    let body = match read_body(&ctx, req.into_body()).await {
+        Ok(b) => b,
+        Err(code) => return error_response(code),
+    };
+    let call = match xmlrpc::parse_method_call(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            let why = if e.is_missing_method_name() {
+                "no method name"
+            } else {
+                "unmarshallable"
+            };
+            ctx.log(
+                LogLevel::Error,
+                format!(
+                    "XML-RPC request data {:?} is invalid: {why}",
+                    String::from_utf8_lossy(&body)
+                ),
+            );
+            return error_response(StatusCode::BAD_REQUEST);
+        }
+    };
+    ctx.log(
+        LogLevel::Trace,
+        format!("XML-RPC method called: {}()", call.name),
+    );
+    let (tx, rx) = oneshot::channel();
+    let msg = ControlRequest::Call {
+        name: call.name,
+        params: call.params,
+        reply: tx,
+    };
+    if ctx.control.send(msg).await.is_err() {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    match rx.await {
+        Ok(Ok(v)) => xml_response(xmlrpc::write_response(&v)),
+        Ok(Err(f)) => xml_response(xmlrpc::write_fault(&f)),
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as written).
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `/logtail/<namespec>[/<channel>]` → the target (channel defaults to stdout).
+pub fn logtail_target(path: &str) -> Option<LogTarget> {
+    let path = percent_decode(path);
+    let trimmed = path.trim_start_matches('/');
+    let (_, rest) = trimmed.split_once('/')?;
+    let (namespec, channel) = match rest.split_once('/') {
+        Some((n, c)) => (n, c),
+        None => (rest, "stdout"),
+    };
+    Some(LogTarget::Process {
+        namespec: namespec.to_string(),
+        channel: channel.to_string(),
+    })
+}
+
+/// An HTTP date (`Sat, 21 Nov 2026 19:14:21 GMT`) of an epoch time.
+fn http_date(t: std::time::SystemTime) -> String {
+    let dt: chrono::DateTime<chrono::Utc> = t.into();
+    dt.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+async fn tail_response(ctx: &ServerContext, target: LogTarget) -> Response<Body> {
+    let is_main = target == LogTarget::Main;
+    let (tx, rx) = oneshot::channel();
+    if ctx
+        .control
+        .send(ControlRequest::LogPath { target, reply: tx })
+        .await
+        .is_err()
+    {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let Ok(Some(path)) = rx.await else {
+        return error_response(StatusCode::NOT_FOUND);
+    };
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return error_response(StatusCode::NOT_FOUND);
+    };
+    let Ok(follower) = tail::Follower::open(path) else {
+        return error_response(StatusCode::NOT_FOUND);
+    };
+    let (ctx_tx, ctx_rx) = mpsc::channel(4);
+    tokio::spawn(tail::run(follower, ctx_tx));
+    let mut r = Response::new(Body::Stream(ctx_rx));
+    let h = r.headers_mut();
+    if let Ok(m) = meta.modified() {
+        if let Ok(v) = HeaderValue::from_str(&http_date(m)) {
+            h.insert("Last-Modified", v);
+        }
+    }
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=utf-8"),
+    );
+    if !is_main {
+        h.insert("X-Accel-Buffering", HeaderValue::from_static("no"));
+    }
+    r
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve_connection<I>(io: I, ctx: Arc<ServerContext>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.limits.read_timeout)
+        .max_buf_size(ctx.limits.max_head.max(8192))
+        .max_headers(ctx.limits.max_headers);
+    let service = hyper::service::service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move {
+            let mut r = handle(ctx, req).await;
+            r.headers_mut()
+                .insert("Server", HeaderValue::from_static("Medusa/1.12"));
+            Ok::<_, Infallible>(r)
+        }
+    });
+    let _ = builder.serve_connection(TokioIo::new(io), service).await;
+}
+
+/// A listening socket of either family.
+pub enum Listener {
+    /// `[unix_http_server]`.
+    Unix(tokio::net::UnixListener),
+    /// `[inet_http_server]`.
+    Tcp(tokio::net::TcpListener),
+}
+
+impl Listener {
+    /// Wraps a std unix listener (must be called inside the runtime).
+    pub fn from_std_unix(l: std::os::unix::net::UnixListener) -> std::io::Result<Listener> {
+        l.set_nonblocking(true)?;
+        Ok(Listener::Unix(tokio::net::UnixListener::from_std(l)?))
+    }
+
+    /// Wraps a std TCP listener (must be called inside the runtime).
+    pub fn from_std_tcp(l: std::net::TcpListener) -> std::io::Result<Listener> {
+        l.set_nonblocking(true)?;
+        Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?))
+    }
+}
+
+/// Accepts connections forever, each served by its own task. Accept errors (e.g. out of
+/// file descriptors) pause accepting briefly instead of spinning.
+pub async fn serve(listener: Listener, ctx: Arc<ServerContext>) {
+    let slots = Arc::new(Semaphore::new(ctx.limits.max_connections));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let ctx = ctx.clone();
+        match &listener {
+            Listener::Unix(l) => match l.accept().await {
+                Ok((s, _)) => {
+                    tokio::spawn(async move {
+                        serve_connection(s, ctx).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            },
+            Listener::Tcp(l) => match l.accept().await {
+                Ok((s, _)) => {
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(async move {
+                        serve_connection(s, ctx).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_page_text() {
+        let r = error_response(StatusCode::BAD_REQUEST);
+        let Body::Full(Some(b)) = r.body() else {
+            panic!()
+        };
+        assert_eq!(
+            &b[..],
+            b"<head>\r\n<title>Error response</title>\r\n</head>\r\n<body>\r\n<h1>Error response</h1>\r\n<p>Error code 400.\r\n<p>Message: Bad Request.\r\n</body>\r\n"
+        );
+    }
+
+    #[test]
+    fn logtail_paths() {
+        let p = |ns: &str, ch: &str| {
+            Some(LogTarget::Process {
+                namespec: ns.into(),
+                channel: ch.into(),
+            })
+        };
+        assert_eq!(logtail_target("/logtail/foo"), p("foo", "stdout"));
+        assert_eq!(logtail_target("/logtail/foo/stderr"), p("foo", "stderr"));
+        assert_eq!(logtail_target("/logtail/grp%3Aga"), p("grp:ga", "stdout"));
+        assert_eq!(logtail_target("/logtail/g:a/x/y"), p("g:a", "x/y"));
+        assert_eq!(logtail_target("/logtail"), None);
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    #[test]
+    fn dates() {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(784111777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}

@@ -1,0 +1,149 @@
+//! `tail -f` over HTTP: the last bytes of a log file, then whatever is appended, for as long
+//! as the client stays. Rotation is noticed by the path's inode changing (the file is
+//! reopened), truncation by the size shrinking (`==> File truncated <==` is sent).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// How many bytes of existing content a tail starts with.
+pub const HEAD: u64 = 1024;
+/// How often the file is looked at.
+pub const INTERVAL: Duration = Duration::from_millis(100);
+/// The most bytes sent in one chunk (a burst of output is sent in several).
+pub const CHUNK: u64 = 64 * 1024;
+/// The text sent when the file got shorter.
+pub const TRUNCATED: &[u8] = b"==> File truncated <==\n";
+
+/// Follows one file.
+pub struct Follower {
+    path: PathBuf,
+    file: File,
+    ino: u64,
+    /// How far the client has been sent.
+    pos: u64,
+}
+
+impl Follower {
+    /// Opens `path`; the first read returns its last [`HEAD`] bytes (all of it if shorter).
+    pub fn open(path: PathBuf) -> std::io::Result<Follower> {
+        let file = File::open(&path)?;
+        let meta = file.metadata()?;
+        let pos = meta.len().saturating_sub(HEAD);
+        Ok(Follower {
+            path,
+            ino: meta.ino(),
+            file,
+            pos,
+        })
+    }
+
+    /// What to send now: new bytes, the truncation notice, or nothing (`None`).
+    pub fn poll(&mut self) -> std::io::Result<Option<Bytes>> {
+        // Rotated? Follow the path to the new file from its start.
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            if meta.ino() != self.ino {
+                if let Ok(f) = File::open(&self.path) {
+                    self.ino = f.metadata().map(|m| m.ino()).unwrap_or(meta.ino());
+                    self.file = f;
+                    self.pos = 0;
+                }
+            }
+        }
+        let size = self.file.metadata()?.len();
+        if size < self.pos {
+            self.pos = 0;
+            return Ok(Some(Bytes::from_static(TRUNCATED)));
+        }
+        if size == self.pos {
+            return Ok(None);
+        }
+        let want = (size - self.pos).min(CHUNK);
+        self.file.seek(SeekFrom::Start(self.pos))?;
+        let mut buf = Vec::with_capacity(want as usize);
+        (&mut self.file).take(want).read_to_end(&mut buf)?;
+        self.pos += buf.len() as u64;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Bytes::from(buf)))
+    }
+}
+
+/// Feeds `tx` from the follower until the receiver goes away.
+pub async fn run(mut f: Follower, tx: mpsc::Sender<Bytes>) {
+    loop {
+        match f.poll() {
+            Ok(Some(chunk)) => {
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(_) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(INTERVAL) => {}
+            _ = tx.closed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn head_follow_truncate_rotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let big: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&p, &big).unwrap();
+        let mut f = Follower::open(p.clone()).unwrap();
+        assert_eq!(
+            f.poll().unwrap().unwrap(),
+            Bytes::from(big[3000 - 1024..].to_vec())
+        );
+        assert_eq!(f.poll().unwrap(), None);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"more\n")
+            .unwrap();
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(b"more\n"));
+        // Truncation.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(TRUNCATED));
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(b"x"));
+        // Rotation: the path now names a new file.
+        std::fs::rename(&p, dir.path().join("log.1")).unwrap();
+        std::fs::write(&p, b"new file\n").unwrap();
+        assert_eq!(
+            f.poll().unwrap().unwrap(),
+            Bytes::from_static(b"new file\n")
+        );
+    }
+
+    #[test]
+    fn short_file_is_sent_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        std::fs::write(&p, b"hello\n").unwrap();
+        let mut f = Follower::open(p).unwrap();
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(b"hello\n"));
+    }
+}

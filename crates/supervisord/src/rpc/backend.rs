@@ -1,0 +1,120 @@
+//! What the RPC layer needs from the daemon: a narrow trait the runtime implements over the
+//! core's `Supervisor` (and the tests over a fake).
+//!
+//! The RPC layer owns names, argument checking, fault mapping, result shapes, waiting rules
+//! and log reading; the backend only answers questions about the process table and carries
+//! out requests on it.
+
+use std::path::PathBuf;
+
+use supervisor_config::GroupConfig;
+use supervisor_protocol::{Fault, ProcessState, SupervisorState};
+
+/// A read-only picture of one process, as `getProcessInfo` and the waiting rules need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSnapshot {
+    /// Group name.
+    pub group: String,
+    /// Process name.
+    pub name: String,
+    /// Current state.
+    pub state: ProcessState,
+    /// Wall-clock epoch seconds of the last spawn (0 = never).
+    pub start: f64,
+    /// Wall-clock epoch seconds of the last exit (0 = never).
+    pub stop: f64,
+    /// Live pid (0 = none).
+    pub pid: i32,
+    /// Last exit status (0 = none).
+    pub exitstatus: i32,
+    /// The spawn error text, empty if none.
+    pub spawnerr: String,
+    /// True while a stop/kill has been sent and the exit is awaited.
+    pub killing: bool,
+    /// Resolved stdout log path (`None` = not logged).
+    pub stdout_logfile: Option<PathBuf>,
+    /// Resolved stderr log path (`None` = not logged).
+    pub stderr_logfile: Option<PathBuf>,
+}
+
+/// Why writing to a process's stdin failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdinError {
+    /// No pid, or the process is being stopped (`NOT_RUNNING`).
+    NotRunning,
+    /// The pipe is closed or the process has no stdin (`NO_FILE`).
+    NoFile,
+    /// Any other I/O error; the text becomes a `FAILED` detail.
+    Failed(String),
+}
+
+/// The result of `reloadConfig`: group names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigDiff {
+    /// Groups in the new config that are not active.
+    pub added: Vec<String>,
+    /// Active groups whose config differs.
+    pub changed: Vec<String>,
+    /// Active groups absent from the new config.
+    pub removed: Vec<String>,
+}
+
+/// The daemon as the RPC methods see it. All calls happen on the event loop, one at a time.
+pub trait Backend {
+    /// The daemon's mood; anything but RUNNING (and FATAL) refuses `supervisor.*` calls with
+    /// SHUTDOWN_STATE.
+    fn supervisor_state(&self) -> SupervisorState;
+    /// `[supervisord] identifier`.
+    fn identification(&self) -> String;
+    /// The daemon's pid.
+    fn daemon_pid(&self) -> i32;
+    /// Wall-clock epoch seconds now.
+    fn now(&self) -> f64;
+    /// The local time zone's offset from UTC in seconds (for `Nov 21 06:14 PM`).
+    fn utc_offset(&self) -> i32;
+    /// The main log file path, `None` when the main log is not a file.
+    fn main_logfile(&self) -> Option<PathBuf>;
+    /// Called after the main log file was removed by `clearLog`: reopen it (the reference
+    /// logs `reopening log file` at INFO first).
+    fn reopen_main_log(&mut self);
+
+    /// Active group names in (priority, name) order.
+    fn group_names(&self) -> Vec<String>;
+    /// Snapshots of the processes of an active group, in (priority, name) order; `None` if
+    /// the group is not active.
+    fn group_processes(&self, group: &str) -> Option<Vec<ProcessSnapshot>>;
+    /// One process of an active group.
+    fn process(&self, group: &str, name: &str) -> Option<ProcessSnapshot>;
+
+    /// The exec pre-check of `startProcess` (no state change): NO_FILE / NOT_EXECUTABLE
+    /// faults with the reference's details.
+    fn precheck_command(&self, group: &str, name: &str) -> Result<(), Fault>;
+    /// Spawns the process now (fork/exec done before returning, the child reaped once and
+    /// the state machine advanced once, so a `startsecs=0` process is RUNNING on return and
+    /// a failed spawn has its `spawnerr` set).
+    fn start(&mut self, group: &str, name: &str);
+    /// Asks the process to stop (stop signal sent). `Err` is the kill error text.
+    fn stop(&mut self, group: &str, name: &str) -> Result<(), String>;
+    /// Sends `signal` to the process. `Err` is the kill error text.
+    fn signal(&mut self, group: &str, name: &str, signal: i32) -> Result<(), String>;
+    /// Removes and reopens the process's stdout and stderr logs.
+    fn clear_process_logs(&mut self, group: &str, name: &str) -> std::io::Result<()>;
+    /// Writes bytes to the process's stdin.
+    fn write_stdin(&mut self, group: &str, name: &str, data: &[u8]) -> Result<(), StdinError>;
+    /// Emits a REMOTE_COMMUNICATION event.
+    fn remote_comm_event(&mut self, kind: &str, data: &str);
+
+    /// Sets the mood to SHUTDOWN.
+    fn shutdown(&mut self);
+    /// Sets the mood to RESTARTING.
+    fn restart(&mut self);
+    /// Re-parses the config file, keeps it as the "loaded" config and reports the
+    /// difference with the active groups; `Err` is the config error text.
+    fn reload_config(&mut self) -> Result<ConfigDiff, String>;
+    /// The groups of the loaded config (what `getAllConfigInfo` and `addProcessGroup` see).
+    fn config_groups(&self) -> Vec<GroupConfig>;
+    /// Activates a group of the loaded config; false if it is already active.
+    fn add_group(&mut self, name: &str) -> bool;
+    /// Removes an active group; false if any of its processes is not stopped.
+    fn remove_group(&mut self, name: &str) -> bool;
+}

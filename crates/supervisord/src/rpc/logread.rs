@@ -1,0 +1,203 @@
+//! Reading log files for `readLog`, `readProcess*Log` and `tailProcess*Log`: pure functions
+//! over a path, byte-exact offsets as the reference computes them.
+//!
+//! The bytes are turned into a string losslessly where possible: valid UTF-8 is kept as is;
+//! each invalid byte becomes U+FFFD (the reference raises a decode error instead, which
+//! clients see as a broken call; replacing keeps offsets computed on bytes meaningful).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Why a read failed, mapped to a fault by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    /// The offset/length combination is not allowed (`BAD_ARGUMENTS`).
+    BadArguments,
+    /// The file could not be opened or read (`FAILED`).
+    Failed,
+}
+
+/// The most bytes one read or tail call returns, whatever the client asks for (bounds the
+/// daemon's memory; the reference has no bound). Clients page with offsets anyway.
+pub const MAX_READ: u64 = 64 * 1024 * 1024;
+
+/// Converts log bytes to a string: valid UTF-8 unchanged, invalid bytes as U+FFFD.
+pub fn bytes_to_string(data: Vec<u8>) -> String {
+    match String::from_utf8(data) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+fn read_at(f: &mut File, pos: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    f.seek(SeekFrom::Start(pos))?;
+    let mut buf = Vec::new();
+    f.take(len.min(MAX_READ)).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// `readLog(offset, length)` semantics (§4.8):
+/// offset ≥ 0, length 0: offset to EOF; offset ≥ 0, length > 0: up to `length` bytes;
+/// offset < 0, length 0: the last `-offset` bytes; any other sign combination: BAD_ARGUMENTS.
+pub fn read_file(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
+    if offset < 0 && length != 0 {
+        return Err(ReadError::BadArguments);
+    }
+    if offset >= 0 && length < 0 {
+        return Err(ReadError::BadArguments);
+    }
+    let mut f = File::open(path).map_err(|_| ReadError::Failed)?;
+    let size = f.metadata().map_err(|_| ReadError::Failed)?.len();
+    let res = if offset < 0 {
+        let back = offset.unsigned_abs();
+        let pos = size.saturating_sub(back);
+        read_at(&mut f, pos, back)
+    } else if length == 0 {
+        read_at(&mut f, offset as u64, u64::MAX)
+    } else {
+        read_at(&mut f, offset as u64, length as u64)
+    };
+    res.map_err(|_| ReadError::Failed)
+}
+
+/// The result of a tail: data, the new offset (the file size) and the overflow flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The bytes returned.
+    pub data: Vec<u8>,
+    /// What the client passes as `offset` next time: always the current size.
+    pub offset: i64,
+    /// True when more than `length` bytes were available after `offset`.
+    pub overflow: bool,
+}
+
+/// The reference's tail arithmetic on a file of `size` bytes: the byte range to return
+/// (start, length) and the overflow flag.
+pub fn tail_range(size: i64, offset: i64, length: i64) -> (i64, i64, bool) {
+    let mut offset = offset;
+    let mut length = length;
+    let mut overflow = false;
+    if size > offset.saturating_add(length) {
+        overflow = true;
+        offset = size - 1;
+    }
+    if offset.saturating_add(length) > size {
+        if offset > size - 1 {
+            length = 0;
+        }
+        offset = size - length;
+    }
+    (offset.max(0), length.max(0), overflow)
+}
+
+/// `tailProcess*Log(offset, length)` semantics (§4.8). A file that cannot be read gives
+/// `['', offset, false]` as in the reference.
+pub fn tail_file(path: &Path, offset: i64, length: i64) -> Tail {
+    let fail = Tail {
+        data: Vec::new(),
+        offset,
+        overflow: false,
+    };
+    let Ok(mut f) = File::open(path) else {
+        return fail;
+    };
+    let Ok(meta) = f.metadata() else {
+        return fail;
+    };
+    let size = i64::try_from(meta.len()).unwrap_or(i64::MAX);
+    let (start, len, overflow) = tail_range(size, offset, length);
+    let data = if len == 0 {
+        Vec::new()
+    } else {
+        match read_at(&mut f, start as u64, len as u64) {
+            Ok(d) => d,
+            Err(_) => return fail,
+        }
+    };
+    Tail {
+        data,
+        offset: size,
+        overflow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(content: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, content).unwrap();
+        f
+    }
+
+    #[test]
+    fn read_rules() {
+        let f = file(b"0123456789");
+        let p = f.path();
+        assert_eq!(read_file(p, 0, 0).unwrap(), b"0123456789");
+        assert_eq!(read_file(p, 3, 0).unwrap(), b"3456789");
+        assert_eq!(read_file(p, 3, 2).unwrap(), b"34");
+        assert_eq!(read_file(p, 8, 5).unwrap(), b"89");
+        assert_eq!(read_file(p, 20, 5).unwrap(), b"");
+        assert_eq!(read_file(p, -3, 0).unwrap(), b"789");
+        assert_eq!(read_file(p, -30, 0).unwrap(), b"0123456789");
+        assert_eq!(read_file(p, -3, 1), Err(ReadError::BadArguments));
+        assert_eq!(read_file(p, 0, -1), Err(ReadError::BadArguments));
+        assert_eq!(
+            read_file(Path::new("/nonexistent/x"), 0, 0),
+            Err(ReadError::Failed)
+        );
+    }
+
+    #[test]
+    fn tail_rules_match_reference_examples() {
+        let content = b"abcdefghijklmnopqrstuvi\n"; // 24 bytes
+        let f = file(content);
+        let t = tail_file(f.path(), 0, 100);
+        assert_eq!(
+            (t.data.as_slice(), t.offset, t.overflow),
+            (&content[..], 24, false)
+        );
+        let t = tail_file(f.path(), 0, 2);
+        assert_eq!(
+            (t.data.as_slice(), t.offset, t.overflow),
+            (&b"i\n"[..], 24, true)
+        );
+        let t = tail_file(f.path(), 100, 2);
+        assert_eq!(
+            (t.data.as_slice(), t.offset, t.overflow),
+            (&b""[..], 24, false)
+        );
+        // Like the reference: a window reaching past EOF is slid back to end at EOF.
+        let t = tail_file(f.path(), 20, 100);
+        assert_eq!(
+            (t.data.as_slice(), t.offset, t.overflow),
+            (&content[..], 24, false)
+        );
+        let t = tail_file(f.path(), 20, 3);
+        assert_eq!(
+            (t.data.as_slice(), t.offset, t.overflow),
+            (&b"vi\n"[..], 24, true)
+        );
+        let t = tail_file(Path::new("/nonexistent/x"), 7, 2);
+        assert_eq!((t.data.len(), t.offset, t.overflow), (0, 7, false));
+    }
+
+    #[test]
+    fn tail_range_edge_cases() {
+        // Empty file.
+        assert_eq!(tail_range(0, 0, 100), (0, 0, false));
+        // Negative length never reads.
+        assert_eq!(tail_range(10, 0, -5).1, 0);
+        // Offset exactly at the end.
+        assert_eq!(tail_range(10, 10, 5), (10, 0, false));
+    }
+
+    #[test]
+    fn lossless_text() {
+        assert_eq!(bytes_to_string(b"caf\xc3\xa9".to_vec()), "caf\u{e9}");
+        assert_eq!(bytes_to_string(b"a\xffb".to_vec()), "a\u{fffd}b");
+    }
+}

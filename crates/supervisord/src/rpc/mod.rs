@@ -1,0 +1,219 @@
+//! The XML-RPC method layer: an explicit table of callable methods over a [`Backend`].
+//!
+//! Only the names in [`methods::TABLE`] can be called. A name is looked up verbatim in that
+//! table, so there is no attribute traversal of any kind (the CVE-2017-11610 class of attack
+//! cannot be expressed). Names that are not exactly `namespace.method`, or whose method part
+//! starts with `_`, get UNKNOWN_METHOD like in the reference.
+//!
+//! Flow: the HTTP layer decodes a body into a [`MethodCall`](supervisor_protocol::xmlrpc::MethodCall)
+//! and sends a [`ControlRequest`] to the event loop; the loop calls [`handle`], which either
+//! answers at once or parks a [`Waiter`] in [`Pending`]; the loop calls [`Pending::poll`] after
+//! every state change and the parked calls are answered when their condition holds.
+
+pub mod backend;
+pub mod fake;
+pub mod logread;
+pub mod methods;
+
+use std::path::PathBuf;
+
+use tokio::sync::oneshot;
+
+pub use backend::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
+use supervisor_protocol::{Fault, FaultCode, Value};
+
+/// The result of calling a method.
+pub enum Outcome {
+    /// The answer is known now.
+    Done(Result<Value, Fault>),
+    /// The answer depends on future state changes: poll the waiter after each one.
+    Wait(Box<dyn Waiter>),
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Outcome::Wait(_) => f.write_str("Wait(..)"),
+        }
+    }
+}
+
+/// A call that waits for the process table to reach some condition.
+pub trait Waiter: Send {
+    /// Re-examines the backend; `Some(result)` when the call is finished.
+    fn poll(&mut self, backend: &mut dyn Backend) -> Option<Result<Value, Fault>>;
+}
+
+/// Which log a `/logtail` or `/mainlogtail` request wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// The daemon's main log.
+    Main,
+    /// A process log: namespec (`name` or `group:name`) and channel (`stdout`/`stderr`, any
+    /// other channel has no file).
+    Process {
+        /// The namespec as given in the URL (already percent-decoded).
+        namespec: String,
+        /// The channel name.
+        channel: String,
+    },
+}
+
+/// A request from an HTTP connection task to the event loop.
+pub enum ControlRequest {
+    /// An XML-RPC call; the reply is sent when the call finishes.
+    Call {
+        /// Method name, verbatim from the request.
+        name: String,
+        /// Decoded params.
+        params: Vec<Value>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Value, Fault>>,
+    },
+    /// The path of a log file to stream (`None` = 404).
+    LogPath {
+        /// Which log.
+        target: LogTarget,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Option<PathBuf>>,
+    },
+}
+
+/// Where the answer to one call goes.
+pub type Reply = oneshot::Sender<Result<Value, Fault>>;
+
+/// The calls parked until their condition holds, owned by the event loop.
+#[derive(Default)]
+pub struct Pending {
+    items: Vec<(Box<dyn Waiter>, Reply)>,
+}
+
+impl Pending {
+    /// An empty set.
+    pub fn new() -> Pending {
+        Pending::default()
+    }
+
+    /// Number of parked calls.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing is parked.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Parks a waiter whose answer goes to `reply`.
+    pub fn park(&mut self, waiter: Box<dyn Waiter>, reply: oneshot::Sender<Result<Value, Fault>>) {
+        self.items.push((waiter, reply));
+    }
+
+    /// Re-examines every parked call, answering the finished ones (and dropping those whose
+    /// client went away). Call after every change of process state.
+    pub fn poll(&mut self, backend: &mut dyn Backend) {
+        let mut i = 0;
+        while i < self.items.len() {
+            if self.items[i].1.is_closed() {
+                self.items.swap_remove(i);
+                continue;
+            }
+            if let Some(result) = self.items[i].0.poll(backend) {
+                let (_, reply) = self.items.swap_remove(i);
+                let _ = reply.send(result);
+                continue;
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Serves one [`ControlRequest`] on the event loop: calls are dispatched (and parked in
+/// `pending` when they must wait), log paths are resolved.
+pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: ControlRequest) {
+    match request {
+        ControlRequest::Call {
+            name,
+            params,
+            reply,
+        } => match dispatch(backend, &name, &params) {
+            Outcome::Done(result) => {
+                let _ = reply.send(result);
+            }
+            Outcome::Wait(waiter) => pending.park(waiter, reply),
+        },
+        ControlRequest::LogPath { target, reply } => {
+            let _ = reply.send(log_path(backend, &target));
+        }
+    }
+}
+
+/// The file behind a log target, if it is configured and exists now.
+pub fn log_path(backend: &dyn Backend, target: &LogTarget) -> Option<PathBuf> {
+    let path = match target {
+        LogTarget::Main => backend.main_logfile()?,
+        LogTarget::Process { namespec, channel } => {
+            let (group, name) = split_namespec(namespec);
+            let p = backend.process(group, name?)?;
+            match channel.as_str() {
+                "stdout" => p.stdout_logfile?,
+                "stderr" => p.stderr_logfile?,
+                _ => return None,
+            }
+        }
+    };
+    path.exists().then_some(path)
+}
+
+/// `g:p` → (g, Some(p)); `g:` or `g:*` → (g, None) (the whole group); `p` → (p, Some(p)).
+pub fn split_namespec(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once(':') {
+        Some((g, "")) | Some((g, "*")) => (g, None),
+        Some((g, p)) => (g, Some(p)),
+        None => (spec, Some(spec)),
+    }
+}
+
+/// `name` when the process is alone in a group of the same name, else `group:name`.
+pub fn make_namespec(group: &str, name: &str) -> String {
+    if group == name {
+        name.to_string()
+    } else {
+        format!("{group}:{name}")
+    }
+}
+
+/// Calls method `name` with `params`. Unknown names give UNKNOWN_METHOD, a wrong number of
+/// params INCORRECT_PARAMETERS.
+pub fn dispatch(backend: &mut dyn Backend, name: &str, params: &[Value]) -> Outcome {
+    match methods::lookup(name) {
+        Ok(m) => {
+            if params.len() < m.min_args || params.len() > m.max_args {
+                return Outcome::Done(Err(Fault::bare(FaultCode::IncorrectParameters)));
+            }
+            if m.checks_state && refuses_calls(backend) {
+                return Outcome::Done(Err(Fault::bare(FaultCode::ShutdownState)));
+            }
+            let outcome = (m.handler)(backend, params);
+            // Give a waiter its first look at once: it may be finished already.
+            match outcome {
+                Outcome::Wait(mut w) => match w.poll(backend) {
+                    Some(r) => Outcome::Done(r),
+                    None => Outcome::Wait(w),
+                },
+                done => done,
+            }
+        }
+        Err(f) => Outcome::Done(Err(f)),
+    }
+}
+
+/// True while the daemon is shutting down or restarting.
+fn refuses_calls(backend: &dyn Backend) -> bool {
+    use supervisor_protocol::SupervisorState as S;
+    matches!(backend.supervisor_state(), S::Restarting | S::Shutdown)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,821 @@
+use super::fake::FakeBackend;
+use super::*;
+use supervisor_protocol::{ProcessState, SupervisorState};
+
+fn call(b: &mut FakeBackend, name: &str, params: Vec<Value>) -> Result<Value, Fault> {
+    let mut pending = Pending::new();
+    match dispatch(b, name, &params) {
+        Outcome::Done(r) => r,
+        Outcome::Wait(mut w) => {
+            // Drive the fake until the waiter finishes (bounded).
+            for _ in 0..100 {
+                b.step();
+                if let Some(r) = w.poll(b) {
+                    return r;
+                }
+            }
+            let _ = &mut pending;
+            panic!("waiter never finished")
+        }
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+fn fault(code: FaultCode, detail: &str) -> Result<Value, Fault> {
+    Err(Fault::new(code, detail))
+}
+
+fn bare(code: FaultCode) -> Result<Value, Fault> {
+    Err(Fault::bare(code))
+}
+
+fn world() -> FakeBackend {
+    FakeBackend::new(&[("cat", &["cat"]), ("grp", &["b", "a"]), ("zz", &["zz"])])
+}
+
+#[test]
+fn unknown_method_rules() {
+    let mut b = world();
+    for name in [
+        "getState",
+        "supervisor",
+        "supervisor.getState.x",
+        "supervisor._update",
+        "supervisor.__init__",
+        "supervisor.nosuch",
+        "nosuch.getState",
+        "system._listMethods",
+        "supervisor.supervisord.options.execve",
+        "",
+    ] {
+        assert_eq!(
+            call(&mut b, name, vec![]),
+            bare(FaultCode::UnknownMethod),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn arity_is_checked_before_state() {
+    let mut b = world();
+    b.state = SupervisorState::Shutdown;
+    assert_eq!(
+        call(&mut b, "supervisor.getState", vec![s("x")]),
+        bare(FaultCode::IncorrectParameters)
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.getState", vec![]),
+        bare(FaultCode::ShutdownState)
+    );
+    // Not refused while shutting down.
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.sendRemoteCommEvent",
+            vec![s("t"), s("d")]
+        ),
+        Ok(Value::Bool(true))
+    );
+    assert!(call(&mut b, "system.listMethods", vec![]).is_ok());
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![]),
+        bare(FaultCode::IncorrectParameters)
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.startProcess",
+            vec![s("a"), Value::Bool(true), s("x")]
+        ),
+        bare(FaultCode::IncorrectParameters)
+    );
+}
+
+#[test]
+fn list_methods_is_the_reference_list() {
+    let mut b = world();
+    let want = "addProcessGroup clearAllProcessLogs clearLog clearProcessLog clearProcessLogs \
+getAPIVersion getAllConfigInfo getAllProcessInfo getIdentification getPID getProcessInfo getState \
+getSupervisorVersion getVersion readLog readMainLog readProcessLog readProcessStderrLog \
+readProcessStdoutLog reloadConfig removeProcessGroup restart sendProcessStdin sendRemoteCommEvent \
+shutdown signalAllProcesses signalProcess signalProcessGroup startAllProcesses startProcess \
+startProcessGroup stopAllProcesses stopProcess stopProcessGroup tailProcessLog tailProcessStderrLog \
+tailProcessStdoutLog";
+    let mut names: Vec<Value> = want
+        .split_whitespace()
+        .map(|n| Value::String(format!("supervisor.{n}")))
+        .collect();
+    for n in ["listMethods", "methodHelp", "methodSignature", "multicall"] {
+        names.push(Value::String(format!("system.{n}")));
+    }
+    assert_eq!(
+        call(&mut b, "system.listMethods", vec![]),
+        Ok(Value::Array(names))
+    );
+    // The table is sorted (lookup relies on it).
+    assert!(methods::TABLE.windows(2).all(|w| w[0].name < w[1].name));
+}
+
+#[test]
+fn signatures_and_help() {
+    let mut b = world();
+    let sig = |b: &mut FakeBackend, m: &str| call(b, "system.methodSignature", vec![s(m)]);
+    let arr = |v: &[&str]| Ok(Value::Array(v.iter().map(|t| s(t)).collect()));
+    assert_eq!(
+        sig(&mut b, "supervisor.startProcess"),
+        arr(&["boolean", "string", "boolean"])
+    );
+    assert_eq!(
+        sig(&mut b, "supervisor.tailProcessStdoutLog"),
+        arr(&["array", "string", "int", "int"])
+    );
+    assert_eq!(sig(&mut b, "system.multicall"), arr(&["array", "array"]));
+    assert_eq!(sig(&mut b, "supervisor.getState"), arr(&["struct"]));
+    assert_eq!(sig(&mut b, "nosuch"), bare(FaultCode::SignatureUnsupported));
+    assert_eq!(
+        call(&mut b, "system.methodHelp", vec![s("nosuch.x")]),
+        bare(FaultCode::SignatureUnsupported)
+    );
+    let help = call(&mut b, "system.methodHelp", vec![s("supervisor.getPID")]).unwrap();
+    assert!(help.as_str().unwrap().contains("@return int"));
+    // Every method's help carries its signature's types in @param/@return lines.
+    for m in methods::TABLE {
+        let returns = format!("@return {}", m.signature[0]);
+        assert!(m.help.contains(&returns), "{}", m.name);
+        assert_eq!(
+            m.help.matches("@param").count(),
+            m.signature.len() - 1,
+            "{}",
+            m.name
+        );
+    }
+}
+
+#[test]
+fn info_methods() {
+    let mut b = world();
+    assert_eq!(
+        call(&mut b, "supervisor.getAPIVersion", vec![]),
+        Ok(s("3.0"))
+    );
+    assert_eq!(call(&mut b, "supervisor.getVersion", vec![]), Ok(s("3.0")));
+    assert_eq!(
+        call(&mut b, "supervisor.getSupervisorVersion", vec![]),
+        Ok(s("4.3.0"))
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.getPID", vec![]),
+        Ok(Value::Int(4242))
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.getState", vec![]),
+        Ok(Value::structure([
+            ("statecode", Value::Int(1)),
+            ("statename", s("RUNNING"))
+        ]))
+    );
+    let info = call(&mut b, "supervisor.getProcessInfo", vec![s("grp:a")]).unwrap();
+    let keys: Vec<&str> = info
+        .as_struct()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "group",
+            "start",
+            "stop",
+            "now",
+            "state",
+            "statename",
+            "spawnerr",
+            "exitstatus",
+            "logfile",
+            "stdout_logfile",
+            "stderr_logfile",
+            "pid",
+            "description"
+        ]
+    );
+    assert_eq!(info.get("description"), Some(&s("Not started")));
+    for bad in ["grp", "grp:", "grp:*", "nosuch", "grp:nosuch", "cat:"] {
+        assert_eq!(
+            call(&mut b, "supervisor.getProcessInfo", vec![s(bad)]),
+            fault(FaultCode::BadName, bad),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        call(&mut b, "supervisor.getProcessInfo", vec![Value::Int(1)]),
+        bare(FaultCode::IncorrectParameters)
+    );
+    // Lexical order across groups and within them.
+    let all = call(&mut b, "supervisor.getAllProcessInfo", vec![]).unwrap();
+    let names: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}",
+                p.get("group").unwrap().as_str().unwrap(),
+                p.get("name").unwrap().as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(names, ["cat:cat", "grp:a", "grp:b", "zz:zz"]);
+}
+
+#[test]
+fn descriptions() {
+    let mut p = world().process("cat", "cat").unwrap();
+    p.state = ProcessState::Running;
+    p.pid = 77;
+    p.start = 1000.0;
+    assert_eq!(
+        methods::describe(&p, 1000.0 + 3723.0, 0),
+        "pid 77, uptime 1:02:03"
+    );
+    assert_eq!(
+        methods::describe(&p, 1000.0 + 2.0 * 86400.0 + 5.0, 0),
+        "pid 77, uptime 2 days, 0:00:05"
+    );
+    p.state = ProcessState::Fatal;
+    assert_eq!(
+        methods::describe(&p, 0.0, 0),
+        "unknown error (try \"tail cat\")"
+    );
+    p.spawnerr = "oops".into();
+    assert_eq!(methods::describe(&p, 0.0, 0), "oops");
+    p.state = ProcessState::Exited;
+    p.stop = 1_700_000_000.0; // Tue Nov 14 22:13:20 2023 UTC
+    assert_eq!(methods::describe(&p, 0.0, 0), "Nov 14 10:13 PM");
+    p.state = ProcessState::Stopping;
+    assert_eq!(methods::describe(&p, 0.0, 0), "");
+}
+
+#[test]
+fn start_and_stop_one() {
+    let mut b = world();
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("cat")]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        b.process("cat", "cat").unwrap().state,
+        ProcessState::Running
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("cat")]),
+        fault(FaultCode::AlreadyStarted, "cat")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.stopProcess", vec![s("cat")]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        b.process("cat", "cat").unwrap().state,
+        ProcessState::Stopped
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.stopProcess", vec![s("cat")]),
+        fault(FaultCode::NotRunning, "cat")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("nosuch")]),
+        fault(FaultCode::BadName, "nosuch")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.stopProcess", vec![s("grp:nosuch")]),
+        fault(FaultCode::BadName, "grp:nosuch")
+    );
+    // Without waiting: true at once, still STARTING.
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.startProcess",
+            vec![s("grp:a"), Value::Bool(false)]
+        ),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(b.process("grp", "a").unwrap().state, ProcessState::Starting);
+    // Faults of the start path.
+    b.no_file.insert("zz:zz".into());
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("zz")]),
+        fault(FaultCode::NoFile, "can't find command 'zz'")
+    );
+    b.no_file.clear();
+    b.spawn_fails.insert("zz:zz".into());
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.startProcess",
+            vec![s("zz"), Value::Bool(false)]
+        ),
+        fault(FaultCode::SpawnError, "zz")
+    );
+    b.spawn_fails.clear();
+    b.proc_mut("zz", "zz").unwrap().state = ProcessState::Exited;
+    b.dies_on_start.insert("zz:zz".into());
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("zz")]),
+        fault(FaultCode::SpawnError, "zz")
+    );
+    b.proc_mut("zz", "zz").unwrap().state = ProcessState::Unknown;
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("zz")]),
+        fault(FaultCode::Failed, "zz is in an unknown process state")
+    );
+}
+
+#[test]
+fn abnormal_termination_while_waiting() {
+    let mut b = world();
+    let Outcome::Wait(mut w) = dispatch(&mut b, "supervisor.startProcess", &[s("cat")]) else {
+        panic!("should wait")
+    };
+    assert_eq!(w.poll(&mut b), None);
+    // Someone else stops it before it is RUNNING.
+    b.proc_mut("cat", "cat").unwrap().state = ProcessState::Stopped;
+    assert_eq!(
+        w.poll(&mut b),
+        Some(fault(FaultCode::AbnormalTermination, "cat"))
+    );
+}
+
+fn results(v: &Value) -> Vec<(String, i32, String)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{}:{}",
+                    r.get("group").unwrap().as_str().unwrap(),
+                    r.get("name").unwrap().as_str().unwrap()
+                ),
+                r.get("status").unwrap().as_int().unwrap(),
+                r.get("description").unwrap().as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn group_and_all_operations() {
+    let mut b = world();
+    b.no_file.insert("grp:a".into());
+    // Synchronous failures first, then waited ones as they finish.
+    let r = call(&mut b, "supervisor.startProcessGroup", vec![s("grp")]).unwrap();
+    assert_eq!(
+        results(&r),
+        [
+            ("grp:a".into(), 20, "NO_FILE: can't find command 'a'".into()),
+            ("grp:b".into(), 80, "OK".into())
+        ]
+    );
+    // group:* through startProcess gives the same shape; running ones are skipped.
+    let r = call(&mut b, "supervisor.startProcess", vec![s("grp:*")]).unwrap();
+    assert_eq!(
+        results(&r),
+        [("grp:a".into(), 20, "NO_FILE: can't find command 'a'".into())]
+    );
+    b.no_file.clear();
+    let r = call(&mut b, "supervisor.startAllProcesses", vec![]).unwrap();
+    assert_eq!(
+        results(&r),
+        [
+            ("cat:cat".into(), 80, "OK".into()),
+            ("grp:a".into(), 80, "OK".into()),
+            ("zz:zz".into(), 80, "OK".into())
+        ]
+    );
+    let r = call(&mut b, "supervisor.startAllProcesses", vec![]).unwrap();
+    assert_eq!(r, Value::Array(vec![]));
+    let r = call(
+        &mut b,
+        "supervisor.signalProcessGroup",
+        vec![s("grp"), s("HUP")],
+    )
+    .unwrap();
+    assert_eq!(results(&r).len(), 2);
+    assert_eq!(
+        b.signals,
+        [("grp:b".to_string(), 1), ("grp:a".to_string(), 1)]
+    );
+    let r = call(&mut b, "supervisor.signalAllProcesses", vec![s("bogus")]).unwrap();
+    assert_eq!(
+        results(&r)[0],
+        ("cat:cat".into(), 11, "BAD_SIGNAL: bogus".into())
+    );
+    let r = call(&mut b, "supervisor.stopProcess", vec![s("grp:")]).unwrap();
+    assert_eq!(results(&r).len(), 2);
+    let r = call(
+        &mut b,
+        "supervisor.stopAllProcesses",
+        vec![Value::Bool(false)],
+    )
+    .unwrap();
+    assert_eq!(results(&r).len(), 2);
+    for op in [
+        "supervisor.startProcessGroup",
+        "supervisor.stopProcessGroup",
+    ] {
+        assert_eq!(
+            call(&mut b, op, vec![s("nosuch")]),
+            fault(FaultCode::BadName, "nosuch")
+        );
+    }
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.signalProcessGroup",
+            vec![s("nosuch"), s("HUP")]
+        ),
+        fault(FaultCode::BadName, "nosuch")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.startProcess", vec![s("nosuch:*")]),
+        fault(FaultCode::BadName, "nosuch:*")
+    );
+}
+
+#[test]
+fn signals() {
+    let mut b = world();
+    assert_eq!(
+        call(&mut b, "supervisor.signalProcess", vec![s("cat"), s("HUP")]),
+        fault(FaultCode::NotRunning, "cat")
+    );
+    b.proc_mut("cat", "cat").unwrap().state = ProcessState::Running;
+    for (sig, n) in [
+        (s("HUP"), 1),
+        (s("sigterm"), 15),
+        (s(" kill "), 9),
+        (s("9"), 9),
+        (Value::Int(15), 15),
+        (s("RTMIN"), 34),
+        (s("0"), 0),
+    ] {
+        b.signals.clear();
+        assert_eq!(
+            call(
+                &mut b,
+                "supervisor.signalProcess",
+                vec![s("cat"), sig.clone()]
+            ),
+            Ok(Value::Bool(true)),
+            "{sig:?}"
+        );
+        assert_eq!(b.signals, [("cat:cat".to_string(), n)]);
+    }
+    for bad in ["FOO", "32", "-1", ""] {
+        assert_eq!(
+            call(&mut b, "supervisor.signalProcess", vec![s("cat"), s(bad)]),
+            fault(FaultCode::BadSignal, bad)
+        );
+    }
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.signalProcess",
+            vec![s("cat"), Value::Int(99)]
+        ),
+        fault(FaultCode::BadSignal, "99")
+    );
+}
+
+#[test]
+fn multicall_rules() {
+    let mut b = world();
+    let c = |name: Option<&str>, params: Vec<Value>| {
+        let mut m = vec![];
+        if let Some(n) = name {
+            m.push(("methodName".to_string(), s(n)));
+        }
+        m.push(("params".to_string(), Value::Array(params)));
+        Value::Struct(m)
+    };
+    let calls = Value::Array(vec![
+        c(Some("supervisor.getAPIVersion"), vec![]),
+        c(Some("system.multicall"), vec![Value::Array(vec![])]),
+        c(None, vec![]),
+        c(Some("supervisor.startProcess"), vec![s("cat")]),
+        c(Some("supervisor.getProcessInfo"), vec![s("nosuch")]),
+        c(Some("supervisor.nosuch"), vec![]),
+        c(Some("supervisor.getPID"), vec![s("extra")]),
+    ]);
+    let r = call(&mut b, "system.multicall", vec![calls]).unwrap();
+    let f = |code: i32, text: &str| {
+        Value::structure([("faultCode", Value::Int(code)), ("faultString", s(text))])
+    };
+    assert_eq!(
+        r,
+        Value::Array(vec![
+            s("3.0"),
+            f(
+                2,
+                "INCORRECT_PARAMETERS: Recursive system.multicall forbidden"
+            ),
+            f(2, "INCORRECT_PARAMETERS: No methodName"),
+            Value::Bool(true),
+            f(10, "BAD_NAME: nosuch"),
+            f(1, "UNKNOWN_METHOD"),
+            f(2, "INCORRECT_PARAMETERS"),
+        ])
+    );
+    assert_eq!(
+        call(&mut b, "system.multicall", vec![s("x")]),
+        bare(FaultCode::IncorrectParameters)
+    );
+    // The later call sees the effect of the waited one.
+    assert_eq!(
+        b.process("cat", "cat").unwrap().state,
+        ProcessState::Running
+    );
+}
+
+#[test]
+fn logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("main.log");
+    let out = dir.path().join("cat.out");
+    let mut b = world();
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.readLog",
+            vec![Value::Int(0), Value::Int(0)]
+        ),
+        bare(FaultCode::NoFile)
+    );
+    b.main_log = Some(main.clone());
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.readLog",
+            vec![Value::Int(0), Value::Int(0)]
+        ),
+        fault(FaultCode::NoFile, &main.display().to_string())
+    );
+    std::fs::write(&main, "0123456789").unwrap();
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.readLog",
+            vec![Value::Int(-4), Value::Int(0)]
+        ),
+        Ok(s("6789"))
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.readMainLog",
+            vec![Value::Int(2), Value::Int(3)]
+        ),
+        Ok(s("234"))
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.readLog",
+            vec![Value::Int(-4), Value::Int(1)]
+        ),
+        bare(FaultCode::BadArguments)
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.readLog", vec![Value::Int(0), s("x")]),
+        bare(FaultCode::IncorrectParameters)
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.clearLog", vec![]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(b.reopened, 1);
+    assert_eq!(std::fs::read(&main).unwrap(), b"");
+
+    // Process logs.
+    let read = |b: &mut FakeBackend, m: &str, n: &str| {
+        call(b, m, vec![s(n), Value::Int(0), Value::Int(0)])
+    };
+    assert_eq!(
+        read(&mut b, "supervisor.readProcessStdoutLog", "cat"),
+        bare(FaultCode::NoFile)
+    );
+    b.proc_mut("cat", "cat").unwrap().stdout_logfile = Some(out.clone());
+    assert_eq!(
+        read(&mut b, "supervisor.readProcessLog", "cat"),
+        fault(FaultCode::NoFile, &out.display().to_string())
+    );
+    let tail = |b: &mut FakeBackend, off: i32, len: i32| {
+        call(
+            b,
+            "supervisor.tailProcessStdoutLog",
+            vec![s("cat"), Value::Int(off), Value::Int(len)],
+        )
+    };
+    let t =
+        |d: &str, o: i32, ov: bool| Ok(Value::Array(vec![s(d), Value::Int(o), Value::Bool(ov)]));
+    assert_eq!(tail(&mut b, 0, 100), t("", 0, false));
+    std::fs::write(&out, b"hello\n\xffworld\n").unwrap();
+    assert_eq!(
+        read(&mut b, "supervisor.readProcessStdoutLog", "cat"),
+        Ok(s("hello\n\u{fffd}world\n"))
+    );
+    assert_eq!(tail(&mut b, 0, 100), t("hello\n\u{fffd}world\n", 13, false));
+    assert_eq!(tail(&mut b, 0, 3), t("ld\n", 13, true));
+    assert_eq!(tail(&mut b, 13, 3), t("", 13, false));
+    assert_eq!(
+        read(&mut b, "supervisor.readProcessStderrLog", "cat"),
+        bare(FaultCode::NoFile)
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.tailProcessStderrLog",
+            vec![s("cat"), Value::Int(0), Value::Int(5)]
+        ),
+        t("", 0, false)
+    );
+    assert_eq!(
+        read(&mut b, "supervisor.readProcessStdoutLog", "grp:*"),
+        fault(FaultCode::BadName, "grp:*")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.clearProcessLogs", vec![s("grp:a")]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.clearProcessLog", vec![s("grp")]),
+        fault(FaultCode::BadName, "grp")
+    );
+    let r = call(&mut b, "supervisor.clearAllProcessLogs", vec![]).unwrap();
+    assert_eq!(results(&r).len(), 4);
+    assert_eq!(b.cleared.len(), 5);
+}
+
+#[test]
+fn stdin_events_and_groups() {
+    let mut b = world();
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.sendProcessStdin",
+            vec![s("cat"), s("x")]
+        ),
+        fault(FaultCode::NotRunning, "cat")
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.sendProcessStdin",
+            vec![s("cat"), Value::Int(5)]
+        ),
+        fault(FaultCode::IncorrectParameters, "5")
+    );
+    call(&mut b, "supervisor.startProcess", vec![s("cat")]).unwrap();
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.sendProcessStdin",
+            vec![s("cat"), s("h\u{e9}\n")]
+        ),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        b.stdin,
+        [("cat:cat".to_string(), "h\u{e9}\n".as_bytes().to_vec())]
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "supervisor.sendRemoteCommEvent",
+            vec![s("t"), s("d")]
+        ),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(b.events, [("t".to_string(), "d".to_string())]);
+
+    // Groups.
+    assert_eq!(
+        call(&mut b, "supervisor.removeProcessGroup", vec![s("cat")]),
+        fault(FaultCode::StillRunning, "cat")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.removeProcessGroup", vec![s("nosuch")]),
+        fault(FaultCode::BadName, "nosuch")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.removeProcessGroup", vec![s("zz")]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.addProcessGroup", vec![s("zz")]),
+        fault(FaultCode::BadName, "zz")
+    );
+    b.config.push(supervisor_config::GroupConfig {
+        name: "zz".into(),
+        priority: 999,
+        kind: supervisor_config::GroupKind::Program,
+        processes: vec![],
+    });
+    assert_eq!(
+        call(&mut b, "supervisor.addProcessGroup", vec![s("zz")]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.addProcessGroup", vec![s("zz")]),
+        fault(FaultCode::AlreadyAdded, "zz")
+    );
+    b.reload = Ok(ConfigDiff {
+        added: vec!["new".into()],
+        changed: vec![],
+        removed: vec!["old".into(), "older".into()],
+    });
+    let arr = |v: &[&str]| Value::Array(v.iter().map(|x| s(x)).collect());
+    assert_eq!(
+        call(&mut b, "supervisor.reloadConfig", vec![]),
+        Ok(Value::Array(vec![Value::Array(vec![
+            arr(&["new"]),
+            arr(&[]),
+            arr(&["old", "older"])
+        ])]))
+    );
+    b.reload = Err("bad config".into());
+    assert_eq!(
+        call(&mut b, "supervisor.reloadConfig", vec![]),
+        fault(FaultCode::CantReread, "bad config")
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.shutdown", vec![]),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(
+        call(&mut b, "supervisor.restart", vec![]),
+        bare(FaultCode::ShutdownState)
+    );
+}
+
+#[test]
+fn pending_answers_and_drops_gone_clients() {
+    let mut b = world();
+    let mut pending = Pending::new();
+    let (tx, mut rx) = oneshot::channel();
+    handle(
+        &mut b,
+        &mut pending,
+        ControlRequest::Call {
+            name: "supervisor.startProcess".into(),
+            params: vec![s("cat")],
+            reply: tx,
+        },
+    );
+    assert_eq!(pending.len(), 1);
+    pending.poll(&mut b);
+    assert!(rx.try_recv().is_err());
+    b.step();
+    pending.poll(&mut b);
+    assert_eq!(rx.try_recv().unwrap(), Ok(Value::Bool(true)));
+    assert!(pending.is_empty());
+    // A client that went away is forgotten.
+    let (tx, rx) = oneshot::channel();
+    handle(
+        &mut b,
+        &mut pending,
+        ControlRequest::Call {
+            name: "supervisor.startProcess".into(),
+            params: vec![s("zz")],
+            reply: tx,
+        },
+    );
+    drop(rx);
+    pending.poll(&mut b);
+    assert!(pending.is_empty());
+}
+
+#[test]
+fn log_paths_for_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    std::fs::write(&out, b"x").unwrap();
+    let mut b = world();
+    b.proc_mut("grp", "a").unwrap().stdout_logfile = Some(out.clone());
+    let t = |ns: &str, ch: &str| LogTarget::Process {
+        namespec: ns.into(),
+        channel: ch.into(),
+    };
+    assert_eq!(log_path(&b, &t("grp:a", "stdout")), Some(out.clone()));
+    assert_eq!(log_path(&b, &t("grp:a", "stderr")), None);
+    assert_eq!(log_path(&b, &t("grp:a", "other")), None);
+    assert_eq!(log_path(&b, &t("a", "stdout")), None);
+    assert_eq!(log_path(&b, &t("grp:*", "stdout")), None);
+    assert_eq!(log_path(&b, &LogTarget::Main), None);
+}
