@@ -964,7 +964,8 @@ fn processes_inner(
             };
             let backups = gi(ld, &format!("{ch}_logfile_backups"), 10, &common)?;
             let v = ld.get_d(s, &format!("{ch}_logfile_maxbytes"), "50MB", &common)?;
-            let maxbytes = conv(&v, dt::parse_byte_size)?;
+            let maxbytes_signed = conv(&v, dt::parse_byte_size_signed)?;
+            let maxbytes = dt::clamp_u64(maxbytes_signed);
             let sy_key = format!("{ch}_syslog");
             let mut syslog = match ld.get(s, &sy_key, None, &common)? {
                 Some(v) => conv(&v, dt::parse_bool)?,
@@ -978,7 +979,7 @@ fn processes_inner(
                 logfile = LogFile::None;
                 syslog = true;
             }
-            if logfile == LogFile::Auto && maxbytes == 0 {
+            if logfile == LogFile::Auto && maxbytes_signed == 0 {
                 ld.warnings.push(format!(
                     "For [{s}], AUTO logging used for {lf_key} without rollover, set maxbytes > 0 to avoid filling up filesystem unintentionally"
                 ));
