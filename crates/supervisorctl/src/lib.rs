@@ -7,7 +7,6 @@
 
 pub mod commands;
 pub mod completions;
-pub mod ctlconfig;
 pub mod error;
 pub mod input;
 pub mod options;

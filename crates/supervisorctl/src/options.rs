@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ctlconfig;
+use supervisor_config::CtlConfig;
 
 /// The usage text of `-h` (`%s` is replaced by argv[0]).
 pub const USAGE: &str =
@@ -200,32 +200,6 @@ pub fn is_url(value: &str) -> bool {
     }
 }
 
-/// The config search path for this argv[0] (§1.1 of the spec).
-pub fn search_paths(argv0: &str) -> Vec<String> {
-    let here = Path::new(argv0)
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let join = |a: &str, b: &str| {
-        if a.is_empty() {
-            b.to_string()
-        } else if a.ends_with('/') {
-            format!("{a}{b}")
-        } else {
-            format!("{a}/{b}")
-        }
-    };
-    vec![
-        join(&here, "etc/supervisord.conf"),
-        join(&here, "supervisord.conf"),
-        "supervisord.conf".into(),
-        "etc/supervisord.conf".into(),
-        "/etc/supervisord.conf".into(),
-        "/etc/supervisor/supervisord.conf".into(),
-    ]
-}
-
 /// Resolves argv (without argv[0]) into settings, a help request or a usage error.
 pub fn parse(progname: &str, args: &[String]) -> Parsed {
     let (opts, rest) = match getopt(args) {
@@ -273,16 +247,14 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
     let _ = history; // accepted and ignored, as in the reference
     let configfile = match configfile {
         Some(c) => Some(c),
-        None => search_paths(progname)
-            .into_iter()
-            .find(|p| Path::new(p).exists()),
+        None => supervisor_config::find_config(progname).map(|p| p.to_string_lossy().into_owned()),
     };
-    let mut section = ctlconfig::CtlSection::default();
+    let mut section = CtlConfig::default();
     let mut used_config = None;
     if let Some(cf) = configfile.as_deref().filter(|c| !c.is_empty()) {
-        match ctlconfig::read(Path::new(cf)) {
+        match supervisor_config::load_ctl(Path::new(cf)) {
             Ok(s) => section = s,
-            Err(msg) => return Parsed::Usage(msg),
+            Err(e) => return Parsed::Usage(e.to_string()),
         }
         used_config = Some(PathBuf::from(cf));
     }
