@@ -95,6 +95,9 @@ pub trait Backend {
     fn start(&mut self, group: &str, name: &str);
     /// Asks the process to stop (stop signal sent). `Err` is the kill error text.
     fn stop(&mut self, group: &str, name: &str) -> Result<(), String>;
+    /// Called each time a `stopProcess(wait=true)` caller re-checks a process that has not
+    /// stopped yet: the place for the reference's `waiting for <name> to stop` log line.
+    fn stop_report(&mut self, _group: &str, _name: &str) {}
     /// Sends `signal` to the process. `Err` is the kill error text.
     fn signal(&mut self, group: &str, name: &str, signal: i32) -> Result<(), String>;
     /// Removes and reopens the process's stdout and stderr logs.

@@ -741,7 +741,10 @@ struct StopWaiter {
 impl Waiter for StopWaiter {
     fn poll(&mut self, b: &mut dyn Backend) -> Option<Result<Value, Fault>> {
         match b.process(&self.group, &self.name) {
-            Some(p) if !p.state.is_stopped() => None,
+            Some(p) if !p.state.is_stopped() => {
+                b.stop_report(&self.group, &self.name);
+                None
+            }
             _ => Some(Ok(Value::Bool(true))),
         }
     }
