@@ -3,10 +3,10 @@ pub mod spawn;
 
 pub mod core;
 
-pub mod http;
-pub mod rpc;
-pub mod logs;
 pub mod cli;
 pub mod daemon;
 pub mod fcgi;
+pub mod http;
+pub mod logs;
+pub mod rpc;
 pub mod runtime;

@@ -1,4 +1,159 @@
+//! `supervisord`: parse the command line and the config, set the process up (user,
+//! rlimits, main log, servers, daemonizing, pidfile), then run the event loop; run it
+//! again in the same process after a restart request (SIGHUP / `supervisor.restart`).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use supervisor_config::{Config, LogLevel};
+use supervisord::cli::{self, Command, Options, USAGE_EXIT};
+use supervisord::daemon::{self, StartupMessage};
+use supervisord::logs::{MainLog, MainLogConfig};
+use supervisord::runtime::{self, Exit, Servers};
+
 fn main() {
-    eprintln!("supervisord: not built yet");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().collect();
+    let argv0 = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "supervisord".to_string());
+    let opts = match cli::parse(args.get(1..).unwrap_or(&[])) {
+        Ok(Command::Run(o)) => o,
+        Ok(Command::Help) => {
+            print!("{}", cli::help_text(&argv0));
+            std::process::exit(0);
+        }
+        Ok(Command::Version) => {
+            println!("{}", cli::VERSION);
+            std::process::exit(0);
+        }
+        Err(e) => usage_exit(&argv0, &e.message),
+    };
+    let mut first = true;
+    loop {
+        match run_once(&argv0, &opts, first) {
+            Exit::Shutdown => std::process::exit(0),
+            Exit::Restart => first = false,
+        }
+    }
+}
+
+/// Prints the reference's usage error and exits 2.
+fn usage_exit(argv0: &str, message: &str) -> ! {
+    eprint!("{}", cli::usage_error_text(argv0, message));
+    std::process::exit(USAGE_EXIT);
+}
+
+/// Reads the config named by the options (or found on the search path) and applies the
+/// command-line overrides.
+fn load_config(argv0: &str, opts: &Options) -> Result<Config, String> {
+    let path = match &opts.configuration {
+        Some(p) => p.clone(),
+        None => cli::find_config_file(argv0).map_err(|e| e.message)?,
+    };
+    let mut config = supervisor_config::load(&path).map_err(|e| e.to_string())?;
+    cli::apply_overrides(&mut config, opts).map_err(|e| e.message)?;
+    Ok(config)
+}
+
+/// One start (or restart) of the daemon, up to the end of its event loop.
+fn run_once(argv0: &str, opts: &Options, first: bool) -> Exit {
+    let config = match load_config(argv0, opts) {
+        Ok(c) => c,
+        Err(m) => usage_exit(argv0, &m),
+    };
+    if opts.check_config {
+        print!("{}", cli::render_program_list(&config));
+        std::process::exit(0);
+    }
+    let sd = config.supervisord.clone();
+
+    // Start-up messages, flushed once the main log is open: criticals, warnings, infos.
+    let mut messages: Vec<StartupMessage> = config
+        .parse_messages
+        .iter()
+        .map(|m| StartupMessage {
+            level: m.level,
+            text: m.text.clone(),
+        })
+        .collect();
+    match daemon::set_uid(sd.user.as_deref()) {
+        Ok(m) => messages.extend(m),
+        Err(e) => usage_exit(argv0, &e),
+    }
+    if first {
+        match daemon::set_rlimits(sd.minfds, sd.minprocs) {
+            Ok(m) => messages.extend(m),
+            Err(e) => usage_exit(argv0, &e),
+        }
+    }
+    messages.sort_by_key(|m| std::cmp::Reverse(level_rank(m.level)));
+
+    let mainlog = match MainLog::open(&MainLogConfig {
+        logfile: sd.logfile.clone(),
+        maxbytes: sd.logfile_maxbytes,
+        backups: sd.logfile_backups,
+        level: sd.loglevel,
+        echo_stdout: sd.nodaemon && !sd.silent,
+    }) {
+        Ok(l) => Rc::new(RefCell::new(l)),
+        Err(e) => usage_exit(argv0, &format!("Cannot open the main log: {e}")),
+    };
+    let log = |level: LogLevel, text: &str| mainlog.borrow_mut().log(level, text);
+    for m in &messages {
+        log(m.level, &m.text);
+    }
+    if !sd.nocleanup {
+        for w in supervisord::logs::childlog::clean_auto_logs(&sd.childlogdir, &sd.identifier) {
+            log(LogLevel::Warn, &w);
+        }
+    }
+
+    let (servers, server_lines) = match Servers::bind(&config) {
+        Ok(s) => s,
+        Err(e) => usage_exit(argv0, &e.0),
+    };
+    for (level, text) in &server_lines {
+        log(*level, text);
+    }
+
+    if !sd.nodaemon && first {
+        match daemon::daemonize(sd.directory.as_deref(), sd.umask) {
+            Ok(msgs) => {
+                for m in msgs {
+                    log(m.level, &m.text);
+                }
+            }
+            Err(e) => {
+                log(LogLevel::Critical, &format!("could not daemonize: {e}"));
+                std::process::exit(1);
+            }
+        }
+    }
+    let (pidfile_written, msg) = daemon::write_pidfile(&sd.pidfile);
+    log(msg.level, &msg.text);
+
+    let loader_argv0 = argv0.to_string();
+    let loader_opts = opts.clone();
+    let loader: runtime::ConfigLoader = Box::new(move || load_config(&loader_argv0, &loader_opts));
+    let exit = match runtime::run(config, servers, mainlog.clone(), loader) {
+        Ok(e) => e,
+        Err(e) => {
+            log(LogLevel::Critical, &format!("event loop failed: {e}"));
+            Exit::Shutdown
+        }
+    };
+    if pidfile_written {
+        daemon::remove_pidfile(&sd.pidfile);
+    }
+    exit
+}
+
+/// Orders start-up messages the way the reference flushes them.
+fn level_rank(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Critical | LogLevel::Error => 3,
+        LogLevel::Warn => 2,
+        _ => 1,
+    }
 }

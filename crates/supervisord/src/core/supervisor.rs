@@ -150,6 +150,8 @@ pub struct Supervisor {
     completed: Vec<(WaiterId, WaitOutcome)>,
     next_waiter: WaiterId,
     ticks: Option<[i64; 3]>,
+    /// Processes someone is waiting on to stop (for the `waiting for x to stop` cadence).
+    stop_watch: std::collections::HashSet<ProcKey>,
 }
 
 /// The TICK periods and their event types.
@@ -185,6 +187,7 @@ impl Supervisor {
             completed: Vec::new(),
             next_waiter: 1,
             ticks: None,
+            stop_watch: std::collections::HashSet::new(),
         };
         for g in groups {
             sup.add_group(g);
@@ -634,6 +637,12 @@ impl Supervisor {
         }
         self.poll_waiters(now, host);
         self.emit_ticks(now);
+        let procs = &self.procs;
+        self.stop_watch.retain(|k| {
+            procs
+                .get(k)
+                .is_some_and(|p| p.state == ProcessState::Stopping)
+        });
     }
 
     /// Stops every running process of the highest-priority group still to stop (all at
@@ -779,6 +788,14 @@ impl Supervisor {
         }
     }
 
+    /// Logs `waiting for <name> to stop` (at most every 2 s) for a process an RPC caller
+    /// is waiting on, and keeps [`next_deadline`](Supervisor::next_deadline) waking the
+    /// loop for the next report while it stays STOPPING.
+    pub fn stop_report(&mut self, key: ProcKey, now: Now, host: &mut dyn Host) {
+        self.with_proc(key, now, host, |p, ctx| p.stop_report(ctx));
+        self.stop_watch.insert(key);
+    }
+
     // ---- waiters --------------------------------------------------------------------------
 
     /// Parks a waiter; its outcome shows up in [`take_completed_waiters`] after a later
@@ -881,6 +898,13 @@ impl Supervisor {
             }
             if self.mood == SupervisorState::Running && p.wants_immediate_start() {
                 consider(now.mono);
+            }
+        }
+        for k in &self.stop_watch {
+            if let Some(p) = self.procs.get(k) {
+                if p.state == ProcessState::Stopping {
+                    consider(p.laststopreport.map_or(now.mono, |t| t + 2.0 + TIMER_SLACK));
+                }
             }
         }
         for cond in self.waiters.values() {

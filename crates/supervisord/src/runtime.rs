@@ -1,0 +1,441 @@
+//! The event loop: one tokio current-thread runtime whose main task owns the
+//! [`Supervisor`](crate::core::Supervisor) and turns the outside world into core inputs.
+//!
+//! Inputs: signals (TERM/INT/QUIT shut down, HUP restarts, USR2 reopens logs, CHLD reaps),
+//! the deadline the core asks for (no periodic wake-up), RPC requests from the HTTP
+//! servers (answered at once or parked until their condition holds), and messages from the
+//! pipe reader tasks. Child output never passes through the loop on its way to the log
+//! file: each pipe has a reader task that writes straight into its channel's file.
+//!
+//! Reaping uses `waitpid(-1, WNOHANG)` until nothing is left, so re-parented orphans are
+//! reaped too (PID 1 in a container). Unlike the reference, an unknown pid is logged at
+//! DEBUG, not INFO (see docs/COMPATIBILITY.md).
+
+mod backend;
+mod io;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::core::{
+    Event, EventType, KillResult, LogLevel, Now, Output, ProcKey, Supervisor, SupervisorState,
+};
+use crate::logs::MainLog;
+use crate::rpc::{self, ControlRequest, Pending};
+use supervisor_config::Config;
+
+pub use io::{ChildMessage, ProcIo, RealHost};
+
+/// How a run of the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every process is stopped after a shutdown request: exit 0.
+    Shutdown,
+    /// Every process is stopped after a restart request: re-read the config and run again
+    /// in the same process.
+    Restart,
+}
+
+/// A failure before the loop started (the daemon prints it like a usage error, exit 2).
+#[derive(Debug)]
+pub struct StartupError(pub String);
+
+/// Produces a freshly parsed config (for `reloadConfig`); the error is the message text.
+pub type ConfigLoader = Box<dyn Fn() -> Result<Config, String>>;
+
+/// The clock the loop feeds the core.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: Instant,
+}
+
+impl Clock {
+    /// A clock whose monotonic origin is now.
+    pub fn new() -> Clock {
+        Clock {
+            origin: Instant::now(),
+        }
+    }
+
+    /// The current time for the core.
+    pub fn now(&self) -> Now {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let utc_offset = chrono::Local::now().offset().local_minus_utc();
+        Now {
+            mono: self.origin.elapsed().as_secs_f64(),
+            wall,
+            utc_offset,
+        }
+    }
+
+    /// The instant corresponding to a monotonic core time.
+    pub fn instant(&self, mono: f64) -> Instant {
+        self.origin + Duration::from_secs_f64(mono.max(0.0))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// Everything the loop owns. The RPC layer sees it through [`rpc::Backend`].
+pub struct Daemon {
+    /// The process table.
+    pub sup: Supervisor,
+    /// Spawns, kills and per-process I/O.
+    pub host: RealHost,
+    /// The config in force (from the last start or restart).
+    pub config: Rc<Config>,
+    /// The main log.
+    pub mainlog: Rc<RefCell<MainLog>>,
+    /// The clock.
+    pub clock: Clock,
+    /// Re-reads the config file.
+    pub loader: ConfigLoader,
+    /// Events the core emitted since the event system last took them.
+    pub events: Vec<Event>,
+}
+
+impl Daemon {
+    /// Builds the process table from `config` (creating AUTO log files now) without
+    /// spawning anything.
+    pub fn new(
+        config: Config,
+        mainlog: Rc<RefCell<MainLog>>,
+        loader: ConfigLoader,
+        tx: mpsc::UnboundedSender<ChildMessage>,
+    ) -> Daemon {
+        let config = Rc::new(config);
+        let sup = Supervisor::new(config.groups.clone());
+        let host = RealHost {
+            config: config.clone(),
+            io: HashMap::new(),
+            mainlog: mainlog.clone(),
+            tx,
+        };
+        let mut d = Daemon {
+            sup,
+            host,
+            config,
+            mainlog,
+            clock: Clock::new(),
+            loader,
+            events: Vec::new(),
+        };
+        d.apply_outputs();
+        d
+    }
+
+    /// Logs a main-log line.
+    pub fn log(&self, level: LogLevel, text: &str) {
+        self.mainlog.borrow_mut().log(level, text);
+    }
+
+    /// Carries out what the core queued: log lines, events, log files of added/removed groups.
+    pub fn apply_outputs(&mut self) {
+        for out in self.sup.drain_output() {
+            match out {
+                Output::Log { level, text } => self.mainlog.borrow_mut().log(level, &text),
+                Output::Event(e) => self.events.push(e),
+                Output::GroupAdded { keys, .. } => self.open_logs(&keys),
+                Output::GroupRemoved { keys, .. } => {
+                    for k in keys {
+                        self.host.io.remove(&k);
+                    }
+                }
+            }
+        }
+        // Until the event system is wired in, nobody consumes events: keep memory bounded.
+        if self.events.len() > 10_000 {
+            self.events.clear();
+        }
+    }
+
+    fn open_logs(&mut self, keys: &[ProcKey]) {
+        let mut warnings = Vec::new();
+        for &k in keys {
+            let Some(p) = self.sup.process(k) else {
+                continue;
+            };
+            let pc = p.config().clone();
+            let (io, out, err) = ProcIo::open(&pc, &self.config, &mut warnings);
+            self.host.io.insert(k, io);
+            let show = |p: Option<PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_default();
+            self.sup.set_log_paths(k, show(out), show(err));
+        }
+        for w in warnings {
+            self.log(LogLevel::Critical, &w);
+        }
+    }
+
+    /// Reaps every child that has exited (ours and orphans alike).
+    pub fn reap(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            let mut status: libc::c_int = 0;
+            // SAFETY: waitpid with a valid status pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            any = true;
+            let now = self.clock.now();
+            if let Some(key) = self.sup.reaped(pid, status, now, &mut self.host) {
+                if let Some(io) = self.host.io.get(&key) {
+                    io.child_gone();
+                }
+            }
+        }
+        any
+    }
+
+    /// Runs the core's due transitions and publishes what they produced.
+    pub fn tick(&mut self) {
+        let now = self.clock.now();
+        self.sup.tick(now, &mut self.host);
+        self.apply_outputs();
+    }
+
+    /// Reopens the main log and every child log (SIGUSR2).
+    pub fn reopen_logs(&mut self) {
+        let _ = self.mainlog.borrow_mut().reopen();
+        for io in self.host.io.values() {
+            io.reopen();
+        }
+    }
+
+    fn handle_signal(&mut self, sig: i32) {
+        if self.sup.on_signal(sig) == KillResult::ReopenLogs {
+            self.apply_outputs();
+            self.reopen_logs();
+        }
+        self.apply_outputs();
+    }
+
+    fn handle_child_message(&mut self, msg: ChildMessage) {
+        let Some(p) = self.sup_process_names(match &msg {
+            ChildMessage::Log { key, .. } | ChildMessage::Communication { key, .. } => *key,
+        }) else {
+            return;
+        };
+        let (name, group) = p;
+        let ev = match msg {
+            ChildMessage::Log {
+                pid, channel, data, ..
+            } => Event {
+                kind: match channel {
+                    crate::logs::Channel::Stdout => EventType::ProcessLogStdout,
+                    crate::logs::Channel::Stderr => EventType::ProcessLogStderr,
+                },
+                payload: format!(
+                    "processname:{name} groupname:{group} pid:{pid} channel:{}\n{}",
+                    channel.as_str(),
+                    String::from_utf8_lossy(&data)
+                ),
+            },
+            ChildMessage::Communication {
+                pid, channel, data, ..
+            } => Event {
+                kind: match channel {
+                    crate::logs::Channel::Stdout => EventType::ProcessCommunicationStdout,
+                    crate::logs::Channel::Stderr => EventType::ProcessCommunicationStderr,
+                },
+                payload: format!(
+                    "processname:{name} groupname:{group} pid:{pid}\n{}",
+                    String::from_utf8_lossy(&data)
+                ),
+            },
+        };
+        self.events.push(ev);
+    }
+
+    fn sup_process_names(&self, key: ProcKey) -> Option<(String, String)> {
+        self.sup
+            .process(key)
+            .map(|p| (p.name().to_string(), p.group().to_string()))
+    }
+}
+
+/// The HTTP servers opened for one run, with their socket files.
+pub struct Servers {
+    listeners: Vec<(ServerKind, Option<supervisor_config::Credentials>)>,
+    socket_files: Vec<crate::http::bind::SocketFile>,
+}
+
+enum ServerKind {
+    Unix(std::os::unix::net::UnixListener),
+    Tcp(std::net::TcpListener),
+}
+
+impl Servers {
+    /// Binds every configured server (before daemonizing, so errors reach the terminal).
+    /// Returns the lines to log once the main log is open.
+    pub fn bind(config: &Config) -> Result<(Servers, Vec<(LogLevel, String)>), StartupError> {
+        let mut s = Servers {
+            listeners: Vec::new(),
+            socket_files: Vec::new(),
+        };
+        let mut lines = Vec::new();
+        let has_rpc = config.rpc_interfaces.iter().any(|r| r.name == "supervisor");
+        let mut announce = |section: &str, creds: bool| {
+            if has_rpc {
+                lines.push((
+                    LogLevel::Info,
+                    "RPC interface 'supervisor' initialized".to_string(),
+                ));
+            }
+            if !creds {
+                lines.push((
+                    LogLevel::Critical,
+                    format!("Server '{section}' running without any HTTP authentication checking"),
+                ));
+            }
+        };
+        for inet in &config.inet_http_servers {
+            let l = crate::http::bind::bind_inet(inet).map_err(|e| StartupError(e.to_string()))?;
+            announce("inet_http_server", inet.credentials.is_some());
+            s.listeners
+                .push((ServerKind::Tcp(l), inet.credentials.clone()));
+        }
+        if let Some(unix) = &config.unix_http_server {
+            let (l, f) =
+                crate::http::bind::bind_unix(unix).map_err(|e| StartupError(e.to_string()))?;
+            announce("unix_http_server", unix.credentials.is_some());
+            s.listeners
+                .push((ServerKind::Unix(l), unix.credentials.clone()));
+            s.socket_files.push(f);
+        }
+        Ok((s, lines))
+    }
+}
+
+/// Runs the loop until every process is stopped after a shutdown or restart request.
+///
+/// `config` is in force; `servers` were bound by the caller; `mainlog` is open.
+pub fn run(
+    config: Config,
+    servers: Servers,
+    mainlog: Rc<RefCell<MainLog>>,
+    loader: ConfigLoader,
+) -> std::io::Result<Exit> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    let exit = local.block_on(&rt, run_loop(config, servers, mainlog, loader));
+    drop(local);
+    drop(rt);
+    exit
+}
+
+async fn run_loop(
+    config: Config,
+    mut servers: Servers,
+    mainlog: Rc<RefCell<MainLog>>,
+    loader: ConfigLoader,
+) -> std::io::Result<Exit> {
+    // Signal handlers first: no child may exit unnoticed.
+    let mut sig_chld = signal(SignalKind::child())?;
+    let mut sig_term = signal(SignalKind::terminate())?;
+    let mut sig_int = signal(SignalKind::interrupt())?;
+    let mut sig_quit = signal(SignalKind::quit())?;
+    let mut sig_hup = signal(SignalKind::hangup())?;
+    let mut sig_usr2 = signal(SignalKind::user_defined2())?;
+
+    let (child_tx, mut child_rx) = mpsc::unbounded_channel();
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(1024);
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel::<(LogLevel, String)>();
+
+    let mut d = Daemon::new(config, mainlog, loader, child_tx);
+
+    // HTTP servers.
+    let log_fn: crate::http::LogFn = Arc::new(move |level, text| {
+        let _ = log_tx.send((level, text));
+    });
+    let mut server_tasks = Vec::new();
+    for (kind, credentials) in servers.listeners.drain(..) {
+        let listener = match kind {
+            ServerKind::Unix(l) => crate::http::Listener::from_std_unix(l)?,
+            ServerKind::Tcp(l) => crate::http::Listener::from_std_tcp(l)?,
+        };
+        let ctx = Arc::new(crate::http::ServerContext {
+            credentials,
+            control: control_tx.clone(),
+            web: Arc::new(crate::http::NoWebUi),
+            limits: crate::http::Limits::default(),
+            log: Some(log_fn.clone()),
+        });
+        server_tasks.push(tokio::spawn(crate::http::serve(listener, ctx)));
+    }
+    drop(control_tx);
+
+    let mut pending = Pending::new();
+    d.sup.enter_running();
+    d.apply_outputs();
+
+    let exit = loop {
+        d.tick();
+        pending.poll(&mut d);
+        d.apply_outputs();
+        if d.sup.is_finished() {
+            break if d.sup.mood() == SupervisorState::Restarting {
+                Exit::Restart
+            } else {
+                Exit::Shutdown
+            };
+        }
+        let now = d.clock.now();
+        let deadline = d.sup.next_deadline(now).map(|t| d.clock.instant(t));
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            Some(()) = sig_chld.recv() => {
+                d.handle_signal(libc::SIGCHLD);
+                d.reap();
+            }
+            Some(()) = sig_term.recv() => d.handle_signal(libc::SIGTERM),
+            Some(()) = sig_int.recv() => d.handle_signal(libc::SIGINT),
+            Some(()) = sig_quit.recv() => d.handle_signal(libc::SIGQUIT),
+            Some(()) = sig_hup.recv() => d.handle_signal(libc::SIGHUP),
+            Some(()) = sig_usr2.recv() => d.handle_signal(libc::SIGUSR2),
+            Some(req) = control_rx.recv() => {
+                rpc::handle(&mut d, &mut pending, req);
+                d.apply_outputs();
+                // Serve whatever else is queued before the next transition pass.
+                while let Ok(req) = control_rx.try_recv() {
+                    rpc::handle(&mut d, &mut pending, req);
+                    d.apply_outputs();
+                }
+            }
+            Some(msg) = child_rx.recv() => d.handle_child_message(msg),
+            Some((level, text)) = log_rx.recv() => d.log(level, &text),
+            () = sleep => {}
+        }
+        // A child may have exited without its SIGCHLD being delivered yet to this task.
+        d.reap();
+    };
+    for t in server_tasks {
+        t.abort();
+    }
+    for f in &mut servers.socket_files {
+        f.remove();
+    }
+    Ok(exit)
+}

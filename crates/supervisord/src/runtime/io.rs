@@ -1,0 +1,451 @@
+//! The runtime's side of each child: log channels, stdin, pipe reader tasks, and the
+//! [`Host`] that performs spawns and kills for the core.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::mpsc;
+
+use crate::core::{Host, KillError, ProcKey};
+use crate::logs::mainlog::child_output_message;
+use crate::logs::{Channel, ChannelLogger, MainLog, ScanOutput};
+use crate::spawn::{self, SpawnRequest};
+use supervisor_config::{Config, LogLevel, ProcessConfig};
+
+/// Size of one read from a child pipe (the reference reads up to 128 KiB).
+const READ_SIZE: usize = 128 * 1024;
+/// Bytes of `sendProcessStdin` data kept for a child that does not read its stdin.
+const STDIN_BUFFER_LIMIT: usize = 1024 * 1024;
+
+/// What a reader task tells the loop (only when something there needs to see it).
+#[derive(Debug)]
+pub enum ChildMessage {
+    /// Output for PROCESS_LOG_* events (`*_events_enabled`).
+    Log {
+        /// The process.
+        key: ProcKey,
+        /// Its pid when the bytes were read.
+        pid: i32,
+        /// Channel.
+        channel: Channel,
+        /// Bytes.
+        data: Vec<u8>,
+    },
+    /// A completed capture block (PROCESS_COMMUNICATION_*).
+    Communication {
+        /// The process.
+        key: ProcKey,
+        /// Its pid.
+        pid: i32,
+        /// Channel.
+        channel: Channel,
+        /// Captured bytes.
+        data: Vec<u8>,
+    },
+}
+
+/// A child's stdin: the pipe and bytes still to write.
+#[derive(Debug, Default)]
+pub struct Stdin {
+    fd: Option<Rc<AsyncFd<OwnedFd>>>,
+    pending: Vec<u8>,
+    writer_running: bool,
+    broken: bool,
+}
+
+/// The I/O of one process: its log channels and, while it runs, its stdin.
+#[derive(Debug)]
+pub struct ProcIo {
+    /// Process name (for main-log copies).
+    pub name: String,
+    /// stdout channel (stdout+stderr with `redirect_stderr`).
+    pub stdout: Rc<RefCell<ChannelLogger>>,
+    /// stderr channel (`None` with `redirect_stderr`).
+    pub stderr: Option<Rc<RefCell<ChannelLogger>>>,
+    /// Whether PROCESS_LOG events are wanted per channel.
+    pub events_enabled: (bool, bool),
+    /// The live child's stdin.
+    pub stdin: Rc<RefCell<Stdin>>,
+}
+
+impl ProcIo {
+    /// Opens the log channels of `pc`. AUTO files are created in `childlogdir` now, like
+    /// the reference does at group creation. Returns the channel I/O and the resolved
+    /// (stdout, stderr) paths; open failures are returned as log lines and leave the
+    /// channel without a file.
+    pub fn open(
+        pc: &ProcessConfig,
+        config: &Config,
+        warnings: &mut Vec<String>,
+    ) -> (ProcIo, Option<PathBuf>, Option<PathBuf>) {
+        let sd = &config.supervisord;
+        let open = |chan: Channel,
+                    cc: &supervisor_config::LogChannelConfig,
+                    warnings: &mut Vec<String>| {
+            let path = match crate::logs::childlog::resolve_log_path(
+                cc,
+                &sd.childlogdir,
+                &pc.name,
+                chan,
+                &sd.identifier,
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    warnings.push(format!(
+                        "could not create {} log for '{}': {e}",
+                        chan.as_str(),
+                        pc.name
+                    ));
+                    None
+                }
+            };
+            let logger =
+                match ChannelLogger::open(&pc.name, chan, cc, path.as_deref(), sd.strip_ansi) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        warnings.push(format!(
+                            "could not open {} log for '{}': {e}",
+                            chan.as_str(),
+                            pc.name
+                        ));
+                        ChannelLogger::open(&pc.name, chan, cc, None, sd.strip_ansi)
+                            .expect("a channel without a file always opens")
+                    }
+                };
+            let path = logger.path().map(PathBuf::from);
+            (Rc::new(RefCell::new(logger)), path)
+        };
+        let (stdout, out_path) = open(Channel::Stdout, &pc.stdout, warnings);
+        let (stderr, err_path) = if pc.redirect_stderr {
+            (None, None)
+        } else {
+            let (l, p) = open(Channel::Stderr, &pc.stderr, warnings);
+            (Some(l), p)
+        };
+        (
+            ProcIo {
+                name: pc.name.clone(),
+                stdout,
+                stderr,
+                events_enabled: (pc.stdout.events_enabled, pc.stderr.events_enabled),
+                stdin: Rc::new(RefCell::new(Stdin::default())),
+            },
+            out_path,
+            err_path,
+        )
+    }
+
+    /// Reopens both log files (SIGUSR2).
+    pub fn reopen(&self) {
+        let _ = self.stdout.borrow_mut().reopen();
+        if let Some(e) = &self.stderr {
+            let _ = e.borrow_mut().reopen();
+        }
+    }
+
+    /// Removes and reopens both log files (`clearProcessLogs`).
+    pub fn clear(&self) -> io::Result<()> {
+        self.stdout.borrow_mut().clear()?;
+        if let Some(e) = &self.stderr {
+            e.borrow_mut().clear()?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the stdin pipe of a child that exited.
+    pub fn child_gone(&self) {
+        let mut s = self.stdin.borrow_mut();
+        s.fd = None;
+        s.pending.clear();
+        s.broken = false;
+    }
+}
+
+/// Why writing to stdin failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StdinWriteError {
+    /// No pipe (not running, or an fcgi program).
+    NoPipe,
+    /// The pipe is closed (EPIPE) or its buffer is full beyond our limit.
+    Closed,
+    /// Another I/O error.
+    Other(String),
+}
+
+/// Writes `data` to the child's stdin without blocking the loop: what the pipe does not
+/// take now is queued (bounded) and written by a task as the child reads.
+pub fn write_stdin(stdin: &Rc<RefCell<Stdin>>, data: &[u8]) -> Result<(), StdinWriteError> {
+    let mut s = stdin.borrow_mut();
+    let Some(fd) = s.fd.clone() else {
+        return Err(StdinWriteError::NoPipe);
+    };
+    if s.broken {
+        return Err(StdinWriteError::Closed);
+    }
+    if !s.pending.is_empty() {
+        if s.pending.len() + data.len() > STDIN_BUFFER_LIMIT {
+            return Err(StdinWriteError::Other("stdin buffer full".into()));
+        }
+        s.pending.extend_from_slice(data);
+        return Ok(());
+    }
+    let mut off = 0;
+    while off < data.len() {
+        match raw_write(fd.get_ref(), &data[off..]) {
+            Ok(n) => off += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                s.broken = true;
+                return Err(StdinWriteError::Closed);
+            }
+            Err(e) => return Err(StdinWriteError::Other(e.to_string())),
+        }
+    }
+    if off < data.len() {
+        if data.len() - off > STDIN_BUFFER_LIMIT {
+            return Err(StdinWriteError::Other("stdin buffer full".into()));
+        }
+        s.pending.extend_from_slice(&data[off..]);
+        if !s.writer_running {
+            s.writer_running = true;
+            tokio::task::spawn_local(stdin_writer(stdin.clone(), fd));
+        }
+    }
+    Ok(())
+}
+
+async fn stdin_writer(stdin: Rc<RefCell<Stdin>>, fd: Rc<AsyncFd<OwnedFd>>) {
+    loop {
+        let Ok(mut guard) = fd.writable().await else {
+            break;
+        };
+        let mut s = stdin.borrow_mut();
+        if s.pending.is_empty() || s.fd.as_ref().is_none_or(|f| !Rc::ptr_eq(f, &fd)) {
+            break;
+        }
+        match raw_write(fd.get_ref(), &s.pending) {
+            Ok(n) => {
+                s.pending.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                s.broken = true;
+                s.pending.clear();
+                break;
+            }
+        }
+    }
+    stdin.borrow_mut().writer_running = false;
+}
+
+/// Registers an owned pipe end with the reactor.
+fn async_fd(fd: OwnedFd, interest: Interest) -> Option<AsyncFd<OwnedFd>> {
+    // SAFETY: an OwnedFd is a valid open descriptor that stays open (and the same) for as
+    // long as the AsyncFd owns it.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.ok()
+}
+
+fn raw_write(fd: &OwnedFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: write(2) on an fd we own, with a valid buffer.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn raw_read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: read(2) into a buffer we own, on an fd we own.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+thread_local! {
+    /// One read buffer shared by every reader task (they run on one thread and never hold
+    /// it across an await), so 1,000 children do not cost 1,000 buffers.
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
+}
+
+/// What a reader task needs to know about its channel.
+struct Reader {
+    key: ProcKey,
+    pid: i32,
+    name: String,
+    channel: Channel,
+    logger: Rc<RefCell<ChannelLogger>>,
+    mainlog: Rc<RefCell<MainLog>>,
+    events_enabled: bool,
+    tx: mpsc::UnboundedSender<ChildMessage>,
+}
+
+impl Reader {
+    fn deliver(&self, items: &mut Vec<ScanOutput>) {
+        for item in items.drain(..) {
+            match item {
+                ScanOutput::Output { data, .. } => {
+                    {
+                        let mut ml = self.mainlog.borrow_mut();
+                        if ml.enabled(LogLevel::Debug) {
+                            let msg =
+                                child_output_message(&self.name, self.channel.as_str(), &data);
+                            ml.debug(&msg);
+                        }
+                    }
+                    if self.events_enabled {
+                        let _ = self.tx.send(ChildMessage::Log {
+                            key: self.key,
+                            pid: self.pid,
+                            channel: self.channel,
+                            data,
+                        });
+                    }
+                }
+                ScanOutput::Communication(data) => {
+                    self.mainlog.borrow_mut().debug(&format!(
+                        "'{}' {} emitted a comm event",
+                        self.name,
+                        self.channel.as_str()
+                    ));
+                    let _ = self.tx.send(ChildMessage::Communication {
+                        key: self.key,
+                        pid: self.pid,
+                        channel: self.channel,
+                        data,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Reads one pipe until EOF, writing straight into the channel's log file.
+async fn read_pipe(fd: OwnedFd, r: Reader) {
+    let Some(afd) = async_fd(fd, Interest::READABLE) else {
+        return;
+    };
+    let mut items = Vec::new();
+    loop {
+        let Ok(mut guard) = afd.readable().await else {
+            break;
+        };
+        let eof = READ_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            loop {
+                match raw_read(afd.get_ref(), &mut buf) {
+                    Ok(0) => return true,
+                    Ok(n) => {
+                        // A log write error (disk full) must not stop the reading: the
+                        // child would block on a full pipe.
+                        let _ = r.logger.borrow_mut().feed(&buf[..n], &mut items);
+                        r.deliver(&mut items);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        guard.clear_ready();
+                        return false;
+                    }
+                    Err(_) => return true,
+                }
+            }
+        });
+        if eof {
+            break;
+        }
+    }
+    let _ = r.logger.borrow_mut().finish(&mut items);
+    r.deliver(&mut items);
+}
+
+/// The real [`Host`]: fork/exec through `spawn.rs`, `kill(2)`.
+pub struct RealHost {
+    /// The config the children are spawned from (environment, server URL).
+    pub config: Rc<Config>,
+    /// Per-process I/O.
+    pub io: HashMap<ProcKey, ProcIo>,
+    /// The main log (for debug copies of child output).
+    pub mainlog: Rc<RefCell<MainLog>>,
+    /// Where reader tasks send what the loop must see.
+    pub tx: mpsc::UnboundedSender<ChildMessage>,
+}
+
+impl Host for RealHost {
+    fn spawn(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
+        let server_url = spawn::server_url_for(pc, &self.config);
+        let req = SpawnRequest {
+            process: pc,
+            supervisord_environment: &self.config.supervisord.environment,
+            server_url: server_url.as_deref(),
+            fcgi_socket: None,
+        };
+        let child = spawn::spawn(&req).map_err(|e| e.to_string())?;
+        let pid = child.pid;
+        if let Some(io) = self.io.get(&key) {
+            {
+                let mut s = io.stdin.borrow_mut();
+                s.fd = child
+                    .stdin
+                    .and_then(|fd| async_fd(fd, Interest::WRITABLE))
+                    .map(Rc::new);
+                s.pending.clear();
+                s.broken = false;
+            }
+            let reader = |fd: OwnedFd, channel: Channel, logger: &Rc<RefCell<ChannelLogger>>| {
+                let r = Reader {
+                    key,
+                    pid,
+                    name: io.name.clone(),
+                    channel,
+                    logger: logger.clone(),
+                    mainlog: self.mainlog.clone(),
+                    events_enabled: match channel {
+                        Channel::Stdout => io.events_enabled.0,
+                        Channel::Stderr => io.events_enabled.1,
+                    },
+                    tx: self.tx.clone(),
+                };
+                tokio::task::spawn_local(read_pipe(fd, r));
+            };
+            reader(child.stdout, Channel::Stdout, &io.stdout);
+            if let (Some(fd), Some(l)) = (child.stderr, io.stderr.as_ref()) {
+                reader(fd, Channel::Stderr, l);
+            }
+        }
+        Ok(pid)
+    }
+
+    fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError> {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(pid, signal) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        let code = e.raw_os_error().unwrap_or(0);
+        let text = format!(
+            "[Errno {code}] {}",
+            match code {
+                libc::ESRCH => "No such process".to_string(),
+                libc::EPERM => "Operation not permitted".to_string(),
+                _ => e.to_string(),
+            }
+        );
+        if code == libc::ESRCH {
+            Err(KillError::NoSuchProcess(text))
+        } else {
+            Err(KillError::Other(text))
+        }
+    }
+}
