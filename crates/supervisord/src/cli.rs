@@ -1,0 +1,805 @@
+//! `supervisord`'s command line, parsed like the reference (Python `getopt`).
+//!
+//! Short options can be clustered (`-nc file`, `-cfile`), long options take `--opt=value`
+//! or `--opt value` and may be abbreviated to any unique prefix, `--` ends the options and
+//! the first non-option word stops parsing (it is then rejected as positional). Options
+//! are processed in order: `-h`/`-v` act when reached, a value is validated before the
+//! "given twice" check. Every error is reported as
+//! `Error: <message>\nFor help, use <argv0> -h\n` on stderr with exit status 2
+//! ([`UsageError`]).
+//!
+//! [`apply_overrides`] applies the options on top of a parsed config (CLI > config >
+//! default). `--check-config` is our extension: validate, print [`render_program_list`],
+//! exit 0 (or 2 on error).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use supervisor_config::{Config, GroupKind, LogFile, LogLevel};
+
+use crate::logs::mainlog::parse_level;
+use crate::spawn::pyfmt::{py_list_repr, py_repr};
+
+/// The version `-v` prints (the reference release we are compatible with).
+pub const VERSION: &str = "4.3.0";
+
+/// Options given on the command line; `None`/`false` = not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `-c/--configuration`.
+    pub configuration: Option<PathBuf>,
+    /// `-n/--nodaemon`.
+    pub nodaemon: bool,
+    /// `-s/--silent`.
+    pub silent: bool,
+    /// `-u/--user` as written (resolved by [`apply_overrides`]).
+    pub user: Option<String>,
+    /// `-m/--umask`.
+    pub umask: Option<u32>,
+    /// `-d/--directory` (checked to exist).
+    pub directory: Option<PathBuf>,
+    /// `-l/--logfile` (`syslog` or a path whose directory exists).
+    pub logfile: Option<String>,
+    /// `-y/--logfile_maxbytes`.
+    pub logfile_maxbytes: Option<u64>,
+    /// `-z/--logfile_backups`.
+    pub logfile_backups: Option<u32>,
+    /// `-e/--loglevel`.
+    pub loglevel: Option<LogLevel>,
+    /// `-j/--pidfile` (directory checked to exist).
+    pub pidfile: Option<String>,
+    /// `-i/--identifier`.
+    pub identifier: Option<String>,
+    /// `-q/--childlogdir` (checked to exist).
+    pub childlogdir: Option<PathBuf>,
+    /// `-k/--nocleanup`.
+    pub nocleanup: bool,
+    /// `-a/--minfds`.
+    pub minfds: Option<u64>,
+    /// `--minprocs`.
+    pub minprocs: Option<u64>,
+    /// `-t/--strip_ansi`.
+    pub strip_ansi: bool,
+    /// `--profile_options` (accepted and ignored: Python profiler only).
+    pub profile_options: Option<String>,
+    /// `--check-config` (our extension).
+    pub check_config: bool,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the daemon with these options.
+    Run(Box<Options>),
+    /// Print [`help_text`] to stdout and exit 0.
+    Help,
+    /// Print [`VERSION`] and a newline to stdout and exit 0.
+    Version,
+}
+
+/// A command-line error; print [`UsageError::render`] to stderr and exit 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    /// The message after `Error: `.
+    pub message: String,
+}
+
+impl UsageError {
+    fn new(message: impl Into<String>) -> Self {
+        UsageError {
+            message: message.into(),
+        }
+    }
+
+    /// `Error: <message>\nFor help, use <argv0> -h\n`.
+    pub fn render(&self, argv0: &str) -> String {
+        usage_error_text(argv0, &self.message)
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The reference's usage-error text: `Error: <msg>\nFor help, use <argv0> -h\n`.
+pub fn usage_error_text(argv0: &str, message: &str) -> String {
+    format!("Error: {message}\nFor help, use {argv0} -h\n")
+}
+
+/// The exit status of a usage error.
+pub const USAGE_EXIT: i32 = 2;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Opt {
+    Help,
+    Version,
+    Configuration,
+    Nodaemon,
+    Silent,
+    User,
+    Umask,
+    Directory,
+    Logfile,
+    LogfileMaxbytes,
+    LogfileBackups,
+    Loglevel,
+    Pidfile,
+    Identifier,
+    Childlogdir,
+    Nocleanup,
+    Minfds,
+    Minprocs,
+    StripAnsi,
+    ProfileOptions,
+    CheckConfig,
+}
+
+/// (short letter, long name, takes an argument, option).
+const TABLE: &[(Option<char>, Option<&str>, bool, Opt)] = &[
+    (Some('h'), Some("help"), false, Opt::Help),
+    (Some('?'), None, false, Opt::Help),
+    (Some('c'), Some("configuration"), true, Opt::Configuration),
+    (Some('v'), Some("version"), false, Opt::Version),
+    (Some('n'), Some("nodaemon"), false, Opt::Nodaemon),
+    (Some('u'), Some("user"), true, Opt::User),
+    (Some('m'), Some("umask"), true, Opt::Umask),
+    (Some('d'), Some("directory"), true, Opt::Directory),
+    (Some('l'), Some("logfile"), true, Opt::Logfile),
+    (
+        Some('y'),
+        Some("logfile_maxbytes"),
+        true,
+        Opt::LogfileMaxbytes,
+    ),
+    (
+        Some('z'),
+        Some("logfile_backups"),
+        true,
+        Opt::LogfileBackups,
+    ),
+    (Some('e'), Some("loglevel"), true, Opt::Loglevel),
+    (Some('j'), Some("pidfile"), true, Opt::Pidfile),
+    (Some('i'), Some("identifier"), true, Opt::Identifier),
+    (Some('q'), Some("childlogdir"), true, Opt::Childlogdir),
+    (Some('a'), Some("minfds"), true, Opt::Minfds),
+    (None, Some("minprocs"), true, Opt::Minprocs),
+    (Some('k'), Some("nocleanup"), false, Opt::Nocleanup),
+    (Some('t'), Some("strip_ansi"), false, Opt::StripAnsi),
+    (None, Some("profile_options"), true, Opt::ProfileOptions),
+    (Some('s'), Some("silent"), false, Opt::Silent),
+    (None, Some("check-config"), false, Opt::CheckConfig),
+];
+
+/// Splits `args` (without argv0) like Python's `getopt.getopt`: returns the
+/// (canonical option spelling, option, argument) list and the remaining words.
+/// One parsed option: (spelling as given, canonical option, its argument or "").
+type ParsedOpt = (String, Opt, String);
+
+fn getopt(args: &[String]) -> Result<(Vec<ParsedOpt>, Vec<String>), UsageError> {
+    let mut opts = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if !arg.starts_with('-') || arg == "-" {
+            break;
+        }
+        i += 1;
+        if arg == "--" {
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.find('=') {
+                Some(eq) => (&long[..eq], Some(long[eq + 1..].to_string())),
+                None => (long, None),
+            };
+            let candidates: Vec<_> = TABLE
+                .iter()
+                .filter(|(_, l, _, _)| l.is_some_and(|l| l.starts_with(name)))
+                .collect();
+            let entry = match candidates.iter().find(|(_, l, _, _)| *l == Some(name)) {
+                Some(e) => *e,
+                None if candidates.is_empty() => {
+                    return Err(UsageError::new(format!("option --{name} not recognized")))
+                }
+                None if candidates.len() > 1 => {
+                    return Err(UsageError::new(format!(
+                        "option --{name} not a unique prefix"
+                    )))
+                }
+                None => candidates[0],
+            };
+            let full = entry.1.unwrap_or(name);
+            let value = if entry.2 {
+                match inline {
+                    Some(v) => v,
+                    None => {
+                        if i >= args.len() {
+                            return Err(UsageError::new(format!(
+                                "option --{full} requires argument"
+                            )));
+                        }
+                        i += 1;
+                        args[i - 1].clone()
+                    }
+                }
+            } else {
+                if inline.is_some() {
+                    return Err(UsageError::new(format!(
+                        "option --{full} must not have an argument"
+                    )));
+                }
+                String::new()
+            };
+            opts.push((format!("--{full}"), entry.3, value));
+        } else {
+            let cluster: Vec<char> = arg[1..].chars().collect();
+            let mut j = 0;
+            while j < cluster.len() {
+                let c = cluster[j];
+                j += 1;
+                let Some(entry) = TABLE.iter().find(|(s, _, _, _)| *s == Some(c)) else {
+                    return Err(UsageError::new(format!("option -{c} not recognized")));
+                };
+                let value = if entry.2 {
+                    if j < cluster.len() {
+                        let v: String = cluster[j..].iter().collect();
+                        j = cluster.len();
+                        v
+                    } else {
+                        if i >= args.len() {
+                            return Err(UsageError::new(format!("option -{c} requires argument")));
+                        }
+                        i += 1;
+                        args[i - 1].clone()
+                    }
+                } else {
+                    String::new()
+                };
+                opts.push((format!("-{c}"), entry.3, value));
+            }
+        }
+    }
+    Ok((opts, args[i..].to_vec()))
+}
+
+/// Parses the command line (without argv0).
+pub fn parse(args: &[String]) -> Result<Command, UsageError> {
+    let (opts, rest) = getopt(args)?;
+    if !rest.is_empty() {
+        return Err(UsageError::new(format!(
+            "positional arguments are not supported: {}",
+            py_list_repr(&rest)
+        )));
+    }
+    let mut o = Options::default();
+    for (spelling, opt, value) in opts {
+        let invalid = |msg: String| {
+            UsageError::new(format!(
+                "invalid value for {spelling} {}: {msg}",
+                py_repr(&value)
+            ))
+        };
+        let conflict = || {
+            UsageError::new(format!(
+                "conflicting command line option {}",
+                py_repr(&spelling)
+            ))
+        };
+        macro_rules! set {
+            ($field:expr, $val:expr) => {{
+                let v = $val;
+                if $field.is_some() {
+                    return Err(conflict());
+                }
+                $field = Some(v);
+            }};
+        }
+        macro_rules! flag {
+            ($field:expr) => {{
+                if $field {
+                    return Err(conflict());
+                }
+                $field = true;
+            }};
+        }
+        match opt {
+            Opt::Help => return Ok(Command::Help),
+            Opt::Version => return Ok(Command::Version),
+            Opt::Configuration => set!(o.configuration, PathBuf::from(&value)),
+            Opt::Nodaemon => flag!(o.nodaemon),
+            Opt::Silent => flag!(o.silent),
+            Opt::Nocleanup => flag!(o.nocleanup),
+            Opt::StripAnsi => flag!(o.strip_ansi),
+            Opt::CheckConfig => flag!(o.check_config),
+            Opt::User => set!(o.user, value.clone()),
+            Opt::Identifier => set!(o.identifier, value.clone()),
+            Opt::ProfileOptions => set!(o.profile_options, value.clone()),
+            Opt::Umask => set!(o.umask, parse_octal(&value).map_err(invalid)?),
+            Opt::Directory => set!(o.directory, existing_directory(&value).map_err(invalid)?),
+            Opt::Childlogdir => set!(o.childlogdir, existing_directory(&value).map_err(invalid)?),
+            Opt::Logfile => set!(o.logfile, existing_dirpath(&value).map_err(invalid)?),
+            Opt::Pidfile => set!(o.pidfile, existing_dirpath(&value).map_err(invalid)?),
+            Opt::LogfileMaxbytes => {
+                let n = parse_byte_size(&value).map_err(invalid)?;
+                set!(o.logfile_maxbytes, n.max(0) as u64)
+            }
+            Opt::LogfileBackups => {
+                let n = parse_int(&value).map_err(invalid)?;
+                set!(o.logfile_backups, n.clamp(0, u32::MAX as i128) as u32)
+            }
+            Opt::Loglevel => set!(o.loglevel, parse_level(&value).map_err(invalid)?),
+            Opt::Minfds => {
+                let n = parse_int(&value).map_err(invalid)?;
+                set!(o.minfds, n.clamp(0, u64::MAX as i128) as u64)
+            }
+            Opt::Minprocs => {
+                let n = parse_int(&value).map_err(invalid)?;
+                set!(o.minprocs, n.clamp(0, u64::MAX as i128) as u64)
+            }
+        }
+    }
+    Ok(Command::Run(Box::new(o)))
+}
+
+fn int_error(v: &str) -> String {
+    format!("invalid literal for int() with base 10: {}", py_repr(v))
+}
+
+/// Python `int(v, radix)` for the radixes we need: surrounding whitespace, a sign,
+/// single underscores between digits, and for radix 8 an optional `0o` prefix.
+fn py_int(v: &str, radix: u32) -> Option<i128> {
+    let t = v.trim();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let t = if radix == 8 {
+        t.strip_prefix("0o")
+            .or_else(|| t.strip_prefix("0O"))
+            .map(|r| r.strip_prefix('_').unwrap_or(r))
+            .unwrap_or(t)
+    } else {
+        t
+    };
+    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
+        return None;
+    }
+    let mut n: i128 = 0;
+    for c in t.chars() {
+        if c == '_' {
+            continue;
+        }
+        let d = c.to_digit(radix)?;
+        n = n.checked_mul(radix as i128)?.checked_add(d as i128)?;
+    }
+    Some(if neg { -n } else { n })
+}
+
+/// Python `int(v)` with its error text.
+pub fn parse_int(v: &str) -> Result<i128, String> {
+    py_int(v, 10).ok_or_else(|| int_error(v))
+}
+
+/// The reference's `octal_type` (`int(v, 8)`); error `<v> can not be converted to an
+/// octal type`.
+pub fn parse_octal(v: &str) -> Result<u32, String> {
+    py_int(v, 8)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{v} can not be converted to an octal type"))
+}
+
+/// The reference's `byte_size`: an int with an optional `KB`/`MB`/`GB` suffix
+/// (case-insensitive, 1024-based).
+pub fn parse_byte_size(v: &str) -> Result<i128, String> {
+    let lower = v.to_lowercase();
+    let (num, mult) = if lower.len() >= 2 && lower.is_char_boundary(lower.len() - 2) {
+        match &lower[lower.len() - 2..] {
+            "kb" => (&lower[..lower.len() - 2], 1024),
+            "mb" => (&lower[..lower.len() - 2], 1024 * 1024),
+            "gb" => (&lower[..lower.len() - 2], 1024 * 1024 * 1024),
+            _ => (lower.as_str(), 1),
+        }
+    } else {
+        (lower.as_str(), 1)
+    };
+    py_int(num, 10)
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| int_error(num))
+}
+
+fn expand_user(v: &str) -> String {
+    if v == "~" || v.starts_with("~/") {
+        if let Ok(home) = std::env::var("HOME") {
+            return format!("{home}{}", &v[1..]);
+        }
+    }
+    v.to_string()
+}
+
+/// The reference's `existing_directory`: `~` expanded, must be a directory.
+pub fn existing_directory(v: &str) -> Result<PathBuf, String> {
+    let nv = expand_user(v);
+    if Path::new(&nv).is_dir() {
+        Ok(PathBuf::from(nv))
+    } else {
+        Err(format!("{v} is not an existing directory"))
+    }
+}
+
+/// The reference's `existing_dirpath`: `~` expanded; a bare name is fine, otherwise its
+/// directory must exist.
+pub fn existing_dirpath(v: &str) -> Result<String, String> {
+    let nv = expand_user(v);
+    match nv.rfind('/') {
+        None => Ok(nv),
+        Some(0) => Ok(nv),
+        Some(i) if Path::new(&nv[..i]).is_dir() => Ok(nv),
+        Some(_) => Err(format!(
+            "The directory named as part of the path {v} does not exist"
+        )),
+    }
+}
+
+/// `os.path.normpath(os.path.abspath(p))`: absolute against the cwd, `.`/`..` folded.
+pub fn normalize_path(p: &str) -> PathBuf {
+    let base = if p.starts_with('/') {
+        PathBuf::from("/")
+    } else {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+    };
+    let joined = base.join(p);
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::Normal(s) => parts.push(s),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut out = PathBuf::from("/");
+    for s in parts {
+        out.push(s);
+    }
+    out
+}
+
+/// The config file search when `-c` is not given, in the reference's order:
+/// `<dir of dir of argv0>/etc/supervisord.conf`, `<that>/supervisord.conf`,
+/// `supervisord.conf`, `etc/supervisord.conf`, `/etc/supervisord.conf`,
+/// `/etc/supervisor/supervisord.conf`. The error text is the reference's.
+pub fn find_config_file(argv0: &str) -> Result<PathBuf, UsageError> {
+    let here = Path::new(argv0)
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let candidates: Vec<String> = vec![
+        here.join("etc")
+            .join("supervisord.conf")
+            .display()
+            .to_string(),
+        here.join("supervisord.conf").display().to_string(),
+        "supervisord.conf".into(),
+        "etc/supervisord.conf".into(),
+        "/etc/supervisord.conf".into(),
+        "/etc/supervisor/supervisord.conf".into(),
+    ];
+    for c in &candidates {
+        if Path::new(c).exists() {
+            return Ok(PathBuf::from(c));
+        }
+    }
+    Err(UsageError::new(format!(
+        "No config file found at default paths ({}); use the -c option to specify a config file at a different path",
+        candidates.join(", ")
+    )))
+}
+
+/// Applies command-line options over the config's `[supervisord]` values (CLI wins;
+/// boolean flags can only turn a setting on). Fails with the reference's text for an
+/// unknown `-u` user (`Invalid user name <u>` / `Invalid user id <u>`).
+pub fn apply_overrides(config: &mut Config, options: &Options) -> Result<(), UsageError> {
+    let sd = &mut config.supervisord;
+    sd.nodaemon |= options.nodaemon;
+    sd.silent |= options.silent;
+    sd.nocleanup |= options.nocleanup;
+    sd.strip_ansi |= options.strip_ansi;
+    if let Some(user) = &options.user {
+        crate::daemon::resolve_user(user).map_err(UsageError::new)?;
+        sd.user = Some(user.clone());
+    }
+    if let Some(v) = options.umask {
+        sd.umask = v;
+    }
+    if let Some(v) = &options.directory {
+        sd.directory = Some(v.clone());
+    }
+    if let Some(v) = &options.logfile {
+        sd.logfile = if v == "syslog" {
+            LogFile::Syslog
+        } else {
+            LogFile::Path(normalize_path(v))
+        };
+    }
+    if let Some(v) = options.logfile_maxbytes {
+        sd.logfile_maxbytes = v;
+    }
+    if let Some(v) = options.logfile_backups {
+        sd.logfile_backups = v;
+    }
+    if let Some(v) = options.loglevel {
+        sd.loglevel = v;
+    }
+    if let Some(v) = &options.pidfile {
+        sd.pidfile = normalize_path(v);
+    }
+    if let Some(v) = &options.identifier {
+        sd.identifier = v.clone();
+    }
+    if let Some(v) = &options.childlogdir {
+        sd.childlogdir = v.clone();
+    }
+    if let Some(v) = options.minfds {
+        sd.minfds = v;
+    }
+    if let Some(v) = options.minprocs {
+        sd.minprocs = v;
+    }
+    Ok(())
+}
+
+/// The `--check-config` listing: every group in start order with its processes.
+pub fn render_program_list(config: &Config) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("config: {}\n", config.path.display()));
+    for g in &config.groups {
+        let kind = match &g.kind {
+            GroupKind::Program => "program".to_string(),
+            GroupKind::Heterogeneous => "group".to_string(),
+            GroupKind::FcgiProgram(s) => format!("fcgi-program, socket {}", s.url),
+            GroupKind::EventListenerPool(p) => {
+                format!("eventlistener, events {}", p.events.join(","))
+            }
+        };
+        out.push_str(&format!(
+            "{} (priority {}, {}, {} process{})\n",
+            g.name,
+            g.priority,
+            kind,
+            g.processes.len(),
+            if g.processes.len() == 1 { "" } else { "es" }
+        ));
+        for p in &g.processes {
+            let namespec = if matches!(g.kind, GroupKind::Program) && p.name == g.name {
+                p.name.clone()
+            } else {
+                format!("{}:{}", g.name, p.name)
+            };
+            out.push_str(&format!(
+                "  {namespec} (priority {}, autostart {}): {}\n",
+                p.priority, p.autostart, p.command
+            ));
+        }
+    }
+    out
+}
+
+/// The `-h` text (our wording; every option of the reference plus `--check-config`).
+pub fn help_text(argv0: &str) -> String {
+    format!(
+        "supervisord -- start, watch and restart a set of programs.
+
+Usage: {argv0} [options]
+
+Options (a value given here beats the [supervisord] section of the config file):
+-c/--configuration FILE  read this config file instead of searching the usual places
+-n/--nodaemon            stay in the foreground (config: nodaemon=true)
+-s/--silent              in the foreground, do not copy the main log to stdout
+                         (config: silent=true)
+-h/-?/--help             show this text and exit
+-v/--version             show the version and exit
+-u/--user USER           switch to this user name or numeric uid after starting
+-m/--umask UMASK         octal umask of the daemon when it detaches (default 022)
+-d/--directory DIR       change to this directory when detaching
+-l/--logfile FILE        main log file (or 'syslog')
+-y/--logfile_maxbytes N  rotate the main log when it reaches N bytes (KB/MB/GB ok)
+-z/--logfile_backups N   how many rotated main logs to keep
+-e/--loglevel LEVEL      critical, error, warn, info, debug, trace or blather
+-j/--pidfile FILE        where to write the daemon's pid
+-i/--identifier STR      name of this supervisord instance (RPC, events, log names)
+-q/--childlogdir DIR     directory for AUTO child log files
+-k/--nocleanup           keep old AUTO child log files at start
+-a/--minfds N            refuse to start unless N file descriptors can be opened
+-t/--strip_ansi          remove ANSI escape sequences from child output in logs
+--minprocs N             refuse to start unless N processes can be created
+--profile_options LIST   accepted for compatibility, ignored (Python profiler only)
+--check-config           parse and validate the config, list the programs, exit
+                         (status 0 if valid, 2 if not)
+"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn err(s: &str) -> String {
+        parse(&args(s)).unwrap_err().message
+    }
+
+    fn run(s: &str) -> Options {
+        match parse(&args(s)).unwrap() {
+            Command::Run(o) => *o,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reference_error_messages() {
+        assert_eq!(err("--bogus"), "option --bogus not recognized");
+        assert_eq!(err("-x"), "option -x not recognized");
+        assert_eq!(err("-c"), "option -c requires argument");
+        assert_eq!(err("--conf"), "option --configuration requires argument");
+        assert_eq!(
+            err("--nodaemon=1"),
+            "option --nodaemon must not have an argument"
+        );
+        assert_eq!(err("--l"), "option --l not a unique prefix");
+        assert_eq!(err("--s"), "option --s not a unique prefix");
+        assert_eq!(err("-n -n"), "conflicting command line option '-n'");
+        assert_eq!(
+            err("-n --nodaemon"),
+            "conflicting command line option '--nodaemon'"
+        );
+        assert_eq!(err("-c a -c b"), "conflicting command line option '-c'");
+        assert_eq!(err("x"), "positional arguments are not supported: ['x']");
+        assert_eq!(
+            err("-n x -c"),
+            "positional arguments are not supported: ['x', '-c']"
+        );
+        assert_eq!(err("-- x"), "positional arguments are not supported: ['x']");
+        assert_eq!(err("-nc"), "option -c requires argument");
+        assert_eq!(
+            err("-m 9"),
+            "invalid value for -m '9': 9 can not be converted to an octal type"
+        );
+        assert_eq!(
+            err("--umask=9"),
+            "invalid value for --umask '9': 9 can not be converted to an octal type"
+        );
+        assert_eq!(
+            err("-a x"),
+            "invalid value for -a 'x': invalid literal for int() with base 10: 'x'"
+        );
+        assert_eq!(
+            err("-y 1x"),
+            "invalid value for -y '1x': invalid literal for int() with base 10: '1x'"
+        );
+        assert_eq!(
+            err("-y 1.5MB"),
+            "invalid value for -y '1.5MB': invalid literal for int() with base 10: '1.5'"
+        );
+        assert_eq!(
+            err("-z 1.5"),
+            "invalid value for -z '1.5': invalid literal for int() with base 10: '1.5'"
+        );
+        assert_eq!(
+            err("-e warning"),
+            "invalid value for -e 'warning': bad logging level name 'warning'"
+        );
+        assert_eq!(
+            err("-d /nonexist"),
+            "invalid value for -d '/nonexist': /nonexist is not an existing directory"
+        );
+        assert_eq!(
+            err("-l /no/x"),
+            "invalid value for -l '/no/x': The directory named as part of the path /no/x does not exist"
+        );
+        // The value is checked before the repeat.
+        assert_eq!(
+            err("-m 022 -m bad"),
+            "invalid value for -m 'bad': bad can not be converted to an octal type"
+        );
+    }
+
+    #[test]
+    fn help_and_version_act_in_order() {
+        assert_eq!(parse(&args("-v -n -n")).unwrap(), Command::Version);
+        assert_eq!(parse(&args("-n -v")).unwrap(), Command::Version);
+        assert_eq!(parse(&args("-?")).unwrap(), Command::Help);
+        assert_eq!(parse(&args("--he")).unwrap(), Command::Help);
+        assert_eq!(err("-n -n -v"), "conflicting command line option '-n'");
+        assert_eq!(err("-v x"), "positional arguments are not supported: ['x']");
+    }
+
+    #[test]
+    fn values_and_forms() {
+        let o = run("-nkt -c/etc/x.conf --logfile_max=1MB -z 3 -e DEBUG -m 0o27 -a 2048 --minprocs 300 -i me --check-config --profile_options=cumulative");
+        assert!(o.nodaemon && o.nocleanup && o.strip_ansi && o.check_config);
+        assert_eq!(o.configuration, Some(PathBuf::from("/etc/x.conf")));
+        assert_eq!(o.logfile_maxbytes, Some(1024 * 1024));
+        assert_eq!(o.logfile_backups, Some(3));
+        assert_eq!(o.loglevel, Some(LogLevel::Debug));
+        assert_eq!(o.umask, Some(0o27));
+        assert_eq!(o.minfds, Some(2048));
+        assert_eq!(o.minprocs, Some(300));
+        assert_eq!(o.identifier.as_deref(), Some("me"));
+        let o = run("--configuration /x -l syslog -j sd.pid -d /tmp -q /tmp -u root -s");
+        assert_eq!(o.logfile.as_deref(), Some("syslog"));
+        assert_eq!(o.pidfile.as_deref(), Some("sd.pid"));
+        assert_eq!(o.directory, Some(PathBuf::from("/tmp")));
+        assert!(o.silent);
+        assert_eq!(run(""), Options::default());
+    }
+
+    #[test]
+    fn python_int_rules() {
+        assert_eq!(parse_int(" 7 "), Ok(7));
+        assert_eq!(parse_int("+5"), Ok(5));
+        assert_eq!(parse_int("1_000"), Ok(1000));
+        assert_eq!(parse_int("010"), Ok(10));
+        assert!(parse_int("1__0").is_err());
+        assert!(parse_int("").is_err());
+        assert_eq!(parse_octal("022"), Ok(0o22));
+        assert_eq!(parse_octal("22"), Ok(0o22));
+        assert_eq!(parse_byte_size("10 MB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_byte_size("5kb"), Ok(5 * 1024));
+        assert_eq!(
+            parse_byte_size("10xb"),
+            Err("invalid literal for int() with base 10: '10xb'".into())
+        );
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(normalize_path("/a/b/../c/./d"), PathBuf::from("/a/c/d"));
+        assert!(normalize_path("x.log").is_absolute());
+        assert_eq!(existing_dirpath("bare"), Ok("bare".into()));
+        assert_eq!(existing_dirpath("/tmp/x"), Ok("/tmp/x".into()));
+    }
+
+    #[test]
+    fn usage_text() {
+        assert_eq!(
+            UsageError::new("option --bogus not recognized").render("supervisord"),
+            "Error: option --bogus not recognized\nFor help, use supervisord -h\n"
+        );
+        let h = help_text("/usr/bin/supervisord");
+        for o in [
+            "-c/",
+            "-n/",
+            "-s/",
+            "-h/",
+            "-v/",
+            "-u/",
+            "-m/",
+            "-d/",
+            "-l/",
+            "-y/",
+            "-z/",
+            "-e/",
+            "-j/",
+            "-i/",
+            "-q/",
+            "-k/",
+            "-a/",
+            "-t/",
+            "--minprocs",
+            "--profile_options",
+            "--check-config",
+        ] {
+            assert!(h.contains(o), "help lacks {o}");
+        }
+        assert!(h.contains("Usage: /usr/bin/supervisord [options]"));
+    }
+}
