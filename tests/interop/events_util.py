@@ -1,0 +1,62 @@
+"""Helpers shared by the event tests: the recording listener and reading what it recorded."""
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LISTENERS = Path(__file__).resolve().parent / "listeners"
+RECORDER = LISTENERS / "recorder.py"
+PY = sys.executable
+
+# What the "rust" parameter needs before these tests can pass: the daemon's event loop must
+# own a supervisor_events::EventBus and feed it (docs/events.md, "How the runtime wires this").
+RUST_EVENTS_XFAIL = pytest.mark.xfail(
+    strict=False,
+    reason="our daemon does not wire supervisor-events yet: EventBus publish/dispatch/"
+    "listener_output/tick in runtime.rs, listener stdin/stdout pipes, sendRemoteCommEvent",
+)
+
+IMPLS = ["python", pytest.param("rust", marks=RUST_EVENTS_XFAIL)]
+
+
+def read_records(path):
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def wait_records(daemon, path, predicate, timeout=15, what="records"):
+    """Waits until predicate(records) is true; returns the records."""
+    deadline = time.time() + timeout
+    records = []
+    while time.time() < deadline:
+        records = read_records(path)
+        if predicate(records):
+            return records
+        time.sleep(0.05)
+    names = [r["headers"]["eventname"] for r in records]
+    raise AssertionError(
+        f"timed out waiting for {what}; recorded {names}\nlog:\n{daemon.mainlog()[-3000:]}"
+    )
+
+
+def normalize(payload):
+    """Replaces the values that differ between runs (pids, times)."""
+    payload = re.sub(r"pid:\d+", "pid:N", payload)
+    return re.sub(r"when:\d+", "when:N", payload)
+
+
+def listener_section(name, out, events, extra=""):
+    return f"""
+[eventlistener:{name}]
+command={PY} {RECORDER} {out}
+events={events}
+stderr_logfile={Path(out).parent / (name + '.err')}
+{extra}
+"""
