@@ -238,14 +238,22 @@ fn first_diff(a: &Value, b: &Value, path: &str) -> Option<String> {
 fn reference_and_we_read_the_corpus_alike() {
     let py = venv_python();
     let dir = repo_root().join("tests/fixtures/differential");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-        .collect();
-    files.sort();
+    let list = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .expect("corpus directory")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut files = list(&dir);
     assert!(files.len() >= 60, "corpus too small: {}", files.len());
+    // the configs cut from the seed articles and both samples are part of the comparison
+    files.extend(list(&dir.join("../seeds")));
+    files.push(dir.join("../reference_sample.conf"));
+    files.push(dir.join("../our_sample.conf"));
 
     let mut requests = String::new();
     let mut envs = Vec::new();
@@ -254,7 +262,7 @@ fn reference_and_we_read_the_corpus_alike() {
         let env = env_for(&dir, &text);
         let env_obj: serde_json::Map<String, Value> =
             env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let name = rel_name(&dir, f);
         requests.push_str(&json!({"path": name, "env": env_obj}).to_string());
         requests.push('\n');
         envs.push(env);
@@ -290,7 +298,7 @@ fn reference_and_we_read_the_corpus_alike() {
     let mut failures = Vec::new();
     let (mut accepted, mut rejected) = (0, 0);
     for ((f, env), line) in files.iter().zip(envs).zip(lines) {
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let name = rel_name(&dir, f);
         let reference: Value = serde_json::from_str(line).unwrap();
         let ctx = LoadContext {
             environ: env,
@@ -334,6 +342,16 @@ fn reference_and_we_read_the_corpus_alike() {
         accepted >= 20 && rejected >= 20,
         "the corpus must hold both kinds"
     );
+}
+
+/// `f` relative to the corpus directory (`x.conf` or `../seeds/x.conf`).
+fn rel_name(dir: &Path, f: &Path) -> String {
+    let name = f.file_name().unwrap().to_string_lossy().into_owned();
+    match f.parent() {
+        Some(p) if p == dir => name,
+        Some(p) if p == dir.join("../seeds") => format!("../seeds/{name}"),
+        _ => format!("../{name}"),
+    }
 }
 
 fn nix_uid() -> u32 {
