@@ -13,11 +13,10 @@
 //! exit 0 (or 2 on error).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use supervisor_config::{Config, GroupKind, LogFile, LogLevel};
+use supervisor_config::{datatypes, Config, GroupKind, LogFile, LogLevel};
 
-use crate::logs::mainlog::parse_level;
 use crate::spawn::pyfmt::{py_list_repr, py_repr};
 
 /// The version `-v` prints (the reference release we are compatible with).
@@ -325,148 +324,67 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             Opt::Pidfile => set!(o.pidfile, existing_dirpath(&value).map_err(invalid)?),
             Opt::LogfileMaxbytes => {
                 let n = parse_byte_size(&value).map_err(invalid)?;
-                set!(o.logfile_maxbytes, n.max(0) as u64)
+                set!(o.logfile_maxbytes, n)
             }
             Opt::LogfileBackups => {
                 let n = parse_int(&value).map_err(invalid)?;
-                set!(o.logfile_backups, n.clamp(0, u32::MAX as i128) as u32)
+                set!(o.logfile_backups, n.clamp(0, u32::MAX as i64) as u32)
             }
-            Opt::Loglevel => set!(o.loglevel, parse_level(&value).map_err(invalid)?),
+            Opt::Loglevel => set!(
+                o.loglevel,
+                datatypes::parse_log_level(&value).map_err(invalid)?
+            ),
             Opt::Minfds => {
                 let n = parse_int(&value).map_err(invalid)?;
-                set!(o.minfds, n.clamp(0, u64::MAX as i128) as u64)
+                set!(o.minfds, n.max(0) as u64)
             }
             Opt::Minprocs => {
                 let n = parse_int(&value).map_err(invalid)?;
-                set!(o.minprocs, n.clamp(0, u64::MAX as i128) as u64)
+                set!(o.minprocs, n.max(0) as u64)
             }
         }
     }
     Ok(Command::Run(Box::new(o)))
 }
 
-fn int_error(v: &str) -> String {
-    format!("invalid literal for int() with base 10: {}", py_repr(v))
+fn cwd() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
 }
 
-/// Python `int(v, radix)` for the radixes we need: surrounding whitespace, a sign,
-/// single underscores between digits, and for radix 8 an optional `0o` prefix.
-fn py_int(v: &str, radix: u32) -> Option<i128> {
-    let t = v.trim();
-    let (neg, t) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    let t = if radix == 8 {
-        t.strip_prefix("0o")
-            .or_else(|| t.strip_prefix("0O"))
-            .map(|r| r.strip_prefix('_').unwrap_or(r))
-            .unwrap_or(t)
-    } else {
-        t
-    };
-    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
-        return None;
-    }
-    let mut n: i128 = 0;
-    for c in t.chars() {
-        if c == '_' {
-            continue;
-        }
-        let d = c.to_digit(radix)?;
-        n = n.checked_mul(radix as i128)?.checked_add(d as i128)?;
-    }
-    Some(if neg { -n } else { n })
+fn home() -> Option<String> {
+    std::env::var("HOME").ok()
 }
 
-/// Python `int(v)` with its error text.
-pub fn parse_int(v: &str) -> Result<i128, String> {
-    py_int(v, 10).ok_or_else(|| int_error(v))
+/// Python `int(v)` with its error text (shared with the config crate).
+pub fn parse_int(v: &str) -> Result<i64, String> {
+    datatypes::parse_int(v)
 }
 
-/// The reference's `octal_type` (`int(v, 8)`); error `<v> can not be converted to an
-/// octal type`.
+/// The reference's `octal_type`; error `<v> can not be converted to an octal type`.
 pub fn parse_octal(v: &str) -> Result<u32, String> {
-    py_int(v, 8)
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("{v} can not be converted to an octal type"))
+    datatypes::parse_octal(v)
 }
 
-/// The reference's `byte_size`: an int with an optional `KB`/`MB`/`GB` suffix
-/// (case-insensitive, 1024-based).
-pub fn parse_byte_size(v: &str) -> Result<i128, String> {
-    let lower = v.to_lowercase();
-    let (num, mult) = if lower.len() >= 2 && lower.is_char_boundary(lower.len() - 2) {
-        match &lower[lower.len() - 2..] {
-            "kb" => (&lower[..lower.len() - 2], 1024),
-            "mb" => (&lower[..lower.len() - 2], 1024 * 1024),
-            "gb" => (&lower[..lower.len() - 2], 1024 * 1024 * 1024),
-            _ => (lower.as_str(), 1),
-        }
-    } else {
-        (lower.as_str(), 1)
-    };
-    py_int(num, 10)
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| int_error(num))
-}
-
-fn expand_user(v: &str) -> String {
-    if v == "~" || v.starts_with("~/") {
-        if let Ok(home) = std::env::var("HOME") {
-            return format!("{home}{}", &v[1..]);
-        }
-    }
-    v.to_string()
+/// The reference's `byte_size` (`KB`/`MB`/`GB` suffixes, 1024-based).
+pub fn parse_byte_size(v: &str) -> Result<u64, String> {
+    datatypes::parse_byte_size(v)
 }
 
 /// The reference's `existing_directory`: `~` expanded, must be a directory.
 pub fn existing_directory(v: &str) -> Result<PathBuf, String> {
-    let nv = expand_user(v);
-    if Path::new(&nv).is_dir() {
-        Ok(PathBuf::from(nv))
-    } else {
-        Err(format!("{v} is not an existing directory"))
-    }
+    datatypes::existing_directory(v, &cwd(), home().as_deref()).map(PathBuf::from)
 }
 
 /// The reference's `existing_dirpath`: `~` expanded; a bare name is fine, otherwise its
 /// directory must exist.
 pub fn existing_dirpath(v: &str) -> Result<String, String> {
-    let nv = expand_user(v);
-    match nv.rfind('/') {
-        None => Ok(nv),
-        Some(0) => Ok(nv),
-        Some(i) if Path::new(&nv[..i]).is_dir() => Ok(nv),
-        Some(_) => Err(format!(
-            "The directory named as part of the path {v} does not exist"
-        )),
-    }
+    datatypes::existing_dirpath(v, &cwd(), home().as_deref())
 }
 
-/// `os.path.normpath(os.path.abspath(p))`: absolute against the cwd, `.`/`..` folded.
+/// The reference's `normalize_path`: `~` expanded, absolute against the cwd, `.`/`..`
+/// folded.
 pub fn normalize_path(p: &str) -> PathBuf {
-    let base = if p.starts_with('/') {
-        PathBuf::from("/")
-    } else {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
-    };
-    let joined = base.join(p);
-    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
-    for c in joined.components() {
-        match c {
-            std::path::Component::Normal(s) => parts.push(s),
-            std::path::Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
-    }
-    let mut out = PathBuf::from("/");
-    for s in parts {
-        out.push(s);
-    }
-    out
+    PathBuf::from(datatypes::normalize_path(p, &cwd(), home().as_deref()))
 }
 
 /// The config file search when `-c` is not given, in the reference's order:
@@ -474,31 +392,8 @@ pub fn normalize_path(p: &str) -> PathBuf {
 /// `supervisord.conf`, `etc/supervisord.conf`, `/etc/supervisord.conf`,
 /// `/etc/supervisor/supervisord.conf`. The error text is the reference's.
 pub fn find_config_file(argv0: &str) -> Result<PathBuf, UsageError> {
-    let here = Path::new(argv0)
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let candidates: Vec<String> = vec![
-        here.join("etc")
-            .join("supervisord.conf")
-            .display()
-            .to_string(),
-        here.join("supervisord.conf").display().to_string(),
-        "supervisord.conf".into(),
-        "etc/supervisord.conf".into(),
-        "/etc/supervisord.conf".into(),
-        "/etc/supervisor/supervisord.conf".into(),
-    ];
-    for c in &candidates {
-        if Path::new(c).exists() {
-            return Ok(PathBuf::from(c));
-        }
-    }
-    Err(UsageError::new(format!(
-        "No config file found at default paths ({}); use the -c option to specify a config file at a different path",
-        candidates.join(", ")
-    )))
+    supervisor_config::find_config(argv0)
+        .ok_or_else(|| UsageError::new(supervisor_config::no_config_found_message(argv0)))
 }
 
 /// Applies command-line options over the config's `[supervisord]` values (CLI wins;

@@ -43,22 +43,7 @@ pub const RUNNING_AS_ROOT: &str = "Supervisor is running as root.  Privileges we
 /// Resolves a user name or numeric uid like the reference's `name_to_uid`
 /// (`Invalid user name <u>` / `Invalid user id <u>`).
 pub fn resolve_user(name: &str) -> Result<u32, String> {
-    match name.trim().parse::<i64>() {
-        Ok(n) => {
-            let found = u32::try_from(n)
-                .ok()
-                .and_then(|uid| nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok())
-                .flatten();
-            match found {
-                Some(u) => Ok(u.uid.as_raw()),
-                None => Err(format!("Invalid user id {name}")),
-            }
-        }
-        Err(_) => match nix::unistd::User::from_name(name) {
-            Ok(Some(u)) => Ok(u.uid.as_raw()),
-            _ => Err(format!("Invalid user name {name}")),
-        },
-    }
+    supervisor_config::datatypes::name_to_uid(name)
 }
 
 /// Switches the whole daemon to `uid` like the reference's `drop_privileges`: nothing to

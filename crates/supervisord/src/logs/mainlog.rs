@@ -13,31 +13,10 @@ use supervisor_config::{LogFile, LogLevel};
 use super::rotating::RotatingFile;
 use super::syslog;
 
-/// The configuration-level names of the levels, as accepted by `loglevel=` and `-e`.
-pub const LEVEL_NAMES: &[(&str, LogLevel)] = &[
-    ("critical", LogLevel::Critical),
-    ("error", LogLevel::Error),
-    ("warn", LogLevel::Warn),
-    ("info", LogLevel::Info),
-    ("debug", LogLevel::Debug),
-    ("trace", LogLevel::Trace),
-    ("blather", LogLevel::Blather),
-];
-
 /// Parses a level name case-insensitively (`warning` is not accepted, like the reference).
 /// The error is `bad logging level name '<v>'`.
 pub fn parse_level(value: &str) -> Result<LogLevel, String> {
-    let lower = value.to_lowercase();
-    LEVEL_NAMES
-        .iter()
-        .find(|(n, _)| *n == lower)
-        .map(|(_, l)| *l)
-        .ok_or_else(|| {
-            format!(
-                "bad logging level name {}",
-                crate::spawn::pyfmt::py_repr(value)
-            )
-        })
+    supervisor_config::datatypes::parse_log_level(value)
 }
 
 /// Formats one main-log line (with its trailing newline).

@@ -13,7 +13,6 @@
 //! [`Child`] (pid + parent pipe ends) or a [`SpawnError`] whose `Display` is the `spawnerr`.
 
 pub mod pyfmt;
-mod shlex;
 
 use std::ffi::{CString, OsString};
 use std::fmt;
@@ -23,7 +22,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use supervisor_config::{Config, ProcessConfig};
+use supervisor_config::{split_command, Config, ProcessConfig};
 
 use pyfmt::{errno_name, errno_static_name, py_repr};
 
@@ -64,11 +63,6 @@ impl fmt::Display for SpawnError {
 }
 
 impl std::error::Error for SpawnError {}
-
-/// Splits a command like Python's `shlex.split` (POSIX mode).
-fn split_command(command: &str) -> Result<Vec<String>, String> {
-    shlex::split(command)
-}
 
 /// The directories searched for a bare command name: the program's `environment=` PATH,
 /// else `[supervisord] environment=` PATH, else `daemon_path` (the daemon's own `$PATH`)
