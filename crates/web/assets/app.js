@@ -187,7 +187,7 @@
         view.group = groupSelect.value; view.page = 0; render();
       });
       search = el('input', {
-        type: 'search', id: 'search', placeholder: 'Search name or description  ( / )',
+        type: 'search', id: 'search', placeholder: 'Search  ( / )',
         'aria-label': 'Search processes', autocomplete: 'off'
       });
       search.addEventListener('input', function () { view.text = search.value.trim().toLowerCase(); view.page = 0; render(); });
