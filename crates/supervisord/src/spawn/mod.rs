@@ -819,4 +819,42 @@ mod tests {
         let env = child_environment(Vec::new(), &req);
         assert!(!env.iter().any(|(k, _)| k == "SUPERVISOR_SERVER_URL"));
     }
+
+    fn load(body: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, body.replace("HERE", dir.path().to_str().unwrap())).unwrap();
+        supervisor_config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn server_url_rules() {
+        let base = "[supervisord]\nlogfile=HERE/sd.log\npidfile=HERE/sd.pid\n[program:p]\ncommand=/bin/true\n";
+        let c = load(base);
+        assert_eq!(daemon_server_url(&c), None);
+        let c = load(&format!(
+            "{base}[inet_http_server]\nport=127.0.0.1:9001\n[inet_http_server:two]\nport=:9002\n"
+        ));
+        assert_eq!(
+            daemon_server_url(&c).as_deref(),
+            Some("http://localhost:9002")
+        );
+        let c = load(&format!(
+            "{base}[inet_http_server]\nport=127.0.0.1:9001\n[unix_http_server]\nfile=HERE/s.sock\n"
+        ));
+        let url = daemon_server_url(&c).unwrap();
+        assert!(
+            url.starts_with("unix:///") && url.ends_with("/s.sock"),
+            "{url}"
+        );
+        let mut p = process("x");
+        assert_eq!(server_url_for(&p, &c), Some(url.clone()));
+        p.serverurl = Some("AUTO".into());
+        assert_eq!(server_url_for(&p, &c), Some(url));
+        p.serverurl = Some("http://elsewhere:1".into());
+        assert_eq!(
+            server_url_for(&p, &c).as_deref(),
+            Some("http://elsewhere:1")
+        );
+    }
 }
