@@ -6,7 +6,7 @@ import xmlrpc.client
 
 import pytest
 
-from events_util import (IMPLS, listener_section, normalize, read_records,
+from listeners.events_util import (IMPLS, listener_section, normalize, read_records,
                          wait_records)
 
 ALL_KINDS = ("PROCESS_STATE,PROCESS_GROUP,REMOTE_COMMUNICATION,SUPERVISOR_STATE_CHANGE,"

@@ -7,8 +7,10 @@ Speaks the listener protocol on stdin/stdout and appends one JSON line per event
 to OUTFILE: {"headers": {...}, "payload": "...", "reply": "..."}. `len:` is counted in
 characters, as the reference writes it and as text-mode listeners (superlance) read it.
 
-Behaviour can be steered with REMOTE_COMMUNICATION events (supervisor.sendRemoteCommEvent):
-  type "fail-once": answer FAIL the first time this serial is seen, OK when redelivered
+Behaviour can be steered with REMOTE_COMMUNICATION events (supervisor.sendRemoteCommEvent).
+Each applies only the first time a serial is seen (OUTFILE is the memory, so this holds
+across restarts of the listener); a redelivered event is answered OK:
+  type "fail-once": answer FAIL
   type "die":       exit(1) without answering (the listener dies while BUSY)
   type "garbage":   answer with "garbage\n" instead of a RESULT line
   type "slow":      sleep float(data) seconds before answering OK
@@ -39,6 +41,13 @@ def main():
     out = sys.stdout.buffer
     raw = b""
     seen = set()
+    try:
+        with open(out_path) as f:
+            for line in f:
+                if line.strip():
+                    seen.add(json.loads(line)["headers"]["serial"])
+    except FileNotFoundError:
+        pass
     decoder = codecs.getincrementaldecoder("utf-8")()
 
     def read_some(timeout):
@@ -78,21 +87,22 @@ def main():
         record = {"headers": headers, "payload": payload, "time": time.time()}
         kind = headers["eventname"]
         reply = b"RESULT 2\nOK"
-        if kind == "REMOTE_COMMUNICATION":
+        rtype = data = None
+        if kind == "REMOTE_COMMUNICATION" and headers["serial"] not in seen:
             rtype = payload.split("\n", 1)[0][len("type:"):]
             data = payload.split("\n", 1)[1] if "\n" in payload else ""
-            if rtype == "fail-once" and headers["serial"] not in seen:
+            if rtype == "fail-once":
                 reply = b"RESULT 4\nFAIL"
             elif rtype == "die":
                 reply = None
             elif rtype == "garbage":
                 reply = b"garbage\n"
-            elif rtype == "slow":
-                time.sleep(float(data))
         seen.add(headers["serial"])
         record["reply"] = reply.decode() if reply is not None else None
         with open(out_path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        if kind == "REMOTE_COMMUNICATION" and rtype == "slow" and reply is not None:
+            time.sleep(float(data))
         if reply is None:
             os._exit(1)
         write(reply)

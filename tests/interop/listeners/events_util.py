@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LISTENERS = Path(__file__).resolve().parent / "listeners"
+LISTENERS = Path(__file__).resolve().parent
 RECORDER = LISTENERS / "recorder.py"
 PY = sys.executable
 

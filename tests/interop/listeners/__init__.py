@@ -1,0 +1,1 @@
+"""Listener scripts and helpers for the event interop tests."""
