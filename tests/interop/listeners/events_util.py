@@ -1,6 +1,7 @@
 """Helpers shared by the event tests: the recording listener and reading what it recorded."""
 
 import json
+import os
 import re
 import sys
 import time
@@ -11,6 +12,8 @@ import pytest
 LISTENERS = Path(__file__).resolve().parent
 RECORDER = LISTENERS / "recorder.py"
 PY = sys.executable
+ROOT = Path(__file__).resolve().parents[3]
+VENV_BIN = Path(os.environ.get("SUPERVISOR_RS_VENV", ROOT / ".venv")) / "bin"
 
 # What the "rust" parameter needs before these tests can pass: the daemon's event loop must
 # own a supervisor_events::EventBus and feed it (docs/events.md, "How the runtime wires this").
