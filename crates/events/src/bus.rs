@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use supervisor_protocol::events::EventType;
 use supervisor_protocol::{ListenerState, ProcessState};
 
-use crate::event::{Event, StateSubject};
+use crate::event::{python_bytes_repr, python_str_repr, Event, StateSubject};
 use crate::listener::{ListenerProtocol, ProtocolEffect};
 use crate::stream::{StreamEvent, StreamItem};
 
@@ -423,8 +423,10 @@ impl EventBus {
     }
 
     /// Bytes read from a listener's stdout. Drives its protocol; a finished event is
-    /// dropped from flight, a rejected one goes back to the head of the pool. Returns false
-    /// if the bus has no such listener.
+    /// dropped from flight, a rejected one goes back to the head of the pool. Also logs the
+    /// reference's DEBG copy of the output (`'<name>' stdout output:` + the bytes' repr), so
+    /// the daemon must not log listener stdout to the main log itself (it still writes it to
+    /// the listener's `stdout_logfile`). Returns false if the bus has no such listener.
     pub fn listener_output(&mut self, pool: &str, listener: &str, data: &[u8]) -> bool {
         let Some(p) = self.pools.iter_mut().find(|p| p.name == pool) else {
             return false;
@@ -432,6 +434,16 @@ impl EventBus {
         let Some(l) = p.listener_mut(listener) else {
             return false;
         };
+        if !data.is_empty() {
+            self.log.push(LogLine {
+                level: Level::Debug,
+                text: format!(
+                    "{} stdout output:\n{}",
+                    python_str_repr(&l.name),
+                    python_bytes_repr(data)
+                ),
+            });
+        }
         let mut effects = Vec::new();
         l.protocol.feed(data, &mut effects);
         let mut returned = None;
@@ -784,6 +796,7 @@ mod tests {
         assert_eq!(
             lines(&mut bus),
             vec![
+                "DEBG 'lis' stdout output:\nb'RESULT 2\\nOKREADY\\n'",
                 "DEBG lis: event was processed",
                 "DEBG lis: BUSY -> ACKNOWLEDGED",
                 "DEBG lis: ACKNOWLEDGED -> READY"
@@ -850,6 +863,7 @@ mod tests {
         assert_eq!(
             lines(&mut bus),
             vec![
+                "DEBG 'l' stdout output:\nb'RESULT 4\\nFAIL'",
                 "WARN l: event was rejected",
                 "DEBG l: BUSY -> ACKNOWLEDGED",
                 "DEBG rebuffering event 0 for pool lis (buf size=1, max=10)"
@@ -874,6 +888,7 @@ mod tests {
         assert_eq!(
             lines(&mut bus),
             vec![
+                "DEBG 'l' stdout output:\nb'garbage\\n'",
                 "WARN l: bad result line: 'garbage'",
                 "DEBG l: BUSY -> UNKNOWN",
                 "WARN l: has entered the UNKNOWN state and will no longer receive events, this \
@@ -1068,6 +1083,21 @@ mod tests {
         assert!(!bus.delivery_failed("nope", "l"));
         assert!(bus.remove_pool("p"));
         assert!(!bus.remove_pool("p"));
+    }
+
+    #[test]
+    fn overlapping_subscriptions_deliver_once() {
+        // The reference buffers the event once per matching subscription (a duplicate with
+        // the same serial); we deliberately deliver it once (docs/events.md).
+        let mut bus = EventBus::new("s");
+        let events = [
+            EventType::Event,
+            EventType::RemoteCommunication,
+            EventType::Event,
+        ];
+        bus.add_pool(pool("p", &events, 10, &["l"])).unwrap();
+        bus.publish(Event::remote_communication("t", "x"));
+        assert_eq!(bus.buffered_serials("p").unwrap(), vec![0]);
     }
 
     #[test]

@@ -334,6 +334,36 @@ pub fn python_bytes_repr(data: &[u8]) -> String {
     out
 }
 
+/// Python's `repr()` of a `str` (`'name'`, or `"name"` when it contains a single quote and
+/// no double quote), as the reference writes process names in some log lines.
+pub fn python_str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,6 +486,9 @@ mod tests {
         );
         assert_eq!(python_bytes_repr(b"a'b\""), "b'a\\'b\"'");
         assert_eq!(python_bytes_repr(b"\t\r"), "b'\\t\\r'");
+        assert_eq!(python_str_repr("rec"), "'rec'");
+        assert_eq!(python_str_repr("it's"), "\"it's\"");
+        assert_eq!(python_str_repr("a'\"\n\u{1}é"), "'a\\'\"\\n\\x01é'");
         // A multi-byte character cut by a read boundary is undecodable, as in the reference.
         assert_eq!(decode_output(&"é".as_bytes()[..1]), "Undecodable: b'\\xc3'");
     }
