@@ -38,7 +38,7 @@ struct Proc {
 #[derive(Default)]
 struct Model {
     procs: BTreeMap<String, Proc>,
-    events: Vec<String>, // SSE data lines, in order
+    events: Vec<String>, // SSE messages, in order
     next_pid: i64,
     generation: u64,
 }
@@ -125,15 +125,22 @@ impl Model {
             p.row.start = p.row.start.max(1);
         }
         p.row.description = describe(&p.row, now);
+        // The same shape as supervisor-events' StreamItem::to_sse.
+        let name = format!("PROCESS_STATE_{}", state.name());
         let data = serde_json::json!({
-            "eventname": format!("PROCESS_STATE_{}", state.name()),
-            "processname": p.row.name,
-            "groupname": p.row.group,
-            "from_state": from.name(),
-            "pid": p.row.pid,
+            "eventname": name,
+            "serial": self.events.len(),
+            "payload": {
+                "processname": p.row.name,
+                "groupname": p.row.group,
+                "from_state": from.name(),
+                "pid": p.row.pid,
+            },
         });
         self.next_pid += 1;
-        self.events.push(data.to_string());
+        let seq = self.events.len() + 1;
+        self.events
+            .push(format!("id: {seq}\nevent: {name}\ndata: {data}\n\n"));
         self.generation += 1;
     }
 
@@ -302,8 +309,8 @@ fn serve_events(stream: &mut TcpStream, shared: &Arc<Shared>) -> std::io::Result
         if batch.is_empty() {
             chunk(stream, b": keepalive\n\n")?;
         }
-        for data in batch {
-            chunk(stream, format!("data: {data}\n\n").as_bytes())?;
+        for sse in batch {
+            chunk(stream, sse.as_bytes())?;
         }
     }
 }

@@ -86,6 +86,23 @@ impl CsrfKey {
     }
 }
 
+/// The user name of a `Basic` `Authorization` header value (what tokens are bound to);
+/// empty when there is no such header or it cannot be decoded (servers without auth).
+pub fn basic_auth_user(authorization: Option<&[u8]>) -> String {
+    use base64::Engine as _;
+    let Some(value) = authorization else {
+        return String::new();
+    };
+    let Some(rest) = value.strip_prefix(b"Basic ") else {
+        return String::new();
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim_ascii()) else {
+        return String::new();
+    };
+    let user = decoded.split(|b| *b == b':').next().unwrap_or(&[]);
+    String::from_utf8_lossy(user).into_owned()
+}
+
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
@@ -130,6 +147,14 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
         assert!(!key.verify(std::str::from_utf8(&flipped).unwrap(), "admin", NOW));
+    }
+
+    #[test]
+    fn basic_auth_user_reads_the_name() {
+        assert_eq!(basic_auth_user(Some(b"Basic dXNlcjpwOnc=")), "user"); // user:p:w
+        assert_eq!(basic_auth_user(Some(b"Basic !!!")), "");
+        assert_eq!(basic_auth_user(Some(b"Bearer x")), "");
+        assert_eq!(basic_auth_user(None), "");
     }
 
     #[test]

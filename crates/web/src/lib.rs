@@ -31,7 +31,7 @@ pub use action::{
 };
 pub use assets::asset;
 pub use clock::LocalTime;
-pub use csrf::CsrfKey;
+pub use csrf::{basic_auth_user, CsrfKey};
 pub use pages::{error_page, render_status_page, render_tail_page, TailLog};
 pub use route::{route, Channel, Reply, Request, WebRequest};
 pub use snapshot::{render_status_json, ProcessRow, StatusSnapshot};
