@@ -126,6 +126,9 @@ struct Listener {
     in_flight: Option<Queued>,
     /// Set when a write failed; cleared by the next spawn.
     stdin_closed: bool,
+    /// False once the process is gone (until the next spawn): late output is ignored, as
+    /// the reference drops a process's pipes when it reaps it.
+    alive: bool,
 }
 
 impl Listener {
@@ -286,6 +289,7 @@ impl EventBus {
                     protocol: ListenerProtocol::new(),
                     in_flight: None,
                     stdin_closed: false,
+                    alive: false,
                 })
                 .collect(),
         });
@@ -413,7 +417,8 @@ impl EventBus {
             return;
         }
         let returned = listener.in_flight.take();
-        if subject.to == ProcessState::Starting {
+        listener.alive = subject.to == ProcessState::Starting;
+        if listener.alive {
             listener.protocol.reset();
             listener.stdin_closed = false;
         }
@@ -426,7 +431,9 @@ impl EventBus {
     /// dropped from flight, a rejected one goes back to the head of the pool. Also logs the
     /// reference's DEBG copy of the output (`'<name>' stdout output:` + the bytes' repr), so
     /// the daemon must not log listener stdout to the main log itself (it still writes it to
-    /// the listener's `stdout_logfile`). Returns false if the bus has no such listener.
+    /// the listener's `stdout_logfile`). Output arriving after the process was reported gone
+    /// (BACKOFF, EXITED, STOPPED, FATAL) is ignored until it is spawned again. Returns false
+    /// if the bus has no such listener.
     pub fn listener_output(&mut self, pool: &str, listener: &str, data: &[u8]) -> bool {
         let Some(p) = self.pools.iter_mut().find(|p| p.name == pool) else {
             return false;
@@ -434,6 +441,9 @@ impl EventBus {
         let Some(l) = p.listener_mut(listener) else {
             return false;
         };
+        if !l.alive {
+            return true;
+        }
         if !data.is_empty() {
             self.log.push(LogLine {
                 level: Level::Debug,
@@ -953,6 +963,24 @@ mod tests {
             ProcessState::Starting,
             ProcessState::Running,
         ));
+        assert_eq!(bus.dispatch()[0].serial, 0);
+    }
+
+    #[test]
+    fn output_after_death_is_ignored() {
+        let mut bus = EventBus::new("s");
+        bus.add_pool(pool("p", &[EventType::RemoteCommunication], 10, &["l"]))
+            .unwrap();
+        bus.publish(Event::remote_communication("t", "x"));
+        start(&mut bus, "p", "l");
+        bus.dispatch();
+        bus.publish(state("l", "p", ProcessState::Running, ProcessState::Exited));
+        lines(&mut bus);
+        // The answer was read only after the exit was reported: the event stays buffered.
+        bus.listener_output("p", "l", b"RESULT 2\nOK");
+        assert!(lines(&mut bus).is_empty());
+        assert_eq!(bus.buffered_serials("p").unwrap(), vec![0]);
+        start(&mut bus, "p", "l");
         assert_eq!(bus.dispatch()[0].serial, 0);
     }
 
