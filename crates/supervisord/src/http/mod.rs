@@ -259,9 +259,12 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
         headers: parts.headers,
         body,
     };
+    let get_or_head = web.method == Method::GET || web.method == Method::HEAD;
     match ctx.web.handle(web, ctx.control.clone()).await {
         Some(r) => r,
-        None => error_response(StatusCode::NOT_FOUND),
+        // Like the reference's fallback handler: only GET and HEAD can be "not found".
+        None if get_or_head => error_response(StatusCode::NOT_FOUND),
+        None => error_response(StatusCode::BAD_REQUEST),
     }
 }
 

@@ -445,7 +445,8 @@ pub fn config_info(g: &GroupConfig, p: &ProcessConfig, inuse: bool) -> Value {
             Value::Int(capped_u64(p.stderr.logfile_maxbytes)),
         ),
         ("stderr_syslog".into(), Value::Bool(p.stderr.syslog)),
-        ("serverurl".into(), opt(&p.serverurl, "auto")),
+        // The reference turns both an absent serverurl and AUTO into None, shown as 'none'.
+        ("serverurl".into(), opt(&p.serverurl, "none")),
     ])
 }
 
@@ -699,10 +700,21 @@ fn python_repr(v: &Value) -> String {
     }
 }
 
+/// A scalar param as the text Python's `%s` would give (the reference formats whatever it
+/// is given into the event).
+fn scalar_text(v: &Value) -> Result<String, Fault> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Int(_) | Value::Bool(_) | Value::Double(_) => Ok(python_repr(v)),
+        Value::Base64(d) => Ok(String::from_utf8_lossy(d).into_owned()),
+        _ => Err(bad_params()),
+    }
+}
+
 fn send_remote_comm_event(b: &mut dyn Backend, params: &[Value]) -> Outcome {
-    let kind = tri!(arg_str(params, 0));
-    let data = tri!(arg_str(params, 1));
-    b.remote_comm_event(kind, data);
+    let kind = tri!(scalar_text(&params[0]));
+    let data = tri!(scalar_text(&params[1]));
+    b.remote_comm_event(&kind, &data);
     done(true)
 }
 
@@ -1125,7 +1137,9 @@ fn one_of_multicall(b: &mut dyn Backend, call: &Value) -> Outcome {
             return fail(Fault::new(FaultCode::IncorrectParameters, "No methodName"));
         }
         Some(Value::String(s)) => s.as_str(),
-        Some(_) => return fail(Fault::bare(FaultCode::UnknownMethod)),
+        Some(_) => {
+            return fail(Fault::new(FaultCode::Failed, "methodName must be a string"));
+        }
     };
     if name == "system.multicall" {
         return fail(Fault::new(
