@@ -13,7 +13,7 @@
 //! exit 0 (or 2 on error).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use supervisor_config::{datatypes, Config, GroupKind, LogFile, LogLevel};
 
@@ -696,5 +696,174 @@ mod tests {
             assert!(h.contains(o), "help lacks {o}");
         }
         assert!(h.contains("Usage: /usr/bin/supervisord [options]"));
+    }
+
+    /// Python side of the differential test: the reference's own option machinery with
+    /// config reading switched off; prints one outcome line per JSON case.
+    const PY_DRIVER: &str = r#"
+import json, sys
+from supervisor import options
+class Stop(Exception):
+    pass
+def usage(self, msg):
+    raise Stop('ERR:' + str(msg))
+def help_(self, dummy):
+    raise Stop('HELP')
+def version(self, dummy):
+    raise Stop('VERSION')
+options.Options.usage = usage
+options.Options.help = help_
+options.ServerOptions.version = version
+options.Options.process_config = lambda self, do_usage=True: None
+options.ServerOptions.process_config = lambda self, do_usage=True: None
+options.Options.default_configfile = lambda self: None
+options.ServerOptions.default_configfile = lambda self: None
+for line in sys.stdin:
+    args = json.loads(line)
+    o = options.ServerOptions()
+    try:
+        options.Options.realize(o, args=args, doc='', progname='supervisord')
+        print('OK')
+    except Stop as e:
+        print(e.args[0])
+"#;
+
+    fn outcome(a: &[String]) -> String {
+        match parse(a) {
+            Ok(Command::Help) => "HELP".into(),
+            Ok(Command::Version) => "VERSION".into(),
+            Ok(Command::Run(_)) => "OK".into(),
+            Err(e) => format!("ERR:{}", e.message),
+        }
+    }
+
+    #[test]
+    fn differential_against_the_reference_option_parser() {
+        let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+        if !Path::new(python).exists() {
+            eprintln!("skipped: no reference venv at {python}");
+            return;
+        }
+        const POOL: &[&str] = &[
+            "-n",
+            "-c",
+            "x.conf",
+            "--conf",
+            "--configuration=a",
+            "-nc",
+            "-ck",
+            "--nodaemon",
+            "--nodaemon=1",
+            "-m",
+            "022",
+            "9",
+            "-m9",
+            "--umask=0o7",
+            "-y",
+            "1MB",
+            "1x",
+            "--log",
+            "--logfile_b=3",
+            "-z",
+            "1.5",
+            "-e",
+            "debug",
+            "WARN",
+            "warning",
+            "-?",
+            "-h",
+            "--he",
+            "-v",
+            "--ver",
+            "x",
+            "--",
+            "-",
+            "-a",
+            "10",
+            "--minprocs",
+            "-q",
+            "/tmp",
+            "/nonexistent",
+            "-d",
+            "-l",
+            "/no/x",
+            "-t",
+            "-k",
+            "-s",
+            "--s",
+            "--silent",
+            "--bogus",
+            "-x",
+            "-u",
+            "root",
+            "--profile_options=calls",
+            "-i",
+            "id",
+            "-j",
+            "sd.pid",
+            "-tk",
+            "--strip",
+            "--min",
+            "-a1_0",
+            "-y 5kb",
+        ];
+        // A fixed-seed generator keeps the case list reproducible.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let cases: Vec<Vec<String>> = (0..400)
+            .map(|_| {
+                let len = next(6);
+                (0..len)
+                    .map(|_| POOL[next(POOL.len())].to_string())
+                    .collect()
+            })
+            .collect();
+        let input: String = cases
+            .iter()
+            .map(|c| {
+                let items: Vec<String> = c
+                    .iter()
+                    .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+                    .collect();
+                format!("[{}]\n", items.join(","))
+            })
+            .collect();
+        let mut child = std::process::Command::new(python)
+            .arg("-c")
+            .arg(PY_DRIVER)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let theirs: Vec<&str> = text.lines().collect();
+        assert_eq!(theirs.len(), cases.len(), "python driver failed");
+        let mut distinct = std::collections::BTreeSet::new();
+        for (case, expected) in cases.iter().zip(theirs) {
+            assert_eq!(outcome(case), expected, "args {case:?}");
+            distinct.insert(expected);
+        }
+        // The pool must exercise many different paths, not one error over and over.
+        assert!(
+            distinct.len() >= 15,
+            "only {} outcomes: {distinct:?}",
+            distinct.len()
+        );
+        assert!(distinct.contains("OK") && distinct.contains("HELP"));
     }
 }
