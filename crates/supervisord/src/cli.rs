@@ -13,7 +13,7 @@
 //! exit 0 (or 2 on error).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use supervisor_config::{datatypes, Config, GroupKind, LogFile, LogLevel};
 
@@ -740,7 +740,7 @@ for line in sys.stdin:
     #[test]
     fn differential_against_the_reference_option_parser() {
         let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-        if !Path::new(python).exists() {
+        if !std::path::Path::new(python).exists() {
             eprintln!("skipped: no reference venv at {python}");
             return;
         }
