@@ -94,6 +94,13 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// A scope of three tables, later ones overriding earlier ones.
+    pub fn three(a: &'a Expansions, b: &'a Expansions, c: &'a Expansions) -> Self {
+        Scope {
+            layers: [Some(a), Some(b), Some(c)],
+        }
+    }
+
     fn get(&self, name: &str) -> Option<&'a PyVal> {
         self.layers.iter().rev().flatten().find_map(|l| l.get(name))
     }

@@ -165,6 +165,7 @@ pub fn nonposix_tokens(s: &str) -> Result<Vec<String>, String> {
 pub fn parse_key_value_pairs(arg: &str) -> Result<Vec<(String, String)>, String> {
     let tokens = nonposix_tokens(arg)?;
     let mut out: Vec<(String, String)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
     let mut i = 0;
     while i < tokens.len() {
         if tokens.len() < i + 3 || tokens[i + 1] != "=" {
@@ -174,9 +175,12 @@ pub fn parse_key_value_pairs(arg: &str) -> Result<Vec<(String, String)>, String>
         }
         let k = tokens[i].clone();
         let v = tokens[i + 2].trim_matches(['\'', '"']).to_string();
-        match out.iter_mut().find(|(ek, _)| *ek == k) {
-            Some(slot) => slot.1 = v,
-            None => out.push((k, v)),
+        match index.get(&k) {
+            Some(&at) => out[at].1 = v,
+            None => {
+                index.insert(k.clone(), out.len());
+                out.push((k, v));
+            }
         }
         i += 4;
     }
