@@ -116,6 +116,13 @@ pub trait Backend {
     fn reload_config(&mut self) -> Result<ConfigDiff, String>;
     /// The groups of the loaded config (what `getAllConfigInfo` and `addProcessGroup` see).
     fn config_groups(&self) -> Vec<GroupConfig>;
+    /// The file an `AUTO` log of a loaded-config process was given, when that config entry
+    /// has been activated since it was loaded (at startup or by `addProcessGroup`): the
+    /// reference shows such resolved names in `getAllConfigInfo`, and `auto` for entries
+    /// loaded by `reloadConfig` and not (re-)added since. `None` shows `auto`.
+    fn resolved_auto_log(&self, _group: &str, _name: &str, _stderr: bool) -> Option<PathBuf> {
+        None
+    }
     /// Activates a group of the loaded config; false if it is already active.
     fn add_group(&mut self, name: &str) -> bool;
     /// Removes an active group; false if any of its processes is not stopped.

@@ -366,16 +366,25 @@ fn get_all_process_info(b: &mut dyn Backend, _: &[Value]) -> Outcome {
     done(Value::Array(out))
 }
 
-fn logfile_value(f: &LogFile) -> Value {
+fn logfile_value(f: &LogFile, resolved: Option<std::path::PathBuf>) -> Value {
     match f {
         LogFile::None | LogFile::Syslog => Value::from("none"),
-        LogFile::Auto => Value::from("auto"),
+        LogFile::Auto => match resolved {
+            Some(p) => Value::String(p.to_string_lossy().into_owned()),
+            None => Value::from("auto"),
+        },
         LogFile::Path(p) => Value::String(p.to_string_lossy().into_owned()),
     }
 }
 
-/// One ConfigInfo struct (getAllConfigInfo), members in the reference's order.
-pub fn config_info(g: &GroupConfig, p: &ProcessConfig, inuse: bool) -> Value {
+/// One ConfigInfo struct (getAllConfigInfo), members in the reference's order. `auto_logs`
+/// are the files AUTO logs were resolved to (stdout, stderr), if any.
+pub fn config_info(
+    g: &GroupConfig,
+    p: &ProcessConfig,
+    inuse: bool,
+    auto_logs: (Option<std::path::PathBuf>, Option<std::path::PathBuf>),
+) -> Value {
     let opt = |s: &Option<String>, none: &str| match s {
         Some(s) => Value::String(s.clone()),
         None => Value::from(none),
@@ -412,7 +421,10 @@ pub fn config_info(g: &GroupConfig, p: &ProcessConfig, inuse: bool) -> Value {
             "stdout_events_enabled".into(),
             Value::Bool(p.stdout.events_enabled),
         ),
-        ("stdout_logfile".into(), logfile_value(&p.stdout.logfile)),
+        (
+            "stdout_logfile".into(),
+            logfile_value(&p.stdout.logfile, auto_logs.0),
+        ),
         (
             "stdout_logfile_backups".into(),
             Value::Int(p.stdout.logfile_backups as i32),
@@ -435,7 +447,10 @@ pub fn config_info(g: &GroupConfig, p: &ProcessConfig, inuse: bool) -> Value {
             "stderr_events_enabled".into(),
             Value::Bool(p.stderr.events_enabled),
         ),
-        ("stderr_logfile".into(), logfile_value(&p.stderr.logfile)),
+        (
+            "stderr_logfile".into(),
+            logfile_value(&p.stderr.logfile, auto_logs.1),
+        ),
         (
             "stderr_logfile_backups".into(),
             Value::Int(p.stderr.logfile_backups as i32),
@@ -456,7 +471,11 @@ fn get_all_config_info(b: &mut dyn Backend, _: &[Value]) -> Outcome {
     for g in b.config_groups() {
         let inuse = active.contains(&g.name);
         for p in &g.processes {
-            rows.push((p.name.clone(), config_info(&g, p, inuse)));
+            let auto = (
+                b.resolved_auto_log(&g.name, &p.name, false),
+                b.resolved_auto_log(&g.name, &p.name, true),
+            );
+            rows.push((p.name.clone(), config_info(&g, p, inuse, auto)));
         }
     }
     // Stable sort by name, as the reference does.

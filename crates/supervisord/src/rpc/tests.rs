@@ -819,3 +819,43 @@ fn log_paths_for_tail() {
     assert_eq!(log_path(&b, &t("grp:*", "stdout")), None);
     assert_eq!(log_path(&b, &LogTarget::Main), None);
 }
+
+#[test]
+fn config_info_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[supervisord]\nlogfile={0}/l\npidfile={0}/p\nchildlogdir={0}\n\n\
+[program:b]\ncommand=/bin/cat\nstdout_logfile=NONE\n\n[program:a]\ncommand=/bin/cat\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let cfg = supervisor_config::load(&conf).unwrap();
+    let mut b = world();
+    b.config = cfg.groups;
+    b.groups.push(("b".into(), vec![]));
+    let rows = call(&mut b, "supervisor.getAllConfigInfo", vec![]).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let keys: Vec<&str> = rows[0].as_struct().unwrap().iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys.join(" "),
+        "autostart directory uid command exitcodes group group_prio inuse killasgroup name \
+process_prio redirect_stderr startretries startsecs stdout_capture_maxbytes \
+stdout_events_enabled stdout_logfile stdout_logfile_backups stdout_logfile_maxbytes \
+stdout_syslog stopsignal stopwaitsecs stderr_capture_maxbytes stderr_events_enabled \
+stderr_logfile stderr_logfile_backups stderr_logfile_maxbytes stderr_syslog serverurl"
+    );
+    // Sorted by name; inuse follows the active groups; AUTO/None rendered as words.
+    assert_eq!(rows[0].get("name"), Some(&s("a")));
+    assert_eq!(rows[0].get("inuse"), Some(&Value::Bool(false)));
+    assert_eq!(rows[0].get("stdout_logfile"), Some(&s("auto")));
+    assert_eq!(rows[0].get("directory"), Some(&s("none")));
+    assert_eq!(rows[0].get("serverurl"), Some(&s("none")));
+    assert_eq!(rows[0].get("exitcodes"), Some(&Value::Array(vec![Value::Int(0)])));
+    assert_eq!(rows[1].get("inuse"), Some(&Value::Bool(true)));
+    assert_eq!(rows[1].get("stdout_logfile"), Some(&s("none")));
+}
