@@ -112,18 +112,22 @@ impl MainLog {
         if !self.enabled(level) {
             return;
         }
-        let line = format_line(&Local::now(), level, message);
+        let now = Local::now();
+        let line = format_line(&now, level, message);
         self.write_line(&line);
+        if self.syslog {
+            // Like the reference's syslog handler: one entry per line, each with the prefix.
+            for part in message.trim_end_matches('\n').split('\n') {
+                syslog::send(format_line(&now, level, part).trim_end_matches('\n'));
+            }
+        }
     }
 
-    /// Writes an already formatted line to every target. Write errors are swallowed: the
-    /// daemon must keep running when its log disk is full.
+    /// Writes an already formatted line to the file and stdout targets. Write errors are
+    /// swallowed: the daemon must keep running when its log disk is full.
     pub fn write_line(&mut self, line: &str) {
         if let Some(f) = &mut self.file {
             let _ = f.write(line.as_bytes());
-        }
-        if self.syslog {
-            syslog::send_lines("", line.as_bytes());
         }
         if self.echo_stdout {
             let mut out = io::stdout().lock();
@@ -295,5 +299,36 @@ mod tests {
             "'web' stderr output:\nUndecodable: b'\\xff\\n'"
         );
         assert_eq!(py_bytes_repr(b"READY\n"), "b'READY\\n'");
+    }
+
+    #[test]
+    fn main_log_rotates_reopens_and_clears() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sd.log");
+        let mut log = MainLog::open(&MainLogConfig {
+            logfile: LogFile::Path(p.clone()),
+            maxbytes: 100,
+            backups: 2,
+            level: LogLevel::Blather,
+            echo_stdout: false,
+        })
+        .unwrap();
+        for i in 0..10 {
+            log.blather(&format!("message number {i}"));
+        }
+        let rotated = crate::logs::rotating::numbered(&p, 1);
+        assert!(rotated.exists());
+        assert!(crate::logs::rotating::numbered(&p, 2).exists());
+        assert!(!crate::logs::rotating::numbered(&p, 3).exists());
+        let moved = dir.path().join("moved.log");
+        std::fs::rename(&p, &moved).unwrap();
+        log.reopen().unwrap();
+        log.info("after reopen");
+        assert!(std::fs::read_to_string(&p)
+            .unwrap()
+            .ends_with(" INFO after reopen\n"));
+        log.clear().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
+        assert_eq!(log.path(), Some(p.as_path()));
     }
 }
