@@ -161,20 +161,29 @@
       });
     }
 
-    if (form) {
+    function activate(b) {
+      var action = b.dataset.action || b.value;
+      var ns = b.dataset.ns || '';
+      var question = b.dataset.confirm;
+      if (!action) return;
+      if (question) {
+        confirmAction(question).then(function (yes) { if (yes) runAction(action, ns, b); });
+      } else {
+        runAction(action, ns, b);
+      }
+    }
+
+    if (form && window.fetch) {
       form.addEventListener('submit', function (ev) {
         var b = ev.submitter;
-        if (!b || !window.fetch) return; // let the browser post the form
+        if (!b) return; // let the browser post the form
         ev.preventDefault();
-        var action = b.dataset.action || b.value;
-        var ns = b.dataset.ns || '';
-        var question = b.dataset.confirm;
-        if (!action) return;
-        if (question) {
-          confirmAction(question).then(function (yes) { if (yes) runAction(action, ns, b); });
-        } else {
-          runAction(action, ns, b);
-        }
+        activate(b);
+      });
+      // Row buttons live outside the form once the script runs (see ensureTable).
+      document.addEventListener('click', function (ev) {
+        var b = ev.target && ev.target.closest ? ev.target.closest('button[data-action]') : null;
+        if (b && !b.form) { ev.preventDefault(); activate(b); }
       });
     }
 
@@ -258,7 +267,20 @@
     }
 
     // ---- table
+    // Buttons inside a <form> are registered with it one by one, which gets slow with
+    // thousands of rows; the live table therefore sits after the form, its buttons are
+    // plain type="button" handled by the click listener above.
+    var moved = false;
+    function moveOutOfForm() {
+      if (moved || !form) return;
+      moved = true;
+      var table = $('statustable');
+      var after = form.nextSibling;
+      [table, pager].forEach(function (node) { if (node) form.parentNode.insertBefore(node, after); });
+    }
+
     function ensureTable() {
+      moveOutOfForm();
       var table = $('statustable');
       if (table && table.tagName === 'TABLE') return $('tbody');
       var fresh = el('table', { id: 'statustable', cellspacing: '0' }, [
@@ -282,8 +304,7 @@
 
     function actionButton(label, action, ns) {
       return el('li', null, [el('button', {
-        type: 'submit', className: 'act act-' + action,
-        formaction: 'index.html?processname=' + quote(ns) + '&action=' + action,
+        type: 'button', className: 'act act-' + action,
         dataset: { action: action, ns: ns }, text: label
       })]);
     }
@@ -300,8 +321,8 @@
       var lower = p.statename.toLowerCase();
       var slots;
       if (p.state === 20) slots = [actionButton('Restart', 'restart', ns), actionButton('Stop', 'stop', ns)];
-      else if (STOPPED_LIKE[p.state]) slots = [actionButton('Start', 'start', ns), el('li', null, [el('span', { className: 'hidden' })])];
-      else slots = [el('li', null, [el('span', { className: 'hidden' })]), el('li', null, [el('span', { className: 'hidden' })])];
+      else if (STOPPED_LIKE[p.state]) slots = [actionButton('Start', 'start', ns), el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })])];
+      else slots = [el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })]), el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })])];
       slots.push(actionButton('Clear Log', 'clearlog', ns));
       slots.push(el('li', null, [el('a', { href: 'logtail/' + quote(ns), target: '_blank', text: 'Tail -f Stdout' })]));
       slots.push(el('li', null, [el('a', { href: 'logtail/' + quote(ns) + '/stderr', target: '_blank', text: 'Tail -f Stderr' })]));
@@ -352,6 +373,7 @@
 
     function render() {
       if (!snap) return;
+      moveOutOfForm();
       var procs = snap.processes;
       updateToolbar(procs);
       if (procs.length === 0) { showEmpty('No programs to manage'); pager.hidden = true; return; }

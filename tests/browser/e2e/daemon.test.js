@@ -58,33 +58,36 @@ startsecs=1
 command=/bin/sleep 1000
 startsecs=1
 
-[program:web]
-process_name=web_%(process_num)02d
+[group:fleet]
+programs=api,worker,batch,broken,flaky
+
+[program:api]
+process_name=n%(process_num)02d-%(program_name)s
 numprocs=40
 command=/bin/sleep 1000
 startsecs=0
 
 [program:worker]
-process_name=worker_%(process_num)02d
-numprocs=24
+process_name=n%(process_num)02d-%(program_name)s
+numprocs=25
 command=/bin/sleep 1000
 autostart=false
 
 [program:batch]
-process_name=batch_%(process_num)02d
+process_name=n%(process_num)02d-%(program_name)s
 numprocs=15
 command=/bin/true
 startsecs=0
 autorestart=false
 
 [program:broken]
-process_name=broken_%(process_num)02d
+process_name=n%(process_num)02d-%(program_name)s
 numprocs=10
 command=/bin/false
 startretries=1
 
 [program:flaky]
-process_name=flaky_%(process_num)02d
+process_name=n%(process_num)02d-%(program_name)s
 numprocs=6
 command=/bin/sh -c 'sleep 0.4; exit 3'
 startsecs=2
@@ -170,7 +173,7 @@ test('the page lists every process; screenshot with 100 processes', async (t) =>
   if (maybeSkip(t)) return;
   await waitState('ticker', 'RUNNING');
   await waitState('sleeper', 'RUNNING');
-  await waitState('broken:broken_09', 'FATAL', 20000);
+  await waitState('fleet:n09-broken', 'FATAL', 20000);
   const page = await context.newPage();
   const resp = await page.goto(base);
   assert.strictEqual(resp.status(), 200);
@@ -179,7 +182,7 @@ test('the page lists every process; screenshot with 100 processes', async (t) =>
   assert.match(await page.textContent('#pagerlabel'), /of 100$/);
   const names = await page.$$eval('#tbody tr', (rows) => rows.map((r) => r.dataset.ns));
   assert.strictEqual(names.length, 100);
-  for (const ns of ['ticker', 'sleeper', 'printer', EVIL_NAME, 'web:web_00', 'worker:worker_23', 'batch:batch_14', 'broken:broken_09', 'flaky:flaky_05']) {
+  for (const ns of ['ticker', 'sleeper', 'printer', EVIL_NAME, 'fleet:n00-api', 'fleet:n24-worker', 'fleet:n14-batch', 'fleet:n09-broken', 'fleet:n05-flaky']) {
     assert.ok(names.includes(ns), `${ns} not listed`);
   }
   await page.screenshot({ path: path.join(SHOTS, 'status.png') });
@@ -227,7 +230,7 @@ test('a GET to an action URL changes nothing', async (t) => {
   }
   await new Promise((r) => setTimeout(r, 500));
   assert.strictEqual(await rpcState('sleeper'), 'RUNNING');
-  assert.strictEqual(await rpcState('web:web_00'), 'RUNNING');
+  assert.strictEqual(await rpcState('fleet:n00-api'), 'RUNNING');
   // And a POST without the token is refused.
   const r = await fetch(base + 'index.html', {
     method: 'POST', headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -254,4 +257,28 @@ test('a process named or printing <script> cannot run script', async (t) => {
   assert.deepStrictEqual(dialogs, []);
   assert.deepStrictEqual(pageErrors, []);
   await page.close();
+});
+
+test('screenshots: dark theme and phone width', async (t) => {
+  if (maybeSkip(t)) return;
+  const dark = await chromium.browser.newContext({
+    httpCredentials: { username: USER, password: PASSWORD },
+    colorScheme: 'dark', viewport: { width: 1280, height: 900 },
+  });
+  const page = await dark.newPage();
+  await page.goto(base);
+  await page.waitForSelector('#pagerlabel');
+  await page.screenshot({ path: path.join(SHOTS, 'status-dark.png') });
+  await dark.close();
+  const phone = await chromium.browser.newContext({
+    httpCredentials: { username: USER, password: PASSWORD },
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+  });
+  const p2 = await phone.newPage();
+  await p2.goto(base);
+  await p2.waitForSelector('#pagerlabel');
+  const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone screen`);
+  await p2.screenshot({ path: path.join(SHOTS, 'status-phone.png') });
+  await phone.close();
 });
