@@ -358,3 +358,124 @@ fn nix_uid() -> u32 {
     // the same uid the loader would use by default
     LoadContext::from_process().uid
 }
+
+/// Deterministic pseudo-random format strings, expanded by Python's `%` and by ours: the
+/// results, or the error messages, must be identical.
+#[test]
+fn percent_formatting_matches_python() {
+    use supervisor_config::pyfmt::{expand, Expansions, PyVal, Scope};
+    let py = venv_python();
+    let atoms = [
+        "%",
+        "%%",
+        "%(a)s",
+        "%(n)d",
+        "%(neg)d",
+        "%(a)",
+        "%(",
+        ")",
+        "(",
+        "s",
+        "d",
+        "x",
+        "X",
+        "o",
+        "r",
+        "a",
+        "c",
+        "e",
+        "f",
+        "g",
+        "i",
+        "u",
+        "l",
+        "h",
+        "-",
+        "+",
+        " ",
+        "#",
+        "0",
+        "5",
+        "12",
+        ".",
+        ".3",
+        "*",
+        "%(n)",
+        "%(a)5",
+        "%(missing)s",
+        "q",
+        "é",
+        "\n",
+        "'",
+        "%(n)#",
+        "%(a)-",
+        "%(n)0",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut cases = Vec::new();
+    for _ in 0..600 {
+        let n = (next() % 6) as usize + 1;
+        let s: String = (0..n)
+            .map(|_| atoms[(next() % atoms.len() as u64) as usize])
+            .collect();
+        cases.push(s);
+    }
+    let program = r#"
+import json, sys
+from supervisor.options import expand
+d = {"a": "hi", "n": 7, "neg": -12}
+for line in sys.stdin:
+    s = json.loads(line)
+    try:
+        print(json.dumps({"ok": expand(s, d, "k")}))
+    except ValueError as e:
+        print(json.dumps({"err": str(e)}))
+"#;
+    let mut child = Command::new(&py)
+        .arg("-c")
+        .arg(program)
+        .env_clear()
+        .env("LC_CTYPE", "C.UTF-8")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let input: String = cases.iter().map(|c| format!("{}\n", json!(c))).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let mut e = Expansions::new();
+    e.set_str("a", "hi");
+    e.set("n", PyVal::Int(7));
+    e.set("neg", PyVal::Int(-12));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), cases.len(), "one answer per format string");
+    let mut failures = Vec::new();
+    for (case, line) in cases.iter().zip(lines) {
+        let want: Value = serde_json::from_str(line).unwrap();
+        let ours = match expand(case, &Scope::one(&e), "k") {
+            Ok(v) => json!({ "ok": v }),
+            Err(m) => json!({ "err": m }),
+        };
+        if ours != want {
+            failures.push(format!("{case:?}: python {want} / ours {ours}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
