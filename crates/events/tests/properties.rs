@@ -246,3 +246,47 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A slow stream subscriber never blocks the bus and never loses count: what it
+    /// receives plus what it was told was dropped plus what is still pending equals what
+    /// was published, and the serials it sees increase.
+    #[test]
+    fn streams_account_for_every_event(
+        capacity in 1usize..5,
+        steps in proptest::collection::vec(any::<bool>(), 1..200),
+    ) {
+        let mut bus = EventBus::new("s");
+        let (id, mut rx) = bus.subscribe_stream(&[EventType::Event], capacity);
+        let mut published = 0u64;
+        let mut received = 0u64;
+        let mut told_dropped = 0u64;
+        let mut last_serial = None;
+        for publish in steps {
+            if publish {
+                bus.publish(Event::remote_communication("t", "x"));
+                published += 1;
+            } else if let Ok(item) = rx.try_recv() {
+                match item {
+                    StreamItem::Event(e) => {
+                        if let Some(l) = last_serial {
+                            prop_assert!(e.serial > l);
+                        }
+                        last_serial = Some(e.serial);
+                        received += 1;
+                    }
+                    StreamItem::Dropped(n) => told_dropped += n,
+                }
+            }
+        }
+        while let Ok(item) = rx.try_recv() {
+            match item {
+                StreamItem::Event(_) => received += 1,
+                StreamItem::Dropped(n) => told_dropped += n,
+            }
+        }
+        let stats = bus.stream_stats(id).unwrap();
+        prop_assert_eq!(received + told_dropped + stats.pending_dropped, published);
+        prop_assert_eq!(told_dropped + stats.pending_dropped, stats.total_dropped);
+    }
+}
