@@ -28,19 +28,28 @@ pub struct Config {
 /// A message produced while parsing, logged at startup (e.g. `Included extra file ...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseMessage {
+    /// How important the message is.
     pub level: LogLevel,
+    /// The message text.
     pub text: String,
 }
 
 /// Main-log levels with the reference's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
+    /// `blather` (3).
     Blather = 3,
+    /// `trace` (5).
     Trace = 5,
+    /// `debug` (10).
     Debug = 10,
+    /// `info` (20).
     Info = 20,
+    /// `warn` (30).
     Warn = 30,
+    /// `error` (40).
     Error = 40,
+    /// `critical` (50).
     Critical = 50,
 }
 
@@ -75,31 +84,48 @@ pub enum LogFile {
 /// `[supervisord]`, with command-line overrides applied by the daemon, not here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisordConfig {
+    /// `logfile=` (main log) / `*_logfile=` (child channel).
     pub logfile: LogFile,
+    /// `logfile_maxbytes=` in bytes; 0 = never rotate.
     pub logfile_maxbytes: u64,
+    /// `logfile_backups=`; 0 = no backups.
     pub logfile_backups: u32,
+    /// `loglevel=`.
     pub loglevel: LogLevel,
+    /// `pidfile=`, absolute.
     pub pidfile: PathBuf,
+    /// `umask=`.
     pub umask: u32,
+    /// `nodaemon=`.
     pub nodaemon: bool,
+    /// `silent=`.
     pub silent: bool,
+    /// `minfds=`.
     pub minfds: u64,
+    /// `minprocs=`.
     pub minprocs: u64,
+    /// `nocleanup=`.
     pub nocleanup: bool,
+    /// `childlogdir=` (default: the temp dir).
     pub childlogdir: PathBuf,
     /// `user=` as written (name or uid); resolved by the daemon.
     pub user: Option<String>,
+    /// `directory=`.
     pub directory: Option<PathBuf>,
+    /// `strip_ansi=`.
     pub strip_ansi: bool,
     /// `environment=` pairs in order.
     pub environment: Vec<(String, String)>,
+    /// `identifier=`.
     pub identifier: String,
 }
 
 /// HTTP Basic credentials of a server section. `password` may be `{SHA}<hex>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// `username=`.
     pub username: String,
+    /// `password=`.
     pub password: String,
 }
 
@@ -108,10 +134,14 @@ pub struct Credentials {
 pub struct UnixHttpServerConfig {
     /// The section name as written (`unix_http_server` or `unix_http_server:foo`).
     pub section: String,
+    /// The socket path (absolute) / the file a section came from.
     pub file: PathBuf,
+    /// `chmod=` (default 0700).
     pub chmod: u32,
-    /// `chown=` resolved to (uid, gid); `None` = do not change.
+    /// `chown=` resolved to (uid, gid); `None` = do not change; gid `u32::MAX` (= -1) when
+    /// only a user was given.
     pub chown: Option<(u32, u32)>,
+    /// `username=`/`password=`, when set.
     pub credentials: Option<Credentials>,
 }
 
@@ -121,7 +151,9 @@ pub struct InetHttpServerConfig {
     pub section: String,
     /// Lower-cased host; empty = all interfaces.
     pub host: String,
+    /// The TCP port.
     pub port: u16,
+    /// `username=`/`password=`, when set.
     pub credentials: Option<Credentials>,
 }
 
@@ -139,10 +171,15 @@ pub struct RpcInterfaceConfig {
 /// `[supervisorctl]` (read by `supervisorctl` only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtlConfig {
+    /// `serverurl=`.
     pub serverurl: String,
+    /// `username=`.
     pub username: Option<String>,
+    /// `password=`.
     pub password: Option<String>,
+    /// `prompt=`.
     pub prompt: String,
+    /// `history_file=`, absolute.
     pub history_file: Option<PathBuf>,
 }
 
@@ -161,8 +198,11 @@ impl Default for CtlConfig {
 /// `autorestart=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoRestart {
+    /// `false`: never restart.
     Never,
+    /// `unexpected`: restart when the exit code is not in `exitcodes`.
     Unexpected,
+    /// `true`: always restart.
     Always,
 }
 
@@ -185,16 +225,26 @@ pub struct FcgiSocketConfig {
     /// The expanded `socket=` URL as written (`tcp://h:p` or `unix:///path`), used in log lines.
     pub url: String,
     pub address: SocketAddress,
+    /// `socket_backlog=`; `None` = the system default.
     pub backlog: Option<u32>,
-    /// `socket_owner=` resolved to (uid, gid); unix sockets only.
+    /// `socket_owner=` resolved to (uid, gid) (gid `u32::MAX` = -1 when only a user was
+    /// given); unix sockets only.
     pub owner: Option<(u32, u32)>,
+    /// `socket_mode=` (unix sockets; 0o700 by default).
     pub mode: u32,
 }
 
 /// An fcgi socket address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketAddress {
-    Tcp { host: String, port: u16 },
+    /// `tcp://host:port` (host lower-cased).
+    Tcp {
+        /// The host to bind.
+        host: String,
+        /// The port to bind.
+        port: u16,
+    },
+    /// `unix:///path` (path normalised).
     Unix(PathBuf),
 }
 
@@ -203,28 +253,40 @@ pub enum SocketAddress {
 pub struct EventListenerPoolConfig {
     /// Subscribed event type names, upper-cased, in the order written.
     pub events: Vec<String>,
+    /// `buffer_size=`.
     pub buffer_size: usize,
+    /// `result_handler=`.
     pub result_handler: String,
 }
 
 /// A process group: what `addProcessGroup`/`reloadConfig` work on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupConfig {
+    /// The name.
     pub name: String,
+    /// `priority=`.
     pub priority: i32,
+    /// What kind of section made the group.
     pub kind: GroupKind,
-    /// Processes sorted by (priority, name).
+    /// Processes: each program's processes sorted by (priority, name); a heterogeneous
+    /// group lists its programs in `programs=` order (as the reference does).
     pub processes: Vec<ProcessConfig>,
 }
 
 /// One log channel (stdout or stderr) of a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogChannelConfig {
+    /// `logfile=` (main log) / `*_logfile=` (child channel).
     pub logfile: LogFile,
+    /// `logfile_maxbytes=` in bytes; 0 = never rotate.
     pub logfile_maxbytes: u64,
+    /// `logfile_backups=`; 0 = no backups.
     pub logfile_backups: u32,
+    /// `*_capture_maxbytes=`; 0 = no capture mode.
     pub capture_maxbytes: u64,
+    /// `*_events_enabled=`.
     pub events_enabled: bool,
+    /// `*_syslog=` (also set by the deprecated `*_logfile=syslog`).
     pub syslog: bool,
 }
 
@@ -241,26 +303,41 @@ pub struct ProcessConfig {
     pub file: PathBuf,
     /// `command=` after expansion; split with POSIX shlex rules at spawn time.
     pub command: String,
+    /// `priority=`.
     pub priority: i32,
+    /// `autostart=`.
     pub autostart: bool,
+    /// `autorestart=`.
     pub autorestart: AutoRestart,
+    /// `startsecs=` (negative = 0).
     pub startsecs: u64,
+    /// `startretries=`.
     pub startretries: u32,
+    /// `exitcodes=`.
     pub exitcodes: Vec<i32>,
     /// Signal number.
     pub stopsignal: i32,
+    /// `stopwaitsecs=`.
     pub stopwaitsecs: u64,
+    /// `stopasgroup=`.
     pub stopasgroup: bool,
+    /// `killasgroup=`.
     pub killasgroup: bool,
     /// `user=` as written; `uid` is its resolved value.
     pub user: Option<String>,
+    /// The resolved uid of `user=`.
     pub uid: Option<u32>,
+    /// `redirect_stderr=`.
     pub redirect_stderr: bool,
+    /// The stdout channel.
     pub stdout: LogChannelConfig,
+    /// The stderr channel (`logfile` is None when redirected).
     pub stderr: LogChannelConfig,
     /// The program's `environment=` pairs (not merged with `[supervisord]`'s).
     pub environment: Vec<(String, String)>,
+    /// `directory=`.
     pub directory: Option<String>,
+    /// `umask=`.
     pub umask: Option<u32>,
     /// `serverurl=`; `None` = AUTO.
     pub serverurl: Option<String>,
