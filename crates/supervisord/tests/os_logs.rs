@@ -156,52 +156,62 @@ fn throughput_mb_s(bytes: u64, elapsed: Duration) -> f64 {
 }
 
 /// Compares a child writing as fast as it can through spawn + pipe + RotatingFile
-/// against `cat > file` fed by the same producer.
+/// against `cat > file` fed by the same producer. Runs alternate (best of 3 each) so a
+/// busy machine penalises both sides alike.
 #[test]
 #[ignore = "benchmark: run explicitly with --ignored --nocapture, preferably --release"]
 fn log_throughput_vs_cat() {
     let dir = tempfile::tempdir().unwrap();
-    let total: u64 = 1 << 30; // 1 GiB
+    let total: u64 = 512 << 20;
     let producer = format!("head -c {total} /dev/zero");
+    let mut best_cat = Duration::MAX;
+    let mut best_ours = Duration::MAX;
+    for _ in 0..3 {
+        // Baseline: the shell pipes the producer into `cat > file`.
+        let plain = dir.path().join("cat.out");
+        let t = Instant::now();
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{producer} | cat > {}", plain.display()))
+            .status()
+            .unwrap();
+        best_cat = best_cat.min(t.elapsed());
+        assert!(st.success());
+        assert_eq!(std::fs::metadata(&plain).unwrap().len(), total);
+        std::fs::remove_file(&plain).unwrap();
 
-    // Baseline: the shell pipes the producer into `cat > file`.
-    let plain = dir.path().join("cat.out");
-    let t = Instant::now();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{producer} | cat > {}", plain.display()))
-        .status()
+        // Ours: spawn the producer, read its pipe, write through RotatingFile (rotating at
+        // 50 MB with 10 backups, the defaults).
+        let log = dir.path().join("ours.log");
+        let mut f = RotatingFile::open(&log, 50 * 1024 * 1024, 10).unwrap();
+        let p = process(&producer);
+        let t = Instant::now();
+        let child = spawn(&SpawnRequest {
+            process: &p,
+            supervisord_environment: &[],
+            server_url: None,
+            fcgi_socket: None,
+        })
         .unwrap();
-    let cat_time = t.elapsed();
-    assert!(st.success());
-    assert_eq!(std::fs::metadata(&plain).unwrap().len(), total);
-    std::fs::remove_file(&plain).unwrap();
-
-    // Ours: spawn the producer, read its pipe, write through RotatingFile (rotating at
-    // 50 MB with 10 backups, the defaults).
-    let log = dir.path().join("ours.log");
-    let mut f = RotatingFile::open(&log, 50 * 1024 * 1024, 10).unwrap();
-    let p = process(&producer);
-    let t = Instant::now();
-    let child = spawn(&SpawnRequest {
-        process: &p,
-        supervisord_environment: &[],
-        server_url: None,
-        fcgi_socket: None,
-    })
-    .unwrap();
-    let mut written = 0u64;
-    pump(child.pid, child.stdout, Duration::from_secs(120), |d| {
-        written += d.len() as u64;
-        f.write(d).unwrap();
-    });
-    let ours_time = t.elapsed();
-    assert_eq!(written, total);
-
-    let cat = throughput_mb_s(total, cat_time);
-    let ours = throughput_mb_s(total, ours_time);
+        let mut written = 0u64;
+        pump(child.pid, child.stdout, Duration::from_secs(120), |d| {
+            written += d.len() as u64;
+            f.write(d).unwrap();
+        });
+        best_ours = best_ours.min(t.elapsed());
+        assert_eq!(written, total);
+        for i in 0..=10 {
+            let _ = std::fs::remove_file(if i == 0 {
+                log.clone()
+            } else {
+                numbered(&log, i)
+            });
+        }
+    }
+    let cat = throughput_mb_s(total, best_cat);
+    let ours = throughput_mb_s(total, best_ours);
     println!(
-        "cat > file: {cat:.0} MB/s ({cat_time:?}); RotatingFile: {ours:.0} MB/s ({ours_time:?}); ratio {:.0}%",
+        "best of 3, 512 MiB: cat > file: {cat:.0} MB/s; spawn+pipe+RotatingFile: {ours:.0} MB/s; ratio {:.0}%",
         100.0 * ours / cat
     );
 }
