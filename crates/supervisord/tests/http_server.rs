@@ -518,3 +518,46 @@ fn logtail_streams_and_follows() {
     assert!(!text.to_ascii_lowercase().contains("x-accel-buffering"));
     assert!(!text.to_ascii_lowercase().contains("transfer-encoding"));
 }
+
+#[test]
+fn events_stream() {
+    let s = start(None, Limits::default(), |_, _| {});
+    let mut c = s.unix();
+    let r = raw(
+        &mut *c,
+        "GET /events?events=NOSUCH HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("NOSUCH"));
+    let r = raw(
+        &mut *c,
+        "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(r.status, 400);
+    let mut c = s.unix();
+    let r = raw(
+        &mut *c,
+        "GET /events?events=REMOTE_COMMUNICATION HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
+    let mut other = s.tcp();
+    call(
+        &mut *other,
+        "supervisor.sendRemoteCommEvent",
+        &[Value::from("t"), Value::from("d")],
+    )
+    .unwrap();
+    assert_eq!(
+        read_chunk(&mut *c),
+        b"event: dropped\ndata: {\"dropped\":1}\n\n"
+    );
+}
+
+#[test]
+fn events_stream_absent_is_404() {
+    let s = start(None, Limits::default(), |f, _| f.has_event_stream = false);
+    let r = raw(&mut *s.unix(), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 404);
+}

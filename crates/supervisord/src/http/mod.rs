@@ -3,7 +3,8 @@
 //!
 //! Every request is first authenticated ([`auth`]) when the server has credentials, then
 //! routed like the reference: any path starting with `/RPC2` is XML-RPC, then `/logtail/...`,
-//! `/mainlogtail`, then the web UI ([`WebUi`]), else 404. Errors are the reference's small
+//! `/events` (Server-Sent Events of the event bus, beyond the reference), `/mainlogtail`,
+//! then the web UI ([`WebUi`]), else 404. Errors are the reference's small
 //! HTML pages. Process state is never touched here: requests go to the event loop as
 //! [`ControlRequest`]s and the connection task awaits the answer, so a slow call or a slow
 //! client never holds up anyone else.
@@ -242,6 +243,12 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
             None => error_response(StatusCode::NOT_FOUND),
         };
     }
+    if path == "/events" {
+        if req.method() != Method::GET {
+            return error_response(StatusCode::BAD_REQUEST);
+        }
+        return events_response(&ctx, req.uri().query()).await;
+    }
     if path.starts_with("/mainlogtail") {
         if req.method() != Method::GET {
             return error_response(StatusCode::BAD_REQUEST);
@@ -433,6 +440,73 @@ async fn tail_response(ctx: &ServerContext, target: LogTarget) -> Response<Body>
     r
 }
 
+/// The value of query parameter `key`, percent-decoded (`+` is a space).
+pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == key).then(|| percent_decode(&v.replace('+', " ")))
+    })
+}
+
+/// How long an `/events` stream may be silent before a keep-alive comment is sent.
+pub const SSE_KEEPALIVE_AFTER: Duration = Duration::from_secs(15);
+
+/// `/events[?events=TYPE,...]`: the event bus as Server-Sent Events (beyond the reference).
+async fn events_response(ctx: &ServerContext, query: Option<&str>) -> Response<Body> {
+    use supervisor_protocol::events::EventType;
+    let types = match query_param(query, "events") {
+        None => vec![EventType::Event],
+        Some(v) => match supervisor_events::validate::parse_events("events", Some(&v)) {
+            Ok(t) => t,
+            Err(e) => {
+                let mut r = Response::new(Body::full(format!("{e}\n")));
+                *r.status_mut() = StatusCode::BAD_REQUEST;
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain;charset=utf-8"),
+                );
+                return r;
+            }
+        },
+    };
+    let (tx, rx) = oneshot::channel();
+    if ctx
+        .control
+        .send(ControlRequest::SubscribeEvents { types, reply: tx })
+        .await
+        .is_err()
+    {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let Ok(Some(mut events)) = rx.await else {
+        return error_response(StatusCode::NOT_FOUND);
+    };
+    let (out_tx, out_rx) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        loop {
+            let text = tokio::select! {
+                item = events.recv() => match item {
+                    Some(item) => item.to_sse(),
+                    None => return,
+                },
+                _ = tokio::time::sleep(SSE_KEEPALIVE_AFTER) => {
+                    supervisor_events::SSE_KEEPALIVE.to_string()
+                }
+                _ = out_tx.closed() => return,
+            };
+            if out_tx.send(Bytes::from(text)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut r = Response::new(Body::Stream(out_rx));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert("Cache-Control", HeaderValue::from_static("no-cache"));
+    h.insert("X-Accel-Buffering", HeaderValue::from_static("no"));
+    r
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve_connection<I>(io: I, ctx: Arc<ServerContext>)
 where
@@ -543,6 +617,22 @@ mod tests {
         assert_eq!(logtail_target("/logtail"), None);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(
+            query_param(Some("events=A,B&x=1"), "events"),
+            Some("A,B".into())
+        );
+        assert_eq!(
+            query_param(Some("x=1&events=TICK%5F5"), "events"),
+            Some("TICK_5".into())
+        );
+        assert_eq!(query_param(Some("x=a+b"), "x"), Some("a b".into()));
+        assert_eq!(query_param(Some("x"), "x"), Some("".into()));
+        assert_eq!(query_param(Some("x=1"), "events"), None);
+        assert_eq!(query_param(None, "events"), None);
     }
 
     #[test]

@@ -127,4 +127,13 @@ pub trait Backend {
     fn add_group(&mut self, name: &str) -> bool;
     /// Removes an active group; false if any of its processes is not stopped.
     fn remove_group(&mut self, name: &str) -> bool;
+
+    /// Subscribes an `/events` client to these event types (the event bus's
+    /// `subscribe_stream`); `None` when the daemon has no event stream (the client gets 404).
+    fn subscribe_events(
+        &mut self,
+        _types: &[supervisor_protocol::events::EventType],
+    ) -> Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>> {
+        None
+    }
 }

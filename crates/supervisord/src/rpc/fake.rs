@@ -48,6 +48,11 @@ pub struct FakeBackend {
     pub reopened: u32,
     /// Processes whose logs were cleared.
     pub cleared: Vec<String>,
+    /// `/events` subscribers; each REMOTE_COMMUNICATION event sends them a
+    /// `StreamItem::Dropped(<number of events so far>)` marker (enough to test the plumbing).
+    pub streams: Vec<mpsc::Sender<supervisor_events::StreamItem>>,
+    /// Whether `subscribe_events` is supported.
+    pub has_event_stream: bool,
 }
 
 fn key(g: &str, n: &str) -> String {
@@ -96,6 +101,8 @@ impl FakeBackend {
             reload: Ok(ConfigDiff::default()),
             reopened: 0,
             cleared: Vec::new(),
+            streams: Vec::new(),
+            has_event_stream: true,
         }
     }
 
@@ -240,6 +247,22 @@ impl Backend for FakeBackend {
     }
     fn remote_comm_event(&mut self, kind: &str, data: &str) {
         self.events.push((kind.into(), data.into()));
+        let n = self.events.len() as u64;
+        self.streams.retain(|s| {
+            s.try_send(supervisor_events::StreamItem::Dropped(n))
+                .is_ok()
+        });
+    }
+    fn subscribe_events(
+        &mut self,
+        _types: &[supervisor_protocol::events::EventType],
+    ) -> Option<mpsc::Receiver<supervisor_events::StreamItem>> {
+        if !self.has_event_stream {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(16);
+        self.streams.push(tx);
+        Some(rx)
     }
     fn shutdown(&mut self) {
         self.state = SupervisorState::Shutdown;

@@ -78,6 +78,13 @@ pub enum ControlRequest {
         /// Where the answer goes.
         reply: oneshot::Sender<Option<PathBuf>>,
     },
+    /// A subscription of an `/events` client (`None` = no event stream here, 404).
+    SubscribeEvents {
+        /// The event types wanted (a type includes its descendants).
+        types: Vec<supervisor_protocol::events::EventType>,
+        /// Where the subscriber's queue goes.
+        reply: oneshot::Sender<Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>>>,
+    },
 }
 
 /// Where the answer to one call goes.
@@ -145,6 +152,9 @@ pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: Control
         },
         ControlRequest::LogPath { target, reply } => {
             let _ = reply.send(log_path(backend, &target));
+        }
+        ControlRequest::SubscribeEvents { types, reply } => {
+            let _ = reply.send(backend.subscribe_events(&types));
         }
     }
 }

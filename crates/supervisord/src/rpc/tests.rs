@@ -840,7 +840,12 @@ fn config_info_rows() {
     let rows = call(&mut b, "supervisor.getAllConfigInfo", vec![]).unwrap();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    let keys: Vec<&str> = rows[0].as_struct().unwrap().iter().map(|(k, _)| k.as_str()).collect();
+    let keys: Vec<&str> = rows[0]
+        .as_struct()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
     assert_eq!(
         keys.join(" "),
         "autostart directory uid command exitcodes group group_prio inuse killasgroup name \
@@ -855,7 +860,10 @@ stderr_logfile stderr_logfile_backups stderr_logfile_maxbytes stderr_syslog serv
     assert_eq!(rows[0].get("stdout_logfile"), Some(&s("auto")));
     assert_eq!(rows[0].get("directory"), Some(&s("none")));
     assert_eq!(rows[0].get("serverurl"), Some(&s("none")));
-    assert_eq!(rows[0].get("exitcodes"), Some(&Value::Array(vec![Value::Int(0)])));
+    assert_eq!(
+        rows[0].get("exitcodes"),
+        Some(&Value::Array(vec![Value::Int(0)]))
+    );
     assert_eq!(rows[1].get("inuse"), Some(&Value::Bool(true)));
     assert_eq!(rows[1].get("stdout_logfile"), Some(&s("none")));
 }
