@@ -367,7 +367,8 @@ fn auth_on_every_path() {
 fn body_and_head_limits() {
     let limits = Limits {
         max_body: 1000,
-        read_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(500),
+        head_timeout: Duration::from_millis(800),
         ..Limits::default()
     };
     let s = start(None, limits, |_, _| {});
@@ -396,6 +397,14 @@ fn body_and_head_limits() {
     assert!(call(&mut *other, "supervisor.getPID", &[]).is_ok());
     let r = read_response(&mut *slow);
     assert_eq!(r.status, 400);
+    // A client that never finishes its head is cut off too.
+    let mut half = s.unix();
+    half.write_all(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let t0 = Instant::now();
+    let _ = half.read_to_end(&mut buf);
+    assert!(t0.elapsed() < Duration::from_secs(5));
     // The daemon is still fine.
     assert!(call(&mut *s.unix(), "supervisor.getAPIVersion", &[]).is_ok());
 }

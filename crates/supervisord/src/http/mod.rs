@@ -10,9 +10,12 @@
 //! client never holds up anyone else.
 //!
 //! Limits: request heads are bounded ([`Limits::max_head`]), bodies too
-//! ([`Limits::max_body`], 413), a client must send its head and body within
-//! [`Limits::read_timeout`], and at most [`Limits::max_connections`] connections are served
-//! at once per server (more wait in the kernel's backlog).
+//! ([`Limits::max_body`], 413), a client must send a body within [`Limits::body_timeout`]
+//! and a request head within [`Limits::head_timeout`] (which is also how long an idle
+//! keep-alive connection is kept: long, like the reference's 30 minutes, because
+//! `supervisorctl`'s shell and superlance keep one connection and do not reconnect), and at
+//! most [`Limits::max_connections`] connections are served at once per server (more wait in
+//! the kernel's backlog). A slow client only ever occupies its own connection task.
 
 pub mod auth;
 pub mod bind;
@@ -134,8 +137,11 @@ pub struct Limits {
     pub max_head: usize,
     /// Most headers in one request.
     pub max_headers: usize,
-    /// Time allowed to send a request head, and separately its body.
-    pub read_timeout: Duration,
+    /// Time allowed to send a request head; also the idle time after which a keep-alive
+    /// connection is closed.
+    pub head_timeout: Duration,
+    /// Time allowed to send a request body.
+    pub body_timeout: Duration,
     /// Most connections served at once by one server.
     pub max_connections: usize,
 }
@@ -146,7 +152,8 @@ impl Default for Limits {
             max_body: 16 * 1024 * 1024,
             max_head: 64 * 1024,
             max_headers: 100,
-            read_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(30 * 60),
+            body_timeout: Duration::from_secs(30),
             max_connections: 4096,
         }
     }
@@ -278,7 +285,7 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
 /// Reads a whole body within the size and time limits.
 async fn read_body(ctx: &ServerContext, body: Incoming) -> Result<Bytes, StatusCode> {
     let limited = Limited::new(body, ctx.limits.max_body);
-    match tokio::time::timeout(ctx.limits.read_timeout, limited.collect()).await {
+    match tokio::time::timeout(ctx.limits.body_timeout, limited.collect()).await {
         Ok(Ok(c)) => Ok(c.to_bytes()),
         Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -516,7 +523,7 @@ where
     builder
         .keep_alive(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.limits.read_timeout)
+        .header_read_timeout(ctx.limits.head_timeout)
         .max_buf_size(ctx.limits.max_head.max(8192))
         .max_headers(ctx.limits.max_headers);
     let service = hyper::service::service_fn(move |req| {
