@@ -118,7 +118,11 @@ impl Daemon {
         tx: mpsc::UnboundedSender<ChildMessage>,
     ) -> Daemon {
         let config = Rc::new(config);
-        let sup = Supervisor::new(config.groups.clone());
+        let mut sup = Supervisor::new(config.groups.clone());
+        let sink_log = mainlog.clone();
+        sup.set_log_sink(Box::new(move |level, text| {
+            sink_log.borrow_mut().log(level, text)
+        }));
         let host = RealHost {
             config: config.clone(),
             io: HashMap::new(),

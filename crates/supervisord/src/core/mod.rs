@@ -93,6 +93,39 @@ pub enum Output {
     },
 }
 
+/// Where a main-log line goes the moment the core decides it (so its timestamp is the
+/// time of the decision, not the end of a long transition pass).
+pub type LogSink = Box<dyn FnMut(LogLevel, &str)>;
+
+/// The queue of outputs, plus the optional immediate log sink.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    pub items: Vec<Output>,
+    pub sink: Option<LogSink>,
+}
+
+impl Outbox {
+    pub fn log(&mut self, level: LogLevel, text: String) {
+        match &mut self.sink {
+            Some(sink) => sink(level, &text),
+            None => self.items.push(Output::Log { level, text }),
+        }
+    }
+
+    pub fn push(&mut self, out: Output) {
+        self.items.push(out);
+    }
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("items", &self.items)
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
+}
+
 /// Why a `kill()` failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KillError {

@@ -2,7 +2,7 @@
 //! [`Supervisor`](super::Supervisor).
 
 use super::text::{decode_wait_status, signal_name};
-use super::{Event, EventType, Host, KillError, LogLevel, Now, Output, ProcKey, SIGKILL};
+use super::{Event, EventType, Host, KillError, LogLevel, Now, Outbox, Output, ProcKey, SIGKILL};
 use supervisor_config::{AutoRestart, ProcessConfig};
 use supervisor_protocol::{ProcessState, SupervisorState};
 
@@ -13,12 +13,12 @@ pub(crate) const EXITED_TOO_QUICKLY: &str = "Exited too quickly (process log may
 pub(crate) struct Ctx<'a> {
     pub now: Now,
     pub host: &'a mut dyn Host,
-    pub out: &'a mut Vec<Output>,
+    pub out: &'a mut Outbox,
 }
 
 impl Ctx<'_> {
     fn log(&mut self, level: LogLevel, text: String) {
-        self.out.push(Output::Log { level, text });
+        self.out.log(level, text);
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::process::{Ctx, Process, TIMER_SLACK};
 use super::text::{decode_wait_status, short_local_time, signal_name, timedelta_text};
-use super::{Event, EventType, Host, LogLevel, Now, Output, ProcKey};
+use super::{Event, EventType, Host, LogLevel, LogSink, Now, Outbox, Output, ProcKey};
 use supervisor_config::GroupConfig;
 use supervisor_protocol::{ProcessState, SupervisorState};
 
@@ -145,7 +145,7 @@ pub struct Supervisor {
     last_shutdown_report: Option<f64>,
     finished: bool,
     loaded: Vec<GroupConfig>,
-    out: Vec<Output>,
+    out: Outbox,
     waiters: BTreeMap<WaiterId, WaitCondition>,
     completed: Vec<(WaiterId, WaitOutcome)>,
     next_waiter: WaiterId,
@@ -182,7 +182,7 @@ impl Supervisor {
             last_shutdown_report: None,
             finished: false,
             loaded: groups.clone(),
-            out: Vec::new(),
+            out: Outbox::default(),
             waiters: BTreeMap::new(),
             completed: Vec::new(),
             next_waiter: 1,
@@ -205,12 +205,18 @@ impl Supervisor {
     }
 
     fn log(&mut self, level: LogLevel, text: String) {
-        self.out.push(Output::Log { level, text });
+        self.out.log(level, text);
     }
 
     /// Takes everything queued since the last call, in order.
     pub fn drain_output(&mut self) -> Vec<Output> {
-        std::mem::take(&mut self.out)
+        std::mem::take(&mut self.out.items)
+    }
+
+    /// Sends every main-log line to `sink` as soon as it is decided instead of queueing it
+    /// as [`Output::Log`].
+    pub fn set_log_sink(&mut self, sink: LogSink) {
+        self.out.sink = Some(sink);
     }
 
     /// The daemon mood (`getState`).

@@ -1115,3 +1115,32 @@ mod random {
         }
     }
 }
+
+#[test]
+fn log_sink_receives_lines_immediately_in_order() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let mut sup = Supervisor::new(vec![group("a", 1, vec![pconf("a")])]);
+    let s = seen.clone();
+    sup.set_log_sink(Box::new(move |level, text| {
+        s.borrow_mut().push(format!("{} {text}", level.tag()))
+    }));
+    let mut host = FakeHost::default();
+    sup.tick(t0(), &mut host);
+    sup.on_signal(15);
+    sup.tick(t0(), &mut host);
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            "INFO spawned: 'a' with pid 101",
+            "WARN received SIGTERM indicating exit request",
+            "DEBG killing a (pid 101) with signal SIGTERM",
+            "INFO waiting for a to die",
+        ]
+    );
+    assert!(sup
+        .drain_output()
+        .iter()
+        .all(|o| !matches!(o, Output::Log { .. })));
+}
