@@ -1332,25 +1332,29 @@ impl Controller {
                 self.fg_runner = Some(runner);
                 r
             }
-            None => self.fg_lines(&name),
+            None => {
+                for l in self.fg_lines(&name)? {
+                    self.output(&l);
+                }
+                Ok(())
+            }
         }
     }
 
     /// The input half of `fg`: forwards each line read to the process's stdin until end
-    /// of input, an interrupt, or the process stops running.
-    pub fn fg_lines(&mut self, name: &str) -> Result<(), CtlError> {
+    /// of input, an interrupt, or the process stops running. Returns the lines to print
+    /// on leaving (the caller stops its output streams first, then prints them).
+    pub fn fg_lines(&mut self, name: &str) -> Result<Vec<String>, CtlError> {
+        let exiting = || vec!["Exiting foreground".to_string()];
         loop {
             if crate::signals::interrupted() {
-                self.output("Exiting foreground");
-                return Ok(());
+                return Ok(exiting());
             }
             let Some(line) = self.input.raw_input("") else {
-                self.output("Exiting foreground");
-                return Ok(());
+                return Ok(exiting());
             };
             if crate::signals::interrupted() {
-                self.output("Exiting foreground");
-                return Ok(());
+                return Ok(exiting());
             }
             match self.call(
                 "supervisor.sendProcessStdin",
@@ -1358,22 +1362,21 @@ impl Controller {
             ) {
                 Ok(_) => {}
                 Err(CtlError::Fault(f)) => {
-                    if f.code == FaultCode::NotRunning.code() {
-                        self.output("Process got killed");
+                    let first = if f.code == FaultCode::NotRunning.code() {
+                        "Process got killed".to_string()
                     } else {
-                        let e = CtlError::Fault(f);
-                        self.output(&format!("ERROR: {}", e.py_str()));
-                    }
-                    self.output("Exiting foreground");
-                    return Ok(());
+                        format!("ERROR: {}", CtlError::Fault(f).py_str())
+                    };
+                    return Ok(vec![first, "Exiting foreground".into()]);
                 }
                 Err(e) => return Err(e),
             }
             let info = self.call("supervisor.getProcessInfo", &[s(name)])?;
             if member_int(&info, "state")? as i32 != ProcessState::Running.code() {
-                self.output("Process got killed");
-                self.output("Exiting foreground");
-                return Ok(());
+                return Ok(vec![
+                    "Process got killed".into(),
+                    "Exiting foreground".into(),
+                ]);
             }
         }
     }

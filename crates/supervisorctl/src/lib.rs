@@ -180,5 +180,8 @@ fn fg_foreground(ctl: &mut Controller, name: &str) -> Result<(), CtlError> {
     for t in threads {
         let _ = t.join();
     }
-    r
+    for line in r? {
+        ctl.output(&line);
+    }
+    Ok(())
 }
