@@ -608,6 +608,12 @@ impl EventBus {
                 .any(|s| s.events.iter().any(|&t| kind.is_a(t)))
     }
 
+    /// True when some pool or stream subscribes to a TICK type (directly or through
+    /// `TICK`/`EVENT`): the daemon needs TICK events (and their timer) only then.
+    pub fn wants_ticks(&self) -> bool {
+        TICKS.iter().any(|(kind, _)| self.has_subscriber(*kind))
+    }
+
     /// When the next TICK event is due, if anyone subscribes to one (else `None`: the loop
     /// needs no timer for ticks). `None` too before the first [`EventBus::tick`] call.
     pub fn next_tick_deadline(&self) -> Option<SystemTime> {

@@ -290,3 +290,40 @@ proptest! {
         prop_assert_eq!(told_dropped + stats.pending_dropped, stats.total_dropped);
     }
 }
+
+proptest! {
+    /// The daemon's core renders its own payloads; parsing them back gives the same event
+    /// (same payload bytes, fields, body and state subject) as building it here.
+    #[test]
+    fn rendered_events_parse_back(
+        process in "[a-z0-9_.-]{1,12}( [a-z0-9_-]{1,5})?",
+        group in "[a-z0-9_.:-]{0,12}",
+        data in proptest::collection::vec(any::<u8>(), 0..40),
+        pid in any::<u32>(),
+        tries in any::<u32>(),
+        expected in any::<bool>(),
+        from in 0usize..8,
+        to in 0usize..8,
+    ) {
+        let change = ProcessStateChange {
+            process: &process,
+            group: &group,
+            from: ProcessState::ALL[from],
+            to: ProcessState::ALL[to],
+            pid,
+            tries,
+            expected,
+        };
+        let events = [
+            Event::process_state(&change),
+            Event::process_log(supervisor_events::Channel::Stdout, &process, &group, pid, &data),
+            Event::process_communication(supervisor_events::Channel::Stderr, &process, &group, pid, &data),
+            Event::remote_communication(&group, &String::from_utf8_lossy(&data)),
+            Event::group_added(&process),
+        ];
+        for e in events {
+            let back = Event::from_rendered(e.kind(), e.payload().to_owned()).unwrap();
+            prop_assert_eq!(back, e);
+        }
+    }
+}
