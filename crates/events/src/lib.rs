@@ -15,14 +15,17 @@
 //! scanner (the daemon's log code finds the XSUPERVISOR tokens and builds the
 //! `PROCESS_COMMUNICATION` event), HTTP. `docs/events.md` tells the daemon how to wire it:
 //!
-//! 1. [`EventBus::new`] once; [`EventBus::add_pool`] for each `[eventlistener:x]` group
-//!    before publishing [`Event::group_added`] for each group (in group order).
-//! 2. [`EventBus::publish`] every event the core produces, listener processes included.
+//! 1. [`EventBus::new`] once; [`EventBus::add_pool`] when an `[eventlistener:x]` group
+//!    becomes active, before its `PROCESS_GROUP_ADDED` is published; [`EventBus::remove_pool`]
+//!    when it goes away.
+//! 2. [`EventBus::publish`] every event, listener processes included (the core's rendered
+//!    events through [`Event::from_rendered`]).
 //! 3. [`EventBus::listener_output`] with each read from a listener's stdout;
 //!    [`EventBus::delivery_failed`] when a write to its stdin fails.
-//! 4. Each loop turn: [`EventBus::tick`] with the wall-clock time, then
-//!    [`EventBus::dispatch`] (write each [`Delivery`]), then [`EventBus::take_log`] into
-//!    the main log; sleep no later than [`EventBus::next_tick_deadline`].
+//! 4. Each loop turn: [`EventBus::dispatch`] (write each [`Delivery`]), then
+//!    [`EventBus::take_log`] into the main log. TICK events: either the core's (enabled
+//!    while [`EventBus::wants_ticks`]) or [`EventBus::tick`] with
+//!    [`EventBus::next_tick_deadline`], never both.
 
 pub mod bus;
 pub mod event;
