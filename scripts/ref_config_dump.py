@@ -13,7 +13,8 @@ from our model and compares the two.
 Normalisations (documented differences of our model, not of behaviour):
 * counts and sizes that the reference accepts negative and treats like 0 are clamped to 0;
 * event names of a listener pool are sorted (the reference keeps them in a set);
-* only the first [unix_http_server*] section is reported (our model keeps one).
+* only the first [unix_http_server*] section is reported (our model keeps one);
+* an empty child log file name (which logs nothing) is reported like NONE.
 """
 import json
 import os
@@ -37,8 +38,8 @@ def clamp(v):
 def logfile(v):
     if v is datatypes.Automatic:
         return "AUTO"
-    if v is None:
-        return None
+    if v is None or v == "":
+        return None  # an empty name logs nothing, like NONE
     if v is datatypes.Syslog:
         return "SYSLOG"
     return v

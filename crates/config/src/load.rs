@@ -854,6 +854,8 @@ fn logname_to_logfile(n: LogName) -> LogFile {
         LogName::None => LogFile::None,
         LogName::Auto => LogFile::Auto,
         LogName::Syslog => LogFile::Syslog,
+        // an empty path logs nothing in the reference (it only logs to truthy names)
+        LogName::Path(p) if p.is_empty() => LogFile::None,
         LogName::Path(p) => LogFile::Path(PathBuf::from(p)),
     }
 }
@@ -993,6 +995,7 @@ fn processes_inner(
             .map(|v| v.value);
 
         let mut channels: Vec<LogChannelConfig> = Vec::new();
+        let mut stderr_named = false;
         for ch in ["stdout", "stderr"] {
             let lf_key = format!("{ch}_logfile");
             let logfile = match ld.getp(s, &lf_key, &common, &prog_env)? {
@@ -1029,6 +1032,9 @@ fn processes_inner(
                 Some(v) => conv(&v, dt::parse_bool)?,
                 None => false,
             };
+            if ch == "stderr" {
+                stderr_named = matches!(logfile, LogName::Path(_));
+            }
             let mut logfile = logname_to_logfile(logfile);
             if logfile == LogFile::Syslog {
                 ld.warnings.push(format!(
@@ -1059,7 +1065,7 @@ fn processes_inner(
         let mut stderr = channels.pop().expect("two channels");
         let stdout = channels.pop().expect("two channels");
         if redirect_stderr {
-            if matches!(stderr.logfile, LogFile::Path(_)) {
+            if stderr_named {
                 ld.warnings.push(format!(
                     "For [{s}], redirect_stderr=true but stderr_logfile has also been set to a filename, the filename has been ignored"
                 ));
