@@ -254,3 +254,22 @@ def test_fg_on_a_terminal_until_ctrl_c(make_daemon, daemon_impl):
     finally:
         p.close()
     assert d.rpc().supervisor.readProcessStdoutLog("echoer", 0, 0) == "ping-from-pty\n"
+
+
+@pytest.mark.parametrize("daemon_impl", DAEMON_IMPLS)
+def test_ctrl_c_during_a_command_leaves_the_shell_and_r_keeps_history(make_daemon, daemon_impl,
+                                                                     tmp_path):
+    body = "[program:slow]\ncommand=sleep 1000\nautostart=false\nstartsecs=30\n"
+    d = make_daemon(daemon_impl, body)
+    hist = tmp_path / "r-history"
+    # -r is accepted by the reference but ignored; ours honours it
+    p = Pty([RS_CTL, "-c", str(d.conf), "-r", str(hist)], cwd=str(d.dir))
+    try:
+        p.expect(rb"supervisor> ")
+        p.send("start slow\r")
+        d.wait_state("slow", "STARTING")
+        p.send("\x03")
+        assert p.wait() == 0  # like the reference: newline, exit 0
+    finally:
+        p.close()
+    assert "start slow" in hist.read_text()

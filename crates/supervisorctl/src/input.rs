@@ -78,8 +78,8 @@ impl Input for StdInput {
             Ok(tty) => {
                 let fd = tty.as_raw_fd();
                 let mut w = &tty;
-                let _ = w.write_all(prompt.as_bytes());
-                let _ = w.flush();
+                // echo goes off before the prompt is shown, so nothing typed after the
+                // prompt can be echoed or flushed away
                 // SAFETY: termios calls on an open tty fd with initialised structs.
                 let old = unsafe {
                     let mut t: libc::termios = std::mem::zeroed();
@@ -92,6 +92,8 @@ impl Input for StdInput {
                         Some(old)
                     }
                 };
+                let _ = w.write_all(prompt.as_bytes());
+                let _ = w.flush();
                 let mut line = String::new();
                 let n = BufReader::new(&tty).read_line(&mut line);
                 if let Some(old) = old {

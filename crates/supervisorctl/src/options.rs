@@ -49,7 +49,8 @@ pub struct Settings {
     pub password: Option<String>,
     /// Prompt word (the shell shows `<prompt>> `).
     pub prompt: String,
-    /// Readline history file (from the config file only, as in the reference).
+    /// Readline history file: `-r` (which the reference accepts but ignores; we honour
+    /// it) or the config file's `history_file`.
     pub history_file: Option<PathBuf>,
     /// The action words, if any.
     pub args: Vec<String>,
@@ -244,7 +245,6 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
         }
         *slot = Some(value);
     }
-    let _ = history; // accepted and ignored, as in the reference
     let configfile = match configfile {
         Some(c) => Some(c),
         None => supervisor_config::find_config(progname).map(|p| p.to_string_lossy().into_owned()),
@@ -268,9 +268,23 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
         username: username.or(section.username),
         password: password.or(section.password),
         prompt: section.prompt,
-        history_file: section.history_file,
+        history_file: history
+            .filter(|h| !h.is_empty())
+            .map(|h| expand_user_abs(&h))
+            .or(section.history_file),
         args: rest,
     }))
+}
+
+/// `~` expansion and an absolute path (relative to the current directory).
+fn expand_user_abs(p: &str) -> PathBuf {
+    let expanded = match (p.strip_prefix('~'), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
+        _ => p.to_string(),
+    };
+    std::path::absolute(&expanded).unwrap_or_else(|_| PathBuf::from(expanded))
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ pub fn run(ctl: Controller) {
     let prompt = format!("{}> ", ctl.settings.prompt);
     let history_file = ctl.settings.history_file.clone();
     let ctl = Rc::new(RefCell::new(ctl));
+    crate::signals::exit_on_sigint();
     ctl.borrow_mut().onecmd("status");
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !tty {
@@ -118,6 +119,10 @@ pub fn run(ctl: Controller) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
+                    // saved at once: Ctrl-C during a command exits without unwinding
+                    if let Some(h) = &history_file {
+                        let _ = editor.save_history(h);
+                    }
                 }
                 if ctl.borrow_mut().onecmd(&line) {
                     break;

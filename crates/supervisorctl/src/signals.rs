@@ -54,3 +54,25 @@ impl Drop for SigintGuard {
         INTERRUPTED.store(false, Ordering::SeqCst);
     }
 }
+
+extern "C" fn on_sigint_exit(_: libc::c_int) {
+    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+    unsafe {
+        libc::write(1, b"\n".as_ptr().cast(), 1);
+        libc::_exit(0);
+    }
+}
+
+/// In the interactive shell, Ctrl-C while a command runs leaves the shell the way the
+/// reference does: a newline and exit status 0. (`tail -f`/`fg` override this with
+/// [`SigintGuard`] while they run.)
+pub fn exit_on_sigint() {
+    // SAFETY: installs a handler that only calls async-signal-safe functions.
+    unsafe {
+        let mut new: libc::sigaction = std::mem::zeroed();
+        new.sa_sigaction = on_sigint_exit as *const () as usize;
+        libc::sigemptyset(&mut new.sa_mask);
+        new.sa_flags = 0;
+        libc::sigaction(libc::SIGINT, &new, std::ptr::null_mut());
+    }
+}
