@@ -446,10 +446,29 @@
       var m = /^PROCESS_STATE_([A-Z]+)$/.exec(evname);
       if (!name || !group || !m || CODES[m[1]] === undefined) return;
       var ns = group === name ? name : group + ':' + name;
+      var pid = Number(data.pid || (data.payload && data.payload.pid)) || 0;
       snap.processes.forEach(function (p) {
-        if (p.namespec === ns) { p.statename = m[1]; p.state = CODES[m[1]]; }
+        if (p.namespec !== ns) return;
+        p.statename = m[1];
+        p.state = CODES[m[1]];
+        if (p.state === 20 && pid) {
+          // What the snapshot will say; it follows shortly and replaces this guess.
+          p.pid = pid;
+          p.start = Math.floor(serverNow());
+          p.description = 'pid ' + pid + ', uptime 0:00:00';
+        }
       });
-      render();
+      scheduleRender();
+    }
+
+    // Bursts of events (stop all on 1,000 processes) re-render once per frame, not per event.
+    var renderQueued = false;
+    function scheduleRender() {
+      if (renderQueued) return;
+      renderQueued = true;
+      var run = function () { renderQueued = false; render(); };
+      if (window.requestAnimationFrame && !document.hidden) window.requestAnimationFrame(run);
+      else setTimeout(run, 100);
     }
 
     var source = null, pollTimer = null, retryTimer = null;
@@ -531,6 +550,7 @@
     var url = 'logtail/' + encodeURIComponent(ns) + channel;
     var pauseBtn = $('pause'), follow = $('follow'), wrapBtn = $('wrap');
     var paused = false, pending = '';
+    var shown = pre.textContent.length;
     var retry = 1000;
 
     function atBottom() { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
@@ -547,7 +567,11 @@
       var span = el('span', { className: 'fresh', text: text });
       pre.appendChild(span);
       setTimeout(function () { span.className = ''; }, 1500);
-      if (pre.textContent.length > MAX_SHOWN) pre.textContent = pre.textContent.slice(-Math.floor(MAX_SHOWN * 0.75));
+      shown += text.length;
+      if (shown > MAX_SHOWN) {
+        pre.textContent = pre.textContent.slice(-Math.floor(MAX_SHOWN * 0.75));
+        shown = pre.textContent.length;
+      }
       scroll();
     }
 

@@ -76,10 +76,11 @@ test('stop and start a process: the row changes without a reload', async () => {
   await row.locator('button[data-action="stop"]').click();
   await page.waitForSelector('tr[data-ns="ticker"][data-state="0"]', { timeout: 10000 });
   assert.strictEqual(await row.locator('.status span').textContent(), 'stopped');
-  assert.match(await page.textContent('#statusmessage'), /^Process ticker stopped$/);
+  await page.waitForFunction(() => document.getElementById('statusmessage').textContent === 'Process ticker stopped', null, { timeout: 10000 });
   await row.locator('button[data-action="start"]').click();
   await page.waitForSelector('tr[data-ns="ticker"][data-state="20"]', { timeout: 10000 });
-  assert.match(await row.locator('.desc').textContent(), /^pid \d+, uptime 0:00:0\d$/);
+  await page.waitForFunction(() => /^pid \d+, uptime 0:00:0\d$/.test(
+    document.querySelector('tr[data-ns="ticker"] td.desc').textContent), null, { timeout: 5000 });
   assert.strictEqual(await page.evaluate(() => window.__noReload), true, 'the page reloaded');
   await page.close();
 });
@@ -207,6 +208,27 @@ test('a process named or printing <script> cannot run script', async () => {
   assert.deepStrictEqual(dialogs, []);
   assert.deepStrictEqual(errors, []);
   await page.close();
+});
+
+test('without JavaScript the plain forms still work (POST, token, 301 with message)', async () => {
+  const plain = await chromium.browser.newContext({
+    httpCredentials: { username: USER, password: PASSWORD }, javaScriptEnabled: false,
+  });
+  const page = await plain.newPage();
+  await page.goto(base);
+  const ns = (await status(page)).processes.find((p) => p.statename === 'RUNNING' && p.group === 'queue').namespec;
+  await page.click(`tr[data-ns="${ns}"] button[data-action="stop"]`);
+  await page.waitForURL(/\?message=/);
+  assert.strictEqual(await page.textContent('#statusmessage'), `Process ${ns} stopped`);
+  assert.strictEqual(stateOf(await status(page), ns), 'STOPPED');
+  // A GET action URL shows a confirmation form; confirming it (a POST) acts.
+  await page.goto(base + `index.html?processname=${encodeURIComponent(ns)}&action=start`);
+  assert.strictEqual(stateOf(await status(page), ns), 'STOPPED');
+  await page.click('#confirm button[type="submit"]');
+  await page.waitForURL(/\?message=/);
+  assert.strictEqual(await page.textContent('#statusmessage'), `Process ${ns} started`);
+  assert.strictEqual(stateOf(await status(page), ns), 'RUNNING');
+  await plain.close();
 });
 
 test('screenshots: dark theme and phone', async () => {
