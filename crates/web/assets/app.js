@@ -304,7 +304,7 @@
 
     function actionButton(label, action, ns) {
       return el('li', null, [el('button', {
-        type: 'button', className: 'act act-' + action,
+        type: 'button', className: 'act act-' + action, 'aria-label': label + ' ' + ns,
         dataset: { action: action, ns: ns }, text: label
       })]);
     }

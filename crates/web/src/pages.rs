@@ -80,7 +80,7 @@ fn write_row(out: &mut String, p: &ProcessRow, shade: bool) {
             Some((label, action)) => {
                 let _ = write!(
                     out,
-                    "<li><button type=\"submit\" class=\"act act-{action}\" formaction=\"index.html?processname={ns_q}&amp;action={action}\" data-action=\"{action}\" data-ns=\"{ns_html}\">{label}</button></li>"
+                    "<li><button type=\"submit\" class=\"act act-{action}\" formaction=\"index.html?processname={ns_q}&amp;action={action}\" data-action=\"{action}\" data-ns=\"{ns_html}\" aria-label=\"{label} {ns_html}\">{label}</button></li>"
                 );
             }
             None => out.push_str("<li class=\"noaction\"><span class=\"hidden\"></span></li>"),
