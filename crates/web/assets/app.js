@@ -489,7 +489,8 @@
     }
     function connect() {
       if (!window.EventSource) { startPolling(); return; }
-      source = new EventSource('events');
+      // Only the events that change what the page shows (no log or tick traffic).
+      source = new EventSource('events?events=PROCESS_STATE,PROCESS_GROUP,SUPERVISOR_STATE_CHANGE');
       source.onopen = function () {
         setLive('on', 'live');
         if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
