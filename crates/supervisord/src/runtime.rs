@@ -195,12 +195,16 @@ impl Daemon {
                 break;
             }
             any = true;
-            let now = self.clock.now();
-            if let Some(key) = self.sup.reaped(pid, status, now, &mut self.host) {
-                if let Some(io) = self.host.io.get(&key) {
-                    io.child_gone();
-                }
+            // Log the child's last output before its exit line, then close its pipes.
+            if let Some(io) = self
+                .sup
+                .key_for_pid(pid)
+                .and_then(|k| self.host.io.get(&k))
+            {
+                io.child_gone();
             }
+            let now = self.clock.now();
+            self.sup.reaped(pid, status, now, &mut self.host);
         }
         any
     }

@@ -153,8 +153,7 @@ fn stopasgroup_kills_grandchildren() {
     );
     // without stopasgroup the grandchild is orphaned and survives
     let survived = alive(solo_gc);
-    // SAFETY: kill(2) on the grandchild pid our test program wrote.
-    unsafe { libc::kill(solo_gc, libc::SIGKILL) };
+    util::kill_if_running(solo_gc, "sleep");
     assert!(survived, "grandchild of a plain program should outlive it");
 }
 
@@ -181,7 +180,12 @@ fn priorities_order_start_and_shutdown() {
     };
     assert_eq!(order("INFO spawned: "), ["early", "middle", "late"]);
     assert_eq!(order("WARN stopped: "), ["late", "middle", "early"]);
-    assert_eq!(order("DEBG killing "), ["late", "middle", "early"]);
+    assert_eq!(
+        order("DEBG killing "),
+        ["late", "middle", "early"],
+        "{}",
+        sd.mainlog()
+    );
 }
 
 #[test]
@@ -327,4 +331,48 @@ fn config_error_exits_2_and_starts_nothing() {
         "{err}"
     );
     assert!(!dir.path().join("x.log").exists());
+}
+
+#[test]
+fn last_output_is_logged_before_the_exit_line() {
+    let mut sd = Sd::start(
+        "[program:talker]\ncommand=/bin/sh -c 'echo last words; exit 3'\nstartsecs=0\nautorestart=false\n\
+stdout_logfile={dir}/talker.out\n",
+    );
+    sd.wait_for("exited: talker (exit status 3; not expected)");
+    let log = sd.mainlog();
+    let out = log
+        .find("DEBG 'talker' stdout output:\nlast words")
+        .expect(&log);
+    let exit = log.find("exited: talker").unwrap();
+    assert!(out < exit, "{log}");
+    assert_eq!(
+        std::fs::read_to_string(sd.path().join("talker.out")).unwrap(),
+        "last words\n"
+    );
+    assert!(sd.stop().success());
+}
+
+#[test]
+fn pipes_held_by_grandchildren_do_not_leak_fds() {
+    let mut sd = Sd::start(
+        "[program:forker]\ncommand=/bin/sh -c 'sleep 300 & echo $! >> {dir}/gc.pids; sleep 0.1; exit 1'\n\
+startsecs=0\nautorestart=true\n",
+    );
+    let fds = |pid: i32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    sd.wait_count("spawned: 'forker'", 4);
+    let early = fds(sd.pid());
+    sd.wait_count("spawned: 'forker'", 12);
+    let late = fds(sd.pid());
+    let st = sd.stop();
+    let gcs = std::fs::read_to_string(sd.path().join("gc.pids")).unwrap_or_default();
+    for pid in gcs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        util::kill_if_running(pid, "sleep");
+    }
+    assert!(st.success());
+    assert!(late <= early + 3, "fds grew from {early} to {late}");
 }

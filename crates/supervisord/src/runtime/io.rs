@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::core::{Host, KillError, ProcKey};
 use crate::logs::mainlog::child_output_message;
@@ -72,6 +72,16 @@ pub struct ProcIo {
     pub events_enabled: (bool, bool),
     /// The live child's stdin.
     pub stdin: Rc<RefCell<Stdin>>,
+    /// The live child's output pipes (drained and closed when it is reaped).
+    pipes: RefCell<Vec<Pipe>>,
+}
+
+/// One output pipe of a live child, shared by its reader task and the loop.
+#[derive(Debug)]
+struct Pipe {
+    fd: Rc<AsyncFd<OwnedFd>>,
+    reader: Rc<Reader>,
+    stop: Rc<Notify>,
 }
 
 impl ProcIo {
@@ -135,6 +145,7 @@ impl ProcIo {
                 stderr,
                 events_enabled: (pc.stdout.events_enabled, pc.stderr.events_enabled),
                 stdin: Rc::new(RefCell::new(Stdin::default())),
+                pipes: RefCell::new(Vec::new()),
             },
             out_path,
             err_path,
@@ -158,8 +169,17 @@ impl ProcIo {
         Ok(())
     }
 
-    /// Forgets the stdin pipe of a child that exited.
+    /// The child was reaped: log what it wrote before dying (like the reference, before
+    /// its exit line), then close its pipes and stdin. A grandchild that inherited the
+    /// pipes gets EPIPE from then on, as under the reference, and no fd leaks per restart.
     pub fn child_gone(&self) {
+        for pipe in self.pipes.borrow_mut().drain(..) {
+            let mut items = Vec::new();
+            drain(&pipe.fd, &pipe.reader, &mut items);
+            let _ = pipe.reader.logger.borrow_mut().finish(&mut items);
+            pipe.reader.deliver(&mut items);
+            pipe.stop.notify_one();
+        }
         let mut s = self.stdin.borrow_mut();
         s.fd = None;
         s.pending.clear();
@@ -280,6 +300,7 @@ thread_local! {
 }
 
 /// What a reader task needs to know about its channel.
+#[derive(Debug)]
 struct Reader {
     key: ProcKey,
     pid: i32,
@@ -331,38 +352,43 @@ impl Reader {
     }
 }
 
-/// Reads one pipe until EOF, writing straight into the channel's log file.
-async fn read_pipe(fd: OwnedFd, r: Reader) {
-    let Some(afd) = async_fd(fd, Interest::READABLE) else {
-        return;
-    };
+/// Reads what is available on `fd` now (until EAGAIN or EOF) into the channel. Returns
+/// true at EOF or on a read error.
+fn drain(fd: &AsyncFd<OwnedFd>, r: &Reader, items: &mut Vec<ScanOutput>) -> bool {
+    READ_BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        loop {
+            match raw_read(fd.get_ref(), &mut buf) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    // A log write error (disk full) must not stop the reading: the child
+                    // would block on a full pipe.
+                    let _ = r.logger.borrow_mut().feed(&buf[..n], items);
+                    r.deliver(items);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
+    })
+}
+
+/// Reads one pipe until EOF or until the loop closes it (the child was reaped), writing
+/// straight into the channel's log file.
+async fn read_pipe(fd: Rc<AsyncFd<OwnedFd>>, r: Rc<Reader>, stop: Rc<Notify>) {
     let mut items = Vec::new();
     loop {
-        let Ok(mut guard) = afd.readable().await else {
-            break;
-        };
-        let eof = READ_BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            loop {
-                match raw_read(afd.get_ref(), &mut buf) {
-                    Ok(0) => return true,
-                    Ok(n) => {
-                        // A log write error (disk full) must not stop the reading: the
-                        // child would block on a full pipe.
-                        let _ = r.logger.borrow_mut().feed(&buf[..n], &mut items);
-                        r.deliver(&mut items);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        guard.clear_ready();
-                        return false;
-                    }
-                    Err(_) => return true,
+        tokio::select! {
+            biased;
+            () = stop.notified() => return,
+            ready = fd.readable() => {
+                let Ok(mut guard) = ready else { break };
+                if drain(&fd, &r, &mut items) {
+                    break;
                 }
+                guard.clear_ready();
             }
-        });
-        if eof {
-            break;
         }
     }
     let _ = r.logger.borrow_mut().finish(&mut items);
@@ -403,7 +429,11 @@ impl Host for RealHost {
                 s.broken = false;
             }
             let reader = |fd: OwnedFd, channel: Channel, logger: &Rc<RefCell<ChannelLogger>>| {
-                let r = Reader {
+                let Some(fd) = async_fd(fd, Interest::READABLE) else {
+                    return;
+                };
+                let fd = Rc::new(fd);
+                let r = Rc::new(Reader {
                     key,
                     pid,
                     name: io.name.clone(),
@@ -415,8 +445,14 @@ impl Host for RealHost {
                         Channel::Stderr => io.events_enabled.1,
                     },
                     tx: self.tx.clone(),
-                };
-                tokio::task::spawn_local(read_pipe(fd, r));
+                });
+                let stop = Rc::new(Notify::new());
+                io.pipes.borrow_mut().push(Pipe {
+                    fd: fd.clone(),
+                    reader: r.clone(),
+                    stop: stop.clone(),
+                });
+                tokio::task::spawn_local(read_pipe(fd, r, stop));
             };
             reader(child.stdout, Channel::Stdout, &io.stdout);
             if let (Some(fd), Some(l)) = (child.stderr, io.stderr.as_ref()) {

@@ -1,6 +1,7 @@
 //! A small harness that runs the real `supervisord` binary in a temp dir: writes a config,
 //! starts `supervisord -n -c`, waits (always bounded) on the main log, signals it and
-//! stops it by pid. Every child pid the daemon logged is killed at drop if still alive.
+//! stops it by pid. A daemon still running at drop is stopped; if it hangs, it and its
+//! live children (checked by parent pid) are killed.
 
 #![allow(dead_code)]
 
@@ -208,27 +209,41 @@ pub fn wait_file(path: &Path, timeout: Duration) -> String {
 
 impl Drop for Sd {
     fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            self.signal(libc::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if self.child.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if self.child.try_wait().ok().flatten().is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
+        if self.child.try_wait().ok().flatten().is_some() {
+            // It exited (cleanly or not): its children are its own business now, and
+            // their pids may already belong to other processes.
+            return;
         }
-        for pid in self.all_spawned_pids() {
-            if alive(pid) {
-                // SAFETY: kill(2) on a pid our daemon spawned and that is still alive.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
             }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A hung daemon: note its live children (by parent pid, so never a reused pid),
+        // then kill it and them.
+        let daemon = self.pid();
+        let children: Vec<i32> = self
+            .all_spawned_pids()
+            .into_iter()
+            .filter(|&p| parent_of(p) == Some(daemon))
+            .collect();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in children {
+            // SAFETY: kill(2) on a child of our daemon, checked a moment ago.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
+}
+
+/// The parent pid of `pid`, if it exists.
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(") ")?.1;
+    rest.split(' ').nth(1)?.parse().ok()
 }
 
 /// Parses the `HH:MM:SS,mmm` time of a main-log line into seconds of the day.
@@ -247,4 +262,16 @@ pub fn find_line(log: &str, needle: &str, skip: usize) -> Option<String> {
         .filter(|l| l.contains(needle))
         .nth(skip)
         .map(str::to_string)
+}
+
+/// SIGKILLs `pid` only if it is alive and still runs `argv0` (guards against pid reuse).
+pub fn kill_if_running(pid: i32, argv0: &str) {
+    let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return;
+    };
+    let first = cmd.split(|b| *b == 0).next().unwrap_or_default();
+    if alive(pid) && first == argv0.as_bytes() {
+        // SAFETY: kill(2) on a pid just checked to run the expected program.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
 }
