@@ -57,6 +57,24 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// The pending main-log lines, with the level below which lines are not even formatted.
+#[derive(Debug)]
+struct LogBuf {
+    min: Level,
+    lines: Vec<LogLine>,
+}
+
+impl LogBuf {
+    fn push(&mut self, level: Level, text: impl FnOnce() -> String) {
+        if level >= self.min {
+            self.lines.push(LogLine {
+                level,
+                text: text(),
+            });
+        }
+    }
+}
+
 /// How the `len:` header counts the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LenUnit {
@@ -156,27 +174,25 @@ impl Pool {
 
     /// Adds an event to the buffer; `head` for events coming back (they keep their
     /// serials), dropping the oldest buffered event when full.
-    fn accept(&mut self, queued: Queued, head: bool, log: &mut Vec<LogLine>) {
+    fn accept(&mut self, queued: Queued, head: bool, log: &mut LogBuf) {
         if head {
-            log.push(LogLine {
-                level: Level::Debug,
-                text: format!(
+            log.push(Level::Debug, || {
+                format!(
                     "rebuffering event {} for pool {} (buf size={}, max={})",
                     queued.serial,
                     self.name,
                     self.buffer.len(),
                     self.buffer_size
-                ),
+                )
             });
         }
         if self.buffer.len() >= self.buffer_size {
             if let Some(dropped) = self.buffer.pop_front() {
-                log.push(LogLine {
-                    level: Level::Error,
-                    text: format!(
+                log.push(Level::Error, || {
+                    format!(
                         "pool {} event buffer overflowed, discarding event {}",
                         self.name, dropped.serial
-                    ),
+                    )
                 });
             }
         }
@@ -232,7 +248,7 @@ pub struct EventBus {
     next_stream_id: u64,
     stream_seq: u64,
     ticks: [Option<u64>; 3],
-    log: Vec<LogLine>,
+    log: LogBuf,
 }
 
 impl EventBus {
@@ -248,7 +264,10 @@ impl EventBus {
             next_stream_id: 0,
             stream_seq: 0,
             ticks: [None; 3],
-            log: Vec::new(),
+            log: LogBuf {
+                min: Level::Debug,
+                lines: Vec::new(),
+            },
         }
     }
 
@@ -260,6 +279,12 @@ impl EventBus {
     /// Chooses how `len:` counts (default [`LenUnit::Chars`], as the reference).
     pub fn set_len_unit(&mut self, unit: LenUnit) {
         self.len_unit = unit;
+    }
+
+    /// Lines below `level` are not produced at all (set it to the main log's level so a
+    /// busy pool does not format DEBG lines nobody writes). Default: everything.
+    pub fn set_min_log_level(&mut self, level: Level) {
+        self.log.min = level;
     }
 
     /// Creates a pool. Call it before publishing the pool's own `PROCESS_GROUP_ADDED` so
@@ -445,13 +470,12 @@ impl EventBus {
             return true;
         }
         if !data.is_empty() {
-            self.log.push(LogLine {
-                level: Level::Debug,
-                text: format!(
+            self.log.push(Level::Debug, || {
+                format!(
                     "{} stdout output:\n{}",
                     python_str_repr(&l.name),
                     python_bytes_repr(data)
-                ),
+                )
             });
         }
         let mut effects = Vec::new();
@@ -460,37 +484,31 @@ impl EventBus {
         for effect in effects {
             match effect {
                 ProtocolEffect::StateChanged { from, to } => {
-                    self.log.push(LogLine {
-                        level: Level::Debug,
-                        text: format!("{}: {} -> {}", l.name, from.name(), to.name()),
+                    self.log.push(Level::Debug, || {
+                        format!("{}: {} -> {}", l.name, from.name(), to.name())
                     });
                     if to == ListenerState::Unknown {
-                        self.log.push(LogLine {
-                            level: Level::Warn,
-                            text: format!(
+                        self.log.push(Level::Warn, || {
+                            format!(
                                 "{}: has entered the UNKNOWN state and will no longer receive \
                                  events, this usually indicates the process violated the \
                                  eventlistener protocol",
                                 l.name
-                            ),
+                            )
                         });
                     }
                 }
-                ProtocolEffect::BadResultLine(line) => self.log.push(LogLine {
-                    level: Level::Warn,
-                    text: format!("{}: bad result line: '{}'", l.name, line),
+                ProtocolEffect::BadResultLine(line) => self.log.push(Level::Warn, || {
+                    format!("{}: bad result line: '{}'", l.name, line)
                 }),
                 ProtocolEffect::Processed => {
                     l.in_flight = None;
-                    self.log.push(LogLine {
-                        level: Level::Debug,
-                        text: format!("{}: event was processed", l.name),
-                    });
+                    self.log
+                        .push(Level::Debug, || format!("{}: event was processed", l.name));
                 }
-                ProtocolEffect::Rejected => self.log.push(LogLine {
-                    level: Level::Warn,
-                    text: format!("{}: event was rejected", l.name),
-                }),
+                ProtocolEffect::Rejected => self
+                    .log
+                    .push(Level::Warn, || format!("{}: event was rejected", l.name)),
                 ProtocolEffect::ReturnEvent => {
                     if let Some(q) = l.in_flight.take() {
                         returned = Some(q);
@@ -519,12 +537,11 @@ impl EventBus {
             return false;
         };
         l.protocol.event_undelivered();
-        self.log.push(LogLine {
-            level: Level::Debug,
-            text: format!(
+        self.log.push(Level::Debug, || {
+            format!(
                 "epipe occurred while sending event {} to listener {}, listener state unchanged",
                 q.serial, l.name
-            ),
+            )
         });
         p.accept(q, true, &mut self.log);
         true
@@ -554,9 +571,8 @@ impl EventBus {
                     &queued.event,
                 );
                 listener.protocol.event_sent();
-                self.log.push(LogLine {
-                    level: Level::Debug,
-                    text: format!("event {} sent to listener {}", queued.serial, listener.name),
+                self.log.push(Level::Debug, || {
+                    format!("event {} sent to listener {}", queued.serial, listener.name)
                 });
                 out.push(Delivery {
                     pool: pool.name.clone(),
@@ -572,7 +588,7 @@ impl EventBus {
 
     /// Takes the main-log lines produced since the last call, oldest first.
     pub fn take_log(&mut self) -> Vec<LogLine> {
-        std::mem::take(&mut self.log)
+        std::mem::take(&mut self.log.lines)
     }
 
     /// Generates TICK events for the wall-clock time `now`: for each period, an event
@@ -1117,6 +1133,26 @@ mod tests {
         assert!(!bus.delivery_failed("nope", "l"));
         assert!(bus.remove_pool("p"));
         assert!(!bus.remove_pool("p"));
+    }
+
+    #[test]
+    fn lines_below_the_minimum_level_are_not_produced() {
+        let mut bus = EventBus::new("s");
+        bus.set_min_log_level(Level::Warn);
+        bus.add_pool(pool("p", &[EventType::RemoteCommunication], 1, &["l"]))
+            .unwrap();
+        start(&mut bus, "p", "l");
+        bus.publish(Event::remote_communication("t", "1"));
+        bus.publish(Event::remote_communication("t", "2"));
+        bus.dispatch();
+        bus.listener_output("p", "l", b"RESULT 4\nFAIL");
+        assert_eq!(
+            lines(&mut bus),
+            vec![
+                "ERRO pool p event buffer overflowed, discarding event 0",
+                "WARN l: event was rejected"
+            ]
+        );
     }
 
     #[test]
