@@ -81,6 +81,8 @@ pub struct Ini {
     pub defaults: Entries,
     sections: Vec<Section>,
     index: HashMap<String, usize>,
+    /// Sections given keys by the latest `read_str`, and whether `[DEFAULT]` was.
+    last_touched: (Vec<usize>, bool),
 }
 
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -138,9 +140,27 @@ impl Ini {
     /// defaults included, which then become the section's own), as Supervisor does after
     /// reading each file when `[include]` is present.
     pub fn expand_here(&mut self, here: &str) {
+        let all: Vec<usize> = (0..self.sections.len()).collect();
+        self.expand_here_in(here, &all);
+    }
+
+    /// [`Ini::expand_here`] after reading one more file: only the sections that file
+    /// touched can hold a new `%(here)s` (all of them when it set `[DEFAULT]` keys), so
+    /// reading many included files stays linear.
+    pub fn expand_here_last_read(&mut self, here: &str) {
+        let (touched, defaults) = std::mem::take(&mut self.last_touched);
+        if defaults {
+            self.expand_here(here);
+        } else {
+            self.expand_here_in(here, &touched);
+        }
+    }
+
+    fn expand_here_in(&mut self, here: &str, which: &[usize]) {
         const HERE: &str = "%(here)s";
         let defaults = &self.defaults;
-        for s in &mut self.sections {
+        for &i in which {
+            let s = &mut self.sections[i];
             let mut updates: Vec<(String, Entry)> = Vec::new();
             for k in s.entries.keys() {
                 let e = s.entries.get(k).expect("key listed");
@@ -175,6 +195,9 @@ impl Ini {
         let mut pending: Vec<(Option<usize>, String, Vec<String>)> = Vec::new();
         let mut pending_idx: HashMap<(Option<usize>, String), usize> = HashMap::new();
         let mut errors: Vec<(usize, String)> = Vec::new();
+        let mut touched: Vec<usize> = Vec::new();
+        let mut touched_set: std::collections::HashSet<usize> = Default::default();
+        let mut defaults_touched = false;
 
         for (lineno0, line) in split_lines(text).enumerate() {
             let lineno = lineno0 + 1;
@@ -221,6 +244,11 @@ impl Ini {
                     self.index.insert(header.to_string(), i);
                     cursect = Some(Some(i));
                 }
+                if let Some(Some(i)) = cursect {
+                    if touched_set.insert(i) {
+                        touched.push(i);
+                    }
+                }
                 optname = None;
                 continue;
             }
@@ -250,8 +278,16 @@ impl Ini {
                         line: lineno,
                     };
                     match sect {
-                        None => self.defaults.set(&key, entry),
-                        Some(i) => self.sections[i].entries.set(&key, entry),
+                        None => {
+                            defaults_touched = true;
+                            self.defaults.set(&key, entry)
+                        }
+                        Some(i) => {
+                            if touched_set.insert(i) {
+                                touched.push(i);
+                            }
+                            self.sections[i].entries.set(&key, entry)
+                        }
                     }
                     let pk = (sect, key.clone());
                     match pending_idx.get(&pk) {
@@ -266,6 +302,7 @@ impl Ini {
                 None => errors.push((lineno, py_repr(line))),
             }
         }
+        self.last_touched = (touched, defaults_touched);
         // join multi-line values
         for (sect, key, lines) in pending {
             let joined = lines.join("\n");

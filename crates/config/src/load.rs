@@ -368,7 +368,7 @@ pub fn load_with_context(path: &Path, ctx: &LoadContext) -> Result<Config, Confi
                     ld.section_file.insert(s, filename.clone());
                 }
                 let inc_here = dt::dirname(&dt::abspath(&filename, &ctx.cwd)).to_string();
-                ld.ini.expand_here(&inc_here);
+                ld.ini.expand_here_last_read(&inc_here);
             }
         }
     }
@@ -1755,6 +1755,29 @@ mod tests {
                 .message,
             "could not find config file /nonexistent-xyz.conf"
         );
+    }
+
+    #[test]
+    fn thousand_included_files_are_fast() {
+        let t = T::new();
+        std::fs::create_dir(t.dir.path().join("d")).unwrap();
+        for i in 0..1000 {
+            std::fs::write(
+                t.dir.path().join(format!("d/p{i:04}.ini")),
+                format!("[program:p{i}]\ncommand=run %(here)s\nstdout_logfile=%(here)s/p{i}.log\n"),
+            )
+            .unwrap();
+        }
+        let start = std::time::Instant::now();
+        let c = t.load("[supervisord]\n[include]\nfiles=d/*.ini\n").unwrap();
+        let took = start.elapsed();
+        assert_eq!(c.groups.len(), 1000);
+        assert_eq!(
+            c.groups[0].processes[0].command,
+            format!("run {}/d", t.here())
+        );
+        assert!(took.as_secs_f64() < 5.0, "took {took:?}");
+        eprintln!("1000 included files parsed in {took:?}");
     }
 
     #[test]
