@@ -231,6 +231,39 @@ test('without JavaScript the plain forms still work (POST, token, 301 with messa
   await plain.close();
 });
 
+test('1,000 processes: paginated, filtered and re-rendered quickly', async () => {
+  const port = await freePort();
+  const big = await startProcess(HARNESS, ['--port', String(port), '--procs', '1000'], {
+    ready: (out) => out.includes('listening on'),
+  });
+  try {
+    const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector('#pagerlabel');
+    assert.match(await page.textContent('#pagerlabel'), /^1–100 of 1000$/);
+    assert.strictEqual(await page.locator('#tbody tr').count(), 100);
+    await page.click('#pager button[aria-label="Next page"]');
+    assert.match(await page.textContent('#pagerlabel'), /^101–200 of 1000$/);
+    await page.fill('#search', 'mail_99');
+    assert.match(await page.textContent('#pagerlabel'), /^1–1 of 1 \(1000 in all\)$/);
+    await page.fill('#search', '');
+    await page.selectOption('#pagesize', '0');
+    assert.strictEqual(await page.locator('#tbody tr').count(), 1000);
+    // One full re-render of 1,000 rows (what a live update costs with 'all' shown).
+    const ms = await page.evaluate(() => {
+      const s = document.getElementById('search');
+      const t = performance.now();
+      s.dispatchEvent(new Event('input'));
+      return performance.now() - t;
+    });
+    assert.ok(ms < 1500, `re-rendering 1,000 rows took ${ms} ms`);
+    await page.selectOption('#pagesize', '100');
+    await page.close();
+  } finally {
+    await stopProcess(big.child);
+  }
+});
+
 test('screenshots: dark theme and phone', async () => {
   const dark = await chromium.browser.newContext({
     httpCredentials: { username: USER, password: PASSWORD },
