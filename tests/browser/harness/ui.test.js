@@ -14,6 +14,7 @@ const USER = 'user';
 const PASSWORD = 'pw';
 
 let server, base, chromium, context, dialogs;
+const cspViolations = [];
 
 test.before(async () => {
   const port = await freePort();
@@ -27,7 +28,10 @@ test.before(async () => {
     viewport: { width: 1280, height: 900 },
   });
   dialogs = [];
-  context.on('page', (p) => p.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); }));
+  context.on('page', (p) => {
+    p.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    p.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text()); });
+  });
   fs.mkdirSync(SHOTS, { recursive: true });
 });
 
@@ -207,6 +211,8 @@ test('a process named or printing <script> cannot run script', async () => {
   assert.strictEqual(await page.locator('#tailbody script, #tailbody img').count(), 0);
   assert.deepStrictEqual(dialogs, []);
   assert.deepStrictEqual(errors, []);
+  // Nothing the pages do needs an exception to the Content-Security-Policy.
+  assert.deepStrictEqual(cspViolations, []);
   await page.close();
 });
 
