@@ -138,3 +138,63 @@ def test_len_counts_characters(make_daemon, tmp_path, impl):
     payload = "type:utf\nh\u00e9llo \u2603"
     assert records[0]["payload"] == payload
     assert records[0]["headers"]["len"] == str(len(payload))  # characters, not bytes
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_pools_share_the_global_serial_and_count_their_own(make_daemon, tmp_path, impl):
+    d = tmp_path / impl
+    d.mkdir()
+    out_a, out_b = d / "a.jsonl", d / "b.jsonl"
+    body = (listener_section("a", out_a, "REMOTE_COMMUNICATION")
+            + listener_section("b", out_b, "PROCESS_GROUP,REMOTE_COMMUNICATION"))
+    daemon = make_daemon(impl, body, name=impl)
+    daemon.wait_state("a:a", "RUNNING")
+    daemon.wait_state("b:b", "RUNNING")
+    daemon.rpc().supervisor.sendRemoteCommEvent("t", "x")
+    a = wait_records(daemon, out_a, lambda r: len(r) >= 1, what="pool a's event")
+    b = wait_records(daemon, out_b, lambda r: len(r) >= 2, what="pool b's events")
+    # Pools only see events published after they were created: a's group was added before
+    # pool b existed, so b sees only its own GROUP_ADDED.
+    assert [(r["headers"]["eventname"], r["payload"]) for r in b] == [
+        ("PROCESS_GROUP_ADDED", "groupname:b\n"),
+        ("REMOTE_COMMUNICATION", "type:t\nx"),
+    ]
+    remote_b = b[-1]["headers"]
+    remote_a = a[0]["headers"]
+    assert remote_a["serial"] == remote_b["serial"], "one global serial per event"
+    assert remote_a["poolserial"] == "0"
+    assert remote_b["poolserial"] == "1"
+    assert b[0]["headers"]["serial"] == "0" and remote_a["serial"] == "1"
+    assert remote_a["pool"] == "a" and remote_b["pool"] == "b"
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_dispatch_goes_to_the_first_free_listener_of_the_pool(make_daemon, tmp_path, impl):
+    from listeners.events_util import PY, RECORDER
+    d = tmp_path / impl
+    d.mkdir()
+    body = f"""
+[eventlistener:rec]
+command={PY} {RECORDER} {d}/events_%(process_num)02d.jsonl
+process_name=%(program_name)s_%(process_num)02d
+numprocs=2
+events=REMOTE_COMMUNICATION
+"""
+    daemon = make_daemon(impl, body, name=impl)
+    daemon.wait_state("rec:rec_00", "RUNNING")
+    daemon.wait_state("rec:rec_01", "RUNNING")
+    rpc = daemon.rpc().supervisor
+    rpc.sendRemoteCommEvent("slow", "2")  # keeps rec_00 busy for 2 s
+    wait_records(daemon, d / "events_00.jsonl", lambda r: len(r) >= 1, what="rec_00's event")
+    rpc.sendRemoteCommEvent("t", "second")
+    r1 = wait_records(daemon, d / "events_01.jsonl", lambda r: len(r) >= 1,
+                      what="rec_01's event")
+    assert summary(r1) == [("1", "1", "type:t\nsecond", "RESULT 2\nOK")]
+    # once rec_00 is free again it is preferred
+    time.sleep(2.5)
+    rpc.sendRemoteCommEvent("t", "third")
+    r0 = wait_records(daemon, d / "events_00.jsonl", lambda r: len(r) >= 2,
+                      what="rec_00's second event")
+    assert summary(r0) == [("0", "0", "type:slow\n2", "RESULT 2\nOK"),
+                           ("2", "2", "type:t\nthird", "RESULT 2\nOK")]
+    assert len(read_records(d / "events_01.jsonl")) == 1
