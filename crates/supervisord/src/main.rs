@@ -109,9 +109,19 @@ fn run_once(argv0: &str, opts: &Options, first: bool) -> Exit {
         }
     }
 
+    let loader_argv0 = argv0.to_string();
+    let loader_opts = opts.clone();
+    let loader: runtime::ConfigLoader = Box::new(move || load_config(&loader_argv0, &loader_opts));
     let (servers, server_lines) = match Servers::bind(&config) {
         Ok(s) => s,
         Err(e) => usage_exit(argv0, &e.0),
+    };
+    let prepared = match runtime::prepare(config, mainlog.clone(), loader) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("Error: {}", e.0);
+            std::process::exit(1);
+        }
     };
     for (level, text) in &server_lines {
         log(*level, text);
@@ -133,10 +143,7 @@ fn run_once(argv0: &str, opts: &Options, first: bool) -> Exit {
     let (pidfile_written, msg) = daemon::write_pidfile(&sd.pidfile);
     log(msg.level, &msg.text);
 
-    let loader_argv0 = argv0.to_string();
-    let loader_opts = opts.clone();
-    let loader: runtime::ConfigLoader = Box::new(move || load_config(&loader_argv0, &loader_opts));
-    let exit = match runtime::run(config, servers, mainlog.clone(), loader) {
+    let exit = match runtime::run(prepared, servers) {
         Ok(e) => e,
         Err(e) => {
             log(LogLevel::Critical, &format!("event loop failed: {e}"));

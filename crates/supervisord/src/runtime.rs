@@ -106,6 +106,8 @@ pub struct Daemon {
     pub loader: ConfigLoader,
     /// Events the core emitted since the event system last took them.
     pub events: Vec<Event>,
+    /// fcgi sockets that could not be created when their group was added.
+    pub fcgi_errors: Vec<String>,
 }
 
 impl Daemon {
@@ -128,6 +130,7 @@ impl Daemon {
             io: HashMap::new(),
             mainlog: mainlog.clone(),
             tx,
+            fcgi: HashMap::new(),
         };
         let mut d = Daemon {
             sup,
@@ -137,6 +140,7 @@ impl Daemon {
             clock: Clock::new(),
             loader,
             events: Vec::new(),
+            fcgi_errors: Vec::new(),
         };
         d.apply_outputs();
         d
@@ -153,11 +157,15 @@ impl Daemon {
             match out {
                 Output::Log { level, text } => self.mainlog.borrow_mut().log(level, &text),
                 Output::Event(e) => self.events.push(e),
-                Output::GroupAdded { keys, .. } => self.open_logs(&keys),
-                Output::GroupRemoved { keys, .. } => {
+                Output::GroupAdded { group, keys } => {
+                    self.open_logs(&keys);
+                    self.setup_fcgi(&group, &keys);
+                }
+                Output::GroupRemoved { group, keys } => {
                     for k in keys {
                         self.host.io.remove(&k);
                     }
+                    self.host.fcgi.remove(&group);
                 }
             }
         }
@@ -184,6 +192,39 @@ impl Daemon {
         }
     }
 
+    /// For an `[fcgi-program:x]` group: checks the socket can be created now (the
+    /// reference opens and, holding no reference, at once closes it at group creation),
+    /// then lets spawns reference-count it. A failure is recorded in `fcgi_errors`.
+    fn setup_fcgi(&mut self, group: &str, keys: &[ProcKey]) {
+        let Some(cfg) = self.sup.group_config(group).and_then(|g| match &g.kind {
+            supervisor_config::GroupKind::FcgiProgram(c) => Some(c.clone()),
+            _ => None,
+        }) else {
+            return;
+        };
+        for k in keys {
+            if let Some(io) = self.host.io.get_mut(k) {
+                io.fcgi_group = Some(group.to_string());
+            }
+        }
+        self.host.fcgi.insert(
+            group.to_string(),
+            io::FcgiShared {
+                config: cfg.clone(),
+                socket: None,
+                refs: 0,
+            },
+        );
+        self.log(LogLevel::Info, &crate::fcgi::creating_message(&cfg));
+        match crate::fcgi::create(&cfg) {
+            Ok(sock) => {
+                self.log(LogLevel::Info, &crate::fcgi::closing_message(&cfg));
+                sock.close();
+            }
+            Err(e) => self.fcgi_errors.push(e),
+        }
+    }
+
     /// Reaps every child that has exited (ours and orphans alike).
     pub fn reap(&mut self) -> bool {
         let mut any = false;
@@ -196,15 +237,13 @@ impl Daemon {
             }
             any = true;
             // Log the child's last output before its exit line, then close its pipes.
-            if let Some(io) = self
-                .sup
-                .key_for_pid(pid)
-                .and_then(|k| self.host.io.get(&k))
-            {
+            if let Some(io) = self.sup.key_for_pid(pid).and_then(|k| self.host.io.get(&k)) {
                 io.child_gone();
             }
             let now = self.clock.now();
-            self.sup.reaped(pid, status, now, &mut self.host);
+            if let Some(key) = self.sup.reaped(pid, status, now, &mut self.host) {
+                self.host.child_reaped(key);
+            }
         }
         any
     }
@@ -329,31 +368,48 @@ impl Servers {
     }
 }
 
-/// Runs the loop until every process is stopped after a shutdown or restart request.
-///
-/// `config` is in force; `servers` were bound by the caller; `mainlog` is open.
-pub fn run(
+/// The process table built before the loop starts (AUTO log files created, fcgi sockets
+/// checked), so start-up errors surface before servers open and the daemon detaches.
+pub struct Prepared {
+    daemon: Daemon,
+    child_rx: mpsc::UnboundedReceiver<ChildMessage>,
+}
+
+/// Builds the process table from `config`. Fails (with the reference's text) when an
+/// fcgi socket cannot be created.
+pub fn prepare(
     config: Config,
-    servers: Servers,
     mainlog: Rc<RefCell<MainLog>>,
     loader: ConfigLoader,
-) -> std::io::Result<Exit> {
+) -> Result<Prepared, StartupError> {
+    let (child_tx, child_rx) = mpsc::unbounded_channel();
+    let daemon = Daemon::new(config, mainlog, loader, child_tx);
+    if let Some(e) = daemon.fcgi_errors.first().cloned() {
+        daemon.log(LogLevel::Critical, &e);
+        return Err(StartupError(e));
+    }
+    Ok(Prepared { daemon, child_rx })
+}
+
+/// Runs the loop until every process is stopped after a shutdown or restart request.
+///
+/// `prepared` comes from [`prepare`]; `servers` were bound by the caller.
+pub fn run(prepared: Prepared, servers: Servers) -> std::io::Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
-    let exit = local.block_on(&rt, run_loop(config, servers, mainlog, loader));
+    let exit = local.block_on(&rt, run_loop(prepared, servers));
     drop(local);
     drop(rt);
     exit
 }
 
-async fn run_loop(
-    config: Config,
-    mut servers: Servers,
-    mainlog: Rc<RefCell<MainLog>>,
-    loader: ConfigLoader,
-) -> std::io::Result<Exit> {
+async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<Exit> {
+    let Prepared {
+        daemon: mut d,
+        mut child_rx,
+    } = prepared;
     // Signal handlers first: no child may exit unnoticed.
     let mut sig_chld = signal(SignalKind::child())?;
     let mut sig_term = signal(SignalKind::terminate())?;
@@ -362,11 +418,8 @@ async fn run_loop(
     let mut sig_hup = signal(SignalKind::hangup())?;
     let mut sig_usr2 = signal(SignalKind::user_defined2())?;
 
-    let (child_tx, mut child_rx) = mpsc::unbounded_channel();
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(1024);
     let (log_tx, mut log_rx) = mpsc::unbounded_channel::<(LogLevel, String)>();
-
-    let mut d = Daemon::new(config, mainlog, loader, child_tx);
 
     // HTTP servers.
     let log_fn: crate::http::LogFn = Arc::new(move |level, text| {

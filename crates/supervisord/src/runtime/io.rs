@@ -13,10 +13,11 @@ use tokio::io::Interest;
 use tokio::sync::{mpsc, Notify};
 
 use crate::core::{Host, KillError, ProcKey};
+use crate::fcgi::{self, FcgiSocket};
 use crate::logs::mainlog::child_output_message;
 use crate::logs::{Channel, ChannelLogger, MainLog, ScanOutput};
 use crate::spawn::{self, SpawnRequest};
-use supervisor_config::{Config, LogLevel, ProcessConfig};
+use supervisor_config::{Config, FcgiSocketConfig, LogLevel, ProcessConfig};
 
 /// Size of one read from a child pipe (the reference reads up to 128 KiB).
 const READ_SIZE: usize = 128 * 1024;
@@ -74,6 +75,10 @@ pub struct ProcIo {
     pub stdin: Rc<RefCell<Stdin>>,
     /// The live child's output pipes (drained and closed when it is reaped).
     pipes: RefCell<Vec<Pipe>>,
+    /// For an fcgi program: its group, whose shared socket the child holds a reference to.
+    pub fcgi_group: Option<String>,
+    /// True while the live child holds a reference to the group's fcgi socket.
+    fcgi_ref: std::cell::Cell<bool>,
 }
 
 /// One output pipe of a live child, shared by its reader task and the loop.
@@ -146,6 +151,8 @@ impl ProcIo {
                 events_enabled: (pc.stdout.events_enabled, pc.stderr.events_enabled),
                 stdin: Rc::new(RefCell::new(Stdin::default())),
                 pipes: RefCell::new(Vec::new()),
+                fcgi_group: None,
+                fcgi_ref: std::cell::Cell::new(false),
             },
             out_path,
             err_path,
@@ -405,18 +412,97 @@ pub struct RealHost {
     pub mainlog: Rc<RefCell<MainLog>>,
     /// Where reader tasks send what the loop must see.
     pub tx: mpsc::UnboundedSender<ChildMessage>,
+    /// The shared sockets of fcgi groups, by group name.
+    pub fcgi: HashMap<String, FcgiShared>,
+}
+
+/// The reference-counted socket of one `[fcgi-program:x]` group: created when a child is
+/// about to be spawned and none is open, closed when the last child holding it is gone.
+#[derive(Debug)]
+pub struct FcgiShared {
+    /// Its config.
+    pub config: FcgiSocketConfig,
+    /// The open socket, if any child holds it.
+    pub socket: Option<FcgiSocket>,
+    /// How many live children hold it.
+    pub refs: usize,
+}
+
+impl RealHost {
+    /// Takes a reference to the group's socket, creating it if needed (logs
+    /// `Creating socket <url>`).
+    fn fcgi_acquire(&mut self, group: &str) -> Result<(), String> {
+        let Some(f) = self.fcgi.get_mut(group) else {
+            return Ok(());
+        };
+        if f.socket.is_none() {
+            self.mainlog
+                .borrow_mut()
+                .info(&fcgi::creating_message(&f.config));
+            f.socket = Some(fcgi::create(&f.config)?);
+        }
+        f.refs += 1;
+        Ok(())
+    }
+
+    /// Drops a reference; the last one closes the socket (logs `Closing socket <url>`).
+    pub fn fcgi_release(&mut self, group: &str) {
+        let Some(f) = self.fcgi.get_mut(group) else {
+            return;
+        };
+        f.refs = f.refs.saturating_sub(1);
+        if f.refs == 0 {
+            if let Some(sock) = f.socket.take() {
+                self.mainlog
+                    .borrow_mut()
+                    .info(&fcgi::closing_message(&f.config));
+                sock.close();
+            }
+        }
+    }
+
+    /// A child of `key` was reaped: release its fcgi socket reference.
+    pub fn child_reaped(&mut self, key: ProcKey) {
+        let group = match self.io.get(&key) {
+            Some(io) if io.fcgi_ref.replace(false) => io.fcgi_group.clone(),
+            _ => None,
+        };
+        if let Some(g) = group {
+            self.fcgi_release(&g);
+        }
+    }
 }
 
 impl Host for RealHost {
     fn spawn(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
         let server_url = spawn::server_url_for(pc, &self.config);
+        let fcgi_group = self.io.get(&key).and_then(|io| io.fcgi_group.clone());
+        if let Some(g) = &fcgi_group {
+            self.fcgi_acquire(g)?;
+        }
+        let fcgi_fd = fcgi_group
+            .as_ref()
+            .and_then(|g| self.fcgi.get(g))
+            .and_then(|f| f.socket.as_ref())
+            .map(|s| s.as_fd());
         let req = SpawnRequest {
             process: pc,
             supervisord_environment: &self.config.supervisord.environment,
             server_url: server_url.as_deref(),
-            fcgi_socket: None,
+            fcgi_socket: fcgi_fd,
         };
-        let child = spawn::spawn(&req).map_err(|e| e.to_string())?;
+        let child = match spawn::spawn(&req) {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(g) = &fcgi_group {
+                    self.fcgi_release(g);
+                }
+                return Err(e.to_string());
+            }
+        };
+        if let (Some(io), Some(_)) = (self.io.get(&key), &fcgi_group) {
+            io.fcgi_ref.set(true);
+        }
         let pid = child.pid;
         if let Some(io) = self.io.get(&key) {
             {
