@@ -16,11 +16,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use supervisor_protocol::{Fault, FaultCode, ProcessState, Value};
-use supervisor_web::{
-    action_json, action_message, error_page, html_headers, json_headers, redirect_location,
-    render_status_json, render_status_page, render_tail_page, route, Channel, CsrfKey, LocalTime,
-    ProcessRow, Reply, Request, StatusSnapshot, WebRequest,
-};
+use supervisor_web::{error_page, html_headers, CsrfKey, LocalTime, ProcessRow, Request};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -144,25 +140,31 @@ impl Model {
         self.generation += 1;
     }
 
-    fn snapshot(&self, now: i64) -> StatusSnapshot {
-        StatusSnapshot {
-            version: supervisor_protocol::SUPERVISOR_VERSION.into(),
-            identification: "harness".into(),
-            now,
-            year: supervisor_web::clock::year(LocalTime {
-                unix: now,
-                utc_offset: 0,
-            }),
-            processes: self
-                .procs
+    /// `getAllProcessInfo`: the rows as the RPC structs.
+    fn process_infos(&self, now: i64) -> Value {
+        let s = |v: &str| Value::String(v.to_string());
+        let n = |v: i64| Value::Int(v as i32);
+        Value::Array(
+            self.procs
                 .values()
                 .map(|p| {
-                    let mut r = p.row.clone();
-                    r.description = describe(&r, now);
-                    r
+                    let r = &p.row;
+                    Value::Struct(vec![
+                        ("name".into(), s(&r.name)),
+                        ("group".into(), s(&r.group)),
+                        ("start".into(), n(r.start)),
+                        ("stop".into(), n(r.stop)),
+                        ("now".into(), n(now)),
+                        ("state".into(), Value::Int(r.state.code())),
+                        ("statename".into(), s(r.state.name())),
+                        ("spawnerr".into(), s("")),
+                        ("exitstatus".into(), n(r.exitstatus)),
+                        ("pid".into(), n(r.pid)),
+                        ("description".into(), s(&describe(r, now))),
+                    ])
                 })
                 .collect(),
-        }
+        )
     }
 }
 
@@ -173,6 +175,34 @@ fn run_call(shared: &Arc<Shared>, method: &str, params: &[Value]) -> Result<Valu
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    match method {
+        "supervisor.getAllProcessInfo" => {
+            return Ok(shared.model.lock().unwrap().process_infos(now()));
+        }
+        "supervisor.getIdentification" => return Ok(Value::String("harness".into())),
+        "supervisor.readProcessStdoutLog" | "supervisor.readProcessStderrLog" => {
+            let m = shared.model.lock().unwrap();
+            let p = m
+                .procs
+                .get(&target)
+                .ok_or_else(|| Fault::new(FaultCode::BadName, &target))?;
+            let log = if method.contains("Stderr") {
+                &p.err
+            } else {
+                &p.log
+            };
+            let want = params
+                .get(1)
+                .and_then(Value::as_int)
+                .unwrap_or(0)
+                .unsigned_abs() as usize;
+            let start = log.len().saturating_sub(want);
+            return Ok(Value::String(
+                String::from_utf8_lossy(&log[start..]).into_owned(),
+            ));
+        }
+        _ => {}
+    }
     let names: Vec<String> = {
         let m = shared.model.lock().unwrap();
         match method {
@@ -433,101 +463,48 @@ fn handle(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
         csrf_header: header("x-csrf-token"),
         user,
     };
-    match route(&req, &shared.key, clock) {
-        WebRequest::StatusPage { message, confirm } => {
-            let snap = shared.model.lock().unwrap().snapshot(t);
-            let page = render_status_page(
-                &snap,
-                message.as_deref(),
-                confirm.as_ref(),
-                &shared.key.token(user, t),
-            );
-            write_response(&mut stream, "200 OK", &html_headers(), page.as_bytes())
+    // Exactly what the daemon does: one call of supervisor_web::handle, RPC through a
+    // closure (here the simulated supervisor, answering synchronously).
+    let rpc =
+        |m: &'static str, params: Vec<Value>| std::future::ready(run_call(&shared, m, &params));
+    let answer = block_on(supervisor_web::handle(
+        &req,
+        header("host"),
+        &shared.key,
+        clock,
+        rpc,
+    ));
+    match answer {
+        Some(r) => {
+            let headers: Vec<(&str, &str)> =
+                r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let status = format!("{} {}", r.status, reason(r.status));
+            write_response(&mut stream, &status, &headers, &r.body)
         }
-        WebRequest::TailPage {
-            processname,
-            limit,
-            channel,
-        } => {
-            let text = {
-                let m = shared.model.lock().unwrap();
-                processname
-                    .as_ref()
-                    .and_then(|ns| m.procs.get(ns))
-                    .map(|p| {
-                        let log = if channel == Channel::Stderr {
-                            &p.err
-                        } else {
-                            &p.log
-                        };
-                        let start = log.len().saturating_sub(limit as usize);
-                        String::from_utf8_lossy(&log[start..]).into_owned()
-                    })
-            };
-            let fault = Fault::new(FaultCode::BadName, processname.as_deref().unwrap_or(""));
-            let log = match &text {
-                Some(t) => Ok(t.as_str()),
-                None => Err(&fault),
-            };
-            let page = render_tail_page(
-                processname.as_deref(),
-                limit,
-                channel,
-                log,
-                &shared.key.token(user, t),
-            );
-            write_response(&mut stream, "200 OK", &html_headers(), page.as_bytes())
+        None => error(&mut stream, 404, "Not Found", &[]),
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        301 => "Moved Permanently",
+        403 => "Forbidden",
+        405 => "Method Not Allowed",
+        413 => "Request Entity Too Large",
+        500 => "Internal Server Error",
+        _ => "Error",
+    }
+}
+
+/// Runs a future whose awaits are all immediately ready.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
         }
-        WebRequest::Action { action, reply } => {
-            let results: Vec<_> = action
-                .calls()
-                .iter()
-                .map(|c| run_call(&shared, c.method, &c.params))
-                .collect();
-            let message = action_message(&action, &results, clock);
-            match reply {
-                Reply::Json => write_response(
-                    &mut stream,
-                    "200 OK",
-                    &json_headers(),
-                    action_json(&message).as_bytes(),
-                ),
-                Reply::Redirect => {
-                    let location = redirect_location(header("host"), "localhost", &message);
-                    let mut h = html_headers().to_vec();
-                    h.push(("Location", &location));
-                    write_response(
-                        &mut stream,
-                        "301 Moved Permanently",
-                        &h,
-                        error_page(301, "Moved Permanently").as_bytes(),
-                    )
-                }
-            }
-        }
-        WebRequest::StatusJson => {
-            let snap = shared.model.lock().unwrap().snapshot(t);
-            let body = render_status_json(&snap, &shared.key.token(user, t));
-            write_response(&mut stream, "200 OK", &json_headers(), body.as_bytes())
-        }
-        WebRequest::Ok => write_response(
-            &mut stream,
-            "200 OK",
-            &[("Content-Type", "text/plain")],
-            b"OK",
-        ),
-        WebRequest::Asset { content_type, body } => {
-            let mut h = vec![("Content-Type", content_type)];
-            h.extend_from_slice(&supervisor_web::asset_headers());
-            write_response(&mut stream, "200 OK", &h, body)
-        }
-        WebRequest::CsrfRejected => error(&mut stream, 403, "Forbidden", &[]),
-        WebRequest::BadAction => error(&mut stream, 500, "Internal Server Error", &[]),
-        WebRequest::BodyTooLarge => error(&mut stream, 413, "Request Entity Too Large", &[]),
-        WebRequest::MethodNotAllowed { allow } => {
-            error(&mut stream, 405, "Method Not Allowed", &[("Allow", allow)])
-        }
-        WebRequest::NotFound => error(&mut stream, 404, "Not Found", &[]),
     }
 }
 

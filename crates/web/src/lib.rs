@@ -4,6 +4,9 @@
 //! writes what this crate renders. See `docs/web-ui.md` ("Wiring") for the exact steps.
 //!
 //! What it is for:
+//! * [`handle`]: the whole UI in one async call — a [`Request`] in, a [`WebResponse`] out,
+//!   XML-RPC calls made through a closure the daemon provides. Built from the pieces below,
+//!   which can also be used one by one.
 //! * [`route`]: classify a request for a web UI path into a [`WebRequest`] (status page,
 //!   tail page, action, JSON snapshot, embedded asset, ...), verifying the anti-CSRF token of
 //!   POSTed actions. A GET never changes anything.
@@ -23,6 +26,7 @@ pub mod clock;
 pub mod csrf;
 pub mod escape;
 pub mod pages;
+pub mod respond;
 pub mod route;
 pub mod snapshot;
 
@@ -33,6 +37,7 @@ pub use assets::asset;
 pub use clock::LocalTime;
 pub use csrf::{basic_auth_user, CsrfKey};
 pub use pages::{error_page, render_status_page, render_tail_page, TailLog};
+pub use respond::{handle, WebResponse};
 pub use route::{route, Channel, Reply, Request, WebRequest};
 pub use snapshot::{render_status_json, ProcessRow, StatusSnapshot};
 

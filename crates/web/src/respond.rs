@@ -1,0 +1,453 @@
+//! The whole web UI as one async function: a request in, a response out, with XML-RPC
+//! calls made through a closure the caller provides (the daemon passes one that sends the
+//! call to its event loop). This crate still does no I/O of its own; the HTTP layer only
+//! converts its request into a [`Request`] and the [`WebResponse`] into its response type.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use supervisor_protocol::{Fault, Value, SUPERVISOR_VERSION};
+
+use crate::action::{action_json, action_message, redirect_location};
+use crate::clock::{self, LocalTime};
+use crate::csrf::CsrfKey;
+use crate::pages::{error_page, render_status_page, render_tail_page};
+use crate::route::{route, Channel, Reply, Request, WebRequest};
+use crate::snapshot::{render_status_json, ProcessRow, StatusSnapshot};
+
+/// A complete HTTP response for the HTTP layer to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, in order (names are canonical, values valid header text).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Cow<'static, [u8]>,
+}
+
+impl WebResponse {
+    fn new(
+        status: u16,
+        headers: &[(&'static str, &'static str)],
+        body: impl Into<Cow<'static, [u8]>>,
+    ) -> WebResponse {
+        WebResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            body: body.into(),
+        }
+    }
+
+    fn error(status: u16, reason: &str) -> WebResponse {
+        WebResponse::new(
+            status,
+            &crate::html_headers(),
+            error_page(status, reason).into_bytes(),
+        )
+    }
+
+    /// The value of header `name` (ASCII case-insensitive), if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Builds the status snapshot from `getAllProcessInfo` and `getIdentification`.
+async fn snapshot<F, Fut>(rpc: &mut F, now: LocalTime) -> Result<StatusSnapshot, Fault>
+where
+    F: FnMut(&'static str, Vec<Value>) -> Fut,
+    Fut: Future<Output = Result<Value, Fault>>,
+{
+    let infos = rpc("supervisor.getAllProcessInfo", vec![]).await?;
+    let identification = rpc("supervisor.getIdentification", vec![])
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "supervisor".to_string());
+    let processes = match &infos {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(ProcessRow::from_process_info)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(StatusSnapshot {
+        version: SUPERVISOR_VERSION.to_string(),
+        identification,
+        now: now.unix,
+        year: clock::year(now),
+        processes,
+    })
+}
+
+/// Answers one request for the web UI, or `None` when the path is not one of its paths
+/// (the HTTP layer then answers 404). `host` is the request's `Host` header (for the
+/// reference's absolute redirect after a form action). `rpc(method, params)` runs one XML-RPC
+/// method exactly as `/RPC2` would (waits included) and yields its result.
+pub async fn handle<F, Fut>(
+    req: &Request<'_>,
+    host: Option<&str>,
+    key: &CsrfKey,
+    now: LocalTime,
+    mut rpc: F,
+) -> Option<WebResponse>
+where
+    F: FnMut(&'static str, Vec<Value>) -> Fut,
+    Fut: Future<Output = Result<Value, Fault>>,
+{
+    let html = crate::html_headers();
+    let token = || key.token(req.user, now.unix);
+    Some(match route(req, key, now) {
+        WebRequest::NotFound => return None,
+        WebRequest::StatusPage { message, confirm } => match snapshot(&mut rpc, now).await {
+            Ok(snap) => WebResponse::new(
+                200,
+                &html,
+                render_status_page(&snap, message.as_deref(), confirm.as_ref(), &token())
+                    .into_bytes(),
+            ),
+            Err(_) => WebResponse::error(500, "Internal Server Error"),
+        },
+        WebRequest::TailPage {
+            processname,
+            limit,
+            channel,
+        } => {
+            let ns = processname.clone().unwrap_or_default();
+            let result = if ns.is_empty() {
+                Ok(String::new())
+            } else {
+                let method = match channel {
+                    Channel::Stdout => "supervisor.readProcessStdoutLog",
+                    Channel::Stderr => "supervisor.readProcessStderrLog",
+                };
+                let offset = -i32::try_from(limit).unwrap_or(i32::MAX);
+                rpc(
+                    method,
+                    vec![Value::String(ns), Value::Int(offset), Value::Int(0)],
+                )
+                .await
+                .map(|v| v.as_str().unwrap_or("").to_string())
+            };
+            let log = match &result {
+                Ok(text) => Ok(text.as_str()),
+                Err(fault) => Err(fault),
+            };
+            let page = render_tail_page(processname.as_deref(), limit, channel, log, &token());
+            WebResponse::new(200, &html, page.into_bytes())
+        }
+        WebRequest::Action { action, reply } => {
+            let mut results = Vec::new();
+            for call in action.calls() {
+                results.push(rpc(call.method, call.params).await);
+            }
+            let message = action_message(&action, &results, now);
+            match reply {
+                Reply::Json => WebResponse::new(
+                    200,
+                    &crate::json_headers(),
+                    action_json(&message).into_bytes(),
+                ),
+                Reply::Redirect => {
+                    let mut r = WebResponse::error(301, "Moved Permanently");
+                    r.headers
+                        .push(("Location", redirect_location(host, "localhost", &message)));
+                    r
+                }
+            }
+        }
+        WebRequest::StatusJson => match snapshot(&mut rpc, now).await {
+            Ok(snap) => WebResponse::new(
+                200,
+                &crate::json_headers(),
+                render_status_json(&snap, &token()).into_bytes(),
+            ),
+            Err(_) => WebResponse::error(500, "Internal Server Error"),
+        },
+        WebRequest::Ok => WebResponse::new(200, &[("Content-Type", "text/plain")], &b"OK"[..]),
+        WebRequest::Asset { content_type, body } => {
+            let mut r = WebResponse::new(200, &crate::asset_headers(), body);
+            r.headers
+                .insert(0, ("Content-Type", content_type.to_string()));
+            r
+        }
+        WebRequest::CsrfRejected => WebResponse::error(403, "Forbidden"),
+        WebRequest::BadAction => WebResponse::error(500, "Internal Server Error"),
+        WebRequest::BodyTooLarge => WebResponse::error(413, "Request Entity Too Large"),
+        WebRequest::MethodNotAllowed { allow } => {
+            let mut r = WebResponse::error(405, "Method Not Allowed");
+            r.headers.push(("Allow", allow.to_string()));
+            r
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::future::{ready, Ready};
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use supervisor_protocol::FaultCode;
+
+    /// Polls a future whose awaits are all ready at once (the fake RPC below).
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        let mut f = pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    const NOW: LocalTime = LocalTime {
+        unix: 1_795_284_920,
+        utc_offset: 0,
+    };
+
+    fn info(name: &str, state: i32, desc: &str) -> Value {
+        Value::Struct(vec![
+            ("name".into(), Value::String(name.into())),
+            ("group".into(), Value::String(name.into())),
+            ("state".into(), Value::Int(state)),
+            ("description".into(), Value::String(desc.into())),
+            ("pid".into(), Value::Int(if state == 20 { 42 } else { 0 })),
+            ("start".into(), Value::Int(100)),
+        ])
+    }
+
+    /// A fake daemon: records calls, answers from a small table.
+    struct Fake {
+        calls: RefCell<Vec<(String, Vec<Value>)>>,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            Fake {
+                calls: RefCell::new(vec![]),
+            }
+        }
+
+        fn rpc(&self) -> impl FnMut(&'static str, Vec<Value>) -> Ready<Result<Value, Fault>> + '_ {
+            move |method, params| {
+                self.calls
+                    .borrow_mut()
+                    .push((method.to_string(), params.clone()));
+                let target = params
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                ready(match method {
+                    "supervisor.getAllProcessInfo" => Ok(Value::Array(vec![
+                        info("web", 20, "pid 42, uptime 0:01:00"),
+                        info("<b>x</b>", 0, "Not started"),
+                    ])),
+                    "supervisor.getIdentification" => Ok(Value::String("box1".into())),
+                    "supervisor.readProcessStdoutLog" if target == "web" => {
+                        Ok(Value::String("hello <i>\n".into()))
+                    }
+                    "supervisor.readProcessStdoutLog" => {
+                        Err(Fault::new(FaultCode::BadName, &target))
+                    }
+                    "supervisor.stopProcess" if target == "web" => Ok(Value::Bool(true)),
+                    "supervisor.stopProcess" => Err(Fault::new(FaultCode::BadName, &target)),
+                    _ => Err(Fault::bare(FaultCode::UnknownMethod)),
+                })
+            }
+        }
+    }
+
+    fn request<'a>(method: &'a str, path: &'a str, query: &'a str, body: &'a [u8]) -> Request<'a> {
+        Request {
+            method,
+            path,
+            query,
+            body,
+            csrf_header: None,
+            user: "admin",
+        }
+    }
+
+    fn key() -> CsrfKey {
+        CsrfKey::new(&[3; 32])
+    }
+
+    #[test]
+    fn status_page_is_built_from_the_rpc_snapshot() {
+        let fake = Fake::new();
+        let r = block_on(handle(
+            &request("GET", "/", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/html;charset=utf-8"));
+        assert!(r.header("Content-Security-Policy").is_some());
+        let body = String::from_utf8(r.body.into_owned()).unwrap();
+        assert!(body.contains("Supervisor <span class=\"ident\">box1</span>"));
+        assert!(body.contains(">pid 42, uptime 0:01:00<"));
+        assert!(body.contains("&lt;b&gt;x&lt;/b&gt;") && !body.contains("<b>x</b>"));
+        let methods: Vec<String> = fake.calls.borrow().iter().map(|c| c.0.clone()).collect();
+        assert_eq!(
+            methods,
+            [
+                "supervisor.getAllProcessInfo",
+                "supervisor.getIdentification"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_get_action_calls_nothing_that_changes_state() {
+        let fake = Fake::new();
+        let r = block_on(handle(
+            &request("GET", "/index.html", "processname=web&action=stop", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!(r.status, 200);
+        assert!(fake.calls.borrow().iter().all(
+            |(m, _)| m == "supervisor.getAllProcessInfo" || m == "supervisor.getIdentification"
+        ));
+    }
+
+    #[test]
+    fn a_posted_action_runs_its_calls_and_redirects_like_the_reference() {
+        let fake = Fake::new();
+        let body = format!("csrf_token={}", key().token("admin", NOW.unix));
+        let req = request(
+            "POST",
+            "/index.html",
+            "processname=web&action=stop",
+            body.as_bytes(),
+        );
+        let r = block_on(handle(
+            &req,
+            Some("127.0.0.1:9001"),
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!(r.status, 301);
+        assert_eq!(
+            r.header("Location"),
+            Some("http://127.0.0.1:9001/?message=Process%20web%20stopped")
+        );
+        assert_eq!(
+            fake.calls.borrow()[0],
+            (
+                "supervisor.stopProcess".to_string(),
+                vec![Value::String("web".into())]
+            )
+        );
+        // The JSON variant, unknown process.
+        let fake = Fake::new();
+        let body = format!(
+            "action=stop&processname=nope&csrf_token={}",
+            key().token("admin", NOW.unix)
+        );
+        let req = request("POST", "/api/action", "", body.as_bytes());
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body.as_ref(),
+            br#"{"message":"No such process named nope","error":true}"#
+        );
+    }
+
+    #[test]
+    fn a_post_without_token_is_refused_before_any_call() {
+        let fake = Fake::new();
+        let req = request("POST", "/index.html", "", b"action=stopall");
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        assert_eq!(r.status, 403);
+        assert!(fake.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn tail_page_reads_the_last_bytes_and_reports_faults() {
+        let fake = Fake::new();
+        let req = request("GET", "/tail.html", "processname=web&limit=5000", b"");
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        let body = String::from_utf8(r.body.into_owned()).unwrap();
+        assert!(body.contains(">hello &lt;i&gt;\n</pre>"));
+        assert_eq!(
+            fake.calls.borrow()[0].1,
+            vec![
+                Value::String("web".into()),
+                Value::Int(-5000),
+                Value::Int(0)
+            ]
+        );
+        let req = request("GET", "/tail.html", "processname=nope", b"");
+        let r = block_on(handle(&req, None, &key(), NOW, Fake::new().rpc())).unwrap();
+        let body = String::from_utf8(r.body.into_owned()).unwrap();
+        assert!(body.contains(">ERROR: unexpected rpc fault [10] BAD_NAME: nope</pre>"));
+    }
+
+    #[test]
+    fn small_answers() {
+        let fake = Fake::new();
+        let ok = block_on(handle(
+            &request("GET", "/ok.html", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!((ok.status, ok.body.as_ref()), (200, &b"OK"[..]));
+        assert_eq!(ok.header("Content-Type"), Some("text/plain"));
+        let css = block_on(handle(
+            &request("GET", "/stylesheets/supervisor.css", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!(css.header("Content-Type"), Some("text/css; charset=utf-8"));
+        let json = block_on(handle(
+            &request("GET", "/api/status.json", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!(json.header("Content-Type"), Some("application/json"));
+        let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+        assert_eq!(v["processes"].as_array().unwrap().len(), 2);
+        let put = block_on(handle(
+            &request("PUT", "/", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert_eq!((put.status, put.header("Allow")), (405, Some("GET, POST")));
+        assert!(block_on(handle(
+            &request("GET", "/RPC3", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc()
+        ))
+        .is_none());
+    }
+}
