@@ -584,3 +584,113 @@ def test_status_json_and_extras(make_daemon, daemon_impl):
     assert "completions" not in d.ctl("help", impl="rust").stdout
     # not a terminal: no colour codes
     assert "\x1b[" not in d.ctl("status", impl="rust").stdout
+
+
+class FakeServer:
+    """A minimal XML-RPC server on loopback answering what a test registers, to reach
+    client paths a real supervisord does not (API version mismatch, missing namespace,
+    HTTP errors, unknown result codes)."""
+
+    def __init__(self, functions, status=None):
+        import threading
+        from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+
+        class Handler(SimpleXMLRPCRequestHandler):
+            def do_POST(self):
+                if status is not None:
+                    length = int(self.headers.get("Content-Length", 0))
+                    self.rfile.read(length)
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                super().do_POST()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = SimpleXMLRPCServer(("127.0.0.1", 0), requestHandler=Handler,
+                                         logRequests=False, allow_none=False)
+        for name, fn in functions.items():
+            self.server.register_function(fn, name)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+UPCHECKED = ["status", "status x", "pid", "start x", "stop x", "restart x", "signal HUP x",
+             "clear x", "tail x", "maintail", "version", "fg x", "open {url}"]
+
+
+def _compare_against(tmp_path, url, lines):
+    conf = tmp_path / "ctl.conf"
+    conf.write_text("[supervisorctl]\n")
+    for line in lines:
+        outs = []
+        for impl in ("python", "rust"):
+            client = IMPLS[impl] / "supervisorctl"
+            outs.append(subprocess.run([str(client), "-c", str(conf), "-s", url,
+                                        *line.format(url=url).split()],
+                                       capture_output=True, text=True, timeout=30))
+        assert outcome(outs[1]) == outcome(outs[0]), (line, outs)
+
+
+def test_upcheck_api_mismatch_and_missing_namespace_match_reference(tmp_path):
+    old = FakeServer({"supervisor.getVersion": lambda: "2.0",
+                      "supervisor.getSupervisorVersion": lambda: "2.x"})
+    bare = FakeServer({"system.listMethods": lambda: []})
+    try:
+        _compare_against(tmp_path, old.url, UPCHECKED)
+        _compare_against(tmp_path, bare.url, UPCHECKED + ["avail", "reread", "update",
+                                                          "add x", "remove x", "shutdown",
+                                                          "reload"])
+    finally:
+        old.close()
+        bare.close()
+
+
+def test_http_errors_and_odd_results_match_reference(tmp_path):
+    broken = FakeServer({}, status=500)
+    results = FakeServer({
+        "supervisor.getVersion": lambda: "3.0",
+        "supervisor.startAllProcesses": lambda: [
+            {"name": "a", "group": "a", "status": 80, "description": "OK"},
+            {"name": "b", "group": "g", "status": 30, "description": "FAILED: x"}],
+        "supervisor.stopAllProcesses": lambda: [
+            {"name": "b", "group": "g", "status": 30, "description": "FAILED: boom"},
+            {"name": "c", "group": "g", "status": 99, "description": "?"}],
+        "supervisor.getAllProcessInfo": lambda: [
+            {"name": "x", "group": "x", "statename": "WEIRD", "state": 999,
+             "description": "", "pid": 0}],
+        "supervisor.readLog": lambda a, b: "ü-unicode-ok",
+        "supervisor.getPID": lambda: 12,
+    })
+    try:
+        _compare_against(tmp_path, broken.url, ["status", "avail", "shutdown", "version"])
+        _compare_against(tmp_path, results.url, ["start all", "stop all", "status",
+                                                 "maintail", "pid", "pid all"])
+    finally:
+        broken.close()
+        results.close()
+
+
+def test_config_search_path_matches_reference(tmp_path):
+    """Without -c: ./supervisord.conf, then ./etc/supervisord.conf (then system paths)."""
+    sock = tmp_path / "nowhere.sock"
+    for rel in ("supervisord.conf", "etc/supervisord.conf"):
+        work = tmp_path / rel.replace("/", "_")
+        (work / "etc").mkdir(parents=True)
+        (work / rel).write_text(f"[supervisorctl]\nserverurl=unix://{sock}\nprompt=found\n")
+        outs = []
+        for impl in ("python", "rust"):
+            client = IMPLS[impl] / "supervisorctl"
+            outs.append(subprocess.run([str(client)], capture_output=True, text=True,
+                                       timeout=30, cwd=str(work), input=""))
+        assert outcome(outs[1]) == outcome(outs[0]), rel
+        assert f"unix://{sock} no such file" in outs[1].stdout
+        assert "found> " in outs[1].stdout

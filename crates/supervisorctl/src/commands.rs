@@ -499,7 +499,7 @@ impl Controller {
         }
         for info in matching {
             let st = member_int(info, "state")? as i32;
-            if ProcessState::from_code(st).is_none_or(|s| s.is_stopped()) {
+            if ProcessState::from_code(st).is_some_and(|s| s.is_stopped()) {
                 self.exitstatus = exit::STATUS_NOT_RUNNING;
             }
         }
