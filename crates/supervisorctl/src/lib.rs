@@ -106,13 +106,9 @@ fn stream_one(
         message: String::new(),
     })?;
     let auth = stream_auth(settings);
-    let mut write_err = None;
     let r = transport::stream_get(&endpoint, path, auth.as_deref(), stop, &mut |data| {
-        if write_err.is_none() {
-            if let Err(e) = out.write_all(data).and_then(|_| out.flush()) {
-                write_err = Some(e);
-            }
-        }
+        // a closed stdout (e.g. piped into `head`) ends the stream
+        out.write_all(data).and_then(|_| out.flush()).is_ok()
     });
     match r {
         Ok(StreamEnd::Status(code)) => {

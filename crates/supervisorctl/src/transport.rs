@@ -474,13 +474,14 @@ pub enum StreamEnd {
 }
 
 /// GETs `path` and hands body bytes to `on_data` as they arrive, until the body ends,
-/// the server answers non-200, or `stop` becomes true (checked every 100 ms).
+/// the server answers non-200, `stop` becomes true (checked every 100 ms), or `on_data`
+/// returns false (e.g. stdout was closed).
 pub fn stream_get(
     endpoint: &Endpoint,
     path: &str,
     authorization: Option<&str>,
     stop: &AtomicBool,
-    on_data: &mut dyn FnMut(&[u8]),
+    on_data: &mut dyn FnMut(&[u8]) -> bool,
 ) -> io::Result<StreamEnd> {
     let stream = endpoint.connect()?;
     stream.set_read_timeout(Some(Duration::from_millis(100)))?;
@@ -521,20 +522,25 @@ pub fn stream_get(
             Err(e) if is_timeout(&e) => continue,
             Err(e) => return Err(e),
         };
+        let mut keep_going = true;
         if head.chunked {
-            dec.feed(&buf[..n], on_data)?;
+            dec.feed(&buf[..n], &mut |d| keep_going &= on_data(d))?;
             if dec.done {
                 return Ok(StreamEnd::Finished);
             }
         } else if let Some(l) = left.as_mut() {
             let take = n.min(*l);
-            on_data(&buf[..take]);
+            keep_going = on_data(&buf[..take]);
             *l -= take;
             if *l == 0 {
                 return Ok(StreamEnd::Finished);
             }
         } else {
-            on_data(&buf[..n]);
+            keep_going = on_data(&buf[..n]);
+        }
+        if !keep_going {
+            conn.get_ref().shutdown();
+            return Ok(StreamEnd::Finished);
         }
     }
 }
