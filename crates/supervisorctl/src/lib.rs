@@ -5,6 +5,8 @@
 //! plus a few opt-in extras (`status --json`, `avail --json`, state colours on a
 //! terminal, `completions bash|zsh|fish`).
 
+#![warn(missing_docs)]
+
 pub mod commands;
 pub mod completions;
 pub mod error;
