@@ -498,18 +498,53 @@ pub fn parse_method_response(doc: &[u8]) -> Result<Result<Value, Fault>, ParseEr
 pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        let rep: &[u8] = match b {
+    for i in memchr::memchr3_iter(b'&', b'<', b'>', bytes) {
+        let rep: &[u8] = match bytes[i] {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            _ => continue,
+            _ => b"&gt;",
         };
         out.extend_from_slice(&bytes[start..i]);
         out.extend_from_slice(rep);
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends the decimal form of `i` without allocating.
+fn push_int(out: &mut Vec<u8>, i: i32) {
+    let mut buf = [0u8; 11];
+    let mut pos = buf.len();
+    let neg = i < 0;
+    let mut n = i.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[pos..]);
+}
+
+/// A close upper estimate of the encoded size of `v`, to allocate the output once.
+fn size_hint(v: &Value) -> usize {
+    match v {
+        Value::Int(_) | Value::Bool(_) | Value::Double(_) | Value::DateTime(_) => 64,
+        Value::String(s) => 34 + s.len() + s.len() / 8,
+        Value::Base64(d) => 40 + d.len() * 4 / 3 + d.len() / 57,
+        Value::Array(a) => 40 + a.iter().map(size_hint).sum::<usize>(),
+        Value::Struct(m) => {
+            36 + m
+                .iter()
+                .map(|(k, v)| 40 + k.len() + size_hint(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 /// Formats a double as Python's `repr(float)` does (`1.0`, `1e+16`, `1.5e-07`, `inf`, `nan`).
@@ -566,7 +601,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Int(i) => {
             out.extend_from_slice(b"<value><int>");
-            out.extend_from_slice(i.to_string().as_bytes());
+            push_int(out, *i);
             out.extend_from_slice(b"</int></value>\n");
         }
         Value::Bool(b) => {
@@ -643,7 +678,7 @@ pub fn write_method_call(name: &str, params: &[Value]) -> Vec<u8> {
 
 /// Encodes a successful response, as `xmlrpc.client.dumps((value,), methodresponse=True)`.
 pub fn write_response(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(128 + size_hint(value));
     out.extend_from_slice(XML_DECL);
     out.extend_from_slice(b"<methodResponse>\n<params>\n<param>\n");
     write_value(&mut out, value);
@@ -821,6 +856,24 @@ mod tests {
         assert!(
             parse_method_response(b"<methodResponse><params></params></methodResponse>").is_err()
         );
+    }
+
+    #[test]
+    fn ints_and_hint() {
+        for i in [0, 7, -7, 10, 123456, i32::MAX, i32::MIN] {
+            let mut out = Vec::new();
+            push_int(&mut out, i);
+            assert_eq!(String::from_utf8(out).unwrap(), i.to_string());
+        }
+        // For text without escapes the estimate is an upper bound (one allocation).
+        let v = Value::Array(vec![
+            Value::structure([
+                ("name", Value::from("abc")),
+                ("pid", Value::Int(5))
+            ]);
+            100
+        ]);
+        assert!(write_response(&v).len() <= 128 + size_hint(&v));
     }
 
     #[test]

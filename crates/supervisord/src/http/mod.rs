@@ -340,8 +340,9 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
             ctx.log(
                 LogLevel::Error,
                 format!(
-                    "XML-RPC request data {:?} is invalid: {why}",
-                    String::from_utf8_lossy(&body)
+                    "XML-RPC request data {} is invalid: {why}",
+                    // Bounded: a huge bad body is not copied whole into the log.
+                    python_str_repr(&String::from_utf8_lossy(&body[..body.len().min(65536)]))
                 ),
             );
             return error_response(StatusCode::BAD_REQUEST);
@@ -352,6 +353,7 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
         format!("XML-RPC method called: {}()", call.name),
     );
     let (tx, rx) = oneshot::channel();
+    let name = call.name.clone();
     let msg = ControlRequest::Call {
         name: call.name,
         params: call.params,
@@ -361,10 +363,54 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     }
     match rx.await {
-        Ok(Ok(v)) => xml_response(xmlrpc::write_response(&v)),
-        Ok(Err(f)) => xml_response(xmlrpc::write_fault(&f)),
+        Ok(Ok(v)) => {
+            ctx.log(
+                LogLevel::Trace,
+                format!("XML-RPC method {name}() returned successfully"),
+            );
+            xml_response(xmlrpc::write_response(&v))
+        }
+        Ok(Err(f)) => {
+            ctx.log(
+                LogLevel::Trace,
+                format!(
+                    "XML-RPC method {name}() returned fault: [{}] {}",
+                    f.code, f.string
+                ),
+            );
+            xml_response(xmlrpc::write_fault(&f))
+        }
         Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR),
     }
+}
+
+/// Python's `repr()` of a string, as the reference's log lines show request data.
+pub fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 /// Decodes `%XX` escapes (invalid escapes are kept as written).
@@ -624,6 +670,14 @@ mod tests {
         assert_eq!(logtail_target("/logtail"), None);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    #[test]
+    fn python_repr() {
+        assert_eq!(python_str_repr("a\nb"), "'a\\nb'");
+        assert_eq!(python_str_repr("it's"), "\"it's\"");
+        assert_eq!(python_str_repr("'\""), "'\\'\"'");
+        assert_eq!(python_str_repr("\u{1}\\"), "'\\x01\\\\'");
     }
 
     #[test]

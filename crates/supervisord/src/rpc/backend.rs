@@ -85,6 +85,16 @@ pub trait Backend {
     fn group_processes(&self, group: &str) -> Option<Vec<ProcessSnapshot>>;
     /// One process of an active group.
     fn process(&self, group: &str, name: &str) -> Option<ProcessSnapshot>;
+    /// Every process of every active group: groups in (priority, name) order, processes in
+    /// their group's order. The default asks group by group; a backend with many groups
+    /// should answer in one pass (this is what `getAllProcessInfo` and the `all` variants
+    /// use, so it bounds their cost).
+    fn all_processes(&self) -> Vec<ProcessSnapshot> {
+        self.group_names()
+            .iter()
+            .flat_map(|g| self.group_processes(g).unwrap_or_default())
+            .collect()
+    }
 
     /// The exec pre-check of `startProcess` (no state change): NO_FILE / NOT_EXECUTABLE
     /// faults with the reference's details.

@@ -192,6 +192,12 @@ impl Backend for FakeBackend {
             .find(|p| p.name == name)
             .cloned()
     }
+    fn all_processes(&self) -> Vec<ProcessSnapshot> {
+        self.groups
+            .iter()
+            .flat_map(|(_, p)| p.iter().cloned())
+            .collect()
+    }
     fn precheck_command(&self, group: &str, name: &str) -> Result<(), Fault> {
         if self.no_file.contains(&key(group, name)) {
             Err(Fault::new(

@@ -355,15 +355,12 @@ fn get_process_info(b: &mut dyn Backend, params: &[Value]) -> Outcome {
 fn get_all_process_info(b: &mut dyn Backend, _: &[Value]) -> Outcome {
     let now = b.now();
     let off = b.utc_offset();
-    let mut groups = b.group_names();
-    groups.sort();
-    let mut out = Vec::new();
-    for g in groups {
-        let mut procs = b.group_processes(&g).unwrap_or_default();
-        procs.sort_by(|a, b| a.name.cmp(&b.name));
-        out.extend(procs.iter().map(|p| process_info(p, now, off)));
-    }
-    done(Value::Array(out))
+    let mut procs = b.all_processes();
+    // Lexical by group, then by name (the reference's order for this call).
+    procs.sort_unstable_by(|x, y| (&x.group, &x.name).cmp(&(&y.group, &y.name)));
+    done(Value::Array(
+        procs.iter().map(|p| process_info(p, now, off)).collect(),
+    ))
 }
 
 fn logfile_value(f: &LogFile, resolved: Option<std::path::PathBuf>) -> Value {
@@ -612,10 +609,7 @@ fn result_struct(group: &str, name: &str, r: &Result<Value, Fault>) -> Value {
 }
 
 fn all_processes(b: &dyn Backend) -> Vec<ProcessSnapshot> {
-    b.group_names()
-        .iter()
-        .flat_map(|g| b.group_processes(g).unwrap_or_default())
-        .collect()
+    b.all_processes()
 }
 
 fn clear_all_process_logs(b: &mut dyn Backend, _: &[Value]) -> Outcome {
