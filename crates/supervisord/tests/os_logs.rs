@@ -54,23 +54,29 @@ fn process(command: &str) -> ProcessConfig {
 fn pump(pid: i32, stdout: OwnedFd, limit: Duration, mut sink: impl FnMut(&[u8])) {
     let deadline = Instant::now() + limit;
     let mut buf = vec![0u8; 128 * 1024];
-    loop {
+    'outer: loop {
         assert!(
             Instant::now() < deadline,
             "child output did not end in time"
         );
+        // Drain until the pipe is empty (as the daemon's edge-triggered readers do), then
+        // wait for readiness.
+        loop {
+            let n = unsafe { libc::read(stdout.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                sink(&buf[..n as usize]);
+            } else if n == 0 {
+                break 'outer;
+            } else {
+                break;
+            }
+        }
         let mut pfd = libc::pollfd {
             fd: stdout.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
         unsafe { libc::poll(&mut pfd, 1, 100) };
-        let n = unsafe { libc::read(stdout.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            sink(&buf[..n as usize]);
-        } else if n == 0 {
-            break;
-        }
     }
     let mut st = 0;
     loop {
