@@ -570,3 +570,68 @@ fn events_stream_absent_is_404() {
     let r = raw(&mut *s.unix(), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn stop_finishes_in_flight_responses_then_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let (ul, guard) = http::bind_unix(&UnixHttpServerConfig {
+        section: "unix_http_server".into(),
+        file: sock.clone(),
+        chmod: 0o700,
+        chown: None,
+        credentials: None,
+    })
+    .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let fake = FakeBackend::new(&[("cat", &["cat"])]);
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let ctx = Arc::new(ServerContext {
+                credentials: None,
+                control: tx,
+                web: Arc::new(NoWebUi),
+                limits: Limits::default(),
+                log: None,
+            });
+            tokio::spawn(run_loop(fake, rx, Duration::from_millis(300)));
+            let listener = Listener::from_std_unix(ul).unwrap();
+            http::serve_until(listener, ctx, stop_rx).await;
+            done_tx.send(()).unwrap();
+        });
+        drop(guard);
+    });
+    let connect = || {
+        let s = UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Box::new(s) as Box<dyn Conn>
+    };
+    let mut idle = connect();
+    assert!(call(&mut *idle, "supervisor.getPID", &[]).is_ok());
+    // A call that waits for the fake's next step (up to 300 ms) is in flight at stop.
+    let mut waiting = connect();
+    waiting
+        .write_all(&rpc_request(
+            "supervisor.startProcess",
+            &[Value::from("cat")],
+            "",
+        ))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    stop_tx.send(true).unwrap();
+    assert_eq!(read_response(&mut *waiting).rpc(), Ok(Value::Bool(true)));
+    done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("serve_until returns once connections are done");
+    // The idle keep-alive connection was closed.
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).unwrap_or(0), 0);
+    thread.join().unwrap();
+    assert!(!sock.exists());
+}

@@ -35,7 +35,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::rpc::{ControlRequest, LogTarget};
 use supervisor_config::{Credentials, LogLevel};
@@ -565,6 +565,19 @@ pub async fn serve_connection<I>(io: I, ctx: Arc<ServerContext>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (_keep, never) = watch::channel(false);
+    serve_connection_until(io, ctx, never).await;
+}
+
+/// Serves one connection until it closes or `stop` turns true; then the response being
+/// written is finished (graceful shutdown) and the connection closed.
+pub async fn serve_connection_until<I>(
+    io: I,
+    ctx: Arc<ServerContext>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .keep_alive(true)
@@ -581,7 +594,14 @@ where
             Ok::<_, Infallible>(r)
         }
     });
-    let _ = builder.serve_connection(TokioIo::new(io), service).await;
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.wait_for(|s| *s) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 /// A listening socket of either family.
@@ -609,32 +629,73 @@ impl Listener {
 /// Accepts connections forever, each served by its own task. Accept errors (e.g. out of
 /// file descriptors) pause accepting briefly instead of spinning.
 pub async fn serve(listener: Listener, ctx: Arc<ServerContext>) {
+    let (_keep, never) = watch::channel(false);
+    serve_until(listener, ctx, never).await;
+}
+
+/// Like [`serve`], until `stop` turns true: then no connection is accepted any more, every
+/// open connection finishes the response it is writing (e.g. the answer to
+/// `supervisor.shutdown`) and closes, and this returns once they all have. Callers bound the
+/// wait (a `tail -f` stream never finishes by itself):
+///
+/// ```ignore
+/// let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+/// let server = tokio::spawn(http::serve_until(listener, ctx, stop_rx));
+/// // ... at exit:
+/// let _ = stop_tx.send(true);
+/// let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+/// ```
+pub async fn serve_until(
+    listener: Listener,
+    ctx: Arc<ServerContext>,
+    mut stop: watch::Receiver<bool>,
+) {
     let slots = Arc::new(Semaphore::new(ctx.limits.max_connections));
+    let mut conns = tokio::task::JoinSet::new();
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
+        // Reap finished connection tasks so the set stays small.
+        while conns.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|s| *s) => break,
         };
-        let ctx = ctx.clone();
-        match &listener {
-            Listener::Unix(l) => match l.accept().await {
-                Ok((s, _)) => {
-                    tokio::spawn(async move {
-                        serve_connection(s, ctx).await;
-                        drop(permit);
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            },
-            Listener::Tcp(l) => match l.accept().await {
-                Ok((s, _)) => {
-                    let _ = s.set_nodelay(true);
-                    tokio::spawn(async move {
-                        serve_connection(s, ctx).await;
-                        drop(permit);
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            },
+        let accepted = tokio::select! {
+            a = accept(&listener) => a,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match accepted {
+            Ok(io) => {
+                let ctx = ctx.clone();
+                let stop = stop.clone();
+                conns.spawn(async move {
+                    match io {
+                        Accepted::Unix(s) => serve_connection_until(s, ctx, stop).await,
+                        Accepted::Tcp(s) => serve_connection_until(s, ctx, stop).await,
+                    }
+                    drop(permit);
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    while conns.join_next().await.is_some() {}
+}
+
+enum Accepted {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
+    match listener {
+        Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        Listener::Tcp(l) => {
+            let (s, _) = l.accept().await?;
+            let _ = s.set_nodelay(true);
+            Ok(Accepted::Tcp(s))
         }
     }
 }
