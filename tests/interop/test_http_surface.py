@@ -144,6 +144,22 @@ def test_socket_file_mode_and_stale_socket(make_daemon, tmp_path, impl):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_socket_chown(make_daemon, impl):
+    import pwd
+    if os.geteuid() != 0:
+        pytest.skip("chown to another user needs root")
+    nobody = pwd.getpwnam("nobody")
+    d = make_daemon(impl, BODY, start=False)
+    text = d.conf.read_text().replace(f"file={d.sock}\n", f"file={d.sock}\nchown=nobody\n")
+    d.conf.write_text(text)
+    d.start()
+    st = os.stat(d.sock)
+    # A user without a group changes the owner only (the group stays the daemon's).
+    assert (st.st_uid, st.st_gid) == (nobody.pw_uid, os.getegid())
+    assert stat.S_IMODE(st.st_mode) == 0o700
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_second_daemon_on_same_socket_refuses(make_daemon, impl):
     d = make_daemon(impl, BODY)
     d2 = make_daemon(impl, BODY, start=False)
