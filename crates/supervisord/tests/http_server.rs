@@ -216,6 +216,9 @@ fn rpc_over_both_transports_with_keep_alive() {
     let r = read_response(&mut *c);
     assert_eq!(r.header("content-type"), Some("text/xml"));
     assert_eq!(r.header("server"), Some("Medusa/1.12"));
+    // Header names are sent in Title-Case like the reference's.
+    assert!(r.headers.iter().any(|(k, _)| k == "Content-Type"));
+    assert!(r.headers.iter().any(|(k, _)| k == "Content-Length"));
     assert!(r.header("date").is_some());
 }
 

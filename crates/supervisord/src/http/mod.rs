@@ -581,6 +581,8 @@ pub async fn serve_connection_until<I>(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .keep_alive(true)
+        // `Content-Type`, not `content-type`: what the reference sends, for naive clients.
+        .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(ctx.limits.head_timeout)
         .max_buf_size(ctx.limits.max_head.max(8192))
