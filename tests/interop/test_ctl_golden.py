@@ -265,6 +265,9 @@ STATE_CASES = [
     ("signal HUP zz:*", [], []),
     ("signal HUP nope", [], []),
     ("signal HUP all", ["sleeper"], ["manual"]),
+    ("signal 1 sleeper", ["sleeper"], []),
+    ("signal sighup sleeper", ["sleeper"], []),
+    ("signal SIGUSR2 multi:*", ["multi:multi_00"], ["multi:multi_01"]),
     ("clear talker", [], []),
     ("clear nope talker", [], []),
     ("clear grp:*", [], []),
@@ -535,7 +538,8 @@ def test_tail_follow_until_interrupt_matches_reference(make_daemon, daemon_impl)
 def test_tail_follow_errors_match_reference(make_daemon, daemon_impl):
     d = started(make_daemon, daemon_impl)
     # 404s end the stream at once with a message on stderr
-    for line in ["tail -f nope", "tail -f nolog", "tail -f redirected stderr"]:
+    for line in ["tail -f nope", "tail -f nolog", "tail -f redirected stderr",
+                 "tail -f grp:*", "tail -f talker bogus"]:
         assert_same(d, line.split(), timeout=20)
 
 
