@@ -12,7 +12,8 @@ use base64::Engine as _;
 use supervisor_config::{Credentials, InetHttpServerConfig, UnixHttpServerConfig};
 use supervisor_protocol::xmlrpc::{parse_method_response, write_method_call};
 use supervisor_protocol::{Fault, Value};
-use supervisord::http::{self, Limits, Listener, NoWebUi, ServerContext};
+use supervisord::http::web::SupervisorWebUi;
+use supervisord::http::{self, Limits, Listener, NoWebUi, ServerContext, WebUi};
 use supervisord::rpc::fake::{run_loop, FakeBackend};
 
 struct Server {
@@ -25,6 +26,15 @@ struct Server {
 fn start(
     creds: Option<Credentials>,
     limits: Limits,
+    setup: impl FnOnce(&mut FakeBackend, &Path),
+) -> Server {
+    start_with(creds, limits, Arc::new(NoWebUi), setup)
+}
+
+fn start_with(
+    creds: Option<Credentials>,
+    limits: Limits,
+    web: Arc<dyn WebUi>,
     setup: impl FnOnce(&mut FakeBackend, &Path),
 ) -> Server {
     let dir = tempfile::tempdir().unwrap();
@@ -58,7 +68,7 @@ fn start(
             let ctx = Arc::new(ServerContext {
                 credentials: creds,
                 control: tx,
-                web: Arc::new(NoWebUi),
+                web,
                 limits,
                 log: None,
             });
@@ -637,4 +647,32 @@ fn stop_finishes_in_flight_responses_then_returns() {
     assert_eq!(idle.read_to_end(&mut rest).unwrap_or(0), 0);
     thread.join().unwrap();
     assert!(!sock.exists());
+}
+
+#[test]
+fn web_ui_is_served_through_the_hook() {
+    let s = start_with(None, Limits::default(), SupervisorWebUi::new(), |_, _| {});
+    let mut c = s.unix();
+    let r = raw(&mut *c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    let page = String::from_utf8_lossy(&r.body);
+    assert!(page.contains("cat"), "{page}");
+    let r = raw(
+        &mut *c,
+        "GET /stylesheets/supervisor.css HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let r = raw(&mut *c, "GET /ok.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200);
+    // A GET never acts: the process stays stopped.
+    let r = raw(
+        &mut *c,
+        "GET /index.html?processname=cat&action=start HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(r.status < 500);
+    let info = call(&mut *c, "supervisor.getProcessInfo", &[Value::from("cat")]).unwrap();
+    assert_eq!(info.get("statename"), Some(&Value::from("STOPPED")));
+    let r = raw(&mut *c, "GET /nosuch.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 404);
 }

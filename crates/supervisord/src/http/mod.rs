@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod bind;
 pub mod tail;
+pub mod web;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -108,7 +109,8 @@ pub trait WebUi: Send + Sync + 'static {
     fn handle(&self, request: WebRequest, control: mpsc::Sender<ControlRequest>) -> WebFuture;
 }
 
-/// The web UI placeholder: serves `/ok.html` (the reference's `OK` page) and nothing else.
+/// A server without the web UI: serves `/ok.html` (the reference's `OK` page) and nothing
+/// else. The daemon's UI is [`web::SupervisorWebUi`].
 pub struct NoWebUi;
 
 impl WebUi for NoWebUi {
