@@ -87,7 +87,6 @@ class Daemon:
             [unix_http_server]
             file={self.sock}
 
-            {inet}
             [supervisord]
             logfile={self.logfile}
             pidfile={self.dir / 'supervisord.pid'}
@@ -103,7 +102,7 @@ class Daemon:
 
             """
         )
-        text += textwrap.dedent(extra_sections) + "\n" + textwrap.dedent(body)
+        text += inet + "\n" + textwrap.dedent(extra_sections) + "\n" + textwrap.dedent(body)
         self.conf.write_text(text)
         if start:
             self.start(ready_timeout)
