@@ -827,6 +827,11 @@ pub fn signal_number(v: &Value) -> Option<i32> {
     let text = match v {
         Value::Int(i) => return VALID(i64::from(*i)).then_some(*i),
         Value::Bool(b) => return Some(i32::from(*b)),
+        // Python's int() truncates a float.
+        Value::Double(d) if d.is_finite() => {
+            let n = d.trunc() as i64;
+            return VALID(n).then_some(n as i32);
+        }
         Value::String(s) => s,
         _ => return None,
     };

@@ -464,6 +464,7 @@ fn signals() {
         (Value::Int(15), 15),
         (s("RTMIN"), 34),
         (s("0"), 0),
+        (Value::Double(9.5), 9),
     ] {
         b.signals.clear();
         assert_eq!(
