@@ -120,8 +120,10 @@ def run_sequence(d, seq):
 
 def assert_same(both, seq):
     py, rs = (run_sequence(d, seq) for d in both)
-    for a, b in zip(py, rs):
-        assert a == b
+    diffs = [f"{a[0]}{args!r}:\n  reference: {a[1]!r}\n  ours:      {b[1]!r}"
+             for (_, args), a, b in zip(seq, py, rs) if a != b]
+    # Later calls depend on earlier ones: the first difference is the one to look at.
+    assert not diffs, "\n".join(diffs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,3 +405,41 @@ def test_shutdown_state_after_shutdown(daemon):
         # The reference may still answer getState while it winds down (mood < RUNNING).
         pytest.fail("a supervisor.* call succeeded after shutdown")
     daemon.proc.wait(timeout=20)
+
+
+def test_edge_arguments_equal(both):
+    for d in both:
+        d.rpc().supervisor.startProcess("grp:echo")
+        d.wait_for(lambda: "hello" in d.rpc().supervisor.readProcessStdoutLog("grp:echo", 0, 0),
+                   what="echo output")
+    assert_same(both, [
+        ("supervisor.tailProcessStdoutLog", ("grp:echo", -5, 3)),
+        ("supervisor.tailProcessStdoutLog", ("grp:echo", 3, -2)),
+        ("supervisor.tailProcessStdoutLog", ("grp:echo", 0, 0)),
+        ("supervisor.tailProcessStdoutLog", ("grp:echo", 6, 0)),
+        ("supervisor.tailProcessStdoutLog", ("grp:echo", 2147483647, 5)),
+        ("supervisor.readProcessStdoutLog", ("grp:echo", 2, 0)),
+        ("supervisor.readProcessStdoutLog", ("grp:echo", -100, 0)),
+        ("supervisor.readProcessStderrLog", ("grp:echo", 0, 3)),
+        ("supervisor.readLog", ("0", "5")),
+        ("supervisor.startProcessGroup", ("grp", False)),
+        ("supervisor.stopProcessGroup", ("grp", False)),
+        ("supervisor.startProcess", ("grp:*", False)),
+        ("supervisor.signalProcessGroup", ("grp", "BOGUS")),
+        ("supervisor.signalProcess", ("grp:cat", 9.5)),
+        # One by one: with a group stop, the order of the waited results is the order the
+        # processes happen to exit in (timing), on the reference as on ours.
+        ("supervisor.stopProcess", ("grp:cat",)),
+        ("supervisor.stopProcess", ("grp:echo",)),
+        ("supervisor.clearLog", ()),
+        ("supervisor.clearLog", ()),
+        ("supervisor.getProcessInfo", ("",)),
+        ("supervisor.getProcessInfo", (":",)),
+        ("supervisor.getProcessInfo", ("grp:cat:x",)),
+        ("supervisor.startProcess", ("grp:cat", "")),
+        ("supervisor.stopProcess", ("grp:cat", 0)),
+        ("supervisor.sendProcessStdin", ("grp:cat", "")),
+        ("supervisor.sendRemoteCommEvent", (1, 2)),
+        ("system.multicall", ([{"methodName": "supervisor.getPID", "params": "x"}],)),
+        ("supervisor.stopAllProcesses", ()),
+    ])
