@@ -3,7 +3,10 @@
 //!
 //! The bytes are turned into a string losslessly where possible: valid UTF-8 is kept as is;
 //! each invalid byte becomes U+FFFD (the reference raises a decode error instead, which
-//! clients see as a broken call; replacing keeps offsets computed on bytes meaningful).
+//! clients see as a broken call). A tail never splits a character: an incomplete sequence at
+//! the end is held back (the returned offset stops before it, so the next tail returns the
+//! whole character), and stray continuation bytes where an overflowing tail starts are
+//! skipped.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -107,7 +110,7 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> Tail {
     };
     let size = i64::try_from(meta.len()).unwrap_or(i64::MAX);
     let (start, len, overflow) = tail_range(size, offset, length);
-    let data = if len == 0 {
+    let mut data = if len == 0 {
         Vec::new()
     } else {
         match read_at(&mut f, start as u64, len as u64) {
@@ -115,11 +118,45 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> Tail {
             Err(_) => return fail,
         }
     };
+    let mut offset = size;
+    // Only when the data reaches EOF can the held-back bytes be re-read next time.
+    if start + data.len() as i64 == size {
+        let keep = complete_prefix_len(&data);
+        offset -= (data.len() - keep) as i64;
+        data.truncate(keep);
+    }
+    let skip = data
+        .iter()
+        .take(3)
+        .take_while(|b| (**b & 0xC0) == 0x80)
+        .count();
+    data.drain(..skip);
     Tail {
         data,
-        offset: size,
+        offset,
         overflow,
     }
+}
+
+/// The length of `data` without an incomplete UTF-8 sequence at its end (a lead byte
+/// followed by fewer continuation bytes than it announces).
+pub fn complete_prefix_len(data: &[u8]) -> usize {
+    let n = data.len();
+    // The last lead byte (or ASCII) among the final four bytes.
+    for back in 1..=n.min(4) {
+        let b = data[n - back];
+        if (b & 0xC0) == 0x80 {
+            continue;
+        }
+        let need = match b {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 1,
+        };
+        return if need > back { n - back } else { n };
+    }
+    n
 }
 
 #[cfg(test)]
@@ -193,6 +230,31 @@ mod tests {
         assert_eq!(tail_range(10, 0, -5).1, 0);
         // Offset exactly at the end.
         assert_eq!(tail_range(10, 10, 5), (10, 0, false));
+    }
+
+    #[test]
+    fn tails_never_split_characters() {
+        let f = file("ab\u{e9}".as_bytes()); // a b 0xC3 0xA9
+        let p = f.path();
+        // Only the first byte of 'é' is written so far.
+        std::fs::write(p, b"ab\xc3").unwrap();
+        let t = tail_file(p, 0, 100);
+        assert_eq!(
+            (t.data.as_slice(), t.offset, t.overflow),
+            (&b"ab"[..], 2, false)
+        );
+        std::fs::write(p, "ab\u{e9}z".as_bytes()).unwrap();
+        let t = tail_file(p, t.offset, 3);
+        assert_eq!(bytes_to_string(t.data), "\u{e9}z");
+        assert_eq!(t.offset, 5);
+        // An overflowing tail that starts inside a character skips its tail bytes.
+        let t = tail_file(p, 0, 2);
+        assert!(t.overflow);
+        assert_eq!(bytes_to_string(t.data), "z");
+        assert_eq!(complete_prefix_len("\u{1f600}".as_bytes()), 4);
+        assert_eq!(complete_prefix_len(&"\u{1f600}".as_bytes()[..3]), 0);
+        assert_eq!(complete_prefix_len(b"a\xff"), 2);
+        assert_eq!(complete_prefix_len(b""), 0);
     }
 
     #[test]
