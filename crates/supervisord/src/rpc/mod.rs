@@ -9,6 +9,17 @@
 //! and sends a [`ControlRequest`] to the event loop; the loop calls [`handle`], which either
 //! answers at once or parks a [`Waiter`] in [`Pending`]; the loop calls [`Pending::poll`] after
 //! every state change and the parked calls are answered when their condition holds.
+//!
+//! What the event loop provides (the contract of [`Backend`]):
+//! * `start` spawns and advances the state machine once before returning, so a failed
+//!   spawn shows its `spawnerr` and a `startsecs=0` process is RUNNING on return (the
+//!   reference's `spawn(); reap(); transition()`); otherwise results of `start all` come out
+//!   in a different order than the reference's.
+//! * `all_processes` answers in one pass (it bounds `getAllProcessInfo` and the `all` calls);
+//!   `process` should be a map lookup, not a scan (waiters call it on every poll).
+//! * `resolved_auto_log` gives the AUTO log names of activated config entries (shown by
+//!   `getAllConfigInfo`), `subscribe_events` the `/events` queues, `stop_report` the
+//!   `waiting for x to stop` line; their defaults are "none".
 
 pub mod backend;
 pub mod fake;
