@@ -85,6 +85,10 @@ pub trait Backend {
     fn group_processes(&self, group: &str) -> Option<Vec<ProcessSnapshot>>;
     /// One process of an active group.
     fn process(&self, group: &str, name: &str) -> Option<ProcessSnapshot>;
+    /// True when `group` is active (override when snapshots of a big group are costly).
+    fn has_group(&self, group: &str) -> bool {
+        self.group_processes(group).is_some()
+    }
     /// Every process of every active group: groups in (priority, name) order, processes in
     /// their group's order. The default asks group by group; a backend with many groups
     /// should answer in one pass (this is what `getAllProcessInfo` and the `all` variants

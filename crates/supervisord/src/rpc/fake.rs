@@ -192,6 +192,9 @@ impl Backend for FakeBackend {
             .find(|p| p.name == name)
             .cloned()
     }
+    fn has_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|(g, _)| g == group)
+    }
     fn all_processes(&self) -> Vec<ProcessSnapshot> {
         self.groups
             .iter()

@@ -668,7 +668,7 @@ fn add_process_group(b: &mut dyn Backend, params: &[Value]) -> Outcome {
 
 fn remove_process_group(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     let name = tri!(arg_str(params, 0));
-    if b.group_processes(name).is_none() {
+    if !b.has_group(name) {
         return fail(Fault::new(FaultCode::BadName, name));
     }
     if b.remove_group(name) {
@@ -969,7 +969,7 @@ fn start_process(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     let spec = tri!(arg_str(params, 0));
     let wait = tri!(arg_wait(params, 1));
     let (group, name) = split_namespec(spec);
-    if b.group_processes(group).is_none() {
+    if !b.has_group(group) {
         return fail(Fault::new(FaultCode::BadName, spec));
     }
     match name {
@@ -1006,7 +1006,7 @@ fn stop_process(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     let spec = tri!(arg_str(params, 0));
     let wait = tri!(arg_wait(params, 1));
     let (group, name) = split_namespec(spec);
-    if b.group_processes(group).is_none() {
+    if !b.has_group(group) {
         return fail(Fault::new(FaultCode::BadName, spec));
     }
     match name {
@@ -1043,7 +1043,7 @@ fn signal_process(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     let spec = tri!(arg_str(params, 0));
     let sig = &params[1];
     let (group, name) = split_namespec(spec);
-    if b.group_processes(group).is_none() {
+    if !b.has_group(group) {
         return fail(Fault::new(FaultCode::BadName, spec));
     }
     match name {
