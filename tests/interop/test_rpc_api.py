@@ -423,7 +423,10 @@ def test_edge_arguments_equal(both):
         ("supervisor.readProcessStderrLog", ("grp:echo", 0, 3)),
         ("supervisor.readLog", ("0", "5")),
         ("supervisor.startProcessGroup", ("grp", False)),
-        ("supervisor.stopProcessGroup", ("grp", False)),
+        # (Waiting here, one by one: starting a process that is still STOPPING is a race,
+        # and so is the order in which a group's waited stops finish.)
+        ("supervisor.stopProcess", ("grp:cat", True)),
+        ("supervisor.stopProcess", ("grp:echo", True)),
         ("supervisor.startProcess", ("grp:*", False)),
         ("supervisor.signalProcessGroup", ("grp", "BOGUS")),
         ("supervisor.signalProcess", ("grp:cat", 9.5)),
