@@ -104,8 +104,13 @@ impl EventType {
         use EventType::*;
         match self {
             Event => None,
-            ProcessState | ProcessLog | ProcessCommunication | RemoteCommunication
-            | SupervisorStateChange | Tick | ProcessGroup => Some(Event),
+            ProcessState
+            | ProcessLog
+            | ProcessCommunication
+            | RemoteCommunication
+            | SupervisorStateChange
+            | Tick
+            | ProcessGroup => Some(Event),
             ProcessStateStopped | ProcessStateStarting | ProcessStateRunning
             | ProcessStateBackoff | ProcessStateStopping | ProcessStateExited
             | ProcessStateFatal | ProcessStateUnknown => Some(ProcessState),

@@ -68,7 +68,10 @@ impl ProcessState {
     pub const fn is_stopped(self) -> bool {
         matches!(
             self,
-            ProcessState::Stopped | ProcessState::Exited | ProcessState::Fatal | ProcessState::Unknown
+            ProcessState::Stopped
+                | ProcessState::Exited
+                | ProcessState::Fatal
+                | ProcessState::Unknown
         )
     }
 
@@ -173,9 +176,15 @@ mod tests {
     #[test]
     fn state_groups_match_reference() {
         use ProcessState::*;
-        let stopped: Vec<_> = ProcessState::ALL.into_iter().filter(|s| s.is_stopped()).collect();
+        let stopped: Vec<_> = ProcessState::ALL
+            .into_iter()
+            .filter(|s| s.is_stopped())
+            .collect();
         assert_eq!(stopped, vec![Stopped, Exited, Fatal, Unknown]);
-        let running: Vec<_> = ProcessState::ALL.into_iter().filter(|s| s.is_running()).collect();
+        let running: Vec<_> = ProcessState::ALL
+            .into_iter()
+            .filter(|s| s.is_running())
+            .collect();
         assert_eq!(running, vec![Starting, Running, Backoff]);
         let sig: Vec<_> = ProcessState::ALL
             .into_iter()
