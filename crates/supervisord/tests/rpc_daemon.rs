@@ -1,0 +1,172 @@
+//! The real `supervisord` binary answering XML-RPC on its unix socket, driven with our own
+//! codec: the control plane wired to the event loop end to end.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use supervisor_protocol::xmlrpc::{parse_method_response, write_method_call};
+use supervisor_protocol::{Fault, Value};
+
+struct Daemon {
+    child: Child,
+    sock: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Stop by pid, bounded: SIGTERM, then SIGKILL after 10 s.
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(programs: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sock = d.join("s.sock");
+    let conf = d.join("supervisord.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[unix_http_server]\nfile={sock}\n\n[supervisord]\nlogfile={d}/sd.log\n\
+pidfile={d}/sd.pid\nchildlogdir={d}\nnodaemon=true\n\n[rpcinterface:supervisor]\n\
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n{programs}",
+            sock = sock.display(),
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_supervisord"))
+        .args(["-n", "-c"])
+        .arg(&conf)
+        .current_dir(d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon {
+        child,
+        sock,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(v) = try_call(&daemon.sock, "supervisor.getState", &[]) {
+            if v.ok().and_then(|s| s.get("statename").cloned()) == Some(Value::from("RUNNING")) {
+                return daemon;
+            }
+        }
+        assert!(Instant::now() < deadline, "daemon not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn try_call(sock: &Path, name: &str, params: &[Value]) -> std::io::Result<Result<Value, Fault>> {
+    let mut s = UnixStream::connect(sock)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = write_method_call(name, params);
+    let mut req = format!(
+        "POST /RPC2 HTTP/1.0\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    s.write_all(&req)?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&resp[..split]);
+    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(head.to_string()));
+    }
+    parse_method_response(&resp[split + 4..]).map_err(|e| std::io::Error::other(e.0))
+}
+
+fn call(d: &Daemon, name: &str, params: &[Value]) -> Result<Value, Fault> {
+    try_call(&d.sock, name, params).unwrap()
+}
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+#[test]
+fn methods_over_the_real_loop() {
+    let d = start(
+        "[program:cat]\ncommand=/bin/cat\nstartsecs=0\nautostart=false\n\n\
+[program:nofile]\ncommand=/nonexistent/x\nautostart=false\n",
+    );
+    assert_eq!(call(&d, "supervisor.getAPIVersion", &[]), Ok(s("3.0")));
+    assert_eq!(
+        call(&d, "supervisor.getPID", &[]),
+        Ok(Value::Int(d.child.id() as i32))
+    );
+    let f = call(&d, "supervisor.startProcess", &[s("nofile")]).unwrap_err();
+    assert_eq!(f.code, 20);
+    assert_eq!(
+        call(&d, "supervisor.startProcess", &[s("cat")]),
+        Ok(Value::Bool(true))
+    );
+    let info = call(&d, "supervisor.getProcessInfo", &[s("cat")]).unwrap();
+    assert_eq!(info.get("statename"), Some(&s("RUNNING")));
+    assert_eq!(
+        call(&d, "supervisor.sendProcessStdin", &[s("cat"), s("ping\n")]),
+        Ok(Value::Bool(true))
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = call(
+            &d,
+            "supervisor.tailProcessStdoutLog",
+            &[s("cat"), Value::Int(0), Value::Int(100)],
+        )
+        .unwrap();
+        if r.as_array().unwrap()[0] == s("ping\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no echo: {r:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        call(&d, "supervisor.stopProcess", &[s("cat")]),
+        Ok(Value::Bool(true))
+    );
+    let info = call(&d, "supervisor.getProcessInfo", &[s("cat")]).unwrap();
+    assert_eq!(info.get("statename"), Some(&s("STOPPED")));
+    let f = call(&d, "supervisor.nosuch", &[]).unwrap_err();
+    assert_eq!((f.code, f.string.as_str()), (1, "UNKNOWN_METHOD"));
+}
+
+#[test]
+fn a_waiting_start_leaves_the_loop_free() {
+    let d = start("[program:slow]\ncommand=/bin/sleep 1000\nstartsecs=2\nautostart=false\n");
+    let sock = d.sock.clone();
+    let t0 = Instant::now();
+    let waiter =
+        std::thread::spawn(move || try_call(&sock, "supervisor.startProcess", &[s("slow")]));
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..20 {
+        let info = call(&d, "supervisor.getProcessInfo", &[s("slow")]).unwrap();
+        assert_eq!(info.get("statename"), Some(&s("STARTING")));
+    }
+    assert!(t0.elapsed() < Duration::from_millis(1900));
+    assert_eq!(waiter.join().unwrap().unwrap(), Ok(Value::Bool(true)));
+    assert!(t0.elapsed() >= Duration::from_secs(2));
+}
