@@ -51,9 +51,13 @@ pub struct StartupError(pub String);
 pub type ConfigLoader = Box<dyn Fn() -> Result<Config, String>>;
 
 /// The clock the loop feeds the core.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Clock {
     origin: Instant,
+    /// (wall second, UTC offset) of the last local-time lookup: the offset is looked up
+    /// at most once per wall-clock second (it can only change on a second boundary), so
+    /// listing 1,000 processes does not consult the time zone 1,000 times.
+    offset: std::cell::Cell<(i64, i32)>,
 }
 
 impl Clock {
@@ -61,6 +65,7 @@ impl Clock {
     pub fn new() -> Clock {
         Clock {
             origin: Instant::now(),
+            offset: std::cell::Cell::new((i64::MIN, 0)),
         }
     }
 
@@ -70,7 +75,15 @@ impl Clock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let utc_offset = chrono::Local::now().offset().local_minus_utc();
+        let second = wall.floor() as i64;
+        let (cached_second, cached_offset) = self.offset.get();
+        let utc_offset = if cached_second == second {
+            cached_offset
+        } else {
+            let o = chrono::Local::now().offset().local_minus_utc();
+            self.offset.set((second, o));
+            o
+        };
         Now {
             mono: self.origin.elapsed().as_secs_f64(),
             wall,
@@ -108,6 +121,8 @@ pub struct Daemon {
     pub events: Vec<Event>,
     /// fcgi sockets that could not be created when their group was added.
     pub fcgi_errors: Vec<String>,
+    /// Groups of the loaded config whose AUTO log names are known (instantiated from it).
+    pub auto_resolved: std::collections::HashSet<String>,
 }
 
 impl Daemon {
@@ -119,6 +134,7 @@ impl Daemon {
         loader: ConfigLoader,
         tx: mpsc::UnboundedSender<ChildMessage>,
     ) -> Daemon {
+        let auto_resolved = config.groups.iter().map(|g| g.name.clone()).collect();
         let config = Rc::new(config);
         let mut sup = Supervisor::new(config.groups.clone());
         let sink_log = mainlog.clone();
@@ -141,6 +157,7 @@ impl Daemon {
             loader,
             events: Vec::new(),
             fcgi_errors: Vec::new(),
+            auto_resolved,
         };
         d.apply_outputs();
         d

@@ -7,7 +7,7 @@ use super::Daemon;
 use crate::core::{Event, EventType, ProcKey, Target};
 use crate::rpc::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
 use crate::spawn::{self, SpawnErrorKind};
-use supervisor_config::{GroupConfig, LogLevel};
+use supervisor_config::{GroupConfig, LogFile, LogLevel};
 use supervisor_protocol::{Fault, FaultCode, SupervisorState};
 
 impl Daemon {
@@ -20,8 +20,11 @@ impl Daemon {
     }
 
     fn snapshot(&self, key: ProcKey) -> Option<ProcessSnapshot> {
+        self.snapshot_at(key, self.clock.now())
+    }
+
+    fn snapshot_at(&self, key: ProcKey, now: crate::core::Now) -> Option<ProcessSnapshot> {
         let p = self.sup.process(key)?;
-        let now = self.clock.now();
         let info = self.sup.process_info(key, now)?;
         let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
         Some(ProcessSnapshot {
@@ -78,7 +81,12 @@ impl Backend for Daemon {
 
     fn group_processes(&self, group: &str) -> Option<Vec<ProcessSnapshot>> {
         let keys = self.sup.group_keys(group)?;
-        Some(keys.into_iter().filter_map(|k| self.snapshot(k)).collect())
+        let now = self.clock.now();
+        Some(
+            keys.into_iter()
+                .filter_map(|k| self.snapshot_at(k, now))
+                .collect(),
+        )
     }
 
     fn process(&self, group: &str, name: &str) -> Option<ProcessSnapshot> {
@@ -199,6 +207,7 @@ impl Backend for Daemon {
     fn reload_config(&mut self) -> Result<ConfigDiff, String> {
         let cfg = (self.loader)()?;
         self.sup.set_loaded_config(cfg.groups);
+        self.auto_resolved.clear();
         let (added, changed, removed) = self.sup.diff_to_active();
         Ok(ConfigDiff {
             added,
@@ -208,11 +217,44 @@ impl Backend for Daemon {
     }
 
     fn config_groups(&self) -> Vec<GroupConfig> {
-        self.sup.loaded_config().to_vec()
+        let mut groups = self.sup.loaded_config().to_vec();
+        // The reference writes the generated AUTO log names into the config objects of the
+        // groups it instantiates, so getAllConfigInfo shows those paths for groups started
+        // from the loaded config (not for a freshly re-read one until it is added).
+        for g in &mut groups {
+            if !self.auto_resolved.contains(&g.name) {
+                continue;
+            }
+            let Some(keys) = self.sup.group_keys(&g.name) else {
+                continue;
+            };
+            for pc in &mut g.processes {
+                let Some(p) = keys
+                    .iter()
+                    .filter_map(|k| self.sup.process(*k))
+                    .find(|p| p.name() == pc.name)
+                else {
+                    continue;
+                };
+                let Some(info) = self.sup.process_info(p.key(), self.clock.now()) else {
+                    continue;
+                };
+                if pc.stdout.logfile == LogFile::Auto && !info.stdout_logfile.is_empty() {
+                    pc.stdout.logfile = LogFile::Path(info.stdout_logfile.into());
+                }
+                if pc.stderr.logfile == LogFile::Auto && !info.stderr_logfile.is_empty() {
+                    pc.stderr.logfile = LogFile::Path(info.stderr_logfile.into());
+                }
+            }
+        }
+        groups
     }
 
     fn add_group(&mut self, name: &str) -> bool {
         let ok = self.sup.add_loaded_group(name).is_ok();
+        if ok {
+            self.auto_resolved.insert(name.to_string());
+        }
         self.apply_outputs();
         ok
     }
