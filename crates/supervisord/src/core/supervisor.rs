@@ -721,7 +721,8 @@ impl Supervisor {
         done
     }
 
-    /// `startProcess` after the RPC layer's checks (name, executable): spawns `key` now.
+    /// `startProcess` after the RPC layer's checks (name, executable): spawns `key` now
+    /// and advances it once (so a `startsecs=0` process is RUNNING on return).
     pub fn start_process(
         &mut self,
         key: ProcKey,
@@ -742,6 +743,9 @@ impl Supervisor {
                 if p.spawnerr.is_some() {
                     return true;
                 }
+                // The reference advances the machine once, with a clock read after the
+                // fork: a startsecs=0 process is RUNNING when the call returns.
+                ctx.now = ctx.now.plus(1e-6);
                 p.transition(ctx, mood);
                 false
             })

@@ -632,6 +632,14 @@ fn start_process_rpc_semantics() {
         w.sup.start_process(kb, w.now, &mut w.host),
         Err(StartError::AlreadyStarted)
     );
+    // startsecs=0: RUNNING when the call returns
+    let mut z = pconf("zero");
+    z.startsecs = 0;
+    z.autostart = false;
+    let mut wz = World::one(z);
+    let kz = wz.key("zero");
+    wz.sup.start_process(kz, wz.now, &mut wz.host).unwrap();
+    assert_eq!(wz.state("zero"), ProcessState::Running);
     // waiter: until RUNNING
     let id = w.sup.add_waiter(WaitCondition::Running(k));
     w.tick();
