@@ -513,7 +513,13 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         t.abort();
     }
     for f in &mut servers.socket_files {
+        // SocketFile only removes the file in the process that bound it; after
+        // daemonizing we are its child, so remove what is left ourselves.
+        let path = f.path().to_path_buf();
         f.remove();
+        if !path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&path);
+        }
     }
     Ok(exit)
 }
