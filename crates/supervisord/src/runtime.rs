@@ -506,8 +506,6 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             Some((level, text)) = log_rx.recv() => d.log(level, &text),
             () = sleep => {}
         }
-        // A child may have exited without its SIGCHLD being delivered yet to this task.
-        d.reap();
     };
     for t in server_tasks {
         t.abort();
