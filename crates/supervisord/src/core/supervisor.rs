@@ -136,7 +136,9 @@ struct ActiveGroup {
 #[derive(Debug)]
 pub struct Supervisor {
     groups: Vec<ActiveGroup>,
-    procs: HashMap<ProcKey, Process>,
+    procs: ProcTable,
+    /// Indices into `groups`, ascending (stable) priority; rebuilt when groups change.
+    order: Vec<usize>,
     pids: HashMap<i32, ProcKey>,
     next_key: ProcKey,
     mood: SupervisorState,
@@ -152,6 +154,39 @@ pub struct Supervisor {
     ticks: Option<[i64; 3]>,
     /// Processes someone is waiting on to stop (for the `waiting for x to stop` cadence).
     stop_watch: std::collections::HashSet<ProcKey>,
+}
+
+/// The process table: a slot per key (keys are handed out in sequence and never reused),
+/// so lookups are an index, not a hash.
+#[derive(Debug, Default)]
+struct ProcTable {
+    slots: Vec<Option<Box<Process>>>,
+}
+
+impl ProcTable {
+    fn get(&self, key: &ProcKey) -> Option<&Process> {
+        self.slots.get(*key as usize)?.as_deref()
+    }
+
+    fn get_mut(&mut self, key: &ProcKey) -> Option<&mut Process> {
+        self.slots.get_mut(*key as usize)?.as_deref_mut()
+    }
+
+    fn insert(&mut self, key: ProcKey, p: Process) {
+        let i = key as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i] = Some(Box::new(p));
+    }
+
+    fn remove(&mut self, key: &ProcKey) -> Option<Process> {
+        self.slots.get_mut(*key as usize)?.take().map(|p| *p)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Process> {
+        self.slots.iter().filter_map(|s| s.as_deref())
+    }
 }
 
 /// The TICK periods and their event types.
@@ -174,7 +209,8 @@ impl Supervisor {
     pub fn new(groups: Vec<GroupConfig>) -> Supervisor {
         let mut sup = Supervisor {
             groups: Vec::new(),
-            procs: HashMap::new(),
+            procs: ProcTable::default(),
+            order: Vec::new(),
             pids: HashMap::new(),
             next_key: 1,
             mood: SupervisorState::Running,
@@ -313,6 +349,7 @@ impl Supervisor {
             config,
             keys: keys.clone(),
         });
+        self.rebuild_order();
         self.out.push(Output::GroupAdded {
             group: name.clone(),
             keys,
@@ -349,6 +386,7 @@ impl Supervisor {
             return Err(true);
         }
         let group = self.groups.remove(idx);
+        self.rebuild_order();
         for k in &group.keys {
             if let Some(p) = self.procs.remove(k) {
                 if p.pid != 0 {
@@ -459,9 +497,13 @@ impl Supervisor {
     }
 
     fn sorted_group_indices(&self) -> Vec<usize> {
+        self.order.clone()
+    }
+
+    fn rebuild_order(&mut self) {
         let mut idx: Vec<usize> = (0..self.groups.len()).collect();
         idx.sort_by_key(|&i| self.groups[i].config.priority);
-        idx
+        self.order = idx;
     }
 
     /// Resolves a namespec (`name`, `group:name`, `group:`, `group:*`). `None` = BAD_NAME.
@@ -625,10 +667,11 @@ impl Supervisor {
                     return;
                 }
             }
-            for gi in self.sorted_group_indices() {
-                let keys = self.groups[gi].keys.clone();
-                let mood = self.mood;
-                for k in keys {
+            let mood = self.mood;
+            for oi in 0..self.order.len() {
+                let gi = self.order[oi];
+                for ki in 0..self.groups[gi].keys.len() {
+                    let k = self.groups[gi].keys[ki];
                     changed |= self
                         .with_proc(k, now, host, |p, ctx| p.transition(ctx, mood))
                         .unwrap_or(false);
@@ -682,18 +725,18 @@ impl Supervisor {
     /// Logs `waiting for a, b to die` (throttled to every 3 s). Returns whether any process
     /// is not yet stopped.
     fn shutdown_report(&mut self, now: Now) -> bool {
-        let unstopped: Vec<String> = self
-            .groups
-            .iter()
-            .flat_map(|g| g.keys.iter())
-            .filter_map(|k| self.procs.get(k))
-            .filter(|p| !p.state.is_stopped())
-            .map(|p| p.config.name.clone())
-            .collect();
-        if unstopped.is_empty() {
+        let unstopped = || {
+            self.groups
+                .iter()
+                .flat_map(|g| g.keys.iter())
+                .filter_map(|k| self.procs.get(k))
+                .filter(|p| !p.state.is_stopped())
+        };
+        if unstopped().next().is_none() {
             return false;
         }
         if self.last_shutdown_report.is_none_or(|t| now.mono > t + 3.0) {
+            let unstopped: Vec<String> = unstopped().map(|p| p.config.name.clone()).collect();
             self.log(
                 LogLevel::Info,
                 format!("waiting for {} to die", unstopped.join(", ")),
