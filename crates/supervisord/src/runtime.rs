@@ -443,6 +443,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         let _ = log_tx.send((level, text));
     });
     let mut server_tasks = Vec::new();
+    let web: Arc<dyn crate::http::WebUi> = crate::http::web::SupervisorWebUi::new();
     for (kind, credentials) in servers.listeners.drain(..) {
         let listener = match kind {
             ServerKind::Unix(l) => crate::http::Listener::from_std_unix(l)?,
@@ -451,7 +452,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         let ctx = Arc::new(crate::http::ServerContext {
             credentials,
             control: control_tx.clone(),
-            web: Arc::new(crate::http::NoWebUi),
+            web: web.clone(),
             limits: crate::http::Limits::default(),
             log: Some(log_fn.clone()),
         });

@@ -93,6 +93,42 @@ impl Backend for Daemon {
         self.key_of(group, name).and_then(|k| self.snapshot(k))
     }
 
+    fn has_group(&self, group: &str) -> bool {
+        self.sup.is_group_active(group)
+    }
+
+    fn all_processes(&self) -> Vec<ProcessSnapshot> {
+        let now = self.clock.now();
+        let mut groups = self.sup.groups();
+        groups.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        groups
+            .into_iter()
+            .flat_map(|g| g.keys)
+            .filter_map(|k| self.snapshot_at(k, now))
+            .collect()
+    }
+
+    fn resolved_auto_log(&self, group: &str, name: &str, stderr: bool) -> Option<PathBuf> {
+        if !self.auto_resolved.contains(group) {
+            return None;
+        }
+        let p = self.key_of(group, name).and_then(|k| self.sup.process(k))?;
+        let channel = if stderr {
+            &p.config().stderr
+        } else {
+            &p.config().stdout
+        };
+        if channel.logfile != LogFile::Auto {
+            return None;
+        }
+        let s = self.snapshot(p.key())?;
+        if stderr {
+            s.stderr_logfile
+        } else {
+            s.stdout_logfile
+        }
+    }
+
     fn precheck_command(&self, group: &str, name: &str) -> Result<(), Fault> {
         let Some(p) = self.key_of(group, name).and_then(|k| self.sup.process(k)) else {
             return Err(Fault::new(FaultCode::BadName, format!("{group}:{name}")));
@@ -217,37 +253,7 @@ impl Backend for Daemon {
     }
 
     fn config_groups(&self) -> Vec<GroupConfig> {
-        let mut groups = self.sup.loaded_config().to_vec();
-        // The reference writes the generated AUTO log names into the config objects of the
-        // groups it instantiates, so getAllConfigInfo shows those paths for groups started
-        // from the loaded config (not for a freshly re-read one until it is added).
-        for g in &mut groups {
-            if !self.auto_resolved.contains(&g.name) {
-                continue;
-            }
-            let Some(keys) = self.sup.group_keys(&g.name) else {
-                continue;
-            };
-            for pc in &mut g.processes {
-                let Some(p) = keys
-                    .iter()
-                    .filter_map(|k| self.sup.process(*k))
-                    .find(|p| p.name() == pc.name)
-                else {
-                    continue;
-                };
-                let Some(info) = self.sup.process_info(p.key(), self.clock.now()) else {
-                    continue;
-                };
-                if pc.stdout.logfile == LogFile::Auto && !info.stdout_logfile.is_empty() {
-                    pc.stdout.logfile = LogFile::Path(info.stdout_logfile.into());
-                }
-                if pc.stderr.logfile == LogFile::Auto && !info.stderr_logfile.is_empty() {
-                    pc.stderr.logfile = LogFile::Path(info.stderr_logfile.into());
-                }
-            }
-        }
-        groups
+        self.sup.loaded_config().to_vec()
     }
 
     fn add_group(&mut self, name: &str) -> bool {
