@@ -376,3 +376,29 @@ startsecs=0\nautorestart=true\n",
     assert!(st.success());
     assert!(late <= early + 3, "fds grew from {early} to {late}");
 }
+
+#[test]
+fn usr2_reopens_main_and_child_logs() {
+    let mut sd = Sd::start(
+        "[program:ticker]\ncommand=/bin/sh -c 'while :; do echo tick; sleep 0.05; done'\nstartsecs=0\n\
+stdout_logfile={dir}/ticker.log\nstdout_logfile_maxbytes=0\n",
+    );
+    let child_log = sd.path().join("ticker.log");
+    wait_file(&child_log, util::WAIT);
+    // logrotate-style: move both files away, then ask for a reopen
+    std::fs::rename(&child_log, sd.path().join("ticker.log.old")).unwrap();
+    std::fs::rename(&sd.log, sd.path().join("supervisord.log.old")).unwrap();
+    sd.signal(libc::SIGUSR2);
+    let new_child = wait_file(&child_log, util::WAIT);
+    assert!(new_child.starts_with("tick\n"), "{new_child}");
+    // both lines go to the old file (written before the reopen), later ones to the new
+    sd.wait_for("DEBG 'ticker' stdout output:");
+    let old_main =
+        std::fs::read_to_string(sd.path().join("supervisord.log.old")).unwrap_or_default();
+    assert!(
+        old_main.contains("INFO received SIGUSR2 indicating log reopen request\n")
+            && old_main.contains("INFO supervisord logreopen\n"),
+        "{old_main}"
+    );
+    assert!(sd.stop().success());
+}
