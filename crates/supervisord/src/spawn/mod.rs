@@ -412,6 +412,10 @@ pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
 /// the reference's `spawnerr` texts; child-side failures (user, chdir, exec) show up as a
 /// quick exit 127 with the reason on the child's stderr.
 pub fn spawn(req: &SpawnRequest<'_>) -> Result<Child, SpawnError> {
+    spawn_with(req, Method::Auto)
+}
+
+fn spawn_with(req: &SpawnRequest<'_>, method: Method) -> Result<Child, SpawnError> {
     let process = req.process;
     let name = process.name.as_str();
     let (path, argv) = resolve_command(process, req.supervisord_environment)?;
@@ -505,25 +509,20 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Child, SpawnError> {
     plan.env_ptrs = plan.env.iter().map(|c| c.as_ptr()).collect();
     plan.env_ptrs.push(std::ptr::null());
 
-    // SAFETY: the child branch only calls async-signal-safe functions on data prepared
-    // above and never returns.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        let code = io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        let msg = if code == libc::EAGAIN {
-            format!("Too many processes in process table to spawn '{name}'")
-        } else {
-            format!(
-                "unknown error during fork for '{name}': {}",
-                errno_name(code)
-            )
-        };
-        return Err(SpawnError::new(SpawnErrorKind::Other, msg));
-    }
-    if pid == 0 {
-        // SAFETY: we are the freshly forked child.
-        unsafe { child_exec(&plan) }
-    }
+    let pid = match start_child_with(&plan, method) {
+        Ok(pid) => pid,
+        Err(code) => {
+            let msg = if code == libc::EAGAIN {
+                format!("Too many processes in process table to spawn '{name}'")
+            } else {
+                format!(
+                    "unknown error during fork for '{name}': {}",
+                    errno_name(code)
+                )
+            };
+            return Err(SpawnError::new(SpawnErrorKind::Other, msg));
+        }
+    };
     // Parent: the child's ends are closed when dropped here.
     drop(stdout_w);
     Ok(Child {
@@ -538,6 +537,139 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Child, SpawnError> {
             parent_end
         }),
     })
+}
+
+/// How [`start_child_with`] creates the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// `clone(CLONE_VM | CLONE_VFORK)` on a private stack, falling back to `fork()` when
+    /// the kernel refuses it.
+    Auto,
+    /// Always `fork()` (the fallback, kept reachable for tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Fork,
+}
+
+/// Starts the child described by `plan` and returns its pid, or the errno of the failure.
+fn start_child_with(plan: &ChildPlan, method: Method) -> Result<libc::pid_t, i32> {
+    // Every signal is blocked while the child exists as a copy of the daemon, so that no
+    // handler of the daemon ever runs in it (after clone it shares the daemon's memory);
+    // the child puts every disposition back to the default before unblocking, and this
+    // thread restores its own mask afterwards.
+    // SAFETY: changing this thread's signal mask has no memory-safety preconditions.
+    let old_mask = unsafe { raw_sigmask(libc::SIG_SETMASK, ALL_SIGNALS) };
+    let result = start_child_blocked(plan, method);
+    // SAFETY: as above; restores the mask saved before.
+    unsafe { raw_sigmask(libc::SIG_SETMASK, old_mask) };
+    result
+}
+
+fn start_child_blocked(plan: &ChildPlan, method: Method) -> Result<libc::pid_t, i32> {
+    if method == Method::Auto {
+        match clone_vfork(plan) {
+            Ok(pid) => return Ok(pid),
+            // Out of processes: fork would fail the same way.
+            Err(code) if code == libc::EAGAIN => return Err(code),
+            // ENOSYS, EINVAL, a seccomp filter, no memory for the stack...: use fork.
+            Err(_) => {}
+        }
+    }
+    // SAFETY: the child branch only makes async-signal-safe calls on data prepared
+    // before the fork and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    if pid == 0 {
+        // SAFETY: we are the freshly forked child.
+        unsafe { child_exec(plan) }
+    }
+    Ok(pid)
+}
+
+/// Size of the child's private stack for [`clone_vfork`], plus one guard page below it.
+const CHILD_STACK: usize = 64 * 1024;
+
+/// A signal set with every bit set, in the kernel's layout (64 signals on Linux).
+const ALL_SIGNALS: u64 = !0;
+
+/// Sets the calling thread's signal mask with the raw system call, so that glibc's
+/// internal signals are covered too. Returns the previous mask.
+unsafe fn raw_sigmask(how: libc::c_int, set: u64) -> u64 {
+    let mut old: u64 = 0;
+    libc::syscall(
+        libc::SYS_rt_sigprocmask,
+        how,
+        &set as *const u64,
+        &mut old as *mut u64,
+        std::mem::size_of::<u64>(),
+    );
+    old
+}
+
+/// Creates the child with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`: the child borrows
+/// the daemon's address space (no page tables are copied, which is what makes `fork()`
+/// expensive for a daemon with many children) and this thread sleeps until the child has
+/// called `execve` or exited. The child runs on its own freshly mapped stack.
+/// The caller has blocked every signal.
+fn clone_vfork(plan: &ChildPlan) -> Result<libc::pid_t, i32> {
+    // SAFETY: sysconf has no preconditions.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as usize,
+        _ => 4096,
+    };
+    let len = CHILD_STACK + page;
+    // SAFETY: a fresh anonymous private mapping; checked for MAP_FAILED below.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    // The stack grows down: make its lowest page a guard so an overflow faults (and kills
+    // the child) instead of writing into other memory of the daemon.
+    // SAFETY: `base` is page aligned and the first page lies inside the mapping.
+    unsafe { libc::mprotect(base, page, libc::PROT_NONE) };
+    // SAFETY: the top of the mapping, 16-byte aligned since both sizes are page multiples.
+    let top = unsafe { base.cast::<u8>().add(len) }.cast::<libc::c_void>();
+
+    // SAFETY: `clone_entry` only reads `plan`, which outlives the call because CLONE_VFORK
+    // keeps this thread suspended until the child has exec'd or exited; the child never
+    // returns into code of the daemon (it ends in execve or _exit).
+    let pid = unsafe {
+        libc::clone(
+            clone_entry,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            plan as *const ChildPlan as *mut libc::c_void,
+        )
+    };
+    let code = if pid < 0 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        0
+    };
+    // SAFETY: the child no longer uses the stack (it has exec'd into its own address
+    // space or exited).
+    unsafe { libc::munmap(base, len) };
+    if pid < 0 {
+        Err(code)
+    } else {
+        Ok(pid)
+    }
+}
+
+/// The first function of the cloned child.
+extern "C" fn clone_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&ChildPlan` passed by `clone_vfork`, alive while it waits.
+    unsafe { child_exec(&*(arg as *const ChildPlan)) }
 }
 
 /// The highest fd number to close in the child if `close_range` is unavailable.
@@ -604,18 +736,26 @@ unsafe fn child_fail() -> ! {
     libc::_exit(127)
 }
 
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+use libc::{SYS_setgid as SYS_SETGID, SYS_setgroups as SYS_SETGROUPS, SYS_setuid as SYS_SETUID};
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+use libc::{
+    SYS_setgid32 as SYS_SETGID, SYS_setgroups32 as SYS_SETGROUPS, SYS_setuid32 as SYS_SETUID,
+};
+
 /// The child side of [`spawn`]. Only async-signal-safe calls from here on.
 unsafe fn child_exec(plan: &ChildPlan) -> ! {
     // Start from a clean signal state: the daemon blocks and ignores signals (SIGPIPE in
-    // particular) that a program expects at their defaults.
-    let mut empty: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut empty);
-    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    // particular) that a program expects at their defaults. Dispositions go back to the
+    // default while every signal is still blocked (after clone the child shares the
+    // daemon's memory, so none of the daemon's handlers may run here), then the mask is
+    // emptied.
     for sig in 1..65 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             libc::signal(sig, libc::SIG_DFL);
         }
     }
+    raw_sigmask(libc::SIG_SETMASK, 0);
 
     libc::setpgid(0, 0);
 
@@ -645,15 +785,17 @@ unsafe fn child_exec(plan: &ChildPlan) -> ! {
             gid_failed,
             uid_failed,
         } => {
-            if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+            // Raw system calls: glibc's wrappers would try to change the credentials of
+            // every thread of the daemon, whose memory a cloned child shares.
+            if libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) != 0 {
                 write_stderr(groups_failed);
                 child_fail();
             }
-            if libc::setgid(*gid) != 0 {
+            if libc::syscall(SYS_SETGID, *gid) != 0 {
                 write_stderr(gid_failed);
                 child_fail();
             }
-            if libc::setuid(*uid) != 0 {
+            if libc::syscall(SYS_SETUID, *uid) != 0 {
                 let code = errno();
                 write_stderr(uid_failed);
                 write_errno_line(code);
@@ -723,6 +865,235 @@ mod tests {
             directory: None,
             umask: None,
             serverurl: None,
+        }
+    }
+
+    /// Runs `p` with `method`, reads both pipes to EOF and reaps the child, all bounded.
+    /// Returns (exit code or -signal, stdout, stderr).
+    fn run(p: &ProcessConfig, method: Method) -> (i32, String, String) {
+        let req = SpawnRequest {
+            process: p,
+            supervisord_environment: &[],
+            server_url: None,
+            fcgi_socket: None,
+        };
+        let child = spawn_with(&req, method).unwrap();
+        collect(child)
+    }
+
+    fn collect(child: Child) -> (i32, String, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut outs = vec![(child.stdout, Vec::new(), false)];
+        if let Some(e) = child.stderr {
+            outs.push((e, Vec::new(), false));
+        }
+        drop(child.stdin);
+        while outs.iter().any(|o| !o.2) && std::time::Instant::now() < deadline {
+            let mut pfds: Vec<libc::pollfd> = outs
+                .iter()
+                .filter(|o| !o.2)
+                .map(|o| libc::pollfd {
+                    fd: o.0.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: pfds is a valid array of pollfd.
+            unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as _, 100) };
+            for o in outs.iter_mut().filter(|o| !o.2) {
+                let mut buf = [0u8; 4096];
+                // SAFETY: reading into a local buffer from an fd we own.
+                let n = unsafe { libc::read(o.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n > 0 {
+                    o.1.extend_from_slice(&buf[..n as usize]);
+                } else if n == 0 {
+                    o.2 = true;
+                }
+            }
+        }
+        let mut st = 0;
+        let status = loop {
+            // SAFETY: waiting for our own child.
+            let r = unsafe { libc::waitpid(child.pid, &mut st, libc::WNOHANG) };
+            if r == child.pid {
+                break if libc::WIFEXITED(st) {
+                    libc::WEXITSTATUS(st)
+                } else {
+                    -libc::WTERMSIG(st)
+                };
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: killing and reaping our own child by pid.
+                unsafe {
+                    libc::kill(child.pid, libc::SIGKILL);
+                    libc::waitpid(child.pid, &mut st, 0);
+                }
+                panic!("child {} did not exit in time", child.pid);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        let text = |i: usize| {
+            outs.get(i)
+                .map(|o| String::from_utf8_lossy(&o.1).into_owned())
+                .unwrap_or_default()
+        };
+        (status, text(0), text(1))
+    }
+
+    const METHODS: [Method; 2] = [Method::Auto, Method::Fork];
+
+    #[test]
+    fn both_methods_run_the_command_with_env_dir_and_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        for m in METHODS {
+            let mut p = process("sh -c 'pwd; umask; echo $SUPERVISOR_PROCESS_NAME; echo e >&2'");
+            p.directory = Some(dir.path().to_str().unwrap().into());
+            p.umask = Some(0o027);
+            let (code, out, err) = run(&p, m);
+            assert_eq!(code, 0, "{m:?}: {err}");
+            assert_eq!(out, format!("{}\n0027\np\n", real.display()), "{m:?}");
+            assert_eq!(err, "e\n", "{m:?}");
+        }
+    }
+
+    #[test]
+    fn both_methods_report_bad_directory() {
+        for m in METHODS {
+            let mut p = process("/bin/true");
+            p.directory = Some("/nonexistent-spawn-unit-dir".into());
+            let (code, out, err) = run(&p, m);
+            assert_eq!((code, out.as_str()), (127, ""), "{m:?}");
+            assert_eq!(
+                err,
+                "supervisor: couldn't chdir to /nonexistent-spawn-unit-dir: ENOENT\n\
+                 supervisor: child process was not spawned\n",
+                "{m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_methods_report_exec_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let bogus = dir.path().join("bogus");
+        std::fs::write(&bogus, [0u8, 1, 2, 3]).unwrap();
+        std::fs::set_permissions(&bogus, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for m in METHODS {
+            let p = process(&format!("{} arg", bogus.display()));
+            let (code, _, err) = run(&p, m);
+            assert_eq!(code, 127, "{m:?}");
+            assert_eq!(
+                err,
+                format!(
+                    "supervisor: couldn't exec {}: ENOEXEC\n\
+                     supervisor: child process was not spawned\n",
+                    bogus.display()
+                ),
+                "{m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_methods_drop_privileges_without_touching_the_parent() {
+        // SAFETY: getuid/geteuid cannot fail.
+        let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
+        // A second thread: glibc's set*id wrappers would change its credentials too if
+        // the child used them while sharing our memory.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            rx.recv().unwrap();
+            // SAFETY: as above.
+            unsafe { (libc::getuid(), libc::geteuid()) }
+        });
+        for m in METHODS {
+            let mut p = process("sh -c 'id -u; id -g'");
+            p.user = Some("nobody".into());
+            p.uid = Some(65534);
+            let (code, out, err) = run(&p, m);
+            if uid == 0 {
+                assert_eq!(code, 0, "{m:?}: {err}");
+                let nobody = nix::unistd::User::from_uid(65534.into()).unwrap().unwrap();
+                assert_eq!(out, format!("65534\n{}\n", nobody.gid), "{m:?}");
+            } else {
+                assert_eq!(code, 127, "{m:?}");
+                assert_eq!(
+                    err,
+                    "supervisor: couldn't setuid to 65534: Can't drop privilege as nonroot user\n\
+                     supervisor: child process was not spawned\n"
+                );
+            }
+            // SAFETY: as above.
+            assert_eq!(unsafe { (libc::getuid(), libc::geteuid()) }, (uid, euid));
+        }
+        tx.send(()).unwrap();
+        assert_eq!(other.join().unwrap(), (uid, euid));
+    }
+
+    #[test]
+    fn both_methods_reset_signals_and_keep_the_parent_mask() {
+        // Block SIGUSR2 in this thread: the child must still start with an empty mask and
+        // this thread must get exactly its own mask back.
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGUSR2);
+        let mut before = nix::sys::signal::SigSet::empty();
+        nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+            Some(&set),
+            Some(&mut before),
+        )
+        .unwrap();
+        let mut blocked = before;
+        blocked.add(nix::sys::signal::Signal::SIGUSR2);
+        for m in METHODS {
+            // grep reads its own status: the child's mask and dispositions as exec'd.
+            let p = process("grep -E \"^Sig(Blk|Ign)\" /proc/self/status");
+            let (code, out, err) = run(&p, m);
+            assert_eq!(code, 0, "{m:?}: {err}");
+            assert!(out.contains("SigBlk:\t0000000000000000\n"), "{m:?}: {out}");
+            // glibc refuses to touch its reserved signals 32 and 33.
+            let ign = out
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:\t"))
+                .map(|v| u64::from_str_radix(v, 16).unwrap())
+                .unwrap();
+            assert_eq!(ign & !0x1_8000_0000, 0, "{m:?}: {out}");
+            // Only 0, 1, 2 are inherited (3 is the directory ls itself opens).
+            let (code, out, _) = run(&process("ls /proc/self/fd"), m);
+            assert_eq!((code, out.as_str()), (0, "0\n1\n2\n3\n"), "{m:?}");
+            let mut now = nix::sys::signal::SigSet::empty();
+            nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_BLOCK,
+                None,
+                Some(&mut now),
+            )
+            .unwrap();
+            assert_eq!(now, blocked, "{m:?}");
+        }
+        nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&before),
+            None,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn clone_path_survives_concurrent_spawns_from_many_threads() {
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let p = process(&format!("sh -c 'echo {t}-{i}'"));
+                        let (code, out, err) = run(&p, Method::Auto);
+                        assert_eq!((code, out), (0, format!("{t}-{i}\n")), "{err}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
         }
     }
 
