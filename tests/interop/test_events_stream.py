@@ -7,13 +7,6 @@ import pytest
 
 from conftest import UnixStreamHTTPConnection
 
-SSE_XFAIL = pytest.mark.xfail(
-    strict=False,
-    reason="/events is not served yet: the HTTP layer must subscribe via the loop "
-    "(EventBus::subscribe_stream) and write StreamItem::to_sse()",
-)
-
-
 def read_sse_item(resp):
     """Reads one SSE item (up to its blank line) as a dict of field -> value."""
     item = {}
@@ -31,7 +24,6 @@ def read_sse_item(resp):
         item[key] = value[1:] if value.startswith(" ") else value
 
 
-@SSE_XFAIL
 def test_events_stream_carries_remote_events(make_daemon):
     daemon = make_daemon("rust", "")
     conn = UnixStreamHTTPConnection(str(daemon.sock), timeout=10)

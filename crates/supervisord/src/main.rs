@@ -29,9 +29,12 @@ fn main() {
         }
         Err(e) => usage_exit(&argv0, &e.message),
     };
+    // One event bus for the life of the process: the global event serial continues
+    // across restarts, as in the reference.
+    let bus = Rc::new(RefCell::new(supervisor_events::EventBus::new("supervisor")));
     let mut first = true;
     loop {
-        match run_once(&argv0, &opts, first) {
+        match run_once(&argv0, &opts, first, &bus) {
             Exit::Shutdown => std::process::exit(0),
             Exit::Restart => first = false,
         }
@@ -57,7 +60,12 @@ fn load_config(argv0: &str, opts: &Options) -> Result<Config, String> {
 }
 
 /// One start (or restart) of the daemon, up to the end of its event loop.
-fn run_once(argv0: &str, opts: &Options, first: bool) -> Exit {
+fn run_once(
+    argv0: &str,
+    opts: &Options,
+    first: bool,
+    bus: &Rc<RefCell<supervisor_events::EventBus>>,
+) -> Exit {
     let config = match load_config(argv0, opts) {
         Ok(c) => c,
         Err(m) => usage_exit(argv0, &m),
@@ -116,7 +124,7 @@ fn run_once(argv0: &str, opts: &Options, first: bool) -> Exit {
         Ok(s) => s,
         Err(e) => usage_exit(argv0, &e.0),
     };
-    let prepared = match runtime::prepare(config, mainlog.clone(), loader) {
+    let prepared = match runtime::prepare(config, mainlog.clone(), loader, bus.clone()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("Error: {}", e.0);

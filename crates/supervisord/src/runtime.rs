@@ -24,14 +24,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::core::{
-    Event, EventType, KillResult, LogLevel, Now, Output, ProcKey, Supervisor, SupervisorState,
-};
+use crate::core::{KillResult, LogLevel, Now, Output, ProcKey, Supervisor, SupervisorState};
 use crate::logs::MainLog;
 use crate::rpc::{self, ControlRequest, Pending};
-use supervisor_config::Config;
+use supervisor_config::{Config, GroupKind};
+use supervisor_events::{EventBus, PoolSpec};
+use tokio::sync::Notify;
 
-pub use io::{ChildMessage, ProcIo, RealHost};
+pub use io::{ProcIo, RealHost};
 
 /// How a run of the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,8 +117,18 @@ pub struct Daemon {
     pub clock: Clock,
     /// Re-reads the config file.
     pub loader: ConfigLoader,
-    /// Events the core emitted since the event system last took them.
-    pub events: Vec<Event>,
+    /// The event bus: listener pools and `/events` subscribers. It lives as long as the
+    /// daemon process (the global serial continues across restarts) and is shared with
+    /// the pipe reader tasks, which publish output events and feed listener output.
+    pub bus: Rc<RefCell<EventBus>>,
+    /// Poked when something fed the bus outside the loop task (a pipe reader): the loop
+    /// then dispatches and writes the bus's log lines.
+    pub bus_wake: Rc<Notify>,
+    /// Whether the core currently generates TICK events (someone subscribes to them).
+    ticks_on: bool,
+    /// Set once the loop published SUPERVISOR_STATE_CHANGE_STOPPING itself (see
+    /// [`Daemon::tick`]); the core's own copy of that event is then dropped.
+    stopping_announced: bool,
     /// fcgi sockets that could not be created when their group was added.
     pub fcgi_errors: Vec<String>,
     /// Groups of the loaded config whose AUTO log names are known (instantiated from it).
@@ -127,13 +137,20 @@ pub struct Daemon {
 
 impl Daemon {
     /// Builds the process table from `config` (creating AUTO log files now) without
-    /// spawning anything.
+    /// spawning anything. `bus` is cleared (its pools are rebuilt from `config`).
     pub fn new(
         config: Config,
         mainlog: Rc<RefCell<MainLog>>,
         loader: ConfigLoader,
-        tx: mpsc::UnboundedSender<ChildMessage>,
+        bus: Rc<RefCell<EventBus>>,
     ) -> Daemon {
+        {
+            let mut b = bus.borrow_mut();
+            b.clear();
+            b.set_identifier(&config.supervisord.identifier);
+            b.set_min_log_level(bus_level_for(mainlog.borrow().level()));
+        }
+        let bus_wake = Rc::new(Notify::new());
         let auto_resolved = config.groups.iter().map(|g| g.name.clone()).collect();
         let config = Rc::new(config);
         let mut sup = Supervisor::new(config.groups.clone());
@@ -145,7 +162,8 @@ impl Daemon {
             config: config.clone(),
             io: HashMap::new(),
             mainlog: mainlog.clone(),
-            tx,
+            bus: bus.clone(),
+            bus_wake: bus_wake.clone(),
             fcgi: HashMap::new(),
         };
         let mut d = Daemon {
@@ -155,7 +173,10 @@ impl Daemon {
             mainlog,
             clock: Clock::new(),
             loader,
-            events: Vec::new(),
+            bus,
+            bus_wake,
+            ticks_on: false,
+            stopping_announced: false,
             fcgi_errors: Vec::new(),
             auto_resolved,
         };
@@ -168,27 +189,117 @@ impl Daemon {
         self.mainlog.borrow_mut().log(level, text);
     }
 
-    /// Carries out what the core queued: log lines, events, log files of added/removed groups.
+    /// Carries out what the core queued, in order: log lines, events (to the bus), log
+    /// files and listener pools of added/removed groups; then lets the bus dispatch.
     pub fn apply_outputs(&mut self) {
         for out in self.sup.drain_output() {
             match out {
                 Output::Log { level, text } => self.mainlog.borrow_mut().log(level, &text),
-                Output::Event(e) => self.events.push(e),
+                Output::Event(e) => {
+                    if e.kind == supervisor_events::EventType::SupervisorStateChangeStopping
+                        && self.stopping_announced
+                    {
+                        continue;
+                    }
+                    if let Some(ev) = supervisor_events::Event::from_rendered(e.kind, e.payload) {
+                        self.bus.borrow_mut().publish(ev);
+                    }
+                }
                 Output::GroupAdded { group, keys } => {
                     self.open_logs(&keys);
                     self.setup_fcgi(&group, &keys);
+                    self.add_pool(&group, &keys);
                 }
                 Output::GroupRemoved { group, keys } => {
                     for k in keys {
                         self.host.io.remove(&k);
                     }
                     self.host.fcgi.remove(&group);
+                    self.bus.borrow_mut().remove_pool(&group);
                 }
             }
         }
-        // Until the event system is wired in, nobody consumes events: keep memory bounded.
-        if self.events.len() > 10_000 {
-            self.events.clear();
+        self.flush_bus();
+    }
+
+    /// For an `[eventlistener:x]` group: creates its pool on the bus (before the core's
+    /// PROCESS_GROUP_ADDED for it is published, so the pool receives its own) and marks
+    /// its processes as listeners.
+    fn add_pool(&mut self, group: &str, keys: &[ProcKey]) {
+        let Some(g) = self.sup.group_config(group) else {
+            return;
+        };
+        let GroupKind::EventListenerPool(p) = &g.kind else {
+            return;
+        };
+        let section = format!("eventlistener:{group}");
+        let events = match supervisor_events::validate::event_types(&section, &p.events) {
+            Ok(e) => e,
+            Err(e) => {
+                self.log(LogLevel::Error, &e.to_string());
+                return;
+            }
+        };
+        let spec = PoolSpec {
+            name: group.to_string(),
+            events,
+            buffer_size: p.buffer_size,
+            listeners: g.processes.iter().map(|c| c.name.clone()).collect(),
+        };
+        if let Err(e) = self.bus.borrow_mut().add_pool(spec) {
+            self.log(LogLevel::Error, &e.to_string());
+        }
+        for k in keys {
+            if let Some(io) = self.host.io.get_mut(k) {
+                io.listener = true;
+            }
+        }
+    }
+
+    /// Writes what the bus wants delivered to its listeners' stdin (without blocking:
+    /// what a pipe does not take now is queued), reports failed writes, writes the bus's
+    /// main-log lines, and switches the core's TICK events on or off as subscriptions
+    /// come and go. Cheap when there are no pools and no subscribers.
+    pub fn flush_bus(&mut self) {
+        loop {
+            let deliveries = self.bus.borrow_mut().dispatch();
+            if deliveries.is_empty() {
+                break;
+            }
+            let mut requeued = false;
+            for d in deliveries {
+                let written = self
+                    .key_of(&d.pool, &d.listener)
+                    .and_then(|k| self.host.io.get(&k))
+                    .is_some_and(|io| io::write_stdin(&io.stdin, &d.bytes).is_ok());
+                if !written {
+                    requeued |= self.bus.borrow_mut().delivery_failed(&d.pool, &d.listener);
+                }
+            }
+            // A requeued event may go to another listener of its pool; each failure takes
+            // a listener out of dispatch, so this ends.
+            if !requeued {
+                break;
+            }
+        }
+        let lines = self.bus.borrow_mut().take_log();
+        if !lines.is_empty() {
+            let mut ml = self.mainlog.borrow_mut();
+            for line in lines {
+                let level = match line.level {
+                    supervisor_events::Level::Debug => LogLevel::Debug,
+                    supervisor_events::Level::Info => LogLevel::Info,
+                    supervisor_events::Level::Warn => LogLevel::Warn,
+                    supervisor_events::Level::Error => LogLevel::Error,
+                };
+                ml.log(level, &line.text);
+            }
+        }
+        let want = self.bus.borrow().wants_ticks();
+        if want != self.ticks_on {
+            self.ticks_on = want;
+            let now = self.clock.now();
+            self.sup.set_tick_events(want, now);
         }
     }
 
@@ -261,12 +372,27 @@ impl Daemon {
             if let Some(key) = self.sup.reaped(pid, status, now, &mut self.host) {
                 self.host.child_reaped(key);
             }
+            // Publish this exit before the next child's last output reaches the bus.
+            self.apply_outputs();
         }
         any
     }
 
     /// Runs the core's due transitions and publishes what they produced.
+    ///
+    /// When a shutdown or restart was requested, SUPERVISOR_STATE_CHANGE_STOPPING is
+    /// published and dispatched before the core's first shutdown pass: that pass may stop
+    /// every group at once, listeners included, whereas the reference stops one group per
+    /// main-loop iteration and dispatches in between, so its running listeners receive
+    /// the event before they are asked to stop.
     pub fn tick(&mut self) {
+        if self.sup.mood() != SupervisorState::Running && !self.stopping_announced {
+            self.stopping_announced = true;
+            self.bus
+                .borrow_mut()
+                .publish(supervisor_events::Event::supervisor_stopping());
+            self.flush_bus();
+        }
         let now = self.clock.now();
         self.sup.tick(now, &mut self.host);
         self.apply_outputs();
@@ -287,48 +413,16 @@ impl Daemon {
         }
         self.apply_outputs();
     }
+}
 
-    fn handle_child_message(&mut self, msg: ChildMessage) {
-        let Some(p) = self.sup_process_names(match &msg {
-            ChildMessage::Log { key, .. } | ChildMessage::Communication { key, .. } => *key,
-        }) else {
-            return;
-        };
-        let (name, group) = p;
-        let ev = match msg {
-            ChildMessage::Log {
-                pid, channel, data, ..
-            } => Event {
-                kind: match channel {
-                    crate::logs::Channel::Stdout => EventType::ProcessLogStdout,
-                    crate::logs::Channel::Stderr => EventType::ProcessLogStderr,
-                },
-                payload: format!(
-                    "processname:{name} groupname:{group} pid:{pid} channel:{}\n{}",
-                    channel.as_str(),
-                    String::from_utf8_lossy(&data)
-                ),
-            },
-            ChildMessage::Communication {
-                pid, channel, data, ..
-            } => Event {
-                kind: match channel {
-                    crate::logs::Channel::Stdout => EventType::ProcessCommunicationStdout,
-                    crate::logs::Channel::Stderr => EventType::ProcessCommunicationStderr,
-                },
-                payload: format!(
-                    "processname:{name} groupname:{group} pid:{pid}\n{}",
-                    String::from_utf8_lossy(&data)
-                ),
-            },
-        };
-        self.events.push(ev);
-    }
-
-    fn sup_process_names(&self, key: ProcKey) -> Option<(String, String)> {
-        self.sup
-            .process(key)
-            .map(|p| (p.name().to_string(), p.group().to_string()))
+/// The bus's lowest useful log level for a main log at `level` (DEBG lines are not even
+/// formatted when the main log would drop them).
+fn bus_level_for(level: LogLevel) -> supervisor_events::Level {
+    match level {
+        LogLevel::Blather | LogLevel::Trace | LogLevel::Debug => supervisor_events::Level::Debug,
+        LogLevel::Info => supervisor_events::Level::Info,
+        LogLevel::Warn => supervisor_events::Level::Warn,
+        LogLevel::Error | LogLevel::Critical => supervisor_events::Level::Error,
     }
 }
 
@@ -389,23 +483,23 @@ impl Servers {
 /// checked), so start-up errors surface before servers open and the daemon detaches.
 pub struct Prepared {
     daemon: Daemon,
-    child_rx: mpsc::UnboundedReceiver<ChildMessage>,
 }
 
 /// Builds the process table from `config`. Fails (with the reference's text) when an
-/// fcgi socket cannot be created.
+/// fcgi socket cannot be created. `bus` is the daemon's one event bus (created once per
+/// process, cleared here on every restart as the reference does).
 pub fn prepare(
     config: Config,
     mainlog: Rc<RefCell<MainLog>>,
     loader: ConfigLoader,
+    bus: Rc<RefCell<EventBus>>,
 ) -> Result<Prepared, StartupError> {
-    let (child_tx, child_rx) = mpsc::unbounded_channel();
-    let daemon = Daemon::new(config, mainlog, loader, child_tx);
+    let daemon = Daemon::new(config, mainlog, loader, bus);
     if let Some(e) = daemon.fcgi_errors.first().cloned() {
         daemon.log(LogLevel::Critical, &e);
         return Err(StartupError(e));
     }
-    Ok(Prepared { daemon, child_rx })
+    Ok(Prepared { daemon })
 }
 
 /// Runs the loop until every process is stopped after a shutdown or restart request.
@@ -423,10 +517,8 @@ pub fn run(prepared: Prepared, servers: Servers) -> std::io::Result<Exit> {
 }
 
 async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<Exit> {
-    let Prepared {
-        daemon: mut d,
-        mut child_rx,
-    } = prepared;
+    let Prepared { daemon: mut d } = prepared;
+    let bus_wake = d.bus_wake.clone();
     // Signal handlers first: no child may exit unnoticed.
     let mut sig_chld = signal(SignalKind::child())?;
     let mut sig_term = signal(SignalKind::terminate())?;
@@ -503,7 +595,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
                     d.apply_outputs();
                 }
             }
-            Some(msg) = child_rx.recv() => d.handle_child_message(msg),
+            () = bus_wake.notified() => d.flush_bus(),
             Some((level, text)) = log_rx.recv() => d.log(level, &text),
             () = sleep => {}
         }

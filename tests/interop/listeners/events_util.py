@@ -15,15 +15,7 @@ PY = sys.executable
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(os.environ.get("SUPERVISOR_RS_VENV", ROOT / ".venv")) / "bin"
 
-# What the "rust" parameter needs before these tests can pass: the daemon's event loop must
-# own a supervisor_events::EventBus and feed it (docs/events.md, "How the runtime wires this").
-RUST_EVENTS_XFAIL = pytest.mark.xfail(
-    strict=False,
-    reason="our daemon does not wire supervisor-events yet: EventBus publish/dispatch/"
-    "listener_output/tick in runtime.rs, listener stdin/stdout pipes, sendRemoteCommEvent",
-)
-
-IMPLS = ["python", pytest.param("rust", marks=RUST_EVENTS_XFAIL)]
+IMPLS = ["python", "rust"]
 
 
 def read_records(path):

@@ -4,14 +4,18 @@ use std::path::PathBuf;
 
 use super::io::{write_stdin, StdinWriteError};
 use super::Daemon;
-use crate::core::{Event, EventType, ProcKey, Target};
+use crate::core::{ProcKey, Target};
 use crate::rpc::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
 use crate::spawn::{self, SpawnErrorKind};
 use supervisor_config::{GroupConfig, LogFile, LogLevel};
 use supervisor_protocol::{Fault, FaultCode, SupervisorState};
 
+/// Items an `/events` subscriber may have queued before events are dropped for it.
+const STREAM_QUEUE: usize = 256;
+
 impl Daemon {
-    fn key_of(&self, group: &str, name: &str) -> Option<ProcKey> {
+    /// The key of process `name` of active group `group`.
+    pub(super) fn key_of(&self, group: &str, name: &str) -> Option<ProcKey> {
         let spec = format!("{group}:{name}");
         match self.sup.lookup(&spec) {
             Some(Target::Process(k)) => Some(k),
@@ -226,10 +230,10 @@ impl Backend for Daemon {
     }
 
     fn remote_comm_event(&mut self, kind: &str, data: &str) {
-        self.events.push(Event {
-            kind: EventType::RemoteCommunication,
-            payload: format!("type:{kind}\n{data}"),
-        });
+        self.bus
+            .borrow_mut()
+            .publish(supervisor_events::Event::remote_communication(kind, data));
+        self.flush_bus();
     }
 
     fn shutdown(&mut self) {
@@ -263,6 +267,16 @@ impl Backend for Daemon {
         }
         self.apply_outputs();
         ok
+    }
+
+    fn subscribe_events(
+        &mut self,
+        types: &[supervisor_protocol::events::EventType],
+    ) -> Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>> {
+        let (_id, rx) = self.bus.borrow_mut().subscribe_stream(types, STREAM_QUEUE);
+        // A subscription to TICK_* turns the core's tick timer on.
+        self.flush_bus();
+        Some(rx)
     }
 
     fn remove_group(&mut self, name: &str) -> bool {

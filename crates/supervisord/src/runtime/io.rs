@@ -10,7 +10,9 @@ use std::rc::Rc;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
+
+use supervisor_events::EventBus;
 
 use crate::core::{Host, KillError, ProcKey};
 use crate::fcgi::{self, FcgiSocket};
@@ -23,33 +25,6 @@ use supervisor_config::{Config, FcgiSocketConfig, LogLevel, ProcessConfig};
 const READ_SIZE: usize = 128 * 1024;
 /// Bytes of `sendProcessStdin` data kept for a child that does not read its stdin.
 const STDIN_BUFFER_LIMIT: usize = 1024 * 1024;
-
-/// What a reader task tells the loop (only when something there needs to see it).
-#[derive(Debug)]
-pub enum ChildMessage {
-    /// Output for PROCESS_LOG_* events (`*_events_enabled`).
-    Log {
-        /// The process.
-        key: ProcKey,
-        /// Its pid when the bytes were read.
-        pid: i32,
-        /// Channel.
-        channel: Channel,
-        /// Bytes.
-        data: Vec<u8>,
-    },
-    /// A completed capture block (PROCESS_COMMUNICATION_*).
-    Communication {
-        /// The process.
-        key: ProcKey,
-        /// Its pid.
-        pid: i32,
-        /// Channel.
-        channel: Channel,
-        /// Captured bytes.
-        data: Vec<u8>,
-    },
-}
 
 /// A child's stdin: the pipe and bytes still to write.
 #[derive(Debug, Default)]
@@ -65,6 +40,11 @@ pub struct Stdin {
 pub struct ProcIo {
     /// Process name (for main-log copies).
     pub name: String,
+    /// Group name (for events).
+    pub group: String,
+    /// True for an event listener: its stdout is the protocol channel (fed to the bus,
+    /// never scanned for capture tokens, no PROCESS_LOG events, no main-log copy).
+    pub listener: bool,
     /// stdout channel (stdout+stderr with `redirect_stderr`).
     pub stdout: Rc<RefCell<ChannelLogger>>,
     /// stderr channel (`None` with `redirect_stderr`).
@@ -146,6 +126,8 @@ impl ProcIo {
         (
             ProcIo {
                 name: pc.name.clone(),
+                group: pc.group.clone(),
+                listener: false,
                 stdout,
                 stderr,
                 events_enabled: (pc.stdout.events_enabled, pc.stderr.events_enabled),
@@ -183,8 +165,7 @@ impl ProcIo {
         for pipe in self.pipes.borrow_mut().drain(..) {
             let mut items = Vec::new();
             drain(&pipe.fd, &pipe.reader, &mut items);
-            let _ = pipe.reader.logger.borrow_mut().finish(&mut items);
-            pipe.reader.deliver(&mut items);
+            pipe.reader.finish(&mut items);
             pipe.stop.notify_one();
         }
         let mut s = self.stdin.borrow_mut();
@@ -309,18 +290,63 @@ thread_local! {
 /// What a reader task needs to know about its channel.
 #[derive(Debug)]
 struct Reader {
-    key: ProcKey,
     pid: i32,
     name: String,
+    group: String,
     channel: Channel,
     logger: Rc<RefCell<ChannelLogger>>,
     mainlog: Rc<RefCell<MainLog>>,
     events_enabled: bool,
-    tx: mpsc::UnboundedSender<ChildMessage>,
+    /// True for a listener's stdout (the protocol channel).
+    listener: bool,
+    bus: Rc<RefCell<EventBus>>,
+    /// Poked after feeding the bus: the loop must dispatch and write its log lines.
+    bus_wake: Rc<Notify>,
 }
 
 impl Reader {
+    /// One read of output: a listener's stdout goes to its log file and the bus's
+    /// protocol; anything else through the channel logger (file, capture scanner) and
+    /// then to the main-log copy and events.
+    fn feed(&self, data: &[u8], items: &mut Vec<ScanOutput>) {
+        // A log write error (disk full) must not stop the reading: the child would block
+        // on a full pipe.
+        let _ = self.logger.borrow_mut().feed(data, items);
+        if self.listener {
+            items.clear();
+            self.bus
+                .borrow_mut()
+                .listener_output(&self.group, &self.name, data);
+            self.bus_wake.notify_one();
+        } else {
+            self.deliver(items);
+        }
+    }
+
+    /// At EOF or when the child was reaped: what the capture scanner still held.
+    fn finish(&self, items: &mut Vec<ScanOutput>) {
+        let _ = self.logger.borrow_mut().finish(items);
+        if self.listener {
+            items.clear();
+        } else {
+            self.deliver(items);
+        }
+    }
+
+    fn events_channel(&self) -> supervisor_events::Channel {
+        match self.channel {
+            Channel::Stdout => supervisor_events::Channel::Stdout,
+            Channel::Stderr => supervisor_events::Channel::Stderr,
+        }
+    }
+
+    fn publish(&self, event: supervisor_events::Event) {
+        self.bus.borrow_mut().publish(event);
+        self.bus_wake.notify_one();
+    }
+
     fn deliver(&self, items: &mut Vec<ScanOutput>) {
+        let pid = u32::try_from(self.pid).unwrap_or(0);
         for item in items.drain(..) {
             match item {
                 ScanOutput::Output { data, .. } => {
@@ -333,12 +359,13 @@ impl Reader {
                         }
                     }
                     if self.events_enabled {
-                        let _ = self.tx.send(ChildMessage::Log {
-                            key: self.key,
-                            pid: self.pid,
-                            channel: self.channel,
-                            data,
-                        });
+                        self.publish(supervisor_events::Event::process_log(
+                            self.events_channel(),
+                            &self.name,
+                            &self.group,
+                            pid,
+                            &data,
+                        ));
                     }
                 }
                 ScanOutput::Communication(data) => {
@@ -347,12 +374,13 @@ impl Reader {
                         self.name,
                         self.channel.as_str()
                     ));
-                    let _ = self.tx.send(ChildMessage::Communication {
-                        key: self.key,
-                        pid: self.pid,
-                        channel: self.channel,
-                        data,
-                    });
+                    self.publish(supervisor_events::Event::process_communication(
+                        self.events_channel(),
+                        &self.name,
+                        &self.group,
+                        pid,
+                        &data,
+                    ));
                 }
             }
         }
@@ -367,12 +395,7 @@ fn drain(fd: &AsyncFd<OwnedFd>, r: &Reader, items: &mut Vec<ScanOutput>) -> bool
         loop {
             match raw_read(fd.get_ref(), &mut buf) {
                 Ok(0) => return true,
-                Ok(n) => {
-                    // A log write error (disk full) must not stop the reading: the child
-                    // would block on a full pipe.
-                    let _ = r.logger.borrow_mut().feed(&buf[..n], items);
-                    r.deliver(items);
-                }
+                Ok(n) => r.feed(&buf[..n], items),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(_) => return true,
@@ -398,8 +421,7 @@ async fn read_pipe(fd: Rc<AsyncFd<OwnedFd>>, r: Rc<Reader>, stop: Rc<Notify>) {
             }
         }
     }
-    let _ = r.logger.borrow_mut().finish(&mut items);
-    r.deliver(&mut items);
+    r.finish(&mut items);
 }
 
 /// The real [`Host`]: fork/exec through `spawn.rs`, `kill(2)`.
@@ -410,8 +432,10 @@ pub struct RealHost {
     pub io: HashMap<ProcKey, ProcIo>,
     /// The main log (for debug copies of child output).
     pub mainlog: Rc<RefCell<MainLog>>,
-    /// Where reader tasks send what the loop must see.
-    pub tx: mpsc::UnboundedSender<ChildMessage>,
+    /// The event bus the reader tasks publish output events and listener output to.
+    pub bus: Rc<RefCell<EventBus>>,
+    /// Poked by reader tasks after they fed the bus.
+    pub bus_wake: Rc<Notify>,
     /// The shared sockets of fcgi groups, by group name.
     pub fcgi: HashMap<String, FcgiShared>,
 }
@@ -520,9 +544,9 @@ impl Host for RealHost {
                 };
                 let fd = Rc::new(fd);
                 let r = Rc::new(Reader {
-                    key,
                     pid,
                     name: io.name.clone(),
+                    group: io.group.clone(),
                     channel,
                     logger: logger.clone(),
                     mainlog: self.mainlog.clone(),
@@ -530,7 +554,9 @@ impl Host for RealHost {
                         Channel::Stdout => io.events_enabled.0,
                         Channel::Stderr => io.events_enabled.1,
                     },
-                    tx: self.tx.clone(),
+                    listener: io.listener && channel == Channel::Stdout,
+                    bus: self.bus.clone(),
+                    bus_wake: self.bus_wake.clone(),
                 });
                 let stop = Rc::new(Notify::new());
                 io.pipes.borrow_mut().push(Pipe {
