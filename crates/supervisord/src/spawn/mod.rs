@@ -21,6 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use supervisor_config::{split_command, Config, ProcessConfig};
 
@@ -542,31 +543,161 @@ fn spawn_with(req: &SpawnRequest<'_>, method: Method) -> Result<Child, SpawnErro
 /// How [`start_child_with`] creates the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
-    /// `clone(CLONE_VM | CLONE_VFORK)` on a private stack, falling back to `fork()` when
-    /// the kernel refuses it.
+    /// The fastest way that works here: `clone(CLONE_VM | CLONE_VFORK)` sharing the fd
+    /// table (see [`FdSlots`]), else the same clone with a copied fd table, else `fork()`.
     Auto,
-    /// Always `fork()` (the fallback, kept reachable for tests).
+    /// `clone(CLONE_VM | CLONE_VFORK)` with a copied fd table, else `fork()`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Clone,
+    /// Always `fork()` (the last fallback, kept reachable for tests).
     #[cfg_attr(not(test), allow(dead_code))]
     Fork,
 }
 
-/// Starts the child described by `plan` and returns its pid, or the errno of the failure.
+/// Where the child finds what becomes its fds 0, 1 and 2.
+#[derive(Debug, Clone, Copy)]
+struct ChildFds {
+    stdin: RawFd,
+    stdout: RawFd,
+    stderr: RawFd,
+    /// Set when the child starts on the daemon's own fd table (`CLONE_FILES`): it must
+    /// first unshare it, keeping only the descriptors below this number.
+    unshare_below: Option<u32>,
+}
+
+/// What a cloned child receives: the plan and where its fds are.
+struct ChildStart<'a> {
+    plan: &'a ChildPlan,
+    fds: ChildFds,
+}
+
+/// `close_range` flag: give the caller a private fd table holding only the descriptors
+/// below the range (Linux 5.9).
+const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
+
+/// Three descriptors low in the fd table on which [`spawn`] parks the child's future
+/// stdin/stdout/stderr, plus the `/dev/null` that fills them between spawns.
+///
+/// A child cloned with its own copy of the fd table costs the kernel a reference on every
+/// open file of the daemon (three per program) and then as many closes in the child. With
+/// the pipe ends parked low, the child is instead cloned on the daemon's table
+/// (`CLONE_FILES`) and its first call, `close_range(n, ~0, CLOSE_RANGE_UNSHARE)`, gives
+/// it a private table with only the descriptors below `n`.
+struct FdSlots {
+    slots: [RawFd; 3],
+    filler: RawFd,
+}
+
+static FD_SLOTS: OnceLock<Option<Mutex<FdSlots>>> = OnceLock::new();
+
+/// Reserves the descriptors the fast spawn path parks pipe ends on, if that path works on
+/// this kernel. Spawning does this by itself on first use; a daemon can call it early,
+/// before it opens its log files, so that the reserved numbers (and with them the part of
+/// the fd table each child copies) stay small.
+pub fn reserve_fd_slots() {
+    fd_slots();
+}
+
+fn fd_slots() -> Option<&'static Mutex<FdSlots>> {
+    FD_SLOTS
+        .get_or_init(|| {
+            if !unshare_works() {
+                return None;
+            }
+            // SAFETY: plain open/fcntl/close on descriptors this function owns.
+            unsafe {
+                let filler = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if filler < 0 {
+                    return None;
+                }
+                let mut slots = [-1; 3];
+                for slot in slots.iter_mut() {
+                    *slot = libc::fcntl(filler, libc::F_DUPFD_CLOEXEC, 3);
+                    if *slot < 0 {
+                        for fd in [filler, slots[0], slots[1], slots[2]] {
+                            if fd >= 0 {
+                                libc::close(fd);
+                            }
+                        }
+                        return None;
+                    }
+                }
+                Some(Mutex::new(FdSlots { slots, filler }))
+            }
+        })
+        .as_ref()
+}
+
+/// Checks once that a `CLONE_VM | CLONE_VFORK | CLONE_FILES` child can unshare its fd
+/// table with `close_range` (kernel support, no seccomp filter in the way).
+fn unshare_works() -> bool {
+    extern "C" fn probe(_: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: raw system calls only; the range is past every descriptor, so nothing
+        // is closed, the table is just unshared.
+        unsafe {
+            let r = libc::syscall(
+                libc::SYS_close_range,
+                libc::c_uint::MAX,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_UNSHARE,
+            );
+            libc::_exit(if r == 0 { 0 } else { 1 })
+        }
+    }
+    // SAFETY: changing this thread's signal mask; restored below.
+    let old_mask = unsafe { raw_sigmask(libc::SIG_SETMASK, ALL_SIGNALS) };
+    let result = clone_on_stack(probe, std::ptr::null_mut(), libc::CLONE_FILES);
+    // SAFETY: restores the mask saved above.
+    unsafe { raw_sigmask(libc::SIG_SETMASK, old_mask) };
+    let Ok(pid) = result else {
+        return false;
+    };
+    let mut status = 0;
+    // SAFETY: reaping the probe child we just created (it has already exited: vfork).
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
 fn start_child_with(plan: &ChildPlan, method: Method) -> Result<libc::pid_t, i32> {
+    let slots = if method == Method::Auto {
+        fd_slots()
+    } else {
+        None
+    };
     // Every signal is blocked while the child exists as a copy of the daemon, so that no
     // handler of the daemon ever runs in it (after clone it shares the daemon's memory);
     // the child puts every disposition back to the default before unblocking, and this
     // thread restores its own mask afterwards.
     // SAFETY: changing this thread's signal mask has no memory-safety preconditions.
     let old_mask = unsafe { raw_sigmask(libc::SIG_SETMASK, ALL_SIGNALS) };
-    let result = start_child_blocked(plan, method);
+    let result = start_child_blocked(plan, method, slots);
     // SAFETY: as above; restores the mask saved before.
     unsafe { raw_sigmask(libc::SIG_SETMASK, old_mask) };
     result
 }
 
-fn start_child_blocked(plan: &ChildPlan, method: Method) -> Result<libc::pid_t, i32> {
-    if method == Method::Auto {
-        match clone_vfork(plan) {
+fn start_child_blocked(
+    plan: &ChildPlan,
+    method: Method,
+    slots: Option<&Mutex<FdSlots>>,
+) -> Result<libc::pid_t, i32> {
+    if let Some(slots) = slots {
+        let slots = slots.lock().unwrap_or_else(|e| e.into_inner());
+        match clone_shared_table(plan, &slots) {
+            Ok(pid) => return Ok(pid),
+            Err(code) if code == libc::EAGAIN => return Err(code),
+            Err(_) => {}
+        }
+    }
+    if method != Method::Fork {
+        let fds = ChildFds {
+            stdin: plan.stdin_fd,
+            stdout: plan.stdout_fd,
+            stderr: plan.stderr_fd,
+            unshare_below: None,
+        };
+        let start = ChildStart { plan, fds };
+        match clone_vfork(&start, 0) {
             Ok(pid) => return Ok(pid),
             // Out of processes: fork would fail the same way.
             Err(code) if code == libc::EAGAIN => return Err(code),
@@ -581,13 +712,49 @@ fn start_child_blocked(plan: &ChildPlan, method: Method) -> Result<libc::pid_t, 
         return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
     if pid == 0 {
+        let fds = ChildFds {
+            stdin: plan.stdin_fd,
+            stdout: plan.stdout_fd,
+            stderr: plan.stderr_fd,
+            unshare_below: None,
+        };
         // SAFETY: we are the freshly forked child.
-        unsafe { child_exec(plan) }
+        unsafe { child_exec(plan, fds) }
     }
     Ok(pid)
 }
 
-/// Size of the child's private stack for [`clone_vfork`], plus one guard page below it.
+/// Parks the child's pipe ends on the reserved slots, clones the child on the shared fd
+/// table and puts `/dev/null` back on the slots. The caller holds the slots' lock.
+fn clone_shared_table(plan: &ChildPlan, slots: &FdSlots) -> Result<libc::pid_t, i32> {
+    let sources = [plan.stdin_fd, plan.stdout_fd, plan.stderr_fd];
+    let mut result = Ok(0);
+    for (slot, src) in slots.slots.iter().zip(sources) {
+        // SAFETY: both descriptors are open; dup3 atomically replaces the filler.
+        if unsafe { libc::dup3(src, *slot, libc::O_CLOEXEC) } < 0 {
+            result = Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+            break;
+        }
+    }
+    if result.is_ok() {
+        let highest = slots.slots.iter().copied().max().unwrap_or(2);
+        let fds = ChildFds {
+            stdin: slots.slots[0],
+            stdout: slots.slots[1],
+            stderr: slots.slots[2],
+            unshare_below: Some(highest as u32 + 1),
+        };
+        let start = ChildStart { plan, fds };
+        result = clone_vfork(&start, libc::CLONE_FILES);
+    }
+    for slot in slots.slots {
+        // SAFETY: as above; drops this table's reference to the child's pipe ends.
+        unsafe { libc::dup3(slots.filler, slot, libc::O_CLOEXEC) };
+    }
+    result
+}
+
+/// Size of the child's private stack for [`clone_on_stack`], plus one guard page below it.
 const CHILD_STACK: usize = 64 * 1024;
 
 /// A signal set with every bit set, in the kernel's layout (64 signals on Linux).
@@ -607,12 +774,29 @@ unsafe fn raw_sigmask(how: libc::c_int, set: u64) -> u64 {
     old
 }
 
-/// Creates the child with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD)`: the child borrows
-/// the daemon's address space (no page tables are copied, which is what makes `fork()`
-/// expensive for a daemon with many children) and this thread sleeps until the child has
-/// called `execve` or exited. The child runs on its own freshly mapped stack.
-/// The caller has blocked every signal.
-fn clone_vfork(plan: &ChildPlan) -> Result<libc::pid_t, i32> {
+/// Creates the child with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD | extra)`: the child
+/// borrows the daemon's address space (no page tables are copied, which is what makes
+/// `fork()` expensive for a daemon with many children) and this thread sleeps until the
+/// child has called `execve` or exited. The caller has blocked every signal.
+fn clone_vfork(start: &ChildStart<'_>, extra: libc::c_int) -> Result<libc::pid_t, i32> {
+    // SAFETY: `clone_entry` only reads `start`, which outlives the call because
+    // CLONE_VFORK keeps this thread suspended until the child has exec'd or exited; the
+    // child never returns into code of the daemon (it ends in execve or _exit).
+    clone_on_stack(
+        clone_entry,
+        start as *const ChildStart<'_> as *mut libc::c_void,
+        extra,
+    )
+}
+
+/// `clone(CLONE_VM | CLONE_VFORK | SIGCHLD | extra)` running `entry(arg)` on a freshly
+/// mapped stack that is unmapped once the child has exec'd or exited. `entry` must never
+/// return and must only make async-signal-safe calls.
+fn clone_on_stack(
+    entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
+    arg: *mut libc::c_void,
+    extra: libc::c_int,
+) -> Result<libc::pid_t, i32> {
     // SAFETY: sysconf has no preconditions.
     let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
         n if n > 0 => n as usize,
@@ -639,16 +823,14 @@ fn clone_vfork(plan: &ChildPlan) -> Result<libc::pid_t, i32> {
     unsafe { libc::mprotect(base, page, libc::PROT_NONE) };
     // SAFETY: the top of the mapping, 16-byte aligned since both sizes are page multiples.
     let top = unsafe { base.cast::<u8>().add(len) }.cast::<libc::c_void>();
-
-    // SAFETY: `clone_entry` only reads `plan`, which outlives the call because CLONE_VFORK
-    // keeps this thread suspended until the child has exec'd or exited; the child never
-    // returns into code of the daemon (it ends in execve or _exit).
+    // SAFETY: see the function's contract; CLONE_VFORK keeps `arg` and the stack alive
+    // for as long as the child runs on them.
     let pid = unsafe {
         libc::clone(
-            clone_entry,
+            entry,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            plan as *const ChildPlan as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | extra,
+            arg,
         )
     };
     let code = if pid < 0 {
@@ -668,8 +850,11 @@ fn clone_vfork(plan: &ChildPlan) -> Result<libc::pid_t, i32> {
 
 /// The first function of the cloned child.
 extern "C" fn clone_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `&ChildPlan` passed by `clone_vfork`, alive while it waits.
-    unsafe { child_exec(&*(arg as *const ChildPlan)) }
+    // SAFETY: `arg` is the `&ChildStart` passed by `clone_vfork`, alive while it waits.
+    unsafe {
+        let start = &*(arg as *const ChildStart<'_>);
+        child_exec(start.plan, start.fds)
+    }
 }
 
 /// The highest fd number to close in the child if `close_range` is unavailable.
@@ -685,9 +870,14 @@ fn max_fd() -> RawFd {
 
 /// Writes all of `buf` to fd 2 (async-signal-safe).
 unsafe fn write_stderr(buf: &[u8]) {
+    write_fd(2, buf)
+}
+
+/// Writes all of `buf` to `fd` (async-signal-safe).
+unsafe fn write_fd(fd: RawFd, buf: &[u8]) {
     let mut off = 0;
     while off < buf.len() {
-        let n = libc::write(2, buf[off..].as_ptr().cast(), buf.len() - off);
+        let n = libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off);
         if n < 0 {
             if *libc::__errno_location() == libc::EINTR {
                 continue;
@@ -744,7 +934,7 @@ use libc::{
 };
 
 /// The child side of [`spawn`]. Only async-signal-safe calls from here on.
-unsafe fn child_exec(plan: &ChildPlan) -> ! {
+unsafe fn child_exec(plan: &ChildPlan, fds: ChildFds) -> ! {
     // Start from a clean signal state: the daemon blocks and ignores signals (SIGPIPE in
     // particular) that a program expects at their defaults. Dispositions go back to the
     // default while every signal is still blocked (after clone the child shares the
@@ -757,11 +947,31 @@ unsafe fn child_exec(plan: &ChildPlan) -> ! {
     }
     raw_sigmask(libc::SIG_SETMASK, 0);
 
+    if let Some(below) = fds.unshare_below {
+        // Started on the daemon's fd table: take a private one holding only the low
+        // descriptors (ours are parked there) before touching any descriptor.
+        if libc::syscall(
+            libc::SYS_close_range,
+            below,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_UNSHARE,
+        ) != 0
+        {
+            // Still sharing: only write to our own stderr pipe, then leave.
+            write_fd(
+                fds.stderr,
+                b"supervisor: child process was not spawned
+",
+            );
+            libc::_exit(127);
+        }
+    }
+
     libc::setpgid(0, 0);
 
-    libc::dup2(plan.stdin_fd, 0);
-    libc::dup2(plan.stdout_fd, 1);
-    libc::dup2(plan.stderr_fd, 2);
+    libc::dup2(fds.stdin, 0);
+    libc::dup2(fds.stdout, 1);
+    libc::dup2(fds.stderr, 2);
     for fd in 0..3 {
         libc::fcntl(fd, libc::F_SETFD, 0);
     }
@@ -940,7 +1150,7 @@ mod tests {
         (status, text(0), text(1))
     }
 
-    const METHODS: [Method; 2] = [Method::Auto, Method::Fork];
+    const METHODS: [Method; 3] = [Method::Auto, Method::Clone, Method::Fork];
 
     #[test]
     fn both_methods_run_the_command_with_env_dir_and_umask() {
