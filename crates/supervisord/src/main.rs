@@ -29,6 +29,9 @@ fn main() {
         }
         Err(e) => usage_exit(&argv0, &e.message),
     };
+    // Before any log file or socket is opened: the fast spawn path parks each child's pipe
+    // ends on these descriptors and every child copies the fd table up to them.
+    supervisord::spawn::reserve_fd_slots();
     // One event bus for the life of the process: the global event serial continues
     // across restarts, as in the reference.
     let bus = Rc::new(RefCell::new(supervisor_events::EventBus::new("supervisor")));
