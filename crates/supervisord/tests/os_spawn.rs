@@ -86,6 +86,11 @@ fn collect(child: Child, limit: Duration) -> (i32, String, String) {
             }
         }
     }
+    // A pipe end still open in this process would keep EOF from ever arriving.
+    assert!(
+        outs.iter().all(|o| o.2),
+        "no EOF on the child's pipes in time"
+    );
     let status = wait_pid(child.pid, deadline);
     let text = |i: usize| {
         outs.get(i)

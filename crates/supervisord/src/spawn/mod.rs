@@ -1121,6 +1121,11 @@ mod tests {
                 }
             }
         }
+        // A pipe end left open in the daemon (e.g. on a spawn fd slot) would show here.
+        assert!(
+            outs.iter().all(|o| o.2),
+            "no EOF on the child's pipes in time"
+        );
         let mut st = 0;
         let status = loop {
             // SAFETY: waiting for our own child.
@@ -1287,6 +1292,23 @@ mod tests {
             None,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn shared_table_path_is_used_and_puts_dev_null_back_on_the_slots() {
+        reserve_fd_slots();
+        let Some(slots) = fd_slots() else {
+            // Kernels before 5.9 (or a seccomp filter) leave only the copied-table paths.
+            assert!(!unshare_works());
+            return;
+        };
+        let fds = slots.lock().unwrap().slots;
+        let (code, out, _) = run(&process("sh -c 'echo ok'"), Method::Auto);
+        assert_eq!((code, out.as_str()), (0, "ok\n"));
+        for fd in fds {
+            let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+            assert_eq!(target, PathBuf::from("/dev/null"), "slot {fd}");
+        }
     }
 
     #[test]
