@@ -958,11 +958,7 @@ unsafe fn child_exec(plan: &ChildPlan, fds: ChildFds) -> ! {
         ) != 0
         {
             // Still sharing: only write to our own stderr pipe, then leave.
-            write_fd(
-                fds.stderr,
-                b"supervisor: child process was not spawned
-",
-            );
+            write_fd(fds.stderr, b"supervisor: child process was not spawned\n");
             libc::_exit(127);
         }
     }
