@@ -415,6 +415,13 @@ impl Daemon {
     }
 }
 
+/// The shortest time between two looks at the parked calls (the reference's deferred
+/// responses use the same 50 ms).
+const WAITER_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How long the servers get at exit to finish the responses in flight.
+const SERVER_DRAIN: Duration = Duration::from_secs(1);
+
 /// The bus's lowest useful log level for a main log at `level` (DEBG lines are not even
 /// formatted when the main log would drop them).
 fn bus_level_for(level: LogLevel) -> supervisor_events::Level {
@@ -535,6 +542,9 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         let _ = log_tx.send((level, text));
     });
     let mut server_tasks = Vec::new();
+    // Turned true at exit: the servers stop accepting and finish the responses in flight
+    // (the answer to `supervisor.shutdown` / `restart` among them).
+    let (stop_servers, servers_stop_rx) = tokio::sync::watch::channel(false);
     let web: Arc<dyn crate::http::WebUi> = crate::http::web::SupervisorWebUi::new();
     for (kind, credentials) in servers.listeners.drain(..) {
         let listener = match kind {
@@ -548,19 +558,33 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             limits: crate::http::Limits::default(),
             log: Some(log_fn.clone()),
         });
-        server_tasks.push(tokio::spawn(crate::http::serve(listener, ctx)));
+        server_tasks.push(tokio::spawn(crate::http::serve_until(
+            listener,
+            ctx,
+            servers_stop_rx.clone(),
+        )));
     }
     drop(control_tx);
 
     let mut pending = Pending::new();
+    let mut next_poll = Instant::now();
     d.sup.enter_running();
     d.apply_outputs();
 
     let exit = loop {
         d.tick();
-        pending.poll(&mut d);
+        // Parked calls are re-examined at most every WAITER_POLL_INTERVAL, like the
+        // reference's deferred responses: processes that reach their state within one
+        // interval are reported in process order, not in the order they were reaped.
+        let polled_at = Instant::now();
+        if !pending.is_empty() && polled_at >= next_poll {
+            pending.poll(&mut d);
+            next_poll = polled_at + WAITER_POLL_INTERVAL;
+        }
         d.apply_outputs();
         if d.sup.is_finished() {
+            // Last answers to parked calls before the servers drain.
+            pending.poll(&mut d);
             break if d.sup.mood() == SupervisorState::Restarting {
                 Exit::Restart
             } else {
@@ -568,7 +592,10 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             };
         }
         let now = d.clock.now();
-        let deadline = d.sup.next_deadline(now).map(|t| d.clock.instant(t));
+        let mut deadline = d.sup.next_deadline(now).map(|t| d.clock.instant(t));
+        if !pending.is_empty() {
+            deadline = Some(deadline.map_or(next_poll, |t| t.min(next_poll)));
+        }
         let sleep = async {
             match deadline {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -600,6 +627,15 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             () = sleep => {}
         }
     };
+    // Let in-flight responses finish, for a bounded time (a `tail -f` or `/events` stream
+    // never finishes by itself), then drop whatever is left.
+    let _ = stop_servers.send(true);
+    let _ = tokio::time::timeout(SERVER_DRAIN, async {
+        for t in &mut server_tasks {
+            let _ = t.await;
+        }
+    })
+    .await;
     for t in server_tasks {
         t.abort();
     }
