@@ -18,6 +18,10 @@ struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Already exited (and reaped by a test): its pid may belong to someone else now.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         // Stop by pid, bounded: SIGTERM, then SIGKILL after 10 s.
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
@@ -169,4 +173,96 @@ fn a_waiting_start_leaves_the_loop_free() {
     assert!(t0.elapsed() < Duration::from_millis(1900));
     assert_eq!(waiter.join().unwrap().unwrap(), Ok(Value::Bool(true)));
     assert!(t0.elapsed() >= Duration::from_secs(2));
+}
+
+/// Waits (bounded) for the daemon to exit; returns its status.
+fn wait_exit(d: &mut Daemon, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(st) = d.child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "daemon did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn shutdown_is_answered_even_when_the_daemon_exits_at_once() {
+    // No process to stop: the loop finishes right after the call, and the servers must
+    // still finish writing the answer.
+    for _ in 0..3 {
+        let mut d = start("");
+        assert_eq!(call(&d, "supervisor.shutdown", &[]), Ok(Value::Bool(true)));
+        assert!(wait_exit(&mut d, Duration::from_secs(15)).success());
+    }
+}
+
+#[test]
+fn a_listener_gets_events_through_the_loop() {
+    // A listener in sh: READY, then for each envelope read exactly len: bytes, record the
+    // header and the body (newlines as `/`), answer OK and become READY again.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.txt");
+    let script = dir.path().join("listener.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf 'READY\\n'\nwhile read -r header; do\n  len=${{header##*len:}}\n  \
+body=$(dd bs=1 count=\"$len\" 2>/dev/null | tr '\\n' /)\n  printf '%s|%s\\n' \"$header\" \"$body\" >> {out}\n  \
+printf 'RESULT 2\\nOKREADY\\n'\ndone\n",
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = start(&format!(
+        "[eventlistener:lis]\ncommand={}\nevents=REMOTE_COMMUNICATION\nstartsecs=0\n",
+        script.display()
+    ));
+    let running = |d: &Daemon| {
+        call(d, "supervisor.getProcessInfo", &[s("lis:lis")])
+            .ok()
+            .and_then(|i| i.get("statename").cloned())
+            == Some(s("RUNNING"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !running(&d) {
+        assert!(Instant::now() < deadline, "listener not running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (i, data) in ["first", "second"].iter().enumerate() {
+        assert_eq!(
+            call(&d, "supervisor.sendRemoteCommEvent", &[s("t"), s(data)]),
+            Ok(Value::Bool(true))
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() > i {
+                let line = lines[i];
+                assert!(
+                    line.starts_with("ver:3.0 server:supervisor serial:"),
+                    "{line}"
+                );
+                assert!(
+                    line.contains(&format!("pool:lis poolserial:{i} ")),
+                    "{line}"
+                );
+                assert!(
+                    line.contains("eventname:REMOTE_COMMUNICATION len:"),
+                    "{line}"
+                );
+                assert!(line.ends_with(&format!("|type:t/{data}")), "{line}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "event {i} not received: {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
