@@ -126,6 +126,9 @@ pub struct Daemon {
     pub bus_wake: Rc<Notify>,
     /// Whether the core currently generates TICK events (someone subscribes to them).
     ticks_on: bool,
+    /// The `/events` subscriptions made during this run (ended when the run ends, so
+    /// their HTTP responses finish instead of holding the exit for the drain timeout).
+    pub(crate) streams: Vec<supervisor_events::StreamId>,
     /// Set once the loop published SUPERVISOR_STATE_CHANGE_STOPPING itself (see
     /// [`Daemon::tick`]); the core's own copy of that event is then dropped.
     stopping_announced: bool,
@@ -176,6 +179,7 @@ impl Daemon {
             bus,
             bus_wake,
             ticks_on: false,
+            streams: Vec::new(),
             stopping_announced: false,
             fcgi_errors: Vec::new(),
             auto_resolved,
@@ -627,6 +631,10 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             () = sleep => {}
         }
     };
+    // End the `/events` streams of this run: their responses then complete.
+    for id in d.streams.drain(..) {
+        d.bus.borrow_mut().unsubscribe_stream(id);
+    }
     // Let in-flight responses finish, for a bounded time (a `tail -f` or `/events` stream
     // never finishes by itself), then drop whatever is left.
     let _ = stop_servers.send(true);

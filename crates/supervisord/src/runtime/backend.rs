@@ -273,7 +273,13 @@ impl Backend for Daemon {
         &mut self,
         types: &[supervisor_protocol::events::EventType],
     ) -> Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>> {
-        let (_id, rx) = self.bus.borrow_mut().subscribe_stream(types, STREAM_QUEUE);
+        let (id, rx) = self.bus.borrow_mut().subscribe_stream(types, STREAM_QUEUE);
+        // Forget subscriptions whose client is gone (the bus notices them lazily).
+        {
+            let bus = self.bus.borrow();
+            self.streams.retain(|s| bus.stream_stats(*s).is_some());
+        }
+        self.streams.push(id);
         // A subscription to TICK_* turns the core's tick timer on.
         self.flush_bus();
         Some(rx)
