@@ -108,13 +108,20 @@ def both(make_daemon):
 
 
 def run_sequence(d, seq):
-    """Runs [(method, args), ...] and returns the normalised outcomes."""
+    """Runs [(method, args), ...] and returns the normalised outcomes. The results of a
+    waited stop of several processes come in the order they exit, which is timing on
+    both daemons: they are compared sorted."""
     out = []
     for name, args in seq:
         # Call by name through the proxy's request function, so that names like
         # "supervisor.__init__" reach the server instead of Python attributes.
         request = d.rpc()._ServerProxy__request
-        out.append((name, normalise(outcome(request, name, tuple(args)), d)))
+        result = normalise(outcome(request, name, tuple(args)), d)
+        if (name in ("supervisor.stopProcess", "supervisor.stopProcessGroup",
+                     "supervisor.stopAllProcesses") and isinstance(result, list)
+                and all(isinstance(r, dict) for r in result)):
+            result = sorted(result, key=lambda r: (r.get("group", ""), r.get("name", "")))
+        out.append((name, result))
     return out
 
 
