@@ -29,6 +29,15 @@ IMPLS = {
 }
 
 
+def _die_with_test_process():
+    """Runs in the daemon child before exec: if the test process dies without its teardown
+    (killed by a timeout), the kernel sends the daemon SIGTERM, so no daemon outlives its test."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 class UnixStreamHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=30):
         super().__init__("localhost", timeout=timeout)
@@ -116,6 +125,7 @@ class Daemon:
             stderr=subprocess.STDOUT,
             cwd=str(self.dir),
             start_new_session=True,
+            preexec_fn=_die_with_test_process,
         )
         deadline = time.time() + ready_timeout
         last = None
