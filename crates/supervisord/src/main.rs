@@ -50,14 +50,36 @@ fn usage_exit(argv0: &str, message: &str) -> ! {
     std::process::exit(USAGE_EXIT);
 }
 
+/// Why the config could not be used: the reference's message, and where the problem is
+/// (file, line, section, key) when the config engine knows it.
+struct LoadError {
+    message: String,
+    location: Option<String>,
+}
+
+impl From<String> for LoadError {
+    fn from(message: String) -> Self {
+        LoadError {
+            message,
+            location: None,
+        }
+    }
+}
+
 /// Reads the config named by the options (or found on the search path) and applies the
 /// command-line overrides.
-fn load_config(argv0: &str, opts: &Options) -> Result<Config, String> {
+fn load_config(argv0: &str, opts: &Options) -> Result<Config, LoadError> {
     let path = match &opts.configuration {
         Some(p) => p.clone(),
         None => cli::find_config_file(argv0).map_err(|e| e.message)?,
     };
-    let mut config = supervisor_config::load(&path).map_err(|e| e.to_string())?;
+    let mut config = supervisor_config::load(&path).map_err(|e| {
+        let location = e.location();
+        LoadError {
+            message: e.to_string(),
+            location: (!location.is_empty()).then_some(location),
+        }
+    })?;
     cli::apply_overrides(&mut config, opts).map_err(|e| e.message)?;
     Ok(config)
 }
@@ -71,7 +93,16 @@ fn run_once(
 ) -> Exit {
     let config = match load_config(argv0, opts) {
         Ok(c) => c,
-        Err(m) => usage_exit(argv0, &m),
+        Err(e) => {
+            // --check-config (ours) also says where the problem is; the plain start keeps
+            // the reference's two lines exactly, since scripts match them.
+            if opts.check_config {
+                if let Some(location) = &e.location {
+                    eprintln!("{argv0}: config error at {location}");
+                }
+            }
+            usage_exit(argv0, &e.message)
+        }
     };
     if opts.check_config {
         print!("{}", cli::render_program_list(&config));
@@ -122,7 +153,8 @@ fn run_once(
 
     let loader_argv0 = argv0.to_string();
     let loader_opts = opts.clone();
-    let loader: runtime::ConfigLoader = Box::new(move || load_config(&loader_argv0, &loader_opts));
+    let loader: runtime::ConfigLoader =
+        Box::new(move || load_config(&loader_argv0, &loader_opts).map_err(|e| e.message));
     let (servers, server_lines) = match Servers::bind(&config) {
         Ok(s) => s,
         Err(e) => usage_exit(argv0, &e.0),
