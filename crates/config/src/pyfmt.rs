@@ -166,61 +166,8 @@ pub fn py_strip(s: &str) -> &str {
     s.trim_matches(py_isspace)
 }
 
-fn is_printable(c: char) -> bool {
-    let u = c as u32;
-    if u < 0x20 || u == 0x7f {
-        return false;
-    }
-    if u < 0x7f {
-        return true;
-    }
-    // Approximation of Python's str.isprintable for the characters that commonly matter:
-    // C1 controls, non-breaking/odd spaces, format characters, separators, surrogates,
-    // private use and noncharacters are escaped.
-    !matches!(u,
-        0x80..=0xa0 | 0xad | 0x1680 | 0x180e | 0x2000..=0x200f | 0x2028..=0x202f
-        | 0x205f..=0x206f | 0x3000 | 0xd800..=0xf8ff | 0xfeff | 0xfff0..=0xfffb
-        | 0xfffe | 0xffff | 0xe0000..=0xe0fff | 0xf0000..=0x10ffff)
-}
-
-fn push_escape(out: &mut String, c: char) {
-    let u = c as u32;
-    if u < 0x100 {
-        out.push_str(&format!("\\x{u:02x}"));
-    } else if u < 0x10000 {
-        out.push_str(&format!("\\u{u:04x}"));
-    } else {
-        out.push_str(&format!("\\U{u:08x}"));
-    }
-}
-
-/// Python `repr()` of a `str`: single quotes unless the text has `'` and no `"`,
-/// backslash escapes for `\\`, the quote, `\t \n \r` and non-printable characters.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if !is_printable(c) => push_escape(&mut out, c),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+use supervisor_protocol::pyrepr::push_escape;
+pub use supervisor_protocol::pyrepr::str_repr as py_repr;
 
 fn to_ascii_repr(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -435,64 +435,9 @@ pub fn decode_output(data: &[u8]) -> String {
     }
 }
 
-/// Python's `repr()` of a `bytes` value (`b'...'`, or `b"..."` when the bytes contain a
-/// single quote and no double quote), as the reference embeds it in payloads and log lines.
-pub fn python_bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut out = String::with_capacity(data.len() + 3);
-    out.push('b');
-    out.push(quote as char);
-    for &byte in data {
-        match byte {
-            b'\\' => out.push_str("\\\\"),
-            b'\t' => out.push_str("\\t"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b if b == quote => {
-                out.push('\\');
-                out.push(b as char);
-            }
-            0x20..=0x7e => out.push(byte as char),
-            _ => out.push_str(&format!("\\x{byte:02x}")),
-        }
-    }
-    out.push(quote as char);
-    out
-}
+pub use supervisor_protocol::pyrepr::bytes_repr as python_bytes_repr;
 
-/// Python's `repr()` of a `str` (`'name'`, or `"name"` when it contains a single quote and
-/// no double quote), as the reference writes process names in some log lines.
-pub fn python_str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+pub use supervisor_protocol::pyrepr::str_repr as python_str_repr;
 
 #[cfg(test)]
 mod tests {

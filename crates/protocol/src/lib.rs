@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod faults;
+pub mod pyrepr;
 pub mod states;
 pub mod xmlrpc;
 

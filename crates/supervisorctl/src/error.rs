@@ -148,35 +148,7 @@ fn io_str(e: &io::Error) -> String {
     }
 }
 
-/// Python's `repr()` of a string: single quotes unless the text contains a single quote
-/// and no double quote; backslash escapes for quotes, backslashes and control characters.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+pub use supervisor_protocol::pyrepr::str_repr as py_repr;
 
 #[cfg(test)]
 mod tests {

@@ -386,34 +386,7 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
     }
 }
 
-/// Python's `repr()` of a string, as the reference's log lines show request data.
-pub fn python_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+pub use supervisor_protocol::pyrepr::str_repr as python_str_repr;
 
 /// Decodes `%XX` escapes (invalid escapes are kept as written).
 pub fn percent_decode(s: &str) -> String {

@@ -6,7 +6,7 @@
 //! One [`SupervisorWebUi`] is shared by every server of the daemon: it holds the secret the
 //! anti-CSRF tokens are derived from (drawn from the OS at start-up, never stored).
 //!
-//! (Kept in sync with `crates/web/wiring/web.rs`; see docs/web-ui.md, "Wiring".)
+//! See docs/web-ui.md, "Wiring".
 
 use std::sync::Arc;
 

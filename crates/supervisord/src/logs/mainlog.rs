@@ -197,32 +197,7 @@ pub fn child_output_message(process_name: &str, channel: &str, data: &[u8]) -> S
     )
 }
 
-/// Python's `repr()` of a `bytes` value.
-pub fn py_bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut s = String::from("b");
-    s.push(quote as char);
-    for &b in data {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            b if b == quote => {
-                s.push('\\');
-                s.push(b as char);
-            }
-            0x20..=0x7e => s.push(b as char),
-            b => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push(quote as char);
-    s
-}
+pub use supervisor_protocol::pyrepr::bytes_repr as py_bytes_repr;
 
 /// The default main log path: `supervisord.log` in the current directory.
 pub fn default_logfile() -> PathBuf {

@@ -152,35 +152,7 @@ pub fn errno_static_name(code: i32) -> Option<&'static str> {
         .map(|i| ERRNO_NAMES[i].1)
 }
 
-/// Python's `repr()` of a `str`: single quotes unless the text holds a single quote and
-/// no double quote, with backslash escapes for the quote, backslash and control characters.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+pub use supervisor_protocol::pyrepr::str_repr as py_repr;
 
 /// Python's `repr()` of a list of strings: `['a', 'b']`.
 pub fn py_list_repr(items: &[String]) -> String {
