@@ -228,6 +228,20 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// A group's `priority=`: a Python int that must also fit 32 bits, `default` when absent.
+    fn group_priority(
+        &self,
+        section: &str,
+        default: i64,
+        extra: &Expansions,
+    ) -> Result<i32, ConfigError> {
+        let e = |f: Fail| f.into_error(Some(section), None);
+        let priority = self
+            .get_int_default(section, "priority", default, extra)
+            .map_err(e)?;
+        dt::int_in(priority, &priority.to_string()).map_err(|m| e(Fail::msg(m)))
+    }
+
     fn section_error(&self, f: Fail, section: &str) -> ConfigError {
         f.into_error(Some(section), None)
             .with_section_file(self.file_of(section))
@@ -513,11 +527,7 @@ fn read_rpcinterfaces(ld: &Loader<'_>) -> Result<Vec<RpcInterfaceConfig>, Config
         .collect();
     for section in sections {
         let err = |f: Fail| ld.section_error(f, &section);
-        let name = section
-            .split_once(':')
-            .map(|x| x.1)
-            .unwrap_or("")
-            .to_string();
+        let name = section_suffix(&section).to_string();
         let factory = match ld.get(&section, key, None, &empty).map_err(err)? {
             Some(v) => v.value,
             None => {
@@ -547,6 +557,11 @@ fn read_rpcinterfaces(ld: &Loader<'_>) -> Result<Vec<RpcInterfaceConfig>, Config
     Ok(out)
 }
 
+/// The name after the first `:` of a section header (`program:web` -> `web`).
+fn section_suffix(section: &str) -> &str {
+    section.split_once(':').map(|x| x.1).unwrap_or("")
+}
+
 fn sections_with(ld: &Loader<'_>, prefix: &str) -> Vec<String> {
     ld.ini
         .section_names()
@@ -564,17 +579,12 @@ fn read_groups(ld: &mut Loader<'_>) -> Result<Vec<GroupConfig>, ConfigError> {
 
     for gsection in sections_with(ld, "group:") {
         let e = |f: Fail| f.into_error(Some(&gsection), None);
-        let gname = dt::parse_name(gsection.split_once(':').map(|x| x.1).unwrap_or(""))
-            .map_err(|m| e(Fail::msg(m)))?;
+        let gname = dt::parse_name(section_suffix(&gsection)).map_err(|m| e(Fail::msg(m)))?;
         let programs = match ld.get(&gsection, "programs", None, &here).map_err(e)? {
             Some(v) => dt::parse_list_of_strings(&v.value),
             None => Vec::new(),
         };
-        let priority = ld
-            .get_int_default(&gsection, "priority", 999, &here)
-            .map_err(e)?;
-        let priority: i32 =
-            dt::int_in(priority, &priority.to_string()).map_err(|m| e(Fail::msg(m)))?;
+        let priority = ld.group_priority(&gsection, 999, &here)?;
         let mut processes = Vec::new();
         // Python reuses its loop variable: after the first member, messages name the
         // member's section instead of the group's.
@@ -611,13 +621,8 @@ fn read_groups(ld: &mut Loader<'_>) -> Result<Vec<GroupConfig>, ConfigError> {
             continue;
         }
         let e = |f: Fail| f.into_error(Some(&section), None);
-        let name = dt::parse_name(section.split_once(':').map(|x| x.1).unwrap_or(""))
-            .map_err(|m| e(Fail::msg(m)))?;
-        let priority = ld
-            .get_int_default(&section, "priority", 999, &here)
-            .map_err(e)?;
-        let priority: i32 =
-            dt::int_in(priority, &priority.to_string()).map_err(|m| e(Fail::msg(m)))?;
+        let name = dt::parse_name(section_suffix(&section)).map_err(|m| e(Fail::msg(m)))?;
+        let priority = ld.group_priority(&section, 999, &here)?;
         let processes = processes_from_section(ld, &section, &name)?;
         groups.push(GroupConfig {
             name,
@@ -629,16 +634,8 @@ fn read_groups(ld: &mut Loader<'_>) -> Result<Vec<GroupConfig>, ConfigError> {
 
     for section in sections_with(ld, "eventlistener:") {
         let e = |f: Fail| f.into_error(Some(&section), None);
-        let pool = section
-            .split_once(':')
-            .map(|x| x.1)
-            .unwrap_or("")
-            .to_string();
-        let priority = ld
-            .get_int_default(&section, "priority", -1, &here)
-            .map_err(e)?;
-        let priority: i32 =
-            dt::int_in(priority, &priority.to_string()).map_err(|m| e(Fail::msg(m)))?;
+        let pool = section_suffix(&section).to_string();
+        let priority = ld.group_priority(&section, -1, &here)?;
         let buffer_size = ld
             .get_int_default(&section, "buffer_size", 10, &here)
             .map_err(e)?;
@@ -704,13 +701,8 @@ fn read_groups(ld: &mut Loader<'_>) -> Result<Vec<GroupConfig>, ConfigError> {
             continue;
         }
         let e = |f: Fail| f.into_error(Some(&section), None);
-        let name = dt::parse_name(section.split_once(':').map(|x| x.1).unwrap_or(""))
-            .map_err(|m| e(Fail::msg(m)))?;
-        let priority = ld
-            .get_int_default(&section, "priority", 999, &here)
-            .map_err(e)?;
-        let priority: i32 =
-            dt::int_in(priority, &priority.to_string()).map_err(|m| e(Fail::msg(m)))?;
+        let name = dt::parse_name(section_suffix(&section)).map_err(|m| e(Fail::msg(m)))?;
+        let priority = ld.group_priority(&section, 999, &here)?;
         let mut fcgi_exp = Expansions::new();
         fcgi_exp.set_str("program_name", name.clone());
         fcgi_exp.set_str("here", ld.here.clone());
@@ -866,8 +858,7 @@ fn processes_inner(
     group_name: &str,
     file: &str,
 ) -> R<Vec<ProcessConfig>> {
-    let program_name =
-        dt::parse_name(section.split_once(':').map(|x| x.1).unwrap_or("")).map_err(Fail::msg)?;
+    let program_name = dt::parse_name(section_suffix(section)).map_err(Fail::msg)?;
     let cwd = ld.ctx.cwd.clone();
     let home = ld.home().map(String::from);
     let home = home.as_deref();
