@@ -692,6 +692,25 @@ impl EventBus {
         self.streams.len()
     }
 
+    /// Whether some pool holds buffered events while one of its RUNNING listeners is
+    /// still working on an earlier one (BUSY or ACKNOWLEDGED): those events will go out
+    /// as soon as that listener reports READY. The daemon asks this before it stops
+    /// listeners at shutdown, so they receive SUPERVISOR_STATE_CHANGE_STOPPING.
+    pub fn awaiting_ready_listener(&self) -> bool {
+        self.pools.iter().any(|p| {
+            !p.buffer.is_empty()
+                && p.listeners.iter().any(|l| {
+                    l.process_state == ProcessState::Running
+                        && l.alive
+                        && !l.stdin_closed
+                        && matches!(
+                            l.protocol.state(),
+                            ListenerState::Busy | ListenerState::Acknowledged
+                        )
+                })
+        })
+    }
+
     /// The serials of the events buffered in a pool, oldest first.
     pub fn buffered_serials(&self, pool: &str) -> Option<Vec<u64>> {
         let p = self.pools.iter().find(|p| p.name == pool)?;
@@ -1033,6 +1052,28 @@ mod tests {
                 "DEBG rebuffering event 2 for pool p (buf size=0, max=10)"
             ]
         );
+    }
+
+    #[test]
+    fn awaiting_ready_listener_only_while_a_busy_listener_has_events_queued() {
+        let mut bus = EventBus::new("s");
+        bus.add_pool(pool("p", &[EventType::RemoteCommunication], 10, &["l"]))
+            .unwrap();
+        assert!(!bus.awaiting_ready_listener(), "nothing queued");
+        bus.publish(Event::remote_communication("t", "0"));
+        assert!(!bus.awaiting_ready_listener(), "listener not running");
+        start(&mut bus, "p", "l");
+        assert_eq!(bus.dispatch().len(), 1);
+        assert!(!bus.awaiting_ready_listener(), "busy, but nothing queued");
+        bus.publish(Event::remote_communication("t", "1"));
+        assert!(bus.awaiting_ready_listener(), "busy with event 1 queued");
+        bus.listener_output("p", "l", b"RESULT 2\nOKREADY\n");
+        assert!(
+            !bus.awaiting_ready_listener(),
+            "ready: dispatch can send it"
+        );
+        assert_eq!(bus.dispatch().len(), 1);
+        assert!(!bus.awaiting_ready_listener());
     }
 
     #[test]

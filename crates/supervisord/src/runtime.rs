@@ -132,6 +132,9 @@ pub struct Daemon {
     /// Set once the loop published SUPERVISOR_STATE_CHANGE_STOPPING itself (see
     /// [`Daemon::tick`]); the core's own copy of that event is then dropped.
     stopping_announced: bool,
+    /// Until when (monotonic seconds) the shutdown waits for busy listeners to take the
+    /// events queued for them (see [`Daemon::tick`]); `None` once it went ahead.
+    stop_grace_until: Option<f64>,
     /// fcgi sockets that could not be created when their group was added.
     pub fcgi_errors: Vec<String>,
     /// Groups of the loaded config whose AUTO log names are known (instantiated from it).
@@ -181,6 +184,7 @@ impl Daemon {
             ticks_on: false,
             streams: Vec::new(),
             stopping_announced: false,
+            stop_grace_until: None,
             fcgi_errors: Vec::new(),
             auto_resolved,
         };
@@ -388,18 +392,35 @@ impl Daemon {
     /// published and dispatched before the core's first shutdown pass: that pass may stop
     /// every group at once, listeners included, whereas the reference stops one group per
     /// main-loop iteration and dispatches in between, so its running listeners receive
-    /// the event before they are asked to stop.
+    /// the event before they are asked to stop. A listener still busy with an earlier
+    /// event gets up to [`LISTENER_DRAIN_GRACE`] to report READY and take what is queued
+    /// for it before the shutdown goes ahead.
     pub fn tick(&mut self) {
+        let now = self.clock.now();
         if self.sup.mood() != SupervisorState::Running && !self.stopping_announced {
             self.stopping_announced = true;
+            self.stop_grace_until = Some(now.mono + LISTENER_DRAIN_GRACE.as_secs_f64());
             self.bus
                 .borrow_mut()
                 .publish(supervisor_events::Event::supervisor_stopping());
             self.flush_bus();
         }
-        let now = self.clock.now();
+        if let Some(until) = self.stop_grace_until {
+            if now.mono < until && self.bus.borrow().awaiting_ready_listener() {
+                return;
+            }
+            self.stop_grace_until = None;
+        }
         self.sup.tick(now, &mut self.host);
         self.apply_outputs();
+    }
+
+    /// When the loop must run [`Daemon::tick`] next (monotonic seconds), if ever.
+    pub fn next_deadline(&self, now: Now) -> Option<f64> {
+        if let Some(until) = self.stop_grace_until {
+            return Some(until);
+        }
+        self.sup.next_deadline(now)
     }
 
     /// Reopens the main log and every child log (SIGUSR2).
@@ -422,6 +443,10 @@ impl Daemon {
 /// The shortest time between two looks at the parked calls (the reference's deferred
 /// responses use the same 50 ms).
 const WAITER_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How long a shutdown waits for busy event listeners to become READY and take the
+/// events queued for them (SUPERVISOR_STATE_CHANGE_STOPPING among them).
+const LISTENER_DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// How long the servers get at exit to finish the responses in flight.
 const SERVER_DRAIN: Duration = Duration::from_secs(1);
@@ -596,7 +621,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             };
         }
         let now = d.clock.now();
-        let mut deadline = d.sup.next_deadline(now).map(|t| d.clock.instant(t));
+        let mut deadline = d.next_deadline(now).map(|t| d.clock.instant(t));
         if !pending.is_empty() {
             deadline = Some(deadline.map_or(next_poll, |t| t.min(next_poll)));
         }
