@@ -25,7 +25,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::core::{KillResult, LogLevel, Now, Output, ProcKey, Supervisor, SupervisorState};
-use crate::logs::MainLog;
+use crate::logs::childlog::AutoLogFile;
+use crate::logs::{Channel, ChannelLogger, MainLog};
 use crate::rpc::{self, ControlRequest, Pending};
 use supervisor_config::{Config, GroupKind};
 use supervisor_events::{EventBus, PoolSpec};
@@ -139,6 +140,14 @@ pub struct Daemon {
     pub fcgi_errors: Vec<String>,
     /// Groups of the loaded config whose AUTO log names are known (instantiated from it).
     pub auto_resolved: std::collections::HashSet<String>,
+    /// AUTO logs of the start-up config named but maybe not created yet, with their owner
+    /// (see [`Daemon::start_auto_logs`]). Empty once all are resolved.
+    auto_logs: Vec<(ProcKey, Channel, Arc<AutoLogFile>)>,
+    /// True while [`Daemon::open_logs`] only names AUTO files (building the start-up
+    /// process table).
+    defer_auto: bool,
+    /// Poked by the thread creating the AUTO logs when it is done.
+    pub auto_logs_done: Arc<Notify>,
 }
 
 impl Daemon {
@@ -157,6 +166,7 @@ impl Daemon {
             b.set_min_log_level(bus_level_for(mainlog.borrow().level()));
         }
         let bus_wake = Rc::new(Notify::new());
+        let d_childlogdir_is_absolute = config.supervisord.childlogdir.is_absolute();
         let auto_resolved = config.groups.iter().map(|g| g.name.clone()).collect();
         let config = Rc::new(config);
         let mut sup = Supervisor::new(config.groups.clone());
@@ -187,9 +197,74 @@ impl Daemon {
             stop_grace_until: None,
             fcgi_errors: Vec::new(),
             auto_resolved,
+            auto_logs: Vec::new(),
+            // The files are created after daemonizing (a thread would not survive the
+            // fork), relative to the directory of the moment: only absolute ones wait.
+            defer_auto: d_childlogdir_is_absolute,
+            auto_logs_done: Arc::new(Notify::new()),
         };
         d.apply_outputs();
+        d.defer_auto = false;
         d
+    }
+
+    /// Starts creating the AUTO logs named at start-up on another thread, while this one
+    /// goes on to spawn the programs. [`Daemon::finish_auto_logs`] completes the job.
+    pub fn start_auto_logs(&mut self) {
+        if self.auto_logs.is_empty() {
+            return;
+        }
+        let files = self.auto_logs.iter().map(|(_, _, f)| f.clone()).collect();
+        let done = self.auto_logs_done.clone();
+        crate::logs::childlog::create_in_background(files, move || done.notify_one());
+    }
+
+    /// Makes sure every AUTO log named at start-up exists and is open (creating on this
+    /// thread what the background thread has not reached), logs the ones that could not
+    /// be created, and corrects the reported paths. Called when the background thread is
+    /// done, before any control request is served, and at exit.
+    pub fn finish_auto_logs(&mut self) {
+        if self.auto_logs.is_empty() {
+            return;
+        }
+        let mut touched = Vec::new();
+        for (key, chan, auto) in std::mem::take(&mut self.auto_logs) {
+            let Some(io) = self.host.io.get(&key) else {
+                continue;
+            };
+            let logger = match chan {
+                Channel::Stdout => Some(&io.stdout),
+                Channel::Stderr => io.stderr.as_ref(),
+            };
+            if let Some(logger) = logger {
+                let _ = logger.borrow_mut().resolve();
+            }
+            if let Err(e) = auto.create() {
+                let name = self.sup.process(key).map(|p| p.config().name.clone());
+                self.log(
+                    LogLevel::Critical,
+                    &format!(
+                        "could not create {} log for '{}': {e}",
+                        chan.as_str(),
+                        name.unwrap_or_default()
+                    ),
+                );
+            }
+            if touched.last() != Some(&key) {
+                touched.push(key);
+            }
+        }
+        for key in touched {
+            let Some(io) = self.host.io.get(&key) else {
+                continue;
+            };
+            let show = |l: Option<&Rc<RefCell<ChannelLogger>>>| {
+                l.and_then(|l| l.borrow().path().map(|p| p.display().to_string()))
+                    .unwrap_or_default()
+            };
+            let (out, err) = (show(Some(&io.stdout)), show(io.stderr.as_ref()));
+            self.sup.set_log_paths(key, out, err);
+        }
     }
 
     /// Logs a main-log line.
@@ -318,7 +393,11 @@ impl Daemon {
                 continue;
             };
             let pc = p.config().clone();
-            let (io, out, err) = ProcIo::open(&pc, &self.config, &mut warnings);
+            let mut queued = Vec::new();
+            let defer = self.defer_auto.then_some(&mut queued);
+            let (io, out, err) = ProcIo::open(&pc, &self.config, &mut warnings, defer);
+            self.auto_logs
+                .extend(queued.into_iter().map(|(chan, auto)| (k, chan, auto)));
             self.host.io.insert(k, io);
             let show = |p: Option<PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_default();
             self.sup.set_log_paths(k, show(out), show(err));
@@ -597,6 +676,8 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
 
     let mut pending = Pending::new();
     let mut next_poll = Instant::now();
+    let auto_logs_done = d.auto_logs_done.clone();
+    d.start_auto_logs();
     d.sup.enter_running();
     d.apply_outputs();
 
@@ -643,6 +724,8 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             Some(()) = sig_hup.recv() => d.handle_signal(libc::SIGHUP),
             Some(()) = sig_usr2.recv() => d.handle_signal(libc::SIGUSR2),
             Some(req) = control_rx.recv() => {
+                // Answers read and report log files: they must all exist by now.
+                d.finish_auto_logs();
                 rpc::handle(&mut d, &mut pending, req);
                 d.apply_outputs();
                 // Serve whatever else is queued before the next transition pass.
@@ -652,10 +735,13 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
                 }
             }
             () = bus_wake.notified() => d.flush_bus(),
+            () = auto_logs_done.notified() => d.finish_auto_logs(),
             Some((level, text)) = log_rx.recv() => d.log(level, &text),
             () = sleep => {}
         }
     };
+    // No AUTO log may be left half-made for the next run's clean-up to race with.
+    d.finish_auto_logs();
     // End the `/events` streams of this run: their responses then complete.
     for id in d.streams.drain(..) {
         d.bus.borrow_mut().unsubscribe_stream(id);

@@ -35,42 +35,178 @@ impl Channel {
 /// The characters of the random part of an AUTO log name (Python `tempfile`'s).
 const RANDOM_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_";
 
-/// Creates an AUTO child log file like `mkstemp`:
-/// `<childlogdir>/<name>-<channel>---<identifier>-<8 random chars>.log`, mode 0600,
-/// created exclusively (a new random part on collision). Returns its path.
+/// A fresh AUTO log path: `<childlogdir>/<name>-<channel>---<identifier>-<8 random chars>.log`
+/// (the random part drawn from Python `tempfile`'s alphabet). Nothing is created.
+pub fn auto_log_path(
+    childlogdir: &Path,
+    process_name: &str,
+    channel: Channel,
+    identifier: &str,
+) -> PathBuf {
+    let mut rng = rand::thread_rng();
+    let random: String = (0..8)
+        .map(|_| RANDOM_CHARS[rng.gen_range(0..RANDOM_CHARS.len())] as char)
+        .collect();
+    childlogdir.join(format!(
+        "{}-{}---{}-{}.log",
+        process_name,
+        channel.as_str(),
+        identifier,
+        random
+    ))
+}
+
+/// Creates `path` exclusively with mode 0600, like `mkstemp` does for its name.
+fn create_exclusive(path: &Path) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map(drop)
+}
+
+/// Creates an AUTO child log file like `mkstemp` (see [`auto_log_path`]), exclusively,
+/// with a new random part on collision. Returns its path.
 pub fn create_auto_log(
     childlogdir: &Path,
     process_name: &str,
     channel: Channel,
     identifier: &str,
 ) -> io::Result<PathBuf> {
-    let mut rng = rand::thread_rng();
     let mut last_err = None;
     for _ in 0..100 {
-        let random: String = (0..8)
-            .map(|_| RANDOM_CHARS[rng.gen_range(0..RANDOM_CHARS.len())] as char)
-            .collect();
-        let name = format!(
-            "{}-{}---{}-{}.log",
-            process_name,
-            channel.as_str(),
-            identifier,
-            random
-        );
-        let path = childlogdir.join(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-        {
-            Ok(_) => return Ok(path),
+        let path = auto_log_path(childlogdir, process_name, channel, identifier);
+        match create_exclusive(&path) {
+            Ok(()) => return Ok(path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
             Err(e) => return Err(e),
         }
     }
     Err(last_err.unwrap_or_else(|| io::ErrorKind::AlreadyExists.into()))
+}
+
+/// An AUTO log file whose name is chosen but which may not exist yet: at start-up the
+/// daemon names every AUTO log at once and lets [`create_in_background`] create them on
+/// another thread while the loop thread spawns the programs (creating thousands of files
+/// costs as much as spawning as many programs). Whichever side comes first creates the
+/// file; [`AutoLogFile::create`] waits if the other side is creating it right now.
+#[derive(Debug)]
+pub struct AutoLogFile {
+    path: PathBuf,
+    process_name: String,
+    channel: Channel,
+    identifier: String,
+    state: std::sync::Mutex<AutoState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Debug)]
+enum AutoState {
+    Pending,
+    Creating,
+    Done(Result<(), io::ErrorKind>, Option<String>),
+}
+
+impl AutoLogFile {
+    /// Names an AUTO log of `process_name`'s `channel` in `childlogdir` (no file yet).
+    pub fn reserve(
+        childlogdir: &Path,
+        process_name: &str,
+        channel: Channel,
+        identifier: &str,
+    ) -> std::sync::Arc<AutoLogFile> {
+        std::sync::Arc::new(AutoLogFile {
+            path: auto_log_path(childlogdir, process_name, channel, identifier),
+            process_name: process_name.to_string(),
+            channel,
+            identifier: identifier.to_string(),
+            state: std::sync::Mutex::new(AutoState::Pending),
+            changed: std::sync::Condvar::new(),
+        })
+    }
+
+    /// The reserved path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates the file unless that was done already, waiting if the other thread is
+    /// creating it. Returns the path of the created file: the reserved one, or a new
+    /// name if the reserved one was taken meanwhile. Every call returns the same outcome.
+    pub fn create(&self) -> io::Result<PathBuf> {
+        fn lock(m: &std::sync::Mutex<AutoState>) -> std::sync::MutexGuard<'_, AutoState> {
+            m.lock().unwrap_or_else(|e| e.into_inner())
+        }
+        let mut state = lock(&self.state);
+        loop {
+            match &*state {
+                AutoState::Pending => {
+                    *state = AutoState::Creating;
+                    drop(state);
+                    let outcome = self.create_now();
+                    let mut state = lock(&self.state);
+                    *state = match &outcome {
+                        Ok(p) if *p == self.path => AutoState::Done(Ok(()), None),
+                        Ok(p) => AutoState::Done(Ok(()), Some(p.to_string_lossy().into_owned())),
+                        Err(e) => AutoState::Done(Err(e.kind()), Some(e.to_string())),
+                    };
+                    self.changed.notify_all();
+                    return outcome;
+                }
+                AutoState::Creating => {
+                    state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                AutoState::Done(Ok(()), None) => return Ok(self.path.clone()),
+                AutoState::Done(Ok(()), Some(other)) => return Ok(PathBuf::from(other)),
+                AutoState::Done(Err(kind), text) => {
+                    return Err(io::Error::new(*kind, text.clone().unwrap_or_default()))
+                }
+            }
+        }
+    }
+
+    fn create_now(&self) -> io::Result<PathBuf> {
+        match create_exclusive(&self.path) {
+            Ok(()) => Ok(self.path.clone()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                create_auto_log(dir, &self.process_name, self.channel, &self.identifier)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Creates `files` in order on a new thread, then calls `done`. Falls back to creating
+/// them on this thread if no thread can be started.
+pub fn create_in_background(
+    files: Vec<std::sync::Arc<AutoLogFile>>,
+    done: impl FnOnce() + Send + 'static,
+) {
+    let work = move || {
+        for f in &files {
+            let _ = f.create();
+        }
+        done();
+    };
+    // The job reaches the thread through a channel so that it is still here to run if
+    // the thread cannot be started (`spawn` consumes its closure even when it fails).
+    let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+    let spawned = std::thread::Builder::new()
+        .name("autolog".into())
+        .spawn(move || {
+            if let Ok(job) = rx.recv() {
+                job();
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = tx.send(Box::new(work));
+        }
+        Err(_) => work(),
+    }
 }
 
 /// True if `file_name` looks like an AUTO log of `identifier`, by the reference's rule
@@ -146,8 +282,17 @@ pub struct ChannelLogger {
     process_name: String,
     channel: Channel,
     file: Option<RotatingFile>,
+    /// An AUTO file not created yet (see [`AutoLogFile`]): opened on first use.
+    pending: Option<PendingAuto>,
     syslog: bool,
     scanner: OutputScanner,
+}
+
+#[derive(Debug)]
+struct PendingAuto {
+    auto: std::sync::Arc<AutoLogFile>,
+    maxbytes: u64,
+    backups: u32,
 }
 
 impl ChannelLogger {
@@ -171,9 +316,45 @@ impl ChannelLogger {
             process_name: process_name.to_string(),
             channel,
             file,
+            pending: None,
             syslog: config.syslog || config.logfile == LogFile::Syslog,
             scanner: OutputScanner::new(config.capture_maxbytes, strip_ansi),
         })
+    }
+
+    /// A channel whose AUTO log file is named by `auto` but may not exist yet: it is
+    /// created (or its creation awaited) and opened on first use, or by
+    /// [`resolve`](ChannelLogger::resolve).
+    pub fn open_pending(
+        process_name: &str,
+        channel: Channel,
+        config: &LogChannelConfig,
+        auto: std::sync::Arc<AutoLogFile>,
+        strip_ansi: bool,
+    ) -> Self {
+        ChannelLogger {
+            process_name: process_name.to_string(),
+            channel,
+            file: None,
+            pending: Some(PendingAuto {
+                auto,
+                maxbytes: config.logfile_maxbytes,
+                backups: config.logfile_backups,
+            }),
+            syslog: config.syslog || config.logfile == LogFile::Syslog,
+            scanner: OutputScanner::new(config.capture_maxbytes, strip_ansi),
+        }
+    }
+
+    /// Creates and opens a pending AUTO file now. `Ok(true)` if it was pending; an error
+    /// leaves the channel without a file (its path then reads as none).
+    pub fn resolve(&mut self) -> io::Result<bool> {
+        let Some(p) = self.pending.take() else {
+            return Ok(false);
+        };
+        let path = p.auto.create()?;
+        self.file = Some(RotatingFile::open(path, p.maxbytes, p.backups)?);
+        Ok(true)
     }
 
     /// The channel.
@@ -183,7 +364,11 @@ impl ChannelLogger {
 
     /// The log file path, if logging to a file.
     pub fn path(&self) -> Option<&Path> {
-        self.file.as_ref().map(|f| f.path())
+        match (&self.file, &self.pending) {
+            (Some(f), _) => Some(f.path()),
+            (None, Some(p)) => Some(p.auto.path()),
+            (None, None) => None,
+        }
     }
 
     /// Handles one read of child output: writes what belongs to the log file and syslog,
@@ -204,7 +389,11 @@ impl ChannelLogger {
     }
 
     fn deliver(&mut self, start: usize, out: &[ScanOutput]) -> io::Result<()> {
-        let mut result = Ok(());
+        let mut result = if out.len() > start {
+            self.resolve().map(drop)
+        } else {
+            Ok(())
+        };
         for item in &out[start..] {
             if let ScanOutput::Output {
                 data,
@@ -228,6 +417,7 @@ impl ChannelLogger {
 
     /// Reopens the log file (SIGUSR2).
     pub fn reopen(&mut self) -> io::Result<()> {
+        self.resolve()?;
         match &mut self.file {
             Some(f) => f.reopen(),
             None => Ok(()),
@@ -236,6 +426,7 @@ impl ChannelLogger {
 
     /// Removes and reopens the log file (`clearProcessLogs`).
     pub fn clear(&mut self) -> io::Result<()> {
+        self.resolve()?;
         match &mut self.file {
             Some(f) => f.clear(),
             None => Ok(()),
@@ -277,6 +468,74 @@ mod tests {
             clean_auto_logs(Path::new("/nonexistent-dir"), "supervisor"),
             ["Could not clear childlog dir"]
         );
+    }
+
+    #[test]
+    fn reserved_auto_log_is_created_once_by_whichever_thread_comes_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<_> = (0..50)
+            .map(|i| AutoLogFile::reserve(dir.path(), &format!("p{i}"), Channel::Stdout, "id"))
+            .collect();
+        for f in &files {
+            assert!(!f.path().exists(), "reserving creates nothing");
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        create_in_background(files.clone(), move || tx.send(()).unwrap());
+        // Meanwhile this thread takes the files from the end.
+        for f in files.iter().rev() {
+            assert_eq!(f.create().unwrap(), f.path());
+        }
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 50);
+        for f in &files {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(f.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(f.create().unwrap(), f.path(), "the outcome is kept");
+        }
+    }
+
+    #[test]
+    fn reserved_auto_log_taken_meanwhile_gets_a_new_name_and_errors_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = AutoLogFile::reserve(dir.path(), "web", Channel::Stderr, "supervisor");
+        std::fs::write(f.path(), "someone else's").unwrap();
+        let got = f.create().unwrap();
+        assert_ne!(got, f.path());
+        let name = got.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("web-stderr---supervisor-"), "{name}");
+        assert_eq!(std::fs::read(f.path()).unwrap(), b"someone else's");
+        assert_eq!(f.create().unwrap(), got);
+
+        let gone = AutoLogFile::reserve(&dir.path().join("missing"), "x", Channel::Stdout, "i");
+        let e = gone.create().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(gone.create().unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn pending_channel_creates_its_file_on_first_output_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogChannelConfig {
+            logfile: LogFile::Auto,
+            logfile_maxbytes: 0,
+            logfile_backups: 0,
+            capture_maxbytes: 0,
+            events_enabled: false,
+            syslog: false,
+        };
+        let auto = AutoLogFile::reserve(dir.path(), "p", Channel::Stdout, "supervisor");
+        let path = auto.path().to_path_buf();
+        let mut ch = ChannelLogger::open_pending("p", Channel::Stdout, &cfg, auto, false);
+        assert_eq!(ch.path(), Some(path.as_path()));
+        let mut out = Vec::new();
+        ch.feed(b"", &mut out).unwrap();
+        assert!(!path.exists(), "no output, no file yet");
+        ch.feed(b"hello\n", &mut out).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello\n");
+        assert!(!ch.resolve().unwrap(), "already resolved");
+        assert_eq!(ch.path(), Some(path.as_path()));
     }
 
     #[test]

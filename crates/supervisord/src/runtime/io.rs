@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -16,10 +17,11 @@ use supervisor_events::EventBus;
 
 use crate::core::{Host, KillError, ProcKey};
 use crate::fcgi::{self, FcgiSocket};
+use crate::logs::childlog::AutoLogFile;
 use crate::logs::mainlog::child_output_message;
 use crate::logs::{Channel, ChannelLogger, MainLog, ScanOutput};
 use crate::spawn::{self, SpawnRequest};
-use supervisor_config::{Config, FcgiSocketConfig, LogLevel, ProcessConfig};
+use supervisor_config::{Config, FcgiSocketConfig, LogFile, LogLevel, ProcessConfig};
 
 /// Size of one read from a child pipe (the reference reads up to 128 KiB).
 const READ_SIZE: usize = 128 * 1024;
@@ -74,15 +76,27 @@ impl ProcIo {
     /// the reference does at group creation. Returns the channel I/O and the resolved
     /// (stdout, stderr) paths; open failures are returned as log lines and leave the
     /// channel without a file.
+    ///
+    /// With `defer`, AUTO files are only named: they are queued there for
+    /// [`create_in_background`](crate::logs::childlog::create_in_background) and created
+    /// on first use at the latest.
     pub fn open(
         pc: &ProcessConfig,
         config: &Config,
         warnings: &mut Vec<String>,
+        mut defer: Option<&mut Vec<(Channel, Arc<AutoLogFile>)>>,
     ) -> (ProcIo, Option<PathBuf>, Option<PathBuf>) {
         let sd = &config.supervisord;
-        let open = |chan: Channel,
-                    cc: &supervisor_config::LogChannelConfig,
-                    warnings: &mut Vec<String>| {
+        let mut open = |chan: Channel,
+                        cc: &supervisor_config::LogChannelConfig,
+                        warnings: &mut Vec<String>| {
+            if let (LogFile::Auto, Some(queue)) = (&cc.logfile, defer.as_deref_mut()) {
+                let auto = AutoLogFile::reserve(&sd.childlogdir, &pc.name, chan, &sd.identifier);
+                let path = auto.path().to_path_buf();
+                queue.push((chan, auto.clone()));
+                let logger = ChannelLogger::open_pending(&pc.name, chan, cc, auto, sd.strip_ansi);
+                return (Rc::new(RefCell::new(logger)), Some(path));
+            }
             let path = match crate::logs::childlog::resolve_log_path(
                 cc,
                 &sd.childlogdir,
