@@ -465,6 +465,29 @@ impl Process {
         }
     }
 
+    /// The earliest monotonic time at which a transition pass in the RUNNING mood could
+    /// change this process without an outside input, or `None` when only an input can.
+    /// A lower bound of what [`transition`](Process::transition) tests (an early pass does
+    /// nothing; a missed one would be a bug).
+    pub(crate) fn due_at(&self) -> Option<f64> {
+        if self.wants_immediate_start() {
+            return Some(f64::NEG_INFINITY);
+        }
+        match self.state {
+            // `now - started > startsecs`: a microsecond early, so rounding of the sum
+            // can never make it late.
+            ProcessState::Starting => Some(self.laststart.map_or(f64::NEG_INFINITY, |t| {
+                t.mono + self.config.startsecs as f64 - 1e-6
+            })),
+            ProcessState::Backoff if self.backoff > self.config.startretries => {
+                Some(f64::NEG_INFINITY)
+            }
+            // Retry when `now > delay`; SIGKILL when `delay - now <= 0`.
+            ProcessState::Backoff | ProcessState::Stopping => Some(self.delay),
+            _ => None,
+        }
+    }
+
     /// True when the process would be (re)started by the next transition pass right now.
     pub(crate) fn wants_immediate_start(&self) -> bool {
         match self.state {

@@ -154,6 +154,46 @@ pub struct Supervisor {
     ticks: Option<[i64; 3]>,
     /// Processes someone is waiting on to stop (for the `waiting for x to stop` cadence).
     stop_watch: std::collections::HashSet<ProcKey>,
+    /// What the last transition pass left behind; lets [`Supervisor::tick`] and
+    /// [`Supervisor::next_deadline`] skip their walk over every process while nothing changed.
+    idle: IdleCache,
+    /// Full transition passes made so far (see [`Supervisor::transition_passes`]).
+    passes: u64,
+}
+
+/// The state of the process table as of the end of the last full [`Supervisor::tick`].
+///
+/// A transition pass only changes something when an input arrived since the previous pass
+/// (a reap, an RPC start/stop/signal, a group added or removed, a mood change) or when a
+/// process's own timer (startsecs, backoff retry, stopwaitsecs) came due. Every mutation
+/// of a process goes through `with_proc` or the group/mood entry points, which set `dirty`;
+/// the timers are summarized in `due`. While `dirty` is false and `due` lies in the future,
+/// a pass would find nothing to do, so `tick` skips it.
+#[derive(Debug, Clone, Copy)]
+struct IdleCache {
+    /// Something may have changed since the last pass.
+    dirty: bool,
+    /// The earliest monotonic time at which a pass could change a process (a lower bound:
+    /// an early pass is harmless, a late one is not). `None` = never without an input.
+    due: Option<f64>,
+    /// What [`Process::deadline`] gives at the earliest over every process (the loop's
+    /// wake-up time, with the timer slack).
+    deadline: Option<f64>,
+    /// Some process wants to be started by the very next pass.
+    immediate: bool,
+}
+
+impl IdleCache {
+    const DIRTY: IdleCache = IdleCache {
+        dirty: true,
+        due: None,
+        deadline: None,
+        immediate: false,
+    };
+}
+
+fn min_opt(a: Option<f64>, b: f64) -> Option<f64> {
+    Some(a.map_or(b, |a| a.min(b)))
 }
 
 /// The process table: a slot per key (keys are handed out in sequence and never reused),
@@ -224,6 +264,8 @@ impl Supervisor {
             next_waiter: 1,
             ticks: None,
             stop_watch: std::collections::HashSet::new(),
+            idle: IdleCache::DIRTY,
+            passes: 0,
         };
         for g in groups {
             sup.add_group(g);
@@ -268,11 +310,13 @@ impl Supervisor {
 
     /// Begins a shutdown (RPC `shutdown`, SIGTERM).
     pub fn request_shutdown(&mut self) {
+        self.idle.dirty = true;
         self.mood = SupervisorState::Shutdown;
     }
 
     /// Begins a restart (RPC `restart`, SIGHUP), unless a shutdown is already under way.
     pub fn request_restart(&mut self) {
+        self.idle.dirty = true;
         if self.mood != SupervisorState::Shutdown {
             self.mood = SupervisorState::Restarting;
         }
@@ -280,6 +324,7 @@ impl Supervisor {
 
     /// Handles a signal the daemon received, with the reference's log lines.
     pub fn on_signal(&mut self, sig: i32) -> KillResult {
+        self.idle.dirty = true;
         let name = signal_name(sig);
         match sig {
             libc_sig::SIGTERM | libc_sig::SIGINT | libc_sig::SIGQUIT => {
@@ -335,6 +380,7 @@ impl Supervisor {
         if self.groups.iter().any(|g| g.config.name == config.name) {
             return false;
         }
+        self.idle.dirty = true;
         let mut keys = Vec::with_capacity(config.processes.len());
         for pc in &config.processes {
             let key = self.next_key;
@@ -385,6 +431,7 @@ impl Supervisor {
         if running {
             return Err(true);
         }
+        self.idle.dirty = true;
         let group = self.groups.remove(idx);
         self.rebuild_order();
         for k in &group.keys {
@@ -407,6 +454,7 @@ impl Supervisor {
 
     /// Replaces the loaded config (`reloadConfig`); nothing running changes.
     pub fn set_loaded_config(&mut self, groups: Vec<GroupConfig>) {
+        self.idle.dirty = true;
         self.loaded = groups;
     }
 
@@ -596,6 +644,7 @@ impl Supervisor {
         f: impl FnOnce(&mut Process, &mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let p = self.procs.get_mut(&key)?;
+        self.idle.dirty = true;
         let before = p.pid;
         let mut ctx = Ctx {
             now,
@@ -644,12 +693,81 @@ impl Supervisor {
     /// do): automatic starts, STARTING → RUNNING, BACKOFF retries and FATAL, SIGKILL
     /// escalation, the ordered shutdown, waiters and TICK events. Call it after every input
     /// and whenever [`next_deadline`](Supervisor::next_deadline) is reached.
+    ///
+    /// When nothing changed since the last pass and no process timer is due, the walk over
+    /// every process is skipped (only parked waiters and TICK events are looked at), so a
+    /// loop wake-up costs O(1) in the number of processes.
     pub fn tick(&mut self, now: Now, host: &mut dyn Host) {
+        let idle = self.idle;
+        if !idle.dirty
+            && self.mood == SupervisorState::Running
+            && idle.due.is_none_or(|t| now.mono < t)
+        {
+            self.tick_housekeeping(now, host);
+            return;
+        }
+        self.passes += 1;
+        let settled = self.transition_passes_at(now, host);
+        self.idle = if settled && self.mood == SupervisorState::Running {
+            self.summarize_timers()
+        } else {
+            IdleCache::DIRTY
+        };
+    }
+
+    /// How many full transition passes [`tick`](Supervisor::tick) has made (skipped ticks
+    /// do not count): for tests and profiling.
+    pub fn transition_passes(&self) -> u64 {
+        self.passes
+    }
+
+    /// Forgets what the last pass found, so the next [`tick`](Supervisor::tick) makes a
+    /// full pass (tests compare the result with and without skipping).
+    pub fn mark_dirty(&mut self) {
+        self.idle.dirty = true;
+    }
+
+    /// The idle summary after a settled pass in the RUNNING mood.
+    fn summarize_timers(&self) -> IdleCache {
+        let mut c = IdleCache {
+            dirty: false,
+            due: None,
+            deadline: None,
+            immediate: false,
+        };
+        for p in self.procs.values() {
+            if let Some(t) = p.due_at() {
+                c.due = min_opt(c.due, t);
+            }
+            if let Some(t) = p.deadline(SupervisorState::Running) {
+                c.deadline = min_opt(c.deadline, t);
+            }
+            c.immediate |= p.wants_immediate_start();
+        }
+        c
+    }
+
+    /// What every tick does, pass or no pass: parked waiters, TICK events, the stop watch.
+    fn tick_housekeeping(&mut self, now: Now, host: &mut dyn Host) {
+        self.poll_waiters(now, host);
+        self.emit_ticks(now);
+        let procs = &self.procs;
+        self.stop_watch.retain(|k| {
+            procs
+                .get(k)
+                .is_some_and(|p| p.state == ProcessState::Stopping)
+        });
+    }
+
+    /// The full transition passes of [`tick`](Supervisor::tick). Returns false when the
+    /// last allowed pass still changed something (the next tick must pass again).
+    fn transition_passes_at(&mut self, now: Now, host: &mut dyn Host) -> bool {
+        let mut settled = false;
         for _ in 0..MAX_PASSES {
             let mut changed = false;
             if self.mood != SupervisorState::Running {
                 if self.finished {
-                    return;
+                    return true;
                 }
                 if self.stop_groups.is_none() {
                     let names = self
@@ -664,7 +782,7 @@ impl Supervisor {
                 if !self.shutdown_report(now) {
                     self.finished = true;
                     self.poll_waiters(now, host);
-                    return;
+                    return true;
                 }
             }
             let mood = self.mood;
@@ -681,17 +799,12 @@ impl Supervisor {
                 changed |= self.shutdown_phase_2();
             }
             if !changed {
+                settled = true;
                 break;
             }
         }
-        self.poll_waiters(now, host);
-        self.emit_ticks(now);
-        let procs = &self.procs;
-        self.stop_watch.retain(|k| {
-            procs
-                .get(k)
-                .is_some_and(|p| p.state == ProcessState::Stopping)
-        });
+        self.tick_housekeeping(now, host);
+        settled
     }
 
     /// Stops every running process of the highest-priority group still to stop (all at
@@ -907,6 +1020,7 @@ impl Supervisor {
     /// Turns TICK_5/60/3600 events on or off (on only while a listener subscribes to them,
     /// so an idle daemon has no periodic wake-up).
     pub fn set_tick_events(&mut self, enabled: bool, now: Now) {
+        self.idle.dirty = true;
         self.ticks = enabled.then(|| {
             let w = now.wall.floor() as i64;
             TICKS.map(|(p, _)| w - w.rem_euclid(p))
@@ -945,12 +1059,22 @@ impl Supervisor {
                 consider(now.mono);
             }
         }
-        for p in self.procs.values() {
-            if let Some(t) = p.deadline(self.mood) {
+        if !self.idle.dirty && self.mood == SupervisorState::Running {
+            // Nothing changed since the last pass: its summary is exact.
+            if let Some(t) = self.idle.deadline {
                 consider(t);
             }
-            if self.mood == SupervisorState::Running && p.wants_immediate_start() {
+            if self.idle.immediate {
                 consider(now.mono);
+            }
+        } else {
+            for p in self.procs.values() {
+                if let Some(t) = p.deadline(self.mood) {
+                    consider(t);
+                }
+                if self.mood == SupervisorState::Running && p.wants_immediate_start() {
+                    consider(now.mono);
+                }
             }
         }
         for k in &self.stop_watch {

@@ -108,6 +108,9 @@ struct World {
     now: Now,
     logs: Vec<String>,
     events: Vec<Event>,
+    /// Make every tick a full transition pass (the reference behaviour the skipping is
+    /// compared with).
+    force_passes: bool,
 }
 
 impl World {
@@ -118,6 +121,7 @@ impl World {
             now: t0(),
             logs: vec![],
             events: vec![],
+            force_passes: false,
         };
         w.drain();
         w
@@ -136,6 +140,9 @@ impl World {
         }
     }
     fn tick(&mut self) {
+        if self.force_passes {
+            self.sup.mark_dirty();
+        }
         self.sup.tick(self.now, &mut self.host);
         self.drain();
     }
@@ -1121,7 +1128,162 @@ mod random {
                 }
             }
         }
+
+        #[test]
+        fn skipping_idle_passes_changes_nothing(cfgs in configs(), ops in proptest::collection::vec(op(), 1..60)) {
+            let names: Vec<String> = cfgs.iter().map(|c| c.name.clone()).collect();
+            let mut a = World::new(vec![group("g", 1, cfgs.clone())]);
+            let mut b = World::new(vec![group("g", 1, cfgs)]);
+            b.force_passes = true;
+            let keys: Vec<ProcKey> = names.iter().map(|n| a.key(&format!("g:{n}"))).collect();
+            for w in [&mut a, &mut b] {
+                w.tick();
+            }
+            for op in ops {
+                for w in [&mut a, &mut b] {
+                    apply(w, &op, &keys, &names);
+                }
+                prop_assert_eq!(&a.logs, &b.logs);
+                prop_assert_eq!(&a.events, &b.events);
+                prop_assert_eq!(a.now, b.now);
+                prop_assert_eq!(a.sup.next_deadline(a.now), b.sup.next_deadline(b.now));
+                for k in &keys {
+                    prop_assert_eq!(a.sup.process_info(*k, a.now), b.sup.process_info(*k, b.now));
+                }
+            }
+        }
     }
+
+    /// One randomized operation, as `invariants_hold` performs it.
+    fn apply(w: &mut World, op: &Op, keys: &[ProcKey], names: &[String]) {
+        match *op {
+            Op::Advance(ms) => w.advance(f64::from(ms) / 1000.0),
+            Op::ToDeadline => {
+                if let Some(d) = w.sup.next_deadline(w.now) {
+                    if d > w.now.mono {
+                        w.now = w.now.plus(d - w.now.mono);
+                    }
+                }
+                w.tick();
+            }
+            Op::Exit(i, code, sig) => {
+                let pid = w.sup.process(keys[i]).unwrap().pid();
+                if pid != 0 {
+                    let st = if sig {
+                        wait_status_signaled(9, false)
+                    } else {
+                        wait_status_exited(i32::from(code))
+                    };
+                    w.host.alive.remove(&pid);
+                    w.sup.reaped(pid, st, w.now, &mut w.host);
+                    w.drain();
+                    w.tick();
+                }
+            }
+            Op::Start(i) => {
+                if w.sup.mood() == SupervisorState::Running {
+                    let _ = w.sup.start_process(keys[i], w.now, &mut w.host);
+                    w.drain();
+                    w.tick();
+                }
+            }
+            Op::Stop(i) => {
+                if w.sup.mood() == SupervisorState::Running {
+                    let _ = w.sup.stop_process(keys[i], w.now, &mut w.host);
+                    w.drain();
+                    w.tick();
+                }
+            }
+            Op::Signal(i) => {
+                let _ = w.sup.signal_process(keys[i], 1, w.now, &mut w.host);
+                w.drain();
+                w.tick();
+            }
+            Op::Shutdown => {
+                w.sup.request_shutdown();
+                w.tick();
+            }
+            Op::ToggleFail(i) => {
+                if !w.host.fail.remove(&names[i]) {
+                    w.host.fail.insert(names[i].clone());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn idle_ticks_skip_the_transition_pass_until_a_timer_is_due() {
+    let mut cfgs = Vec::new();
+    for i in 0..50 {
+        let mut c = pconf(&format!("p{i:02}"));
+        c.startsecs = 5;
+        c.stopwaitsecs = 3;
+        cfgs.push(c);
+    }
+    let mut w = World::new(vec![group("g", 1, cfgs)]);
+    w.tick();
+    assert_eq!(w.state("g:p00"), ProcessState::Starting);
+    let after_start = w.sup.transition_passes();
+    // Wake-ups before startsecs elapsed (an RPC read, a log line): no pass.
+    for _ in 0..10 {
+        w.advance(0.1);
+    }
+    assert_eq!(w.sup.transition_passes(), after_start);
+    assert_eq!(w.state("g:p49"), ProcessState::Starting);
+    // The deadline is still exact without a pass.
+    let d = w.sup.next_deadline(w.now).unwrap();
+    assert!((d - (1000.0 + 5.0 + 0.001)).abs() < 1e-9, "{d}");
+    // The startsecs deadline fires.
+    w.run_to_deadline();
+    assert_eq!(w.sup.transition_passes(), after_start + 1);
+    assert_eq!(w.state("g:p00"), ProcessState::Running);
+    assert_eq!(w.state("g:p49"), ProcessState::Running);
+    // Everything RUNNING: nothing is ever due, ticks stay cheap.
+    assert_eq!(w.sup.next_deadline(w.now), None);
+    w.advance(100.0);
+    assert_eq!(w.sup.transition_passes(), after_start + 1);
+    // An input (a reap) makes the next tick a pass, which restarts the process.
+    let passes = w.sup.transition_passes();
+    w.exit("g:p07", wait_status_exited(1));
+    assert_eq!(w.sup.transition_passes(), passes + 1);
+    assert_eq!(w.state("g:p07"), ProcessState::Starting);
+    // A stop arms the SIGKILL timer; idle ticks before it do not send anything, the
+    // deadline does.
+    let k = w.key("g:p03");
+    w.sup.stop_process(k, w.now, &mut w.host).unwrap();
+    w.tick();
+    let passes = w.sup.transition_passes();
+    w.advance(2.9);
+    assert_eq!(w.sup.transition_passes(), passes);
+    assert!(!w.host.kills.iter().any(|&(_, s)| s == SIGKILL));
+    w.advance(0.2);
+    assert_eq!(w.sup.transition_passes(), passes + 1);
+    assert!(w.host.kills.iter().any(|&(_, s)| s == SIGKILL));
+    // A mood change always passes (and shutdown never skips).
+    w.sup.request_shutdown();
+    w.tick();
+    assert_eq!(w.sup.transition_passes(), passes + 2);
+    w.tick();
+    assert_eq!(w.sup.transition_passes(), passes + 3);
+}
+
+#[test]
+fn backoff_retry_fires_after_idle_ticks() {
+    let mut c = pconf("b");
+    c.startretries = 2;
+    let mut w = World::one(c);
+    w.host.fail.insert("b".into());
+    w.tick();
+    assert_eq!(w.state("b"), ProcessState::Backoff);
+    let passes = w.sup.transition_passes();
+    w.advance(0.5);
+    assert_eq!(w.sup.transition_passes(), passes);
+    assert_eq!(w.host.spawned.len(), 0);
+    w.host.fail.clear();
+    w.advance(0.6);
+    assert_eq!(w.sup.transition_passes(), passes + 1);
+    assert_eq!(w.state("b"), ProcessState::Starting);
 }
 
 #[test]
