@@ -107,6 +107,22 @@ impl Process {
     pub fn is_killing(&self) -> bool {
         self.killing
     }
+    /// Wall-clock epoch seconds of the last spawn attempt (0 = never started).
+    pub fn start_wall(&self) -> f64 {
+        self.laststart.map_or(0.0, |t| t.wall)
+    }
+    /// Wall-clock epoch seconds of the last exit (0 = never).
+    pub fn stop_wall(&self) -> f64 {
+        self.laststop_wall
+    }
+    /// The resolved stdout log path ('' when not logged).
+    pub fn stdout_logfile(&self) -> &str {
+        &self.stdout_logfile
+    }
+    /// The resolved stderr log path ('' when not logged).
+    pub fn stderr_logfile(&self) -> &str {
+        &self.stderr_logfile
+    }
 
     fn event(&self, to: ProcessState, from: ProcessState, expected: bool) -> Option<Event> {
         let kind = match to {

@@ -130,6 +130,8 @@ pub struct GroupInfo {
 struct ActiveGroup {
     config: GroupConfig,
     keys: Vec<ProcKey>,
+    /// Process name → key, for lookups without a scan.
+    by_name: HashMap<String, ProcKey>,
 }
 
 /// The whole supervised world: groups, processes, mood, shutdown progress and waiters.
@@ -139,6 +141,10 @@ pub struct Supervisor {
     procs: ProcTable,
     /// Indices into `groups`, ascending (stable) priority; rebuilt when groups change.
     order: Vec<usize>,
+    /// Group name → index into `groups`; rebuilt when groups change.
+    group_index: HashMap<String, usize>,
+    /// Every process key, lexical by (group, name); rebuilt when groups change.
+    lexical: Vec<ProcKey>,
     pids: HashMap<i32, ProcKey>,
     next_key: ProcKey,
     mood: SupervisorState,
@@ -251,6 +257,8 @@ impl Supervisor {
             groups: Vec::new(),
             procs: ProcTable::default(),
             order: Vec::new(),
+            group_index: HashMap::new(),
+            lexical: Vec::new(),
             pids: HashMap::new(),
             next_key: 1,
             mood: SupervisorState::Running,
@@ -268,8 +276,9 @@ impl Supervisor {
             passes: 0,
         };
         for g in groups {
-            sup.add_group(g);
+            sup.push_group(g);
         }
+        sup.rebuild_order();
         sup
     }
 
@@ -377,7 +386,17 @@ impl Supervisor {
     /// Makes `config` an active group. Returns false (and does nothing) when a group of
     /// that name is already active.
     pub fn add_group(&mut self, config: GroupConfig) -> bool {
-        if self.groups.iter().any(|g| g.config.name == config.name) {
+        let added = self.push_group(config);
+        if added {
+            self.rebuild_order();
+        }
+        added
+    }
+
+    /// [`add_group`](Supervisor::add_group) without the rebuild of the orderings (so
+    /// loading many groups at once rebuilds them once).
+    fn push_group(&mut self, config: GroupConfig) -> bool {
+        if self.group_index.contains_key(&config.name) {
             return false;
         }
         self.idle.dirty = true;
@@ -391,11 +410,19 @@ impl Supervisor {
             keys.push(key);
         }
         let name = config.name.clone();
+        let by_name = config
+            .processes
+            .iter()
+            .zip(&keys)
+            .rev() // the first of a repeated name wins, as in a scan
+            .map(|(pc, k)| (pc.name.clone(), *k))
+            .collect();
+        self.group_index.insert(name.clone(), self.groups.len());
         self.groups.push(ActiveGroup {
             config,
             keys: keys.clone(),
+            by_name,
         });
-        self.rebuild_order();
         self.out.push(Output::GroupAdded {
             group: name.clone(),
             keys,
@@ -421,7 +448,7 @@ impl Supervisor {
     /// `removeProcessGroup`. Errors: `Err(false)` = no such active group (BAD_NAME),
     /// `Err(true)` = a process is not in a stopped state (STILL_RUNNING).
     pub fn remove_group(&mut self, name: &str) -> Result<(), bool> {
-        let Some(idx) = self.groups.iter().position(|g| g.config.name == name) else {
+        let Some(&idx) = self.group_index.get(name) else {
             return Err(false);
         };
         let running = self.groups[idx]
@@ -493,15 +520,16 @@ impl Supervisor {
 
     /// True when group `name` is active.
     pub fn is_group_active(&self, name: &str) -> bool {
-        self.groups.iter().any(|g| g.config.name == name)
+        self.group_index.contains_key(name)
     }
 
     /// The active group config named `name`.
     pub fn group_config(&self, name: &str) -> Option<&GroupConfig> {
-        self.groups
-            .iter()
-            .find(|g| g.config.name == name)
-            .map(|g| &g.config)
+        self.active_group(name).map(|g| &g.config)
+    }
+
+    fn active_group(&self, name: &str) -> Option<&ActiveGroup> {
+        self.group_index.get(name).map(|&i| &self.groups[i])
     }
 
     /// Active groups in activation order.
@@ -518,10 +546,20 @@ impl Supervisor {
 
     /// Processes of group `name` in (priority, name) order.
     pub fn group_keys(&self, name: &str) -> Option<Vec<ProcKey>> {
-        self.groups
-            .iter()
-            .find(|g| g.config.name == name)
-            .map(|g| g.keys.clone())
+        self.group_keys_ref(name).map(<[ProcKey]>::to_vec)
+    }
+
+    /// Processes of group `name` in (priority, name) order, borrowed.
+    pub fn group_keys_ref(&self, name: &str) -> Option<&[ProcKey]> {
+        self.active_group(name).map(|g| g.keys.as_slice())
+    }
+
+    /// Active groups' names and processes, ascending (stable) priority order, borrowed.
+    pub fn groups_by_priority(&self) -> impl Iterator<Item = (&str, i32, &[ProcKey])> {
+        self.order.iter().map(|&i| {
+            let g = &self.groups[i];
+            (g.config.name.as_str(), g.config.priority, g.keys.as_slice())
+        })
     }
 
     /// Every process: groups in ascending priority, processes in (priority, name) order
@@ -535,13 +573,13 @@ impl Supervisor {
 
     /// Every process, lexical by group name then process name (`getAllProcessInfo`).
     pub fn all_keys_lexical(&self) -> Vec<ProcKey> {
-        let mut keys: Vec<(&str, &str, ProcKey)> = self
-            .procs
-            .values()
-            .map(|p| (p.config.group.as_str(), p.config.name.as_str(), p.key))
-            .collect();
-        keys.sort();
-        keys.into_iter().map(|(_, _, k)| k).collect()
+        self.lexical.clone()
+    }
+
+    /// Every process, lexical by group name then process name, borrowed (kept sorted as
+    /// groups come and go, so listing every process sorts nothing).
+    pub fn keys_lexical(&self) -> &[ProcKey] {
+        &self.lexical
     }
 
     fn sorted_group_indices(&self) -> Vec<usize> {
@@ -552,6 +590,21 @@ impl Supervisor {
         let mut idx: Vec<usize> = (0..self.groups.len()).collect();
         idx.sort_by_key(|&i| self.groups[i].config.priority);
         self.order = idx;
+        self.group_index = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.config.name.clone(), i))
+            .collect();
+        let mut keys: Vec<(&str, &str, ProcKey)> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.keys.iter())
+            .filter_map(|k| self.procs.get(k))
+            .map(|p| (p.config.group.as_str(), p.config.name.as_str(), p.key))
+            .collect();
+        keys.sort();
+        self.lexical = keys.into_iter().map(|(_, _, k)| k).collect();
     }
 
     /// Resolves a namespec (`name`, `group:name`, `group:`, `group:*`). `None` = BAD_NAME.
@@ -561,16 +614,16 @@ impl Supervisor {
             Some((g, p)) => (g, Some(p)),
             None => (namespec, Some(namespec)),
         };
-        let g = self.groups.iter().find(|g| g.config.name == group)?;
+        let g = self.active_group(group)?;
         match process {
             None => Some(Target::Group(group.to_string())),
-            Some(p) => g
-                .keys
-                .iter()
-                .copied()
-                .find(|k| self.procs.get(k).is_some_and(|x| x.config.name == p))
-                .map(Target::Process),
+            Some(p) => g.by_name.get(p).copied().map(Target::Process),
         }
+    }
+
+    /// The key of process `name` of active group `group`.
+    pub fn process_key(&self, group: &str, name: &str) -> Option<ProcKey> {
+        self.active_group(group)?.by_name.get(name).copied()
     }
 
     /// The process with key `key`.

@@ -88,15 +88,31 @@ pub const fn wait_status_signaled(sig: i32, core: bool) -> i32 {
 /// Python's `str(timedelta(seconds=n))` for whole seconds: `0:01:02`, `1 day, 2:03:04`.
 /// Negative values (clock set back) render as `0:00:00`, as the reference clamps them.
 pub fn timedelta_text(seconds: i64) -> String {
+    let mut out = String::with_capacity(24);
+    push_timedelta(&mut out, seconds);
+    out
+}
+
+/// Appends [`timedelta_text`] of `seconds` to `out` (no allocation of its own).
+pub fn push_timedelta(out: &mut String, seconds: i64) {
+    use std::fmt::Write as _;
     let s = seconds.max(0);
     let days = s / 86_400;
     let rest = s % 86_400;
-    let hms = format!("{}:{:02}:{:02}", rest / 3600, (rest % 3600) / 60, rest % 60);
     match days {
-        0 => hms,
-        1 => format!("1 day, {hms}"),
-        d => format!("{d} days, {hms}"),
+        0 => {}
+        1 => out.push_str("1 day, "),
+        d => {
+            let _ = write!(out, "{d} days, ");
+        }
     }
+    let _ = write!(
+        out,
+        "{}:{:02}:{:02}",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    );
 }
 
 const MONTHS: [&str; 12] = [

@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
+use super::methods;
 use supervisor_config::GroupConfig;
-use supervisor_protocol::{Fault, ProcessState, SupervisorState};
+use supervisor_protocol::{Fault, ProcessState, SupervisorState, Value};
 
 /// A read-only picture of one process, as `getProcessInfo` and the waiting rules need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,26 @@ pub struct ProcessSnapshot {
     pub stdout_logfile: Option<PathBuf>,
     /// Resolved stderr log path (`None` = not logged).
     pub stderr_logfile: Option<PathBuf>,
+}
+
+/// `getAllProcessInfo` built from [`Backend::all_processes`] (the default of
+/// [`Backend::all_process_info_values`], kept callable so a backend's own answer can be
+/// compared with it).
+pub fn all_process_info_from_snapshots<B: Backend + ?Sized>(b: &B) -> Vec<Value> {
+    let now = b.now();
+    let off = b.utc_offset();
+    let procs = b.all_processes();
+    // Lexical by group, then by name (the reference's order for this call); sort indices,
+    // not the snapshots.
+    let mut order: Vec<usize> = (0..procs.len()).collect();
+    order.sort_unstable_by(|&x, &y| {
+        let (x, y) = (&procs[x], &procs[y]);
+        (&x.group, &x.name).cmp(&(&y.group, &y.name))
+    });
+    order
+        .into_iter()
+        .map(|i| methods::process_info(&procs[i], now, off))
+        .collect()
 }
 
 /// Why writing to a process's stdin failed.
@@ -98,6 +119,17 @@ pub trait Backend {
             .iter()
             .flat_map(|g| self.group_processes(g).unwrap_or_default())
             .collect()
+    }
+    /// The `getProcessInfo` struct of one process of an active group. The default builds
+    /// it from [`Backend::process`]; the daemon answers from its table without copies.
+    fn process_info_value(&self, group: &str, name: &str) -> Option<Value> {
+        let p = self.process(group, name)?;
+        Some(methods::process_info(&p, self.now(), self.utc_offset()))
+    }
+    /// `getAllProcessInfo`: every process's struct, lexical by group name then process
+    /// name. The default sorts [`Backend::all_processes`]; the daemon keeps that order.
+    fn all_process_info_values(&self) -> Vec<Value> {
+        all_process_info_from_snapshots(self)
     }
 
     /// The exec pre-check of `startProcess` (no state change): NO_FILE / NOT_EXECUTABLE

@@ -286,20 +286,73 @@ fn get_pid(b: &mut dyn Backend, _: &[Value]) -> Outcome {
     done(b.daemon_pid())
 }
 
+/// The fields of one ProcessInfo struct, borrowed from wherever the backend keeps them
+/// (a [`ProcessSnapshot`], or the daemon's process table without any copy).
+#[derive(Debug, Clone, Copy)]
+pub struct InfoFields<'a> {
+    /// Process name.
+    pub name: &'a str,
+    /// Group name.
+    pub group: &'a str,
+    /// Current state.
+    pub state: ProcessState,
+    /// Wall-clock epoch seconds of the last spawn (0 = never).
+    pub start: f64,
+    /// Wall-clock epoch seconds of the last exit (0 = never).
+    pub stop: f64,
+    /// Live pid (0 = none).
+    pub pid: i32,
+    /// Last exit status (0 = none).
+    pub exitstatus: i32,
+    /// The spawn error text, empty if none.
+    pub spawnerr: &'a str,
+    /// Resolved stdout log path, empty when not logged.
+    pub stdout_logfile: &'a str,
+    /// Resolved stderr log path, empty when not logged.
+    pub stderr_logfile: &'a str,
+}
+
+impl<'a> InfoFields<'a> {
+    /// The fields of a snapshot; `stdout`/`stderr` are its log paths as text.
+    pub fn of_snapshot(p: &'a ProcessSnapshot, stdout: &'a str, stderr: &'a str) -> Self {
+        InfoFields {
+            name: &p.name,
+            group: &p.group,
+            state: p.state,
+            start: p.start,
+            stop: p.stop,
+            pid: p.pid,
+            exitstatus: p.exitstatus,
+            spawnerr: &p.spawnerr,
+            stdout_logfile: stdout,
+            stderr_logfile: stderr,
+        }
+    }
+}
+
 /// The `description` field (§2.7).
 pub fn describe(p: &ProcessSnapshot, now: f64, utc_offset: i32) -> String {
-    use crate::core::text::{short_local_time, timedelta_text};
+    describe_fields(&InfoFields::of_snapshot(p, "", ""), now, utc_offset)
+}
+
+/// The `description` field (§2.7) of borrowed fields.
+pub fn describe_fields(p: &InfoFields<'_>, now: f64, utc_offset: i32) -> String {
+    use crate::core::text::{push_timedelta, short_local_time};
+    use std::fmt::Write as _;
     match p.state {
         ProcessState::Running => {
             // Whole seconds of each timestamp, like the reference's gmtime()-based subtraction.
             let up = capped(now) as i64 - capped(p.start) as i64;
-            format!("pid {}, uptime {}", p.pid, timedelta_text(up))
+            let mut s = String::with_capacity(40);
+            let _ = write!(s, "pid {}, uptime ", p.pid);
+            push_timedelta(&mut s, up);
+            s
         }
         ProcessState::Fatal | ProcessState::Backoff => {
             if p.spawnerr.is_empty() {
                 format!("unknown error (try \"tail {}\")", p.name)
             } else {
-                p.spawnerr.clone()
+                p.spawnerr.to_string()
             }
         }
         ProcessState::Stopped | ProcessState::Exited => {
@@ -322,45 +375,49 @@ fn path_text(p: &Option<std::path::PathBuf>) -> String {
 /// The ProcessInfo struct, members in the reference's wire order.
 pub fn process_info(p: &ProcessSnapshot, now: f64, utc_offset: i32) -> Value {
     let stdout = path_text(&p.stdout_logfile);
+    let stderr = path_text(&p.stderr_logfile);
+    process_info_of(
+        &InfoFields::of_snapshot(p, &stdout, &stderr),
+        now,
+        utc_offset,
+    )
+}
+
+/// The ProcessInfo struct of borrowed fields, members in the reference's wire order.
+pub fn process_info_of(p: &InfoFields<'_>, now: f64, utc_offset: i32) -> Value {
+    let s = |t: &str| Value::String(t.to_owned());
     Value::Struct(vec![
-        ("name".into(), Value::String(p.name.clone())),
-        ("group".into(), Value::String(p.group.clone())),
+        ("name".into(), s(p.name)),
+        ("group".into(), s(p.group)),
         ("start".into(), Value::Int(capped(p.start))),
         ("stop".into(), Value::Int(capped(p.stop))),
         ("now".into(), Value::Int(capped(now))),
         ("state".into(), Value::Int(p.state.code())),
-        ("statename".into(), Value::from(p.state.name())),
-        ("spawnerr".into(), Value::String(p.spawnerr.clone())),
+        ("statename".into(), s(p.state.name())),
+        ("spawnerr".into(), s(p.spawnerr)),
         ("exitstatus".into(), Value::Int(p.exitstatus)),
-        ("logfile".into(), Value::String(stdout.clone())),
-        ("stdout_logfile".into(), Value::String(stdout)),
-        (
-            "stderr_logfile".into(),
-            Value::String(path_text(&p.stderr_logfile)),
-        ),
+        ("logfile".into(), s(p.stdout_logfile)),
+        ("stdout_logfile".into(), s(p.stdout_logfile)),
+        ("stderr_logfile".into(), s(p.stderr_logfile)),
         ("pid".into(), Value::Int(p.pid)),
         (
             "description".into(),
-            Value::String(describe(p, now, utc_offset)),
+            Value::String(describe_fields(p, now, utc_offset)),
         ),
     ])
 }
 
 fn get_process_info(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     let spec = tri!(arg_str(params, 0));
-    let p = tri!(resolve(b, spec));
-    done(process_info(&p, b.now(), b.utc_offset()))
+    let (group, name) = split_namespec(spec);
+    match name.and_then(|name| b.process_info_value(group, name)) {
+        Some(v) => done(v),
+        None => Outcome::Done(Err(Fault::new(FaultCode::BadName, spec))),
+    }
 }
 
 fn get_all_process_info(b: &mut dyn Backend, _: &[Value]) -> Outcome {
-    let now = b.now();
-    let off = b.utc_offset();
-    let mut procs = b.all_processes();
-    // Lexical by group, then by name (the reference's order for this call).
-    procs.sort_unstable_by(|x, y| (&x.group, &x.name).cmp(&(&y.group, &y.name)));
-    done(Value::Array(
-        procs.iter().map(|p| process_info(p, now, off)).collect(),
-    ))
+    done(Value::Array(b.all_process_info_values()))
 }
 
 fn logfile_value(f: &LogFile, resolved: Option<std::path::PathBuf>) -> Value {

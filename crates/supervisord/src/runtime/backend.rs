@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use super::io::{write_stdin, StdinWriteError};
 use super::Daemon;
-use crate::core::{ProcKey, Target};
+use crate::core::ProcKey;
+use crate::rpc::methods::{self, InfoFields};
 use crate::rpc::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
 use crate::spawn::{self, SpawnErrorKind};
 use supervisor_config::{GroupConfig, LogFile, LogLevel};
-use supervisor_protocol::{Fault, FaultCode, SupervisorState};
+use supervisor_protocol::{Fault, FaultCode, SupervisorState, Value};
 
 /// Items an `/events` subscriber may have queued before events are dropped for it.
 const STREAM_QUEUE: usize = 256;
@@ -16,34 +17,44 @@ const STREAM_QUEUE: usize = 256;
 impl Daemon {
     /// The key of process `name` of active group `group`.
     pub(super) fn key_of(&self, group: &str, name: &str) -> Option<ProcKey> {
-        let spec = format!("{group}:{name}");
-        match self.sup.lookup(&spec) {
-            Some(Target::Process(k)) => Some(k),
-            _ => None,
-        }
+        self.sup.process_key(group, name)
     }
 
     fn snapshot(&self, key: ProcKey) -> Option<ProcessSnapshot> {
-        self.snapshot_at(key, self.clock.now())
-    }
-
-    fn snapshot_at(&self, key: ProcKey, now: crate::core::Now) -> Option<ProcessSnapshot> {
         let p = self.sup.process(key)?;
-        let info = self.sup.process_info(key, now)?;
         let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
         Some(ProcessSnapshot {
-            group: info.group,
-            name: info.name,
-            state: info.state,
-            start: info.start as f64,
-            stop: info.stop as f64,
-            pid: info.pid,
-            exitstatus: info.exitstatus,
-            spawnerr: info.spawnerr,
+            group: p.group().to_string(),
+            name: p.name().to_string(),
+            state: p.state(),
+            // Whole seconds, as getProcessInfo reports them.
+            start: p.start_wall().trunc(),
+            stop: p.stop_wall().trunc(),
+            pid: p.pid(),
+            exitstatus: p.exitstatus().unwrap_or(0),
+            spawnerr: p.spawnerr().unwrap_or_default().to_string(),
             killing: p.is_killing(),
-            stdout_logfile: path(&info.stdout_logfile),
-            stderr_logfile: path(&info.stderr_logfile),
+            stdout_logfile: path(p.stdout_logfile()),
+            stderr_logfile: path(p.stderr_logfile()),
         })
+    }
+
+    /// The getProcessInfo struct of `key`, straight from the process table.
+    fn info_value(&self, key: ProcKey, now: f64, utc_offset: i32) -> Option<Value> {
+        let p = self.sup.process(key)?;
+        let fields = InfoFields {
+            name: p.name(),
+            group: p.group(),
+            state: p.state(),
+            start: p.start_wall().trunc(),
+            stop: p.stop_wall().trunc(),
+            pid: p.pid(),
+            exitstatus: p.exitstatus().unwrap_or(0),
+            spawnerr: p.spawnerr().unwrap_or_default(),
+            stdout_logfile: p.stdout_logfile(),
+            stderr_logfile: p.stderr_logfile(),
+        };
+        Some(methods::process_info_of(&fields, now, utc_offset))
     }
 }
 
@@ -78,19 +89,18 @@ impl Backend for Daemon {
     }
 
     fn group_names(&self) -> Vec<String> {
-        let mut g = self.sup.groups();
-        g.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
-        g.into_iter().map(|g| g.name).collect()
+        let mut g: Vec<(i32, &str)> = self
+            .sup
+            .groups_by_priority()
+            .map(|(name, prio, _)| (prio, name))
+            .collect();
+        g.sort_unstable();
+        g.into_iter().map(|(_, name)| name.to_string()).collect()
     }
 
     fn group_processes(&self, group: &str) -> Option<Vec<ProcessSnapshot>> {
-        let keys = self.sup.group_keys(group)?;
-        let now = self.clock.now();
-        Some(
-            keys.into_iter()
-                .filter_map(|k| self.snapshot_at(k, now))
-                .collect(),
-        )
+        let keys = self.sup.group_keys_ref(group)?;
+        Some(keys.iter().filter_map(|&k| self.snapshot(k)).collect())
     }
 
     fn process(&self, group: &str, name: &str) -> Option<ProcessSnapshot> {
@@ -102,13 +112,31 @@ impl Backend for Daemon {
     }
 
     fn all_processes(&self) -> Vec<ProcessSnapshot> {
-        let now = self.clock.now();
-        let mut groups = self.sup.groups();
-        groups.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        let mut groups: Vec<(i32, &str, &[ProcKey])> = self
+            .sup
+            .groups_by_priority()
+            .map(|(name, prio, keys)| (prio, name, keys))
+            .collect();
+        groups.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         groups
             .into_iter()
-            .flat_map(|g| g.keys)
-            .filter_map(|k| self.snapshot_at(k, now))
+            .flat_map(|(_, _, keys)| keys)
+            .filter_map(|&k| self.snapshot(k))
+            .collect()
+    }
+
+    fn process_info_value(&self, group: &str, name: &str) -> Option<Value> {
+        let key = self.key_of(group, name)?;
+        let now = self.clock.now();
+        self.info_value(key, now.wall, now.utc_offset)
+    }
+
+    fn all_process_info_values(&self) -> Vec<Value> {
+        let now = self.clock.now();
+        self.sup
+            .keys_lexical()
+            .iter()
+            .filter_map(|&k| self.info_value(k, now.wall, now.utc_offset))
             .collect()
     }
 
