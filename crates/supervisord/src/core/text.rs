@@ -95,24 +95,44 @@ pub fn timedelta_text(seconds: i64) -> String {
 
 /// Appends [`timedelta_text`] of `seconds` to `out` (no allocation of its own).
 pub fn push_timedelta(out: &mut String, seconds: i64) {
-    use std::fmt::Write as _;
-    let s = seconds.max(0);
+    let s = seconds.max(0) as u64;
     let days = s / 86_400;
     let rest = s % 86_400;
     match days {
         0 => {}
         1 => out.push_str("1 day, "),
         d => {
-            let _ = write!(out, "{d} days, ");
+            push_decimal(out, d);
+            out.push_str(" days, ");
         }
     }
-    let _ = write!(
-        out,
-        "{}:{:02}:{:02}",
-        rest / 3600,
-        (rest % 3600) / 60,
-        rest % 60
-    );
+    push_decimal(out, rest / 3600);
+    out.push(':');
+    push_two_digits(out, (rest % 3600) / 60);
+    out.push(':');
+    push_two_digits(out, rest % 60);
+}
+
+/// Appends `n` in decimal (what `{}` writes, without the formatting machinery).
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[pos..]).unwrap_or_default());
+}
+
+/// Appends `n` (0..=99) as two digits (`{:02}`).
+fn push_two_digits(out: &mut String, n: u64) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 const MONTHS: [&str; 12] = [
@@ -197,6 +217,13 @@ mod tests {
         assert_eq!(timedelta_text(3 * 86_400 + 9), "3 days, 0:00:09");
         assert_eq!(timedelta_text(-5), "0:00:00");
         assert_eq!(timedelta_text(36_000), "10:00:00");
+        assert_eq!(
+            timedelta_text(100_000 * 86_400 + 59),
+            "100000 days, 0:00:59"
+        );
+        let mut s = String::from("x");
+        push_decimal(&mut s, u64::MAX);
+        assert_eq!(s, format!("x{}", u64::MAX));
     }
 
     #[test]

@@ -356,7 +356,9 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
     );
     let (tx, rx) = oneshot::channel();
     let name = call.name.clone();
-    let msg = ControlRequest::Call {
+    // The loop answers with the encoded document (big answers are written straight from
+    // the process table, without a value tree).
+    let msg = ControlRequest::CallXml {
         name: call.name,
         params: call.params,
         reply: tx,
@@ -365,12 +367,12 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     }
     match rx.await {
-        Ok(Ok(v)) => {
+        Ok(Ok(body)) => {
             ctx.log(
                 LogLevel::Trace,
                 format!("XML-RPC method {name}() returned successfully"),
             );
-            xml_response(xmlrpc::write_response(&v))
+            xml_response(body)
         }
         Ok(Err(f)) => {
             ctx.log(

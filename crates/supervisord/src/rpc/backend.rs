@@ -131,6 +131,24 @@ pub trait Backend {
     fn all_process_info_values(&self) -> Vec<Value> {
         all_process_info_from_snapshots(self)
     }
+    /// Appends the encoded `getProcessInfo` struct of one process (exactly what
+    /// `write_value` writes for [`Backend::process_info_value`]); false, with nothing
+    /// written, when there is no such process.
+    fn write_process_info(&self, group: &str, name: &str, out: &mut Vec<u8>) -> bool {
+        match self.process_info_value(group, name) {
+            Some(v) => {
+                supervisor_protocol::xmlrpc::write_value(out, &v);
+                true
+            }
+            None => false,
+        }
+    }
+    /// Appends the encoded `getAllProcessInfo` array (exactly what `write_value` writes
+    /// for [`Backend::all_process_info_values`]).
+    fn write_all_process_info(&self, out: &mut Vec<u8>) {
+        let v = Value::Array(self.all_process_info_values());
+        supervisor_protocol::xmlrpc::write_value(out, &v);
+    }
 
     /// The exec pre-check of `startProcess` (no state change): NO_FILE / NOT_EXECUTABLE
     /// faults with the reference's details.

@@ -12,6 +12,12 @@ use super::{make_namespec, split_namespec, Backend, Outcome, ProcessSnapshot, St
 /// A handler: the backend and the (arity-checked) params.
 pub type Handler = fn(&mut dyn Backend, &[Value]) -> Outcome;
 
+/// A handler that encodes its answer itself: it appends exactly the `<value>…</value>\n`
+/// that [`write_value`](supervisor_protocol::xmlrpc::write_value) would write for the
+/// [`Handler`]'s value (or leaves `out` alone and returns the same fault). For the big
+/// answers (`getAllProcessInfo`), so no value tree is built only to be encoded.
+pub type XmlHandler = fn(&mut dyn Backend, &[Value], &mut Vec<u8>) -> Result<(), Fault>;
+
 /// One callable method.
 pub struct Method {
     /// Full name, `namespace.method`.
@@ -28,10 +34,15 @@ pub struct Method {
     pub help: &'static str,
     /// The code.
     pub handler: Handler,
+    /// The same method encoding its answer directly, if it has such a fast path.
+    pub xml: Option<XmlHandler>,
 }
 
 macro_rules! m {
     ($name:expr, $min:expr, $max:expr, $check:expr, [$($sig:expr),*], $help:expr, $h:expr) => {
+        m!($name, $min, $max, $check, [$($sig),*], $help, $h, None)
+    };
+    ($name:expr, $min:expr, $max:expr, $check:expr, [$($sig:expr),*], $help:expr, $h:expr, $x:expr) => {
         Method {
             name: $name,
             min_args: $min,
@@ -40,6 +51,7 @@ macro_rules! m {
             signature: &[$($sig),*],
             help: $help,
             handler: $h,
+            xml: $x,
         }
     };
 }
@@ -69,7 +81,7 @@ pub static TABLE: &[Method] = &[
        get_all_config_info),
     m!("supervisor.getAllProcessInfo", 0, 0, true, ["array"],
        "State of every process, sorted by group then name.\n\n@return array result  process info structs",
-       get_all_process_info),
+       get_all_process_info, Some(get_all_process_info_xml)),
     m!("supervisor.getIdentification", 0, 0, true, ["string"],
        "The identifier of this daemon (from the configuration).\n\n@return string identifier  the identifier",
        get_identification),
@@ -78,7 +90,7 @@ pub static TABLE: &[Method] = &[
        get_pid),
     m!("supervisor.getProcessInfo", 1, 1, true, ["struct", "string"],
        "State of one process.\n\n@param string name  process name (or group:name)\n@return struct result  process info",
-       get_process_info),
+       get_process_info, Some(get_process_info_xml)),
     m!("supervisor.getState", 0, 0, true, ["struct"],
        "The daemon's state as a struct with statecode and statename.\n\n@return struct result  the state",
        get_state),
@@ -337,33 +349,88 @@ pub fn describe(p: &ProcessSnapshot, now: f64, utc_offset: i32) -> String {
 
 /// The `description` field (§2.7) of borrowed fields.
 pub fn describe_fields(p: &InfoFields<'_>, now: f64, utc_offset: i32) -> String {
-    use crate::core::text::{push_timedelta, short_local_time};
+    let mut s = String::new();
+    push_description(&mut s, p, now, utc_offset);
+    s
+}
+
+/// Appends the `description` field (§2.7) of `p` to `out`.
+pub fn push_description(out: &mut String, p: &InfoFields<'_>, now: f64, utc_offset: i32) {
+    use crate::core::text::{push_decimal, push_timedelta, short_local_time};
     use std::fmt::Write as _;
     match p.state {
         ProcessState::Running => {
             // Whole seconds of each timestamp, like the reference's gmtime()-based subtraction.
             let up = capped(now) as i64 - capped(p.start) as i64;
-            let mut s = String::with_capacity(40);
-            let _ = write!(s, "pid {}, uptime ", p.pid);
-            push_timedelta(&mut s, up);
-            s
+            out.push_str("pid ");
+            if p.pid < 0 {
+                out.push('-');
+            }
+            push_decimal(out, u64::from(p.pid.unsigned_abs()));
+            out.push_str(", uptime ");
+            push_timedelta(out, up);
         }
         ProcessState::Fatal | ProcessState::Backoff => {
             if p.spawnerr.is_empty() {
-                format!("unknown error (try \"tail {}\")", p.name)
+                let _ = write!(out, "unknown error (try \"tail {}\")", p.name);
             } else {
-                p.spawnerr.to_string()
+                out.push_str(p.spawnerr);
             }
         }
         ProcessState::Stopped | ProcessState::Exited => {
             if p.start != 0.0 {
-                short_local_time(p.stop, utc_offset)
+                out.push_str(&short_local_time(p.stop, utc_offset));
             } else {
-                "Not started".to_string()
+                out.push_str("Not started");
             }
         }
-        _ => String::new(),
+        _ => {}
     }
+}
+
+/// Appends the ProcessInfo struct of `p` as XML-RPC, byte for byte what
+/// `write_value(&process_info_of(p, ..))` writes, without building the value.
+/// `scratch` is reused for the description.
+pub fn write_process_info(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    p: &InfoFields<'_>,
+    now: f64,
+    utc_offset: i32,
+) {
+    use supervisor_protocol::xmlrpc::{
+        begin_struct, end_struct, write_int_member, write_str_member,
+    };
+    scratch.clear();
+    push_description(scratch, p, now, utc_offset);
+    begin_struct(out);
+    write_str_member(out, "name", p.name);
+    write_str_member(out, "group", p.group);
+    write_int_member(out, "start", capped(p.start));
+    write_int_member(out, "stop", capped(p.stop));
+    write_int_member(out, "now", capped(now));
+    write_int_member(out, "state", p.state.code());
+    write_str_member(out, "statename", p.state.name());
+    write_str_member(out, "spawnerr", p.spawnerr);
+    write_int_member(out, "exitstatus", p.exitstatus);
+    write_str_member(out, "logfile", p.stdout_logfile);
+    write_str_member(out, "stdout_logfile", p.stdout_logfile);
+    write_str_member(out, "stderr_logfile", p.stderr_logfile);
+    write_int_member(out, "pid", p.pid);
+    write_str_member(out, "description", scratch);
+    end_struct(out);
+}
+
+/// A close upper estimate of what [`write_process_info`] appends for `p` (without
+/// escapes), to size the output once.
+pub fn process_info_size_hint(p: &InfoFields<'_>) -> usize {
+    // 14 members' fixed markup and names (~700 bytes), the numbers, a description.
+    800 + p.name.len()
+        + p.group.len()
+        + p.spawnerr.len() * 2
+        + p.stdout_logfile.len() * 2
+        + p.stderr_logfile.len()
+        + p.name.len()
 }
 
 fn path_text(p: &Option<std::path::PathBuf>) -> String {
@@ -418,6 +485,29 @@ fn get_process_info(b: &mut dyn Backend, params: &[Value]) -> Outcome {
 
 fn get_all_process_info(b: &mut dyn Backend, _: &[Value]) -> Outcome {
     done(Value::Array(b.all_process_info_values()))
+}
+
+fn get_process_info_xml(
+    b: &mut dyn Backend,
+    params: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<(), Fault> {
+    let spec = arg_str(params, 0)?;
+    let (group, name) = split_namespec(spec);
+    if name.is_some_and(|name| b.write_process_info(group, name, out)) {
+        Ok(())
+    } else {
+        Err(Fault::new(FaultCode::BadName, spec))
+    }
+}
+
+fn get_all_process_info_xml(
+    b: &mut dyn Backend,
+    _: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<(), Fault> {
+    b.write_all_process_info(out);
+    Ok(())
 }
 
 fn logfile_value(f: &LogFile, resolved: Option<std::path::PathBuf>) -> Value {

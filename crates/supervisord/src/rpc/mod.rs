@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use tokio::sync::oneshot;
 
 pub use backend::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
-use supervisor_protocol::{Fault, FaultCode, Value};
+use supervisor_protocol::{xmlrpc, Fault, FaultCode, Value};
 
 /// The result of calling a method.
 pub enum Outcome {
@@ -82,6 +82,17 @@ pub enum ControlRequest {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Value, Fault>>,
     },
+    /// An XML-RPC call from the `/RPC2` endpoint: the answer is wanted as a complete
+    /// `methodResponse` document (methods with an [`XmlHandler`](methods::XmlHandler)
+    /// encode straight from the process table; a fault is left to the caller to encode).
+    CallXml {
+        /// Method name, verbatim from the request.
+        name: String,
+        /// Decoded params.
+        params: Vec<Value>,
+        /// Where the encoded answer goes.
+        reply: XmlReply,
+    },
     /// The path of a log file to stream (`None` = 404).
     LogPath {
         /// Which log.
@@ -101,10 +112,39 @@ pub enum ControlRequest {
 /// Where the answer to one call goes.
 pub type Reply = oneshot::Sender<Result<Value, Fault>>;
 
+/// Where the encoded answer (a whole `methodResponse` document) to one call goes.
+pub type XmlReply = oneshot::Sender<Result<Vec<u8>, Fault>>;
+
+/// A parked call's reply channel, in the form its caller wants.
+enum AnyReply {
+    Value(Reply),
+    Xml(XmlReply),
+}
+
+impl AnyReply {
+    fn is_closed(&self) -> bool {
+        match self {
+            AnyReply::Value(r) => r.is_closed(),
+            AnyReply::Xml(r) => r.is_closed(),
+        }
+    }
+
+    fn send(self, result: Result<Value, Fault>) {
+        match self {
+            AnyReply::Value(r) => {
+                let _ = r.send(result);
+            }
+            AnyReply::Xml(r) => {
+                let _ = r.send(result.map(|v| xmlrpc::write_response(&v)));
+            }
+        }
+    }
+}
+
 /// The calls parked until their condition holds, owned by the event loop.
 #[derive(Default)]
 pub struct Pending {
-    items: Vec<(Box<dyn Waiter>, Reply)>,
+    items: Vec<(Box<dyn Waiter>, AnyReply)>,
 }
 
 impl Pending {
@@ -125,7 +165,12 @@ impl Pending {
 
     /// Parks a waiter whose answer goes to `reply`.
     pub fn park(&mut self, waiter: Box<dyn Waiter>, reply: oneshot::Sender<Result<Value, Fault>>) {
-        self.items.push((waiter, reply));
+        self.items.push((waiter, AnyReply::Value(reply)));
+    }
+
+    /// Parks a waiter whose answer goes, encoded, to `reply`.
+    pub fn park_xml(&mut self, waiter: Box<dyn Waiter>, reply: XmlReply) {
+        self.items.push((waiter, AnyReply::Xml(reply)));
     }
 
     /// Re-examines every parked call, answering the finished ones (and dropping those whose
@@ -139,7 +184,7 @@ impl Pending {
             }
             if let Some(result) = self.items[i].0.poll(backend) {
                 let (_, reply) = self.items.swap_remove(i);
-                let _ = reply.send(result);
+                reply.send(result);
                 continue;
             }
             i += 1;
@@ -160,6 +205,16 @@ pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: Control
                 let _ = reply.send(result);
             }
             Outcome::Wait(waiter) => pending.park(waiter, reply),
+        },
+        ControlRequest::CallXml {
+            name,
+            params,
+            reply,
+        } => match dispatch_xml(backend, &name, &params) {
+            XmlOutcome::Done(result) => {
+                let _ = reply.send(result);
+            }
+            XmlOutcome::Wait(waiter) => pending.park_xml(waiter, reply),
         },
         ControlRequest::LogPath { target, reply } => {
             let _ = reply.send(log_path(backend, &target));
@@ -205,17 +260,57 @@ pub fn make_namespec(group: &str, name: &str) -> String {
     }
 }
 
+/// The method `name`, if it may be called with `params` now: UNKNOWN_METHOD for unknown
+/// names, INCORRECT_PARAMETERS for a wrong number of params, SHUTDOWN_STATE while
+/// shutting down.
+fn callable(
+    backend: &dyn Backend,
+    name: &str,
+    params: &[Value],
+) -> Result<&'static methods::Method, Fault> {
+    let m = methods::lookup(name)?;
+    if params.len() < m.min_args || params.len() > m.max_args {
+        return Err(Fault::bare(FaultCode::IncorrectParameters));
+    }
+    if m.checks_state && refuses_calls(backend) {
+        return Err(Fault::bare(FaultCode::ShutdownState));
+    }
+    Ok(m)
+}
+
+/// The result of [`dispatch_xml`].
+pub enum XmlOutcome {
+    /// The encoded `methodResponse` document, or the fault, is known now.
+    Done(Result<Vec<u8>, Fault>),
+    /// The answer depends on future state changes (encode what the waiter returns).
+    Wait(Box<dyn Waiter>),
+}
+
+/// [`dispatch`], with the answer encoded as a whole `methodResponse` document: byte for
+/// byte `write_response` of what [`dispatch`] answers, but methods with an
+/// [`XmlHandler`](methods::XmlHandler) write it without building a value tree.
+pub fn dispatch_xml(backend: &mut dyn Backend, name: &str, params: &[Value]) -> XmlOutcome {
+    if let Ok(m) = callable(backend, name, params) {
+        if let Some(xml) = m.xml {
+            let mut out = Vec::with_capacity(1024);
+            xmlrpc::begin_response(&mut out);
+            return XmlOutcome::Done(xml(backend, params, &mut out).map(|()| {
+                xmlrpc::end_response(&mut out);
+                out
+            }));
+        }
+    }
+    match dispatch(backend, name, params) {
+        Outcome::Done(r) => XmlOutcome::Done(r.map(|v| xmlrpc::write_response(&v))),
+        Outcome::Wait(w) => XmlOutcome::Wait(w),
+    }
+}
+
 /// Calls method `name` with `params`. Unknown names give UNKNOWN_METHOD, a wrong number of
 /// params INCORRECT_PARAMETERS.
 pub fn dispatch(backend: &mut dyn Backend, name: &str, params: &[Value]) -> Outcome {
-    match methods::lookup(name) {
+    match callable(backend, name, params) {
         Ok(m) => {
-            if params.len() < m.min_args || params.len() > m.max_args {
-                return Outcome::Done(Err(Fault::bare(FaultCode::IncorrectParameters)));
-            }
-            if m.checks_state && refuses_calls(backend) {
-                return Outcome::Done(Err(Fault::bare(FaultCode::ShutdownState)));
-            }
             let outcome = (m.handler)(backend, params);
             // Give a waiter its first look at once: it may be finished already.
             match outcome {

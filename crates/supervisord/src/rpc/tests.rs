@@ -868,3 +868,157 @@ stderr_logfile stderr_logfile_backups stderr_logfile_maxbytes stderr_syslog serv
     assert_eq!(rows[1].get("inuse"), Some(&Value::Bool(true)));
     assert_eq!(rows[1].get("stdout_logfile"), Some(&s("none")));
 }
+
+/// What the `/RPC2` path gets for one call: the encoded document or the fault.
+fn call_xml(b: &mut FakeBackend, name: &str, params: Vec<Value>) -> Result<Vec<u8>, Fault> {
+    match dispatch_xml(b, name, &params) {
+        XmlOutcome::Done(r) => r,
+        XmlOutcome::Wait(mut w) => {
+            for _ in 0..100 {
+                b.step();
+                if let Some(r) = w.poll(b) {
+                    return r.map(|v| xmlrpc::write_response(&v));
+                }
+            }
+            panic!("waiter never finished")
+        }
+    }
+}
+
+#[test]
+fn encoded_dispatch_matches_value_dispatch() {
+    let calls: Vec<(&str, Vec<Value>)> = vec![
+        ("supervisor.getAllProcessInfo", vec![]),
+        ("supervisor.getAllProcessInfo", vec![s("x")]),
+        ("supervisor.getProcessInfo", vec![s("grp:a")]),
+        ("supervisor.getProcessInfo", vec![s("cat")]),
+        ("supervisor.getProcessInfo", vec![s("grp:")]),
+        ("supervisor.getProcessInfo", vec![s("grp:nosuch")]),
+        ("supervisor.getProcessInfo", vec![Value::Int(1)]),
+        ("supervisor.getProcessInfo", vec![]),
+        ("supervisor.getState", vec![]),
+        ("supervisor.nosuch", vec![]),
+        ("system.listMethods", vec![]),
+        ("supervisor.startProcess", vec![s("cat")]),
+        ("supervisor.getAllProcessInfo", vec![]),
+        ("supervisor.stopProcess", vec![s("cat"), Value::Bool(false)]),
+        ("supervisor.getProcessInfo", vec![s("cat")]),
+    ];
+    let mut a = world();
+    let mut b = world();
+    // Odd states and texts that need escaping.
+    for w in [&mut a, &mut b] {
+        let p = w.proc_mut("grp", "a").unwrap();
+        p.state = ProcessState::Fatal;
+        p.spawnerr = "can't find <cmd> & co".into();
+        p.start = 1_700_000_000.0;
+        p.stdout_logfile = Some("/tmp/a&b<c>.log".into());
+    }
+    for (name, params) in calls {
+        let want = call(&mut a, name, params.clone()).map(|v| xmlrpc::write_response(&v));
+        assert_eq!(call_xml(&mut b, name, params), want, "{name}");
+    }
+    b.state = SupervisorState::Shutdown;
+    assert_eq!(
+        call_xml(&mut b, "supervisor.getAllProcessInfo", vec![]),
+        Err(Fault::bare(FaultCode::ShutdownState))
+    );
+}
+
+#[test]
+fn encoded_calls_are_parked_and_answered_encoded() {
+    let mut b = world();
+    let mut pending = Pending::new();
+    let (tx, mut rx) = oneshot::channel();
+    handle(
+        &mut b,
+        &mut pending,
+        ControlRequest::CallXml {
+            name: "supervisor.startProcess".into(),
+            params: vec![s("cat")],
+            reply: tx,
+        },
+    );
+    assert_eq!(pending.len(), 1);
+    b.step();
+    pending.poll(&mut b);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Ok(xmlrpc::write_response(&Value::Bool(true)))
+    );
+    let (tx, mut rx) = oneshot::channel();
+    handle(
+        &mut b,
+        &mut pending,
+        ControlRequest::CallXml {
+            name: "supervisor.getProcessInfo".into(),
+            params: vec![s("nosuch")],
+            reply: tx,
+        },
+    );
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Err(Fault::new(FaultCode::BadName, "nosuch"))
+    );
+}
+
+#[test]
+fn direct_process_info_writer_matches_the_value() {
+    let base = methods::InfoFields {
+        name: "web",
+        group: "g",
+        state: ProcessState::Running,
+        start: 1_700_000_000.0,
+        stop: 0.0,
+        pid: 4321,
+        exitstatus: 0,
+        spawnerr: "",
+        stdout_logfile: "/var/log/web.out",
+        stderr_logfile: "",
+    };
+    let variants = [
+        base,
+        methods::InfoFields {
+            state: ProcessState::Fatal,
+            spawnerr: "can't find command '<x>' & more",
+            name: "a&b",
+            group: "<g>",
+            ..base
+        },
+        methods::InfoFields {
+            state: ProcessState::Backoff,
+            ..base
+        },
+        methods::InfoFields {
+            state: ProcessState::Exited,
+            stop: 1_700_000_100.0,
+            exitstatus: 3,
+            ..base
+        },
+        methods::InfoFields {
+            state: ProcessState::Stopped,
+            start: 0.0,
+            ..base
+        },
+        methods::InfoFields {
+            state: ProcessState::Stopping,
+            start: 3e12,
+            stderr_logfile: "/very/long/path/that/needs/the/vectorized/escape&search.err",
+            ..base
+        },
+    ];
+    let mut scratch = String::from("left over");
+    for f in variants {
+        for (now, off) in [(1_700_090_061.0, 0), (1_700_000_000.0, 3600)] {
+            let mut want = Vec::new();
+            xmlrpc::write_value(&mut want, &methods::process_info_of(&f, now, off));
+            let mut out = Vec::new();
+            methods::write_process_info(&mut out, &mut scratch, &f, now, off);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+            assert!(methods::process_info_size_hint(&f) > 600);
+        }
+    }
+}

@@ -41,8 +41,14 @@ impl Daemon {
 
     /// The getProcessInfo struct of `key`, straight from the process table.
     fn info_value(&self, key: ProcKey, now: f64, utc_offset: i32) -> Option<Value> {
+        let fields = self.info_fields(key)?;
+        Some(methods::process_info_of(&fields, now, utc_offset))
+    }
+
+    /// The getProcessInfo fields of `key`, borrowed from the process table.
+    fn info_fields(&self, key: ProcKey) -> Option<InfoFields<'_>> {
         let p = self.sup.process(key)?;
-        let fields = InfoFields {
+        Some(InfoFields {
             name: p.name(),
             group: p.group(),
             state: p.state(),
@@ -53,8 +59,7 @@ impl Daemon {
             spawnerr: p.spawnerr().unwrap_or_default(),
             stdout_logfile: p.stdout_logfile(),
             stderr_logfile: p.stderr_logfile(),
-        };
-        Some(methods::process_info_of(&fields, now, utc_offset))
+        })
     }
 }
 
@@ -129,6 +134,35 @@ impl Backend for Daemon {
         let key = self.key_of(group, name)?;
         let now = self.clock.now();
         self.info_value(key, now.wall, now.utc_offset)
+    }
+
+    fn write_process_info(&self, group: &str, name: &str, out: &mut Vec<u8>) -> bool {
+        let Some(fields) = self.key_of(group, name).and_then(|k| self.info_fields(k)) else {
+            return false;
+        };
+        let now = self.clock.now();
+        let mut scratch = String::new();
+        methods::write_process_info(out, &mut scratch, &fields, now.wall, now.utc_offset);
+        true
+    }
+
+    fn write_all_process_info(&self, out: &mut Vec<u8>) {
+        let now = self.clock.now();
+        let keys = self.sup.keys_lexical();
+        let size: usize = keys
+            .iter()
+            .filter_map(|&k| self.info_fields(k))
+            .map(|f| methods::process_info_size_hint(&f))
+            .sum();
+        out.reserve(size + 64);
+        let mut scratch = String::with_capacity(64);
+        supervisor_protocol::xmlrpc::begin_array(out);
+        for &k in keys {
+            if let Some(fields) = self.info_fields(k) {
+                methods::write_process_info(out, &mut scratch, &fields, now.wall, now.utc_offset);
+            }
+        }
+        supervisor_protocol::xmlrpc::end_array(out);
     }
 
     fn all_process_info_values(&self) -> Vec<Value> {
