@@ -495,6 +495,7 @@ pub fn parse_method_response(doc: &[u8]) -> Result<Result<Value, Fault>, ParseEr
 // Writing, in the exact layout of Python's xmlrpc.client.dumps.
 
 /// Appends `s` with `&`, `<` and `>` escaped (what Python's `escape` does; nothing else).
+#[inline]
 pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -534,6 +535,7 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
 }
 
 /// True when `bytes` contains `&`, `<` or `>`, looking at eight bytes at a time.
+#[inline]
 fn has_markup_byte(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -725,16 +727,24 @@ pub fn end_member(out: &mut Vec<u8>) {
 
 /// Appends the member `name` with an `<int>` value.
 pub fn write_int_member(out: &mut Vec<u8>, name: &str, i: i32) {
-    begin_member(out, name);
-    write_int(out, i);
-    end_member(out);
+    // The same bytes as begin_member + write_int + end_member, in fewer pieces.
+    out.reserve(64 + name.len());
+    out.extend_from_slice(b"<member>\n<name>");
+    escape_into(out, name);
+    out.extend_from_slice(b"</name>\n<value><int>");
+    push_int(out, i);
+    out.extend_from_slice(b"</int></value>\n</member>\n");
 }
 
 /// Appends the member `name` with a `<string>` value.
 pub fn write_str_member(out: &mut Vec<u8>, name: &str, s: &str) {
-    begin_member(out, name);
-    write_str(out, s);
-    end_member(out);
+    // The same bytes as begin_member + write_str + end_member, in fewer pieces.
+    out.reserve(72 + name.len() + s.len());
+    out.extend_from_slice(b"<member>\n<name>");
+    escape_into(out, name);
+    out.extend_from_slice(b"</name>\n<value><string>");
+    escape_into(out, s);
+    out.extend_from_slice(b"</string></value>\n</member>\n");
 }
 
 /// Appends an `<int>` value (what `write_value(&Value::Int(i))` writes).

@@ -10,13 +10,21 @@
 //! answers at once or parks a [`Waiter`] in [`Pending`]; the loop calls [`Pending::poll`] after
 //! every state change and the parked calls are answered when their condition holds.
 //!
+//! `/RPC2` sends [`ControlRequest::CallXml`] and gets the encoded `methodResponse` back
+//! ([`dispatch_xml`]): methods with an [`XmlHandler`](methods::XmlHandler)
+//! (`getProcessInfo`, `getAllProcessInfo`) write their XML straight from the process table,
+//! the others are encoded from their [`Value`]. The web UI sends [`ControlRequest::Call`]
+//! and gets the [`Value`]. Both forms are byte-identical on the wire (tested).
+//!
 //! What the event loop provides (the contract of [`Backend`]):
 //! * `start` spawns and advances the state machine once before returning, so a failed
 //!   spawn shows its `spawnerr` and a `startsecs=0` process is RUNNING on return (the
 //!   reference's `spawn(); reap(); transition()`); otherwise results of `start all` come out
 //!   in a different order than the reference's.
-//! * `all_processes` answers in one pass (it bounds `getAllProcessInfo` and the `all` calls);
-//!   `process` should be a map lookup, not a scan (waiters call it on every poll).
+//! * `all_processes` answers in one pass (it bounds the `all` calls); `process` should be a
+//!   map lookup, not a scan (waiters call it on every poll). `process_info_value`,
+//!   `all_process_info_values`, `write_process_info` and `write_all_process_info` default to
+//!   building from snapshots; the daemon answers them from its table without copies.
 //! * `resolved_auto_log` gives the AUTO log names of activated config entries (shown by
 //!   `getAllConfigInfo`), `subscribe_events` the `/events` queues, `stop_report` the
 //!   `waiting for x to stop` line; their defaults are "none".
