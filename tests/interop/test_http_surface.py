@@ -256,3 +256,29 @@ def test_slow_client_does_not_stall_others(make_daemon):
         assert d.rpc(5).supervisor.getAPIVersion() == "3.0"
     assert time.time() - t0 < 5
     slow.close()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("level", ["trace", "debug"])
+def test_rpc_trace_lines_follow_the_log_level(make_daemon, impl, level):
+    """At loglevel=trace every XML-RPC call is logged with its outcome; above it (we skip
+    even formatting them) the lines are absent."""
+    d = make_daemon(impl, BODY, name=f"{impl}-{level}", start=False)
+    d.conf.write_text(d.conf.read_text().replace("loglevel=debug", f"loglevel={level}"))
+    d.start()
+    rpc = d.rpc(10).supervisor
+    assert rpc.getAPIVersion() == "3.0"
+    with pytest.raises(xmlrpc.client.Fault):
+        rpc.getProcessInfo("nosuch")
+    lines = [
+        "XML-RPC method called: supervisor.getAPIVersion()",
+        "XML-RPC method supervisor.getAPIVersion() returned successfully",
+        "XML-RPC method called: supervisor.getProcessInfo()",
+        "XML-RPC method supervisor.getProcessInfo() returned fault: [10] BAD_NAME: nosuch",
+    ]
+    if level == "trace":
+        d.wait_for(lambda: all(f"TRAC {x}" in d.mainlog() for x in lines),
+                   what="trace lines")
+    else:
+        time.sleep(0.3)
+        assert not any(x in d.mainlog() for x in lines), d.mainlog()[-2000:]

@@ -665,6 +665,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             web: web.clone(),
             limits: crate::http::Limits::default(),
             log: Some(log_fn.clone()),
+            log_level: d.mainlog.borrow().level(),
         });
         server_tasks.push(tokio::spawn(crate::http::serve_until(
             listener,
@@ -736,7 +737,12 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             }
             () = bus_wake.notified() => d.flush_bus(),
             () = auto_logs_done.notified() => d.finish_auto_logs(),
-            Some((level, text)) = log_rx.recv() => d.log(level, &text),
+            Some((level, text)) = log_rx.recv() => {
+                d.log(level, &text);
+                while let Ok((level, text)) = log_rx.try_recv() {
+                    d.log(level, &text);
+                }
+            }
             () = sleep => {}
         }
     };

@@ -71,6 +71,7 @@ fn start_with(
                 web,
                 limits,
                 log: None,
+                log_level: supervisor_config::LogLevel::Blather,
             });
             tokio::spawn(http::serve(
                 Listener::from_std_unix(ul).unwrap(),
@@ -612,6 +613,7 @@ fn stop_finishes_in_flight_responses_then_returns() {
                 web: Arc::new(NoWebUi),
                 limits: Limits::default(),
                 log: None,
+                log_level: supervisor_config::LogLevel::Blather,
             });
             tokio::spawn(run_loop(fake, rx, Duration::from_millis(300)));
             let listener = Listener::from_std_unix(ul).unwrap();

@@ -176,6 +176,9 @@ pub struct ServerContext {
     pub limits: Limits,
     /// Main-log output for request errors (None = silent).
     pub log: Option<LogFn>,
+    /// The main log's level: lines below it are not even formatted (the per-call trace
+    /// lines would otherwise cost every request a message to the loop).
+    pub log_level: LogLevel,
 }
 
 impl ServerContext {
@@ -183,6 +186,11 @@ impl ServerContext {
         if let Some(l) = &self.log {
             l(level, text);
         }
+    }
+
+    /// Whether a line at `level` would be written.
+    fn logs(&self, level: LogLevel) -> bool {
+        self.log.is_some() && level as u8 >= self.log_level as u8
     }
 }
 
@@ -350,10 +358,12 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
             return error_response(StatusCode::BAD_REQUEST);
         }
     };
-    ctx.log(
-        LogLevel::Trace,
-        format!("XML-RPC method called: {}()", call.name),
-    );
+    if ctx.logs(LogLevel::Trace) {
+        ctx.log(
+            LogLevel::Trace,
+            format!("XML-RPC method called: {}()", call.name),
+        );
+    }
     let (tx, rx) = oneshot::channel();
     let name = call.name.clone();
     // The loop answers with the encoded document (big answers are written straight from
@@ -368,20 +378,24 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
     }
     match rx.await {
         Ok(Ok(body)) => {
-            ctx.log(
-                LogLevel::Trace,
-                format!("XML-RPC method {name}() returned successfully"),
-            );
+            if ctx.logs(LogLevel::Trace) {
+                ctx.log(
+                    LogLevel::Trace,
+                    format!("XML-RPC method {name}() returned successfully"),
+                );
+            }
             xml_response(body)
         }
         Ok(Err(f)) => {
-            ctx.log(
-                LogLevel::Trace,
-                format!(
-                    "XML-RPC method {name}() returned fault: [{}] {}",
-                    f.code, f.string
-                ),
-            );
+            if ctx.logs(LogLevel::Trace) {
+                ctx.log(
+                    LogLevel::Trace,
+                    format!(
+                        "XML-RPC method {name}() returned fault: [{}] {}",
+                        f.code, f.string
+                    ),
+                );
+            }
             xml_response(xmlrpc::write_fault(&f))
         }
         Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR),
