@@ -561,22 +561,7 @@ fn has_markup_byte(bytes: &[u8]) -> bool {
 
 /// Appends the decimal form of `i` without allocating.
 fn push_int(out: &mut Vec<u8>, i: i32) {
-    let mut buf = [0u8; 11];
-    let mut pos = buf.len();
-    let neg = i < 0;
-    let mut n = i.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if neg {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[pos..]);
+    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
 }
 
 /// A close upper estimate of the encoded size of `v`, to allocate the output once.

@@ -114,19 +114,8 @@ pub fn push_timedelta(out: &mut String, seconds: i64) {
 }
 
 /// Appends `n` in decimal (what `{}` writes, without the formatting machinery).
-pub fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[pos..]).unwrap_or_default());
+pub fn push_decimal(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends `n` (0..=99) as two digits (`{:02}`).
