@@ -7,10 +7,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
-use supervisor_config::{LogChannelConfig, LogFile};
+use supervisor_config::{LogChannelConfig, LogFile, LogLevel};
 
 use super::capture::{OutputScanner, ScanOutput};
-use super::rotating::RotatingFile;
+use super::rotating::{RotatingFile, WriteFailure};
 use super::syslog;
 
 /// Which output channel of a process.
@@ -286,6 +286,23 @@ pub struct ChannelLogger {
     pending: Option<PendingAuto>,
     syslog: bool,
     scanner: OutputScanner,
+    /// Whether the log file is failing, and how many bytes it lost since.
+    loss: Loss,
+    /// Main-log lines about the file failing and recovering, for the caller to log
+    /// ([`take_notices`](ChannelLogger::take_notices)). At most [`MAX_NOTICES`].
+    notices: Vec<(LogLevel, String)>,
+}
+
+/// Bound of the queued notices (a failure and a recovery per write, taken after every
+/// read of output, so more than a few only pile up if nobody takes them).
+const MAX_NOTICES: usize = 8;
+
+/// The state of a channel's log file writes: ok, or failing since some write with
+/// `lost` bytes of output dropped so far.
+#[derive(Debug, Default)]
+struct Loss {
+    failing: bool,
+    lost: u64,
 }
 
 #[derive(Debug)]
@@ -319,6 +336,8 @@ impl ChannelLogger {
             pending: None,
             syslog: config.syslog || config.logfile == LogFile::Syslog,
             scanner: OutputScanner::new(config.capture_maxbytes, strip_ansi),
+            loss: Loss::default(),
+            notices: Vec::new(),
         })
     }
 
@@ -343,6 +362,8 @@ impl ChannelLogger {
             }),
             syslog: config.syslog || config.logfile == LogFile::Syslog,
             scanner: OutputScanner::new(config.capture_maxbytes, strip_ansi),
+            loss: Loss::default(),
+            notices: Vec::new(),
         }
     }
 
@@ -401,7 +422,8 @@ impl ChannelLogger {
             } = item
             {
                 if let Some(f) = &mut self.file {
-                    if let Err(e) = f.write(data) {
+                    let outcome = f.write_counted(data);
+                    if let Some(e) = self.account(data.len(), outcome) {
                         if result.is_ok() {
                             result = Err(e);
                         }
@@ -413,6 +435,72 @@ impl ChannelLogger {
             }
         }
         result
+    }
+
+    /// Records the outcome of writing `len` bytes to the file: the first failure queues a
+    /// WARN notice naming the process, channel, file and error; later failures only
+    /// count the bytes that did not reach the file; the first complete write after that
+    /// queues a WARN notice with the number of bytes lost. Returns the error, if any.
+    fn account(&mut self, len: usize, outcome: Result<(), WriteFailure>) -> Option<io::Error> {
+        match outcome {
+            Ok(()) => {
+                if self.loss.failing {
+                    let lost = std::mem::take(&mut self.loss.lost);
+                    self.loss.failing = false;
+                    let msg = format!(
+                        "{}: writing works again; {lost} bytes of output were lost",
+                        self.describe()
+                    );
+                    self.notice(msg);
+                }
+                None
+            }
+            Err(f) => {
+                let dropped = len.saturating_sub(f.written) as u64;
+                self.loss.lost = self.loss.lost.saturating_add(dropped);
+                if !self.loss.failing {
+                    self.loss.failing = true;
+                    let msg = format!(
+                        "{}: {} failed: {}; output that cannot be written is dropped \
+                         (the loss is logged when writing resumes)",
+                        self.describe(),
+                        f.op.as_str(),
+                        f.error
+                    );
+                    self.notice(msg);
+                }
+                Some(f.error)
+            }
+        }
+    }
+
+    /// `stdout log of 'web' (/path)`.
+    fn describe(&self) -> String {
+        format!(
+            "{} log of {} ({})",
+            self.channel.as_str(),
+            crate::spawn::pyfmt::py_repr(&self.process_name),
+            self.path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        )
+    }
+
+    fn notice(&mut self, msg: String) {
+        if self.notices.len() < MAX_NOTICES {
+            self.notices.push((LogLevel::Warn, msg));
+        }
+    }
+
+    /// The main-log lines queued by writes since the last call: a channel's log file
+    /// starting to fail (with the error) and working again (with the bytes lost).
+    pub fn take_notices(&mut self) -> Vec<(LogLevel, String)> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Bytes of output lost since the log file started failing (0 while it works).
+    pub fn bytes_lost(&self) -> u64 {
+        self.loss.lost
     }
 
     /// Reopens the log file (SIGUSR2).
@@ -577,5 +665,67 @@ mod tests {
             b"bold  end of it\ntail\n".to_vec()
         );
         assert!(out.contains(&ScanOutput::Communication(b"secret".to_vec())));
+    }
+
+    /// A channel whose file is a real failing writer (a symlink to `/dev/full`, every
+    /// write ENOSPC) says so once, counts silently, and reports the exact loss once the
+    /// file works again (after SIGUSR2's reopen found a regular file at the path).
+    #[test]
+    fn failing_log_file_is_reported_once_and_its_loss_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let cfg = LogChannelConfig {
+            logfile: LogFile::Path(path.clone()),
+            logfile_maxbytes: 0,
+            logfile_backups: 0,
+            capture_maxbytes: 0,
+            events_enabled: false,
+            syslog: false,
+        };
+        let mut ch = ChannelLogger::open("web", Channel::Stderr, &cfg, Some(&path), false).unwrap();
+        let mut out = Vec::new();
+        let err = ch.feed(b"hello\n", &mut out).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+        let notices = ch.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0].0, LogLevel::Warn);
+        let expected = format!(
+            "stderr log of 'web' ({}): write failed: {}; output that cannot be written is \
+             dropped (the loss is logged when writing resumes)",
+            path.display(),
+            io::Error::from_raw_os_error(libc::ENOSPC)
+        );
+        assert_eq!(notices[0].1, expected);
+        for _ in 0..100 {
+            assert!(ch.feed(b"more output\n", &mut out).is_err());
+        }
+        assert!(ch.take_notices().is_empty(), "counted silently");
+        assert_eq!(ch.bytes_lost(), 6 + 100 * 12);
+        assert_eq!(
+            out.len(),
+            101,
+            "the data is still handed on (events, main log)"
+        );
+
+        std::fs::remove_file(&path).unwrap();
+        ch.reopen().unwrap();
+        ch.feed(b"ok\n", &mut out).unwrap();
+        let notices = ch.take_notices();
+        assert_eq!(
+            notices,
+            [(
+                LogLevel::Warn,
+                format!(
+                    "stderr log of 'web' ({}): writing works again; 1206 bytes of output \
+                     were lost",
+                    path.display()
+                )
+            )]
+        );
+        assert_eq!(ch.bytes_lost(), 0);
+        assert_eq!(std::fs::read(&path).unwrap(), b"ok\n");
+        ch.feed(b"fine\n", &mut out).unwrap();
+        assert!(ch.take_notices().is_empty());
     }
 }

@@ -55,6 +55,8 @@ pub struct MainLog {
     file: Option<RotatingFile>,
     syslog: bool,
     echo_stdout: bool,
+    /// Set while writes to the file fail: the first error and the bytes lost so far.
+    failing: Option<(String, u64)>,
 }
 
 impl MainLog {
@@ -74,6 +76,7 @@ impl MainLog {
             file,
             syslog,
             echo_stdout: config.echo_stdout,
+            failing: None,
         })
     }
 
@@ -84,6 +87,7 @@ impl MainLog {
             file: None,
             syslog: false,
             echo_stdout: false,
+            failing: None,
         }
     }
 
@@ -123,11 +127,39 @@ impl MainLog {
         }
     }
 
-    /// Writes an already formatted line to the file and stdout targets. Write errors are
-    /// swallowed: the daemon must keep running when its log disk is full.
+    /// Writes an already formatted line to the file and stdout targets. Write errors do
+    /// not stop the daemon (its log disk may be full): the bytes that could not be
+    /// written are counted, and the first line that can be written again is followed by
+    /// a WARN line saying how many were lost and why. Nothing here logs recursively.
     pub fn write_line(&mut self, line: &str) {
         if let Some(f) = &mut self.file {
-            let _ = f.write(line.as_bytes());
+            match f.write_counted(line.as_bytes()) {
+                Ok(()) => {
+                    if let Some((error, lost)) = self.failing.take() {
+                        let note = format_line(
+                            &Local::now(),
+                            LogLevel::Warn,
+                            &format!(
+                                "{lost} bytes of this log were lost while it could not be \
+                                 written ({error})"
+                            ),
+                        );
+                        // One attempt: if it fails, the loss is counted again from here.
+                        if let Err(e) = f.write_counted(note.as_bytes()) {
+                            let dropped = note.len().saturating_sub(e.written) as u64;
+                            self.failing =
+                                Some((format!("{}: {}", e.op.as_str(), e.error), lost + dropped));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let dropped = line.len().saturating_sub(e.written) as u64;
+                    let entry = self
+                        .failing
+                        .get_or_insert_with(|| (format!("{}: {}", e.op.as_str(), e.error), 0));
+                    entry.1 = entry.1.saturating_add(dropped);
+                }
+            }
         }
         if self.echo_stdout {
             let mut out = io::stdout().lock();
@@ -305,5 +337,41 @@ mod tests {
         log.clear().unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
         assert_eq!(log.path(), Some(p.as_path()));
+    }
+
+    /// A main log that cannot be written (a symlink to `/dev/full`) keeps the daemon
+    /// going, and once it works again it says how many bytes were lost.
+    #[test]
+    fn main_log_counts_what_it_could_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sd.log");
+        std::os::unix::fs::symlink("/dev/full", &p).unwrap();
+        let mut log = MainLog::open(&MainLogConfig {
+            logfile: LogFile::Path(p.clone()),
+            maxbytes: 0,
+            backups: 0,
+            level: LogLevel::Info,
+            echo_stdout: false,
+        })
+        .unwrap();
+        log.info("first");
+        log.warn("second");
+        std::fs::remove_file(&p).unwrap();
+        log.reopen().unwrap();
+        log.info("back");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with(" INFO back"));
+        // 23 (time) + " INFO first\n" and 23 + " WARN second\n".
+        let lost = 23 + 12 + 23 + 13;
+        let want = format!(
+            " WARN {lost} bytes of this log were lost while it could not be written \
+             (write: {})",
+            io::Error::from_raw_os_error(libc::ENOSPC)
+        );
+        assert!(lines[1].ends_with(&want), "{}", lines[1]);
+        log.info("again");
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 3);
     }
 }

@@ -25,6 +25,44 @@ pub struct RotatingFile {
     size: u64,
     /// False after the ESPIPE fallback to write mode.
     append: bool,
+    /// True when `file` no longer is the file at `path` and must not be written: a
+    /// rotation renamed it but could not start the new file, or `clear` removed it but
+    /// could not create the new one. Every write first tries to open `path` again.
+    detached: bool,
+}
+
+/// What a failed [`RotatingFile::write_counted`] was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Writing the data.
+    Write,
+    /// Rotating after the data was written.
+    Rotate,
+    /// Opening the file again after a failed rotation or clear.
+    Reopen,
+}
+
+impl WriteOp {
+    /// `write`, `rotation`, `reopen` (for log lines).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteOp::Write => "write",
+            WriteOp::Rotate => "rotation",
+            WriteOp::Reopen => "reopen",
+        }
+    }
+}
+
+/// A [`RotatingFile::write_counted`] that did not fully succeed.
+#[derive(Debug)]
+pub struct WriteFailure {
+    /// How many bytes of the buffer reached the file (all of them when only the
+    /// rotation after the write failed).
+    pub written: usize,
+    /// What failed.
+    pub op: WriteOp,
+    /// The OS error.
+    pub error: io::Error,
 }
 
 fn open_append(path: &Path) -> io::Result<(File, bool)> {
@@ -65,6 +103,7 @@ impl RotatingFile {
             backups,
             size,
             append,
+            detached: false,
         })
     }
 
@@ -85,23 +124,61 @@ impl RotatingFile {
 
     /// Appends all of `data`, then rotates if the file reached `maxbytes`.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_counted(data).map_err(|f| f.error)
+    }
+
+    /// Like [`write`](RotatingFile::write), but a failure says how many bytes of `data`
+    /// reached the file (a short write on a full disk keeps its first part) and which
+    /// step failed. After a failed rotation or clear left no file at the path, each
+    /// call first tries to open the path again and drops `data` if that fails.
+    pub fn write_counted(&mut self, data: &[u8]) -> Result<(), WriteFailure> {
         if data.is_empty() {
             return Ok(());
         }
+        if self.detached {
+            match open_append(&self.path) {
+                Ok((file, append)) => {
+                    self.size = if self.maxbytes > 0 {
+                        file.metadata().map(|m| m.len()).unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    self.file = file;
+                    self.append = append;
+                    self.detached = false;
+                }
+                Err(error) => {
+                    return Err(WriteFailure {
+                        written: 0,
+                        op: WriteOp::Reopen,
+                        error,
+                    })
+                }
+            }
+        }
         let mut off = 0;
         while off < data.len() {
+            let failure = |written, error| WriteFailure {
+                written,
+                op: WriteOp::Write,
+                error,
+            };
             match self.file.write(&data[off..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(0) => return Err(failure(off, io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
                     off += n;
                     self.size += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(failure(off, e)),
             }
         }
         if self.maxbytes > 0 && self.size >= self.maxbytes {
-            self.rotate()?;
+            self.rotate().map_err(|error| WriteFailure {
+                written: off,
+                op: WriteOp::Rotate,
+                error,
+            })?;
         }
         Ok(())
     }
@@ -122,10 +199,23 @@ impl RotatingFile {
             .create(true)
             .truncate(true)
             .custom_flags(libc::O_CLOEXEC | if self.append { libc::O_APPEND } else { 0 })
-            .open(&self.path)?;
-        self.file = file;
-        self.size = 0;
-        Ok(())
+            .open(&self.path);
+        match file {
+            Ok(file) => {
+                self.file = file;
+                self.size = 0;
+                self.detached = false;
+                Ok(())
+            }
+            Err(e) => {
+                // With backups the old file is `<f>.1` now: writing on into it would grow
+                // a backup without bound, so the next write opens `<f>` again instead.
+                if self.backups > 0 {
+                    self.detached = true;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Closes and reopens the file by name (SIGUSR2, after an external logrotate).
@@ -138,6 +228,7 @@ impl RotatingFile {
         };
         self.file = file;
         self.append = append;
+        self.detached = false;
         Ok(())
     }
 
@@ -148,7 +239,10 @@ impl RotatingFile {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        self.reopen()
+        self.reopen().inspect_err(|_| {
+            // The open file is unlinked now: nothing written to it could be read back.
+            self.detached = true;
+        })
     }
 
     /// Flushes to the OS (writes are unbuffered, so this is a no-op kept for symmetry).
@@ -254,6 +348,20 @@ mod tests {
         f.write(b"data").unwrap();
         f.reopen().unwrap();
         f.write(b"more").unwrap();
+    }
+
+    #[test]
+    fn failed_write_reports_what_reached_the_file() {
+        let mut f = RotatingFile::open("/dev/full", 0, 0).unwrap();
+        let e = f.write_counted(b"data").unwrap_err();
+        assert_eq!(e.written, 0);
+        assert_eq!(e.op, WriteOp::Write);
+        assert_eq!(e.error.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(
+            f.write(b"x").unwrap_err().raw_os_error(),
+            Some(libc::ENOSPC)
+        );
+        assert!(f.write_counted(b"").is_ok(), "nothing to write never fails");
     }
 
     proptest! {

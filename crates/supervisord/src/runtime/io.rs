@@ -324,8 +324,9 @@ impl Reader {
     /// then to the main-log copy and events.
     fn feed(&self, data: &[u8], items: &mut Vec<ScanOutput>) {
         // A log write error (disk full) must not stop the reading: the child would block
-        // on a full pipe.
+        // on a full pipe. The logger counts what it drops and says so once per outage.
         let _ = self.logger.borrow_mut().feed(data, items);
+        self.log_notices();
         if self.listener {
             items.clear();
             self.bus
@@ -340,10 +341,23 @@ impl Reader {
     /// At EOF or when the child was reaped: what the capture scanner still held.
     fn finish(&self, items: &mut Vec<ScanOutput>) {
         let _ = self.logger.borrow_mut().finish(items);
+        self.log_notices();
         if self.listener {
             items.clear();
         } else {
             self.deliver(items);
+        }
+    }
+
+    /// Writes the channel's queued notices (its log file failing / working again) to
+    /// the main log.
+    fn log_notices(&self) {
+        let notices = self.logger.borrow_mut().take_notices();
+        if !notices.is_empty() {
+            let mut ml = self.mainlog.borrow_mut();
+            for (level, msg) in notices {
+                ml.log(level, &msg);
+            }
         }
     }
 
