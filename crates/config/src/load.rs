@@ -302,10 +302,30 @@ fn parse_into(ini: &mut Ini, text: &str, fpname: &str) -> Result<(), ConfigError
 /// Loads and validates `path` with an explicit context (environment, host name, cwd).
 pub fn load_with_context(path: &Path, ctx: &LoadContext) -> Result<Config, ConfigError> {
     let configfile = path.to_string_lossy().into_owned();
-    let here = dt::dirname(&dt::abspath(&configfile, &ctx.cwd)).to_string();
     let text = read_text(&configfile, &ctx.cwd)?;
+    load_text(path, &text, ctx, true)
+}
+
+/// Loads and validates `text` as if it were the content of the file `path`, which is
+/// never read (`%(here)s` and relative paths still derive from it). `[include]` is
+/// refused in the sense that its patterns match no file: each one gives the usual
+/// `No file matches via include` warning. Reads no file (fuzzing, tests); like the
+/// file loader it still checks that directories named in paths exist and asks the user
+/// database for `user=`.
+pub fn load_from_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Config, ConfigError> {
+    load_text(path, text, ctx, false)
+}
+
+fn load_text(
+    path: &Path,
+    text: &str,
+    ctx: &LoadContext,
+    read_includes: bool,
+) -> Result<Config, ConfigError> {
+    let configfile = path.to_string_lossy().into_owned();
+    let here = dt::dirname(&dt::abspath(&configfile, &ctx.cwd)).to_string();
     let mut ini = Ini::new();
-    parse_into(&mut ini, &text, &configfile)?;
+    parse_into(&mut ini, text, &configfile)?;
 
     let mut environ = Expansions::new();
     for (k, v) in &ctx.environ {
@@ -354,7 +374,11 @@ pub fn load_with_context(path: &Path, ctx: &LoadContext) -> Result<Config, Confi
             } else {
                 format!("{base}/{pattern}")
             };
-            let mut names = crate::glob::glob(&pattern);
+            let mut names = if read_includes {
+                crate::glob::glob(&pattern)
+            } else {
+                Vec::new()
+            };
             if names.is_empty() {
                 ld.warnings
                     .push(format!("No file matches via include \"{pattern}\""));
@@ -1294,6 +1318,37 @@ mod tests {
     }
 
     const SD: &str = "[supervisord]\n";
+
+    #[test]
+    fn load_from_str_matches_the_file_loader_and_refuses_includes() {
+        let t = T::new();
+        std::fs::write(
+            t.dir.path().join("inc.conf"),
+            "[program:fromfile]\ncommand=/bin/cat\n",
+        )
+        .unwrap();
+        let text = "[supervisord]\nlogfile=%(here)s/x.log\n[program:cat]\ncommand=/bin/cat\n\
+                    [include]\nfiles=inc.conf\n";
+        // The pseudo path is never read: its directory exists, the file does not.
+        std::fs::create_dir(t.dir.path().join("virtual")).unwrap();
+        let c = load_from_str(Path::new("virtual/s.conf"), text, &t.ctx()).unwrap();
+        let here = t.dir.path().join("virtual").to_string_lossy().into_owned();
+        assert_eq!(
+            c.supervisord.logfile,
+            LogFile::Path(format!("{here}/x.log").into())
+        );
+        let names: Vec<&str> = c.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["cat"], "the include matched nothing");
+        assert!(c
+            .parse_messages
+            .iter()
+            .any(|m| m.text == format!("No file matches via include \"{here}/inc.conf\"")));
+        // The file loader reads the include.
+        let f = t.load(text).unwrap();
+        assert_eq!(f.groups.len(), 2);
+        let e = load_from_str(Path::new("s.conf"), "[supervisord]\nminfds=x\n", &t.ctx());
+        assert_eq!(e.unwrap_err().message, err("[supervisord]\nminfds=x\n"));
+    }
 
     #[test]
     fn supervisord_defaults() {
