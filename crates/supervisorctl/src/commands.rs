@@ -210,6 +210,11 @@ impl Controller {
         }
     }
 
+    /// Replaces where questions (`y/N?`, `Username:`) and `fg` input are read from.
+    pub fn set_input(&mut self, input: Box<dyn Input>) {
+        self.input = input;
+    }
+
     /// Installs the `fg` foreground loop.
     pub fn set_fg_runner(&mut self, f: FgRunner) {
         self.fg_runner = Some(f);

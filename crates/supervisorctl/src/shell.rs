@@ -6,7 +6,8 @@
 //! terminal it prompts on stdout and reads plain lines, as the reference does.
 
 use std::cell::RefCell;
-use std::io::IsTerminal;
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
 use std::rc::Rc;
 
 use rustyline::completion::{Completer, Pair};
@@ -74,6 +75,82 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
+type ShellEditor = Editor<ShellHelper, DefaultHistory>;
+
+/// Lines of one editor result still to run (a bracketed paste can hold several), shared
+/// by the shell loop and the questions commands ask.
+type Pending = Rc<RefCell<VecDeque<String>>>;
+
+/// Splits what the line editor returned into the command lines it holds: a bracketed
+/// paste arrives as one result with embedded newlines (`\r\n`, `\n` or `\r`).
+pub fn split_lines(text: &str) -> Vec<String> {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .split('\n')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Questions asked by commands on a terminal (`y/N?`, `Username:`): answered from the
+/// rest of a paste first, then read through the same line editor as commands, so that
+/// keys typed ahead and buffered by the editor are not lost.
+struct EditorInput {
+    editor: Rc<RefCell<ShellEditor>>,
+    pending: Pending,
+    fallback: StdInput,
+}
+
+impl EditorInput {
+    fn take_pending(&self, prompt: &str, echo: bool) -> Option<String> {
+        let line = self.pending.borrow_mut().pop_front()?;
+        let mut out = std::io::stdout();
+        let shown = if echo { line.as_str() } else { "" };
+        let _ = writeln!(out, "{prompt}{shown}");
+        let _ = out.flush();
+        Some(line)
+    }
+}
+
+impl Input for EditorInput {
+    fn raw_input(&mut self, prompt: &str) -> Option<String> {
+        if let Some(line) = self.take_pending(prompt, true) {
+            return Some(line);
+        }
+        if prompt.is_empty() {
+            // `fg`: its output threads write while it reads, which needs the terminal
+            // in its normal mode
+            return self.fallback.raw_input(prompt);
+        }
+        let Ok(mut editor) = self.editor.try_borrow_mut() else {
+            return self.fallback.raw_input(prompt);
+        };
+        match editor.readline(prompt) {
+            Ok(text) => {
+                let mut lines = split_lines(&text).into_iter();
+                let first = lines.next().unwrap_or_default();
+                self.pending
+                    .borrow_mut()
+                    .extend(lines.filter(|l| !l.trim().is_empty()));
+                Some(first)
+            }
+            Err(ReadlineError::Interrupted) => {
+                // Ctrl-C while a command runs leaves the shell, as the reference does
+                // (the history was saved before the command ran)
+                println!();
+                std::process::exit(0);
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn getpass(&mut self, prompt: &str) -> Option<String> {
+        if let Some(line) = self.take_pending(prompt, false) {
+            return Some(line);
+        }
+        self.fallback.getpass(prompt)
+    }
+}
+
 /// Runs the shell until the user leaves. The exit status is always 0 (as the reference).
 pub fn run(ctl: Controller) {
     let prompt = format!("{}> ", ctl.settings.prompt);
@@ -83,6 +160,8 @@ pub fn run(ctl: Controller) {
     ctl.borrow_mut().onecmd("status");
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !tty {
+        // one byte at a time from fd 0: lines typed ahead stay in the pipe for the next
+        // read, whoever reads it (a command's question or the next prompt)
         let mut input = StdInput;
         loop {
             match input.raw_input(&prompt) {
@@ -103,47 +182,77 @@ pub fn run(ctl: Controller) {
         .completion_type(rustyline::CompletionType::List)
         .auto_add_history(false)
         .build();
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+    let editor: ShellEditor = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cannot start the line editor: {e}");
             return;
         }
     };
-    editor.set_helper(Some(ShellHelper { ctl: ctl.clone() }));
-    if let Some(h) = &history_file {
-        let _ = editor.load_history(h);
+    let editor = Rc::new(RefCell::new(editor));
+    let pending: Pending = Rc::new(RefCell::new(VecDeque::new()));
+    {
+        let mut ed = editor.borrow_mut();
+        ed.set_helper(Some(ShellHelper { ctl: ctl.clone() }));
+        if let Some(h) = &history_file {
+            let _ = ed.load_history(h);
+        }
     }
+    ctl.borrow_mut().set_input(Box::new(EditorInput {
+        editor: editor.clone(),
+        pending: pending.clone(),
+        fallback: StdInput,
+    }));
     loop {
-        match editor.readline(&prompt) {
-            Ok(line) => {
-                if !line.trim().is_empty() {
-                    let _ = editor.add_history_entry(line.as_str());
-                    // saved at once: Ctrl-C during a command exits without unwinding
-                    if let Some(h) = &history_file {
-                        let _ = editor.save_history(h);
+        let queued = pending.borrow_mut().pop_front();
+        let line = match queued {
+            Some(line) => {
+                // the next line of a paste: show it after the prompt, as if typed
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "{prompt}{line}");
+                let _ = out.flush();
+                line
+            }
+            None => {
+                let r = editor.borrow_mut().readline(&prompt);
+                match r {
+                    Ok(text) => {
+                        let mut lines = split_lines(&text).into_iter();
+                        let first = lines.next().unwrap_or_default();
+                        pending
+                            .borrow_mut()
+                            .extend(lines.filter(|l| !l.trim().is_empty()));
+                        first
+                    }
+                    Err(ReadlineError::Interrupted) => {
+                        ctl.borrow_mut().output("");
+                        break;
+                    }
+                    Err(ReadlineError::Eof) => {
+                        ctl.borrow_mut().onecmd("EOF");
+                        break;
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        break;
                     }
                 }
-                if ctl.borrow_mut().onecmd(&line) {
-                    break;
-                }
             }
-            Err(ReadlineError::Interrupted) => {
-                ctl.borrow_mut().output("");
-                break;
+        };
+        if !line.trim().is_empty() {
+            let mut ed = editor.borrow_mut();
+            let _ = ed.add_history_entry(line.as_str());
+            // saved at once: Ctrl-C during a command exits without unwinding
+            if let Some(h) = &history_file {
+                let _ = ed.save_history(h);
             }
-            Err(ReadlineError::Eof) => {
-                ctl.borrow_mut().onecmd("EOF");
-                break;
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                break;
-            }
+        }
+        if ctl.borrow_mut().onecmd(&line) {
+            break;
         }
     }
     if let Some(h) = &history_file {
-        let _ = editor.save_history(h);
+        let _ = editor.borrow_mut().save_history(h);
     }
 }
 
@@ -157,5 +266,12 @@ mod tests {
         assert_eq!(word_start("sta", 3), 0);
         assert_eq!(word_start("tail -f my-prog", 15), 8);
         assert_eq!(word_start("status ", 7), 7);
+    }
+
+    #[test]
+    fn pasted_text_splits_into_lines() {
+        assert_eq!(split_lines("status"), vec!["status"]);
+        assert_eq!(split_lines("version\npid x"), vec!["version", "pid x"]);
+        assert_eq!(split_lines("a\r\nb\rc\n"), vec!["a", "b", "c", ""]);
     }
 }
