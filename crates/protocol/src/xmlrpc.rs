@@ -4,8 +4,11 @@
 //! Both accept every value type Supervisor's request parser accepts (`int`, `i4`, `boolean`,
 //! `string`, untyped `<value>text</value>`, `double`, `dateTime.iso8601`, `base64`, `array`,
 //! `struct`); responses additionally accept `nil` and `i8` so clients do not choke on other
-//! servers. Documents must be UTF-8; DTDs are refused (no entity expansion), nesting is bounded
-//! by [`MAX_DEPTH`].
+//! servers. Documents must be UTF-8 and well-formed down to the character (NUL and the other
+//! characters XML 1.0 forbids are refused wherever they are, as expat does); DTDs are refused
+//! (no entity expansion). Reading is one pass over the document, linear in its size, and
+//! requests are bounded: [`MAX_DEPTH`], [`MAX_ELEMENTS`], [`MAX_STRUCT_MEMBERS`],
+//! [`MAX_ARRAY_ITEMS`] (a [`ParseError::is_limit`] error beyond them).
 //!
 //! Writing: [`write_method_call`], [`write_response`] and [`write_fault`] produce byte for byte
 //! the layout of Python's `xmlrpc.client.dumps` (one element per line where Python breaks lines,
@@ -13,8 +16,11 @@
 
 use crate::Fault;
 use base64::Engine as _;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 /// An XML-RPC value. Structs keep their member order (clients print them in wire order).
 #[derive(Debug, Clone, PartialEq)]
@@ -131,17 +137,38 @@ pub struct MethodCall {
 }
 
 /// Why a document could not be decoded.
+///
+/// The text says what is wrong; [`ParseError::is_limit`] tells a document over one of the
+/// request limits (well-formed, but refused) from a malformed one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub struct ParseError(pub String, ErrorKind);
+
+/// The three kinds of [`ParseError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorKind {
+    Malformed,
+    NoMethodName,
+    Limit,
+}
 
 impl ParseError {
     fn new(msg: impl Into<String>) -> ParseError {
-        ParseError(msg.into())
+        ParseError(msg.into(), ErrorKind::Malformed)
+    }
+
+    fn limit(msg: impl Into<String>) -> ParseError {
+        ParseError(msg.into(), ErrorKind::Limit)
     }
 
     /// True when the document parsed but carried no (or an empty) `methodName`.
     pub fn is_missing_method_name(&self) -> bool {
-        self.0 == NO_METHOD_NAME
+        self.1 == ErrorKind::NoMethodName
+    }
+
+    /// True when the document went over one of the limits ([`MAX_DEPTH`], [`MAX_ELEMENTS`],
+    /// [`MAX_STRUCT_MEMBERS`], [`MAX_ARRAY_ITEMS`]); the text names the limit.
+    pub fn is_limit(&self) -> bool {
+        self.1 == ErrorKind::Limit
     }
 }
 
@@ -154,214 +181,876 @@ impl std::fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// The deepest element nesting accepted (a `value` inside an `array` inside a `data` ... counts
-/// one level per element).
+/// one level per element), in requests and responses.
 pub const MAX_DEPTH: usize = 128;
+
+/// The most elements one request may hold: twice what a 16 MB `system.multicall` of
+/// `getState` calls needs (about 11 elements in 190 bytes per call).
+pub const MAX_ELEMENTS: usize = 2_000_000;
+
+/// The most `<member>`s one `<struct>` of a request may hold (no method takes a struct; a
+/// multicall's call structs have two members).
+pub const MAX_STRUCT_MEMBERS: usize = 10_000;
+
+/// The most `<value>`s one `<array>` of a request may hold, and the most `<param>`s (a
+/// 16 MB multicall holds under 100,000 calls).
+pub const MAX_ARRAY_ITEMS: usize = 1_000_000;
 
 const NO_METHOD_NAME: &str = "no method name";
 
+/// The bounds one document is read under.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    depth: usize,
+    elements: usize,
+    members: usize,
+    items: usize,
+}
+
+/// Requests come from anyone who can reach the socket.
+const REQUEST_LIMITS: Limits = Limits {
+    depth: MAX_DEPTH,
+    elements: MAX_ELEMENTS,
+    members: MAX_STRUCT_MEMBERS,
+    items: MAX_ARRAY_ITEMS,
+};
+
+/// Responses come from the server the client chose (a `getAllProcessInfo` of 100,000
+/// processes is millions of elements): only the nesting is bounded.
+const RESPONSE_LIMITS: Limits = Limits {
+    depth: MAX_DEPTH,
+    elements: usize::MAX,
+    members: usize::MAX,
+    items: usize::MAX,
+};
+
 // ---------------------------------------------------------------------------------------------
-// A minimal element tree, built with a bounded depth, then interpreted.
+// Reading: one pass over quick-xml's events with a stack of partly built values, so the cost
+// is linear in the document (no element tree, no quadratic member lookup).
 
+/// Which document is expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Call,
+    Response,
+}
+
+/// A decoded document.
+enum Doc {
+    Call(MethodCall),
+    Response(Result<Value, Fault>),
+}
+
+/// The scalar types (elements whose content is text only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    Int,
+    I8,
+    Nil,
+    Boolean,
+    Str,
+    Double,
+    DateTime,
+    Base64,
+}
+
+/// The text of an element: borrowed from the document while it is one plain piece (no
+/// references, no CR), so scalars like `<int>1</int>` are read without an allocation.
+type Text<'a> = Cow<'a, str>;
+
+/// What a `<value>` holds so far.
+#[derive(Debug)]
+enum ValueState<'a> {
+    /// Untyped content (no child element yet).
+    Text(Text<'a>),
+    /// Its child element is open.
+    Child,
+    /// Its child element is done.
+    Typed(Value),
+}
+
+/// Struct members in wire order; a repeated name keeps its first position and takes the last
+/// value. Small structs are searched in place; from [`Members::INDEXED`] members on, a hash
+/// index (SipHash, randomly keyed) keeps each insertion O(1).
 #[derive(Debug, Default)]
-struct Elem {
-    name: String,
-    text: String,
-    children: Vec<Elem>,
+struct Members {
+    list: Vec<(String, Value)>,
+    index: Option<HashMap<String, usize>>,
+    /// `<member>` elements seen (repeats included), for the limit.
+    seen: usize,
 }
 
-fn build_tree(doc: &[u8]) -> Result<Elem, ParseError> {
-    let text = std::str::from_utf8(doc).map_err(|e| ParseError::new(format!("not UTF-8: {e}")))?;
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().trim_text(false);
-    reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Elem> = Vec::new();
-    let mut root: Option<Elem> = None;
-    loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| ParseError::new(format!("malformed XML: {e}")))?;
-        match ev {
-            Event::Start(s) => {
-                if root.is_some() {
-                    return Err(ParseError::new("content after the root element"));
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err(ParseError::new("nesting too deep"));
-                }
-                let name = std::str::from_utf8(s.name().as_ref())
-                    .map_err(|_| ParseError::new("bad element name"))?
-                    .to_string();
-                stack.push(Elem {
-                    name,
-                    ..Elem::default()
-                });
-            }
-            Event::Empty(s) => {
-                if root.is_some() {
-                    return Err(ParseError::new("content after the root element"));
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err(ParseError::new("nesting too deep"));
-                }
-                let name = std::str::from_utf8(s.name().as_ref())
-                    .map_err(|_| ParseError::new("bad element name"))?
-                    .to_string();
-                let e = Elem {
-                    name,
-                    ..Elem::default()
-                };
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(e),
-                    None => root = Some(e),
+impl Members {
+    const INDEXED: usize = 16;
+
+    fn insert(&mut self, name: String, value: Value) {
+        if let Some(index) = &mut self.index {
+            match index.entry(name) {
+                Entry::Occupied(e) => self.list[*e.get()].1 = value,
+                Entry::Vacant(e) => {
+                    let name = e.key().clone();
+                    e.insert(self.list.len());
+                    self.list.push((name, value));
                 }
             }
-            Event::End(_) => {
-                let e = stack
-                    .pop()
-                    .ok_or_else(|| ParseError::new("unbalanced end tag"))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(e),
-                    None => root = Some(e),
-                }
-            }
-            Event::Text(t) => {
-                let s = t
-                    .unescape()
-                    .map_err(|e| ParseError::new(format!("bad text: {e}")))?;
-                match stack.last_mut() {
-                    // Text only counts before the first child (like ElementTree's `.text`).
-                    Some(cur) if cur.children.is_empty() => cur.text.push_str(&s),
-                    Some(_) => {}
-                    None => {
-                        if !s.trim().is_empty() {
-                            return Err(ParseError::new("text outside the root element"));
-                        }
-                    }
-                }
-            }
-            Event::CData(c) => {
-                let raw = c.into_inner();
-                let s = std::str::from_utf8(&raw).map_err(|_| ParseError::new("bad CDATA"))?;
-                match stack.last_mut() {
-                    Some(cur) if cur.children.is_empty() => cur.text.push_str(s),
-                    Some(_) => {}
-                    None => return Err(ParseError::new("CDATA outside the root element")),
-                }
-            }
-            Event::DocType(_) => return Err(ParseError::new("DTDs are not accepted")),
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
+            return;
+        }
+        if let Some(slot) = self.list.iter_mut().find(|(k, _)| *k == name) {
+            slot.1 = value;
+            return;
+        }
+        self.list.push((name, value));
+        if self.list.len() >= Self::INDEXED {
+            let index = self
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+            self.index = Some(index);
         }
     }
-    if !stack.is_empty() {
-        return Err(ParseError::new("unexpected end of document"));
-    }
-    root.ok_or_else(|| ParseError::new("empty document"))
 }
 
-fn parse_value(e: &Elem, lenient: bool) -> Result<Value, ParseError> {
-    if e.name != "value" {
-        return Err(ParseError::new(format!(
-            "expected <value>, got <{}>",
-            e.name
-        )));
+/// One open element and what has been built inside it so far.
+#[derive(Debug)]
+enum Frame<'a> {
+    Call {
+        name: Option<String>,
+        params: Option<Vec<Value>>,
+    },
+    Response {
+        body: Option<Result<Value, Fault>>,
+        started: bool,
+    },
+    MethodName(Text<'a>),
+    Params(Vec<Value>),
+    Param {
+        value: Option<Value>,
+        started: bool,
+    },
+    Fault {
+        value: Option<Value>,
+        started: bool,
+    },
+    Value(ValueState<'a>),
+    Leaf {
+        kind: Leaf,
+        tag: &'static str,
+        text: Text<'a>,
+    },
+    Array {
+        items: Option<Vec<Value>>,
+        started: bool,
+    },
+    Data(Vec<Value>),
+    Struct(Members),
+    Member {
+        name: Option<String>,
+        value: Option<Value>,
+        children: u8,
+    },
+    Name(Text<'a>),
+}
+
+/// What a closed element hands to its parent.
+enum Item {
+    MethodName(String),
+    Params(Vec<Value>),
+    Param(Value),
+    Fault(Fault),
+    Value(Value),
+    Typed(Value),
+    Data(Vec<Value>),
+    Member(String, Value),
+    Name(String),
+}
+
+/// At most 40 characters of `s`, for error texts (a 16 MB bad value is not copied whole).
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{:?}...", &s[..i]),
+        None => format!("{s:?}"),
     }
-    let Some(inner) = e.children.first() else {
-        return Ok(Value::String(e.text.clone()));
+}
+
+/// An element name for an error text (clipped, lossy).
+fn shown(name: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&name[..name.len().min(60)]);
+    s.into_owned()
+}
+
+fn expected_value(name: &[u8]) -> ParseError {
+    ParseError::new(format!("expected <value>, got <{}>", shown(name)))
+}
+
+/// The frame for the element inside a `<value>`.
+fn type_frame<'a>(name: &[u8], lenient: bool) -> Result<Frame<'a>, ParseError> {
+    let leaf = |kind, tag| Frame::Leaf {
+        kind,
+        tag,
+        text: Cow::Borrowed(""),
     };
-    if e.children.len() > 1 {
-        return Err(ParseError::new("<value> with more than one child"));
-    }
-    let leaf = |what: &str| -> Result<&str, ParseError> {
-        if inner.children.is_empty() {
-            Ok(&inner.text)
-        } else {
-            Err(ParseError::new(format!("<{what}> must not have children")))
+    Ok(match name {
+        b"int" => leaf(Leaf::Int, "int"),
+        b"i4" => leaf(Leaf::Int, "i4"),
+        b"i8" if lenient => leaf(Leaf::I8, "i8"),
+        b"nil" if lenient => leaf(Leaf::Nil, "nil"),
+        b"boolean" => leaf(Leaf::Boolean, "boolean"),
+        b"string" => leaf(Leaf::Str, "string"),
+        b"double" => leaf(Leaf::Double, "double"),
+        b"dateTime.iso8601" => leaf(Leaf::DateTime, "dateTime.iso8601"),
+        b"base64" => leaf(Leaf::Base64, "base64"),
+        b"array" => Frame::Array {
+            items: None,
+            started: false,
+        },
+        b"struct" => Frame::Struct(Members::default()),
+        other => {
+            return Err(ParseError::new(format!(
+                "unsupported type <{}>",
+                shown(other)
+            )))
         }
-    };
-    match inner.name.as_str() {
-        "int" | "i4" => {
-            let t = leaf(&inner.name)?;
-            parse_int(t).map(Value::Int)
-        }
-        "i8" if lenient => {
-            let t = leaf("i8")?.trim();
+    })
+}
+
+fn new_value_frame<'a>() -> Frame<'a> {
+    Frame::Value(ValueState::Text(Cow::Borrowed("")))
+}
+
+/// The value of a scalar element from its text.
+fn leaf_value(kind: Leaf, text: Text<'_>) -> Result<Value, ParseError> {
+    match kind {
+        Leaf::Int => parse_int(&text).map(Value::Int),
+        Leaf::I8 => {
+            let t = text.trim();
             let v: i64 = t
                 .parse()
-                .map_err(|_| ParseError::new(format!("bad i8: {t:?}")))?;
+                .map_err(|_| ParseError::new(format!("bad i8: {}", clip(t))))?;
             Ok(match i32::try_from(v) {
                 Ok(i) => Value::Int(i),
                 Err(_) => Value::Double(v as f64),
             })
         }
-        "nil" if lenient => Ok(Value::String(String::new())),
-        "boolean" => Ok(Value::Bool(leaf("boolean")? == "1")),
-        "string" => Ok(Value::String(leaf("string")?.to_string())),
-        "double" => {
-            let t = leaf("double")?.trim();
+        Leaf::Nil => Ok(Value::String(String::new())),
+        Leaf::Boolean => Ok(Value::Bool(text == "1")),
+        Leaf::Str => Ok(Value::String(text.into_owned())),
+        Leaf::Double => {
+            let t = text.trim();
             t.parse::<f64>()
                 .map(Value::Double)
-                .map_err(|_| ParseError::new(format!("bad double: {t:?}")))
+                .map_err(|_| ParseError::new(format!("bad double: {}", clip(t))))
         }
-        "dateTime.iso8601" => {
-            let t = leaf("dateTime.iso8601")?.trim();
+        Leaf::DateTime => {
+            let t = text.trim();
             if valid_datetime(t) {
                 Ok(Value::DateTime(t.to_string()))
             } else {
-                Err(ParseError::new(format!("bad dateTime.iso8601: {t:?}")))
+                Err(ParseError::new(format!(
+                    "bad dateTime.iso8601: {}",
+                    clip(t)
+                )))
             }
         }
-        "base64" => {
-            let t: Vec<u8> = leaf("base64")?
-                .bytes()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
+        Leaf::Base64 => {
+            let mut t = text.into_owned().into_bytes();
+            t.retain(|b| !b.is_ascii_whitespace());
             base64::engine::general_purpose::STANDARD
                 .decode(&t)
                 .map(Value::Base64)
                 .map_err(|e| ParseError::new(format!("bad base64: {e}")))
         }
-        "array" => {
-            let data = match inner.children.as_slice() {
-                [d] if d.name == "data" => d,
-                _ => return Err(ParseError::new("<array> must hold exactly one <data>")),
-            };
-            data.children
-                .iter()
-                .map(|v| parse_value(v, lenient))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array)
+    }
+}
+
+/// The state of one document being read.
+struct Parser<'a> {
+    mode: Mode,
+    lenient: bool,
+    limits: Limits,
+    elements: usize,
+    stack: Vec<Frame<'a>>,
+    done: Option<Doc>,
+}
+
+impl<'a> Parser<'a> {
+    fn open(&mut self, name: &[u8]) -> Result<(), ParseError> {
+        self.elements += 1;
+        if self.elements > self.limits.elements {
+            return Err(ParseError::limit(format!(
+                "more than {} elements in one document",
+                self.limits.elements
+            )));
         }
-        "struct" => {
-            let mut members: Vec<(String, Value)> = Vec::with_capacity(inner.children.len());
-            for m in &inner.children {
-                if m.name != "member" {
-                    return Err(ParseError::new("<struct> may only hold <member>s"));
+        if self.stack.len() >= self.limits.depth {
+            return Err(ParseError::limit(format!(
+                "elements nested too deep (more than {} levels)",
+                self.limits.depth
+            )));
+        }
+        let limits = self.limits;
+        let frame = match self.stack.last_mut() {
+            None => {
+                if self.done.is_some() {
+                    return Err(ParseError::new("content after the root element"));
                 }
-                let (name, value) = match m.children.as_slice() {
-                    [n, v] if n.name == "name" => (n, v),
-                    _ => return Err(ParseError::new("<member> must be <name> then <value>")),
-                };
-                if !name.children.is_empty() {
-                    return Err(ParseError::new("<name> must not have children"));
-                }
-                let v = parse_value(value, lenient)?;
-                match members.iter_mut().find(|(k, _)| *k == name.text) {
-                    Some(slot) => slot.1 = v,
-                    None => members.push((name.text.clone(), v)),
+                match (self.mode, name) {
+                    (Mode::Call, b"methodCall") => Frame::Call {
+                        name: None,
+                        params: None,
+                    },
+                    (Mode::Response, b"methodResponse") => Frame::Response {
+                        body: None,
+                        started: false,
+                    },
+                    (Mode::Call, _) => {
+                        return Err(ParseError::new(format!(
+                            "expected <methodCall>, got <{}>",
+                            shown(name)
+                        )))
+                    }
+                    (Mode::Response, _) => {
+                        return Err(ParseError::new(format!(
+                            "expected <methodResponse>, got <{}>",
+                            shown(name)
+                        )))
+                    }
                 }
             }
-            Ok(Value::Struct(members))
-        }
-        other => Err(ParseError::new(format!("unsupported type <{other}>"))),
+            Some(top) => child_frame(top, name, self.lenient, &limits)?,
+        };
+        self.stack.push(frame);
+        Ok(())
     }
+
+    fn close(&mut self) -> Result<(), ParseError> {
+        let frame = self
+            .stack
+            .pop()
+            .ok_or_else(|| ParseError::new("unbalanced end tag"))?;
+        let item = match frame {
+            Frame::Call { name, params } => {
+                let name = name
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| ParseError(NO_METHOD_NAME.into(), ErrorKind::NoMethodName))?;
+                self.done = Some(Doc::Call(MethodCall {
+                    name,
+                    params: params.unwrap_or_default(),
+                }));
+                return Ok(());
+            }
+            Frame::Response { body, .. } => {
+                let body = body.ok_or_else(|| {
+                    ParseError::new("<methodResponse> must hold one <params> or <fault>")
+                })?;
+                self.done = Some(Doc::Response(body));
+                return Ok(());
+            }
+            Frame::MethodName(text) => Item::MethodName(text.into_owned()),
+            Frame::Params(values) => Item::Params(values),
+            Frame::Param { value, .. } => Item::Param(
+                value.ok_or_else(|| ParseError::new("<param> must hold exactly one <value>"))?,
+            ),
+            Frame::Fault { value, .. } => {
+                let v = value.ok_or_else(|| ParseError::new("<fault> must hold one <value>"))?;
+                let code = v.get("faultCode").and_then(Value::as_int);
+                let string = v.get("faultString").and_then(Value::as_str);
+                match (code, string) {
+                    (Some(code), Some(string)) => Item::Fault(Fault {
+                        code,
+                        string: string.to_string(),
+                    }),
+                    _ => {
+                        return Err(ParseError::new(
+                            "a fault must be a struct with faultCode and faultString",
+                        ))
+                    }
+                }
+            }
+            Frame::Value(ValueState::Text(text)) => Item::Value(Value::String(text.into_owned())),
+            Frame::Value(ValueState::Typed(v)) => Item::Value(v),
+            // The child's end comes first and makes the value typed.
+            Frame::Value(ValueState::Child) => return Err(ParseError::new("unbalanced <value>")),
+            Frame::Leaf { kind, text, .. } => Item::Typed(leaf_value(kind, text)?),
+            Frame::Array { items, .. } => {
+                Item::Typed(Value::Array(items.ok_or_else(|| {
+                    ParseError::new("<array> must hold exactly one <data>")
+                })?))
+            }
+            Frame::Data(items) => Item::Data(items),
+            Frame::Struct(members) => Item::Typed(Value::Struct(members.list)),
+            Frame::Member { name, value, .. } => match (name, value) {
+                (Some(n), Some(v)) => Item::Member(n, v),
+                _ => return Err(ParseError::new("<member> must be <name> then <value>")),
+            },
+            Frame::Name(text) => Item::Name(text.into_owned()),
+        };
+        let parent = self.stack.last_mut();
+        match (parent, item) {
+            (Some(Frame::Call { name, .. }), Item::MethodName(n)) => *name = Some(n),
+            (Some(Frame::Call { params, .. }), Item::Params(v)) => *params = Some(v),
+            (Some(Frame::Response { body, .. }), Item::Params(mut v)) => {
+                let one = v.pop().filter(|_| v.is_empty());
+                let value =
+                    one.ok_or_else(|| ParseError::new("a response must carry exactly one param"))?;
+                *body = Some(Ok(value));
+            }
+            (Some(Frame::Response { body, .. }), Item::Fault(f)) => *body = Some(Err(f)),
+            (Some(Frame::Params(values)), Item::Param(v)) => values.push(v),
+            (Some(Frame::Param { value, .. } | Frame::Fault { value, .. }), Item::Value(v)) => {
+                *value = Some(v)
+            }
+            (Some(Frame::Data(items)), Item::Value(v)) => items.push(v),
+            (Some(Frame::Member { value, .. }), Item::Value(v)) => *value = Some(v),
+            (Some(Frame::Value(state)), Item::Typed(v)) => *state = ValueState::Typed(v),
+            (Some(Frame::Array { items, .. }), Item::Data(v)) => *items = Some(v),
+            (Some(Frame::Struct(members)), Item::Member(n, v)) => members.insert(n, v),
+            (Some(Frame::Member { name, .. }), Item::Name(n)) => *name = Some(n),
+            // `open` only lets each element in under the parent that takes its item.
+            _ => return Err(ParseError::new("element in the wrong place")),
+        }
+        Ok(())
+    }
+
+    /// Text (`cdata` false: with references to resolve) inside the current element.
+    fn text(&mut self, raw: Cow<'a, [u8]>, cdata: bool) -> Result<(), ParseError> {
+        let owned;
+        let raw: &'a str = match raw {
+            Cow::Borrowed(b) => std::str::from_utf8(b).map_err(|_| ParseError::new("bad text"))?,
+            Cow::Owned(b) => {
+                owned = String::from_utf8(b).map_err(|_| ParseError::new("bad text"))?;
+                // Not borrowed from the document: decode into an owned text below.
+                return self.text_owned(&owned, cdata);
+            }
+        };
+        let sink = match self.stack.last_mut() {
+            Some(
+                Frame::MethodName(t)
+                | Frame::Name(t)
+                | Frame::Leaf { text: t, .. }
+                | Frame::Value(ValueState::Text(t)),
+            ) => Some(t),
+            // Text between child elements is ignored (it is usually whitespace), but must
+            // still be well-formed.
+            Some(_) => None,
+            None => {
+                if cdata
+                    || !raw
+                        .bytes()
+                        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                {
+                    return Err(ParseError::new("text outside the root element"));
+                }
+                return Ok(());
+            }
+        };
+        if let Some(t) = sink {
+            // The common case: one plain piece of text, kept as a slice of the document.
+            if t.is_empty() && memchr::memchr3(b'&', b'\r', b']', raw.as_bytes()).is_none() {
+                *t = Cow::Borrowed(raw);
+                return Ok(());
+            }
+            if cdata {
+                normalize_newlines(raw, Some(t.to_mut()));
+                return Ok(());
+            }
+            return decode_text(raw, Some(t.to_mut()));
+        }
+        if cdata {
+            Ok(())
+        } else {
+            decode_text(raw, None)
+        }
+    }
+
+    /// [`Parser::text`] for text quick-xml had to copy.
+    fn text_owned(&mut self, raw: &str, cdata: bool) -> Result<(), ParseError> {
+        let sink = match self.stack.last_mut() {
+            Some(
+                Frame::MethodName(t)
+                | Frame::Name(t)
+                | Frame::Leaf { text: t, .. }
+                | Frame::Value(ValueState::Text(t)),
+            ) => Some(t.to_mut()),
+            Some(_) => None,
+            None => return Err(ParseError::new("text outside the root element")),
+        };
+        if cdata {
+            normalize_newlines(raw, sink);
+            Ok(())
+        } else {
+            decode_text(raw, sink)
+        }
+    }
+}
+
+/// The frame for element `name` opening inside `top`, or why it may not.
+fn child_frame<'a>(
+    top: &mut Frame<'a>,
+    name: &[u8],
+    lenient: bool,
+    limits: &Limits,
+) -> Result<Frame<'a>, ParseError> {
+    Ok(match top {
+        Frame::Call { .. } => match name {
+            b"methodName" => Frame::MethodName(Cow::Borrowed("")),
+            b"params" => Frame::Params(Vec::new()),
+            other => return Err(ParseError::new(format!("unexpected <{}>", shown(other)))),
+        },
+        Frame::Response { started, .. } => {
+            if std::mem::replace(started, true) {
+                return Err(ParseError::new(
+                    "<methodResponse> must hold one <params> or <fault>",
+                ));
+            }
+            match name {
+                b"params" => Frame::Params(Vec::new()),
+                b"fault" => Frame::Fault {
+                    value: None,
+                    started: false,
+                },
+                other => return Err(ParseError::new(format!("unexpected <{}>", shown(other)))),
+            }
+        }
+        Frame::MethodName(_) => return Err(ParseError::new("<methodName> must not have children")),
+        Frame::Params(values) => {
+            if name != b"param" {
+                return Err(ParseError::new("<params> may only hold <param>s"));
+            }
+            if values.len() >= limits.items {
+                return Err(ParseError::limit(format!(
+                    "more than {} <param>s",
+                    limits.items
+                )));
+            }
+            Frame::Param {
+                value: None,
+                started: false,
+            }
+        }
+        Frame::Param { started, .. } => {
+            if std::mem::replace(started, true) {
+                return Err(ParseError::new("<param> must hold exactly one <value>"));
+            }
+            if name != b"value" {
+                return Err(expected_value(name));
+            }
+            new_value_frame()
+        }
+        Frame::Fault { started, .. } => {
+            if std::mem::replace(started, true) {
+                return Err(ParseError::new("<fault> must hold one <value>"));
+            }
+            if name != b"value" {
+                return Err(expected_value(name));
+            }
+            new_value_frame()
+        }
+        Frame::Value(state) => {
+            if !matches!(state, ValueState::Text(_)) {
+                return Err(ParseError::new("<value> with more than one child"));
+            }
+            // Typed: the text around the child does not count.
+            *state = ValueState::Child;
+            type_frame(name, lenient)?
+        }
+        Frame::Leaf { tag, .. } => {
+            return Err(ParseError::new(format!("<{tag}> must not have children")))
+        }
+        Frame::Array { started, .. } => {
+            if std::mem::replace(started, true) || name != b"data" {
+                return Err(ParseError::new("<array> must hold exactly one <data>"));
+            }
+            Frame::Data(Vec::new())
+        }
+        Frame::Data(items) => {
+            if name != b"value" {
+                return Err(expected_value(name));
+            }
+            if items.len() >= limits.items {
+                return Err(ParseError::limit(format!(
+                    "more than {} values in one <array>",
+                    limits.items
+                )));
+            }
+            new_value_frame()
+        }
+        Frame::Struct(members) => {
+            if name != b"member" {
+                return Err(ParseError::new("<struct> may only hold <member>s"));
+            }
+            if members.seen >= limits.members {
+                return Err(ParseError::limit(format!(
+                    "more than {} members in one <struct>",
+                    limits.members
+                )));
+            }
+            members.seen += 1;
+            Frame::Member {
+                name: None,
+                value: None,
+                children: 0,
+            }
+        }
+        Frame::Member { children, .. } => {
+            *children = children.saturating_add(1);
+            match (*children, name) {
+                (1, b"name") => Frame::Name(Cow::Borrowed("")),
+                (2, b"value") => new_value_frame(),
+                _ => return Err(ParseError::new("<member> must be <name> then <value>")),
+            }
+        }
+        Frame::Name(_) => return Err(ParseError::new("<name> must not have children")),
+    })
+}
+
+/// True for the characters XML 1.0 allows nowhere: C0 controls other than tab, LF and CR.
+#[inline]
+fn is_bad_control(b: u8) -> bool {
+    (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')
+}
+
+/// Refuses a document holding a character XML 1.0 does not allow (a C0 control other than
+/// tab, LF and CR, or U+FFFE/U+FFFF; UTF-8 validity already excludes surrogates), wherever it
+/// is: between elements, in text, names, attributes, comments or CDATA. Linear, and cheap:
+/// the control scan works 64 bytes at a time.
+fn check_chars(text: &str) -> Result<(), ParseError> {
+    let b = text.as_bytes();
+    let bad = |i: usize, c: u32| {
+        Err(ParseError::new(format!(
+            "invalid XML character U+{c:04X} at byte {i}"
+        )))
+    };
+    let mut base = 0;
+    for chunk in b.chunks(64) {
+        // No early exit inside the chunk, so the compiler vectorizes the test.
+        if chunk.iter().fold(false, |acc, &c| acc | is_bad_control(c)) {
+            if let Some(i) = chunk.iter().position(|&c| is_bad_control(c)) {
+                return bad(base + i, u32::from(chunk[i]));
+            }
+        }
+        base += chunk.len();
+    }
+    // U+FFFE and U+FFFF are EF BF BE / EF BF BF (the input is valid UTF-8, so a lead byte
+    // EF always has two continuation bytes after it).
+    for i in memchr::memchr_iter(0xEF, b) {
+        if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) {
+            return bad(i, 0xFFFE + u32::from(b[i + 2] - 0xBE));
+        }
+    }
+    Ok(())
+}
+
+/// Appends CDATA content with line ends normalized (`\r\n` and a lone `\r` become `\n`).
+fn normalize_newlines(raw: &str, sink: Option<&mut String>) {
+    let Some(out) = sink else { return };
+    let mut rest = raw;
+    while let Some(i) = rest.find('\r') {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('\n') {
+            rest = r;
+        }
+    }
+    out.push_str(rest);
+}
+
+/// True for the characters XML 1.0 allows (after the raw-byte scan, only character
+/// references can name others).
+fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Decodes element text: the five predefined entities and character references resolved
+/// (only to characters XML allows), line ends normalized, `]]>` refused. Appends to `sink`,
+/// or only checks when it is `None`. Every byte is looked at a bounded number of times.
+fn decode_text(raw: &str, mut sink: Option<&mut String>) -> Result<(), ParseError> {
+    let b = raw.as_bytes();
+    let mut start = 0;
+    let mut pos = 0;
+    while let Some(off) = memchr::memchr3(b'&', b'\r', b']', &b[pos..]) {
+        let i = pos + off;
+        let mut push = |s: &str| {
+            if let Some(out) = sink.as_deref_mut() {
+                out.push_str(s);
+            }
+        };
+        match b[i] {
+            b'\r' => {
+                push(&raw[start..i]);
+                push("\n");
+                pos = if b.get(i + 1) == Some(&b'\n') {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                start = pos;
+            }
+            b']' => {
+                if b[i..].starts_with(b"]]>") {
+                    return Err(ParseError::new("']]>' in text"));
+                }
+                pos = i + 1;
+            }
+            _ => {
+                push(&raw[start..i]);
+                // The reference runs to the first byte that cannot belong to one.
+                let end = b[i + 1..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'#'))
+                    .map(|p| i + 1 + p);
+                let Some(end) = end.filter(|e| b[*e] == b';') else {
+                    return Err(ParseError::new("'&' not starting a reference"));
+                };
+                let body = &raw[i + 1..end];
+                let c = match body {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "apos" => '\'',
+                    "quot" => '"',
+                    _ => char_ref(body)?,
+                };
+                let mut buf = [0u8; 4];
+                push(c.encode_utf8(&mut buf));
+                pos = end + 1;
+                start = pos;
+            }
+        }
+    }
+    if let Some(out) = sink {
+        out.push_str(&raw[start..]);
+    }
+    Ok(())
+}
+
+/// The character of a reference body `#123` or `#x7B` (any number of leading zeros).
+fn char_ref(body: &str) -> Result<char, ParseError> {
+    let bad = || ParseError::new(format!("bad reference &{};", clip(body)));
+    let (digits, radix) = if let Some(h) = body.strip_prefix("#x") {
+        (h, 16)
+    } else if let Some(d) = body.strip_prefix('#') {
+        (d, 10)
+    } else {
+        return Err(ParseError::new(format!(
+            "undefined entity &{};",
+            clip(body)
+        )));
+    };
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let mut v: u32 = 0;
+    for d in digits.chars() {
+        let d = d.to_digit(radix).ok_or_else(bad)?;
+        // Saturates well above U+10FFFF, so a long run of digits cannot overflow.
+        v = v.saturating_mul(radix).saturating_add(d).min(0x0100_0000);
+    }
+    if !is_xml_char(v) {
+        return Err(ParseError::new(format!(
+            "reference to invalid character &{};",
+            clip(body)
+        )));
+    }
+    char::from_u32(v).ok_or_else(bad)
+}
+
+/// Checks a start tag's attributes (they carry no meaning in XML-RPC, but a malformed or
+/// repeated one makes the document malformed): syntax, values' references, no `<` in a value,
+/// no name twice (a hash set, so many attributes cost linear time).
+fn check_attributes(s: &BytesStart<'_>) -> Result<(), ParseError> {
+    let raw = s.attributes_raw();
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let mut attrs = s.attributes();
+    // quick-xml's own duplicate check compares each name with all the earlier ones.
+    attrs.with_checks(false);
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    for a in attrs {
+        let a = a.map_err(|e| ParseError::new(format!("bad attribute: {e}")))?;
+        let key: &[u8] = a.key.into_inner();
+        if !seen.insert(key) {
+            return Err(ParseError::new(format!(
+                "duplicate attribute {}",
+                shown(key)
+            )));
+        }
+        if a.value.contains(&b'<') {
+            return Err(ParseError::new("'<' in an attribute value"));
+        }
+        let v = std::str::from_utf8(&a.value).map_err(|_| ParseError::new("bad attribute"))?;
+        decode_text(v, None)?;
+    }
+    Ok(())
+}
+
+/// Refuses `--` inside a comment (and a comment ending in `-`), as XML does.
+fn check_comment(raw: &[u8]) -> Result<(), ParseError> {
+    if memchr::memmem::find(raw, b"--").is_some() || raw.ends_with(b"-") {
+        return Err(ParseError::new("'--' in a comment"));
+    }
+    Ok(())
+}
+
+/// Reads one document in `mode` under `limits`.
+fn parse_document(doc: &[u8], mode: Mode, limits: Limits) -> Result<Doc, ParseError> {
+    let text = std::str::from_utf8(doc).map_err(|e| ParseError::new(format!("not UTF-8: {e}")))?;
+    // A byte order mark is allowed before everything, the XML declaration included.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_chars(text)?;
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().trim_text(false);
+    reader.config_mut().check_end_names = true;
+    let mut p = Parser {
+        mode,
+        lenient: mode == Mode::Response,
+        limits,
+        elements: 0,
+        stack: Vec::new(),
+        done: None,
+    };
+    loop {
+        let at_start = reader.buffer_position() == 0;
+        let ev = reader
+            .read_event()
+            .map_err(|e| ParseError::new(format!("malformed XML: {e}")))?;
+        match ev {
+            Event::Start(s) => {
+                check_attributes(&s)?;
+                p.open(s.name().as_ref())?;
+            }
+            Event::Empty(s) => {
+                check_attributes(&s)?;
+                p.open(s.name().as_ref())?;
+                p.close()?;
+            }
+            // quick-xml checks that the name matches the open element.
+            Event::End(_) => p.close()?,
+            Event::Text(t) => p.text(t.into_inner(), false)?,
+            Event::CData(c) => p.text(c.into_inner(), true)?,
+            Event::Comment(c) => check_comment(&c)?,
+            Event::Decl(_) if !at_start => {
+                return Err(ParseError::new("XML declaration not at the start"))
+            }
+            Event::DocType(_) => return Err(ParseError::new("DTDs are not accepted")),
+            Event::Decl(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !p.stack.is_empty() {
+        return Err(ParseError::new("unexpected end of document"));
+    }
+    p.done.ok_or_else(|| ParseError::new("empty document"))
 }
 
 /// Parses an integer the way Python's `int()` does for the texts clients send: optional
 /// surrounding blanks, optional sign, decimal digits (underscores between digits allowed).
 fn parse_int(text: &str) -> Result<i32, ParseError> {
     let t = text.trim();
-    let bad = || ParseError::new(format!("bad int: {t:?}"));
+    let bad = || ParseError::new(format!("bad int: {}", clip(t)));
     let (neg, digits) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -381,10 +1070,10 @@ fn parse_int(text: &str) -> Result<i32, ParseError> {
             .checked_mul(10)
             .and_then(|v| v.checked_add(i64::from(b - b'0')))
             .filter(|v| *v <= i64::from(i32::MAX) + 1)
-            .ok_or_else(|| ParseError::new(format!("int out of range: {t:?}")))?;
+            .ok_or_else(|| ParseError::new(format!("int out of range: {}", clip(t))))?;
     }
     let v = if neg { -v } else { v };
-    i32::try_from(v).map_err(|_| ParseError::new(format!("int out of range: {t:?}")))
+    i32::try_from(v).map_err(|_| ParseError::new(format!("int out of range: {}", clip(t))))
 }
 
 /// `YYYYMMDDTHH:MM:SS`, the format Python's `xmlrpc.client.DateTime` writes.
@@ -400,163 +1089,154 @@ fn valid_datetime(t: &str) -> bool {
         && b[15..17].iter().all(u8::is_ascii_digit)
 }
 
-fn parse_params(params: &Elem, lenient: bool) -> Result<Vec<Value>, ParseError> {
-    let mut out = Vec::with_capacity(params.children.len());
-    for p in &params.children {
-        if p.name != "param" {
-            return Err(ParseError::new("<params> may only hold <param>s"));
-        }
-        match p.children.as_slice() {
-            [v] => out.push(parse_value(v, lenient)?),
-            _ => return Err(ParseError::new("<param> must hold exactly one <value>")),
-        }
-    }
-    Ok(out)
-}
-
-/// Decodes a `methodCall` document (a request body).
+/// Decodes a `methodCall` document (a request body), in time linear in its size.
 ///
 /// A missing or empty `methodName` is an error for which
 /// [`ParseError::is_missing_method_name`] is true; a missing `<params>` means no params.
+/// Documents over [`MAX_ELEMENTS`], [`MAX_DEPTH`], [`MAX_STRUCT_MEMBERS`] or
+/// [`MAX_ARRAY_ITEMS`] are refused with an error for which [`ParseError::is_limit`] is true.
+/// Characters XML does not allow (NUL, other C0 controls, U+FFFE, U+FFFF), raw or as
+/// references, make the document malformed wherever they are.
 pub fn parse_method_call(doc: &[u8]) -> Result<MethodCall, ParseError> {
-    let root = build_tree(doc)?;
-    if root.name != "methodCall" {
-        return Err(ParseError::new(format!(
-            "expected <methodCall>, got <{}>",
-            root.name
-        )));
-    }
-    let mut name: Option<String> = None;
-    let mut params = Vec::new();
-    for child in &root.children {
-        match child.name.as_str() {
-            "methodName" => {
-                if !child.children.is_empty() {
-                    return Err(ParseError::new("<methodName> must not have children"));
-                }
-                name = Some(child.text.clone());
-            }
-            "params" => params = parse_params(child, false)?,
-            other => return Err(ParseError::new(format!("unexpected <{other}>"))),
-        }
-    }
-    match name {
-        Some(n) if !n.is_empty() => Ok(MethodCall { name: n, params }),
-        _ => Err(ParseError::new(NO_METHOD_NAME)),
+    match parse_document(doc, Mode::Call, REQUEST_LIMITS)? {
+        Doc::Call(c) => Ok(c),
+        Doc::Response(_) => Err(ParseError::new("expected <methodCall>")),
     }
 }
 
 /// Decodes a `methodResponse` document: `Ok(Ok(value))` for a result, `Ok(Err(fault))` for a
 /// fault. Also accepts `nil` (decoded as an empty string) and `i8` (an `Int` when it fits,
-/// otherwise a `Double`).
+/// otherwise a `Double`). Only the nesting is bounded ([`MAX_DEPTH`]).
 pub fn parse_method_response(doc: &[u8]) -> Result<Result<Value, Fault>, ParseError> {
-    let root = build_tree(doc)?;
-    if root.name != "methodResponse" {
-        return Err(ParseError::new(format!(
-            "expected <methodResponse>, got <{}>",
-            root.name
-        )));
-    }
-    let [body] = root.children.as_slice() else {
-        return Err(ParseError::new(
-            "<methodResponse> must hold one <params> or <fault>",
-        ));
-    };
-    match body.name.as_str() {
-        "params" => {
-            let mut values = parse_params(body, true)?;
-            if values.len() != 1 {
-                return Err(ParseError::new("a response must carry exactly one param"));
-            }
-            Ok(Ok(values.remove(0)))
-        }
-        "fault" => {
-            let [v] = body.children.as_slice() else {
-                return Err(ParseError::new("<fault> must hold one <value>"));
-            };
-            let v = parse_value(v, true)?;
-            let code = v.get("faultCode").and_then(Value::as_int);
-            let string = v.get("faultString").and_then(Value::as_str);
-            match (code, string) {
-                (Some(code), Some(string)) => Ok(Err(Fault {
-                    code,
-                    string: string.to_string(),
-                })),
-                _ => Err(ParseError::new(
-                    "a fault must be a struct with faultCode and faultString",
-                )),
-            }
-        }
-        other => Err(ParseError::new(format!("unexpected <{other}>"))),
+    match parse_document(doc, Mode::Response, RESPONSE_LIMITS)? {
+        Doc::Response(r) => Ok(r),
+        Doc::Call(_) => Err(ParseError::new("expected <methodResponse>")),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Writing, in the exact layout of Python's xmlrpc.client.dumps.
 
-/// Appends `s` with `&`, `<` and `>` escaped (what Python's `escape` does; nothing else).
+/// Appends `s` as XML character data. `&`, `<` and `>` are escaped as Python's `escape`
+/// does; the characters XML 1.0 cannot carry at all (not even as `&#N;`, which expat
+/// rejects) are replaced: a C0 control other than tab, line feed and carriage return by
+/// its Unicode Control Pictures character (U+2400 + its code: NUL is `␀` U+2400, ESC is
+/// `␛` U+241B), and the noncharacters U+FFFE and U+FFFF by U+FFFD. So whatever a string
+/// holds (child output, config values), the document written is well-formed; a string
+/// without such characters is written exactly as `xmlrpc.client` writes it.
 #[inline]
 pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    if bytes.len() <= 64 {
-        // Short strings (names, member names, paths): a branch-free look for any of the
-        // three bytes (the compiler vectorizes it), then one copy; only strings that do
-        // need escaping take the byte loop.
-        if !has_markup_byte(bytes) {
-            out.extend_from_slice(bytes);
-            return;
+    let mut base = 0;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut lanes = special_lanes(word(w));
+        while lanes != 0 {
+            let i = base + (lanes.trailing_zeros() / 8) as usize;
+            lanes &= lanes - 1;
+            start = escape_byte(out, bytes, start, i);
         }
-        for (i, &b) in bytes.iter().enumerate() {
-            let rep: &[u8] = match b {
-                b'&' => b"&amp;",
-                b'<' => b"&lt;",
-                b'>' => b"&gt;",
-                _ => continue,
-            };
-            out.extend_from_slice(&bytes[start..i]);
-            out.extend_from_slice(rep);
-            start = i + 1;
-        }
-        out.extend_from_slice(&bytes[start..]);
-        return;
+        base += 8;
     }
-    for i in memchr::memchr3_iter(b'&', b'<', b'>', bytes) {
-        let rep: &[u8] = match bytes[i] {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            _ => b"&gt;",
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(rep);
-        start = i + 1;
+    let rest = words.remainder();
+    let mut lanes = special_lanes(word(rest));
+    while lanes != 0 {
+        let i = base + (lanes.trailing_zeros() / 8) as usize;
+        lanes &= lanes - 1;
+        start = escape_byte(out, bytes, start, i);
     }
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// True when `bytes` contains `&`, `<` or `>`, looking at eight bytes at a time.
-#[inline]
-fn has_markup_byte(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Nonzero exactly when some byte of `v` is zero.
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w);
-        // `<` (0x3C) and `>` (0x3E) differ only in bit 1.
-        let angle = (x & (ONES * 0xFD)) ^ (ONES * b'<' as u64);
-        let amp = x ^ (ONES * b'&' as u64);
-        if zero_byte(angle) | zero_byte(amp) != 0 {
-            return true;
+/// The number of bytes [`escape_into`] appends for `s` (to size an answer before writing it).
+pub fn escaped_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut len = bytes.len();
+    let mut base = 0;
+    let mut words = bytes.chunks_exact(8);
+    let count = |lanes: u64, base: usize, len: &mut usize| {
+        let mut lanes = lanes;
+        while lanes != 0 {
+            let i = base + (lanes.trailing_zeros() / 8) as usize;
+            lanes &= lanes - 1;
+            *len += match bytes[i] {
+                b'&' => 4,
+                b'<' | b'>' => 3,
+                b'\t' | b'\n' | b'\r' => 0,
+                // One byte becomes the three of U+24xx.
+                0..=0x1F => 2,
+                // U+FFFE/U+FFFF and U+FFFD have the same length.
+                _ => 0,
+            };
         }
+    };
+    for w in &mut words {
+        count(special_lanes(word(w)), base, &mut len);
+        base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b == b'&' || b == b'<' || b == b'>')
+    count(special_lanes(word(words.remainder())), base, &mut len);
+    len
+}
+
+/// Up to eight bytes as one little-endian word; missing bytes are `a` (never special).
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [b'a'; 8];
+    w[..b.len()].copy_from_slice(b);
+    u64::from_le_bytes(w)
+}
+
+const LANE_ONES: u64 = 0x0101_0101_0101_0101;
+const LANE_HIGH: u64 = 0x8080_8080_8080_8080;
+const LANE_LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// The high bit of each byte of `v` that is zero, exactly (no borrow between bytes).
+#[inline(always)]
+fn zero_lanes(v: u64) -> u64 {
+    !(((v & LANE_LOW7).wrapping_add(LANE_LOW7)) | v) & LANE_HIGH
+}
+
+/// The high bit of each byte of `x` that [`escape_byte`] must look at: `&`, `<`, `>`, every
+/// byte below 0x20 (tab, LF and CR included; they are let through there) and 0xEF (the
+/// lead byte of U+FFFE and U+FFFF).
+#[inline(always)]
+fn special_lanes(x: u64) -> u64 {
+    let amp = zero_lanes(x ^ (LANE_ONES * u64::from(b'&')));
+    // `<` (0x3C) and `>` (0x3E) differ only in bit 1.
+    let angle = zero_lanes((x & (LANE_ONES * 0xFD)) ^ (LANE_ONES * u64::from(b'<')));
+    let control = zero_lanes(x & (LANE_ONES * 0xE0));
+    let ef = zero_lanes(x ^ (LANE_ONES * 0xEF));
+    amp | angle | control | ef
+}
+
+/// Writes the replacement for the byte at `i`, if it needs one, after the pending bytes
+/// `bytes[start..i]`; returns where the pending bytes now start.
+#[inline]
+fn escape_byte(out: &mut Vec<u8>, bytes: &[u8], start: usize, i: usize) -> usize {
+    let b = bytes[i];
+    let picture;
+    let (rep, len): (&[u8], usize) = match b {
+        b'&' => (b"&amp;", 1),
+        b'<' => (b"&lt;", 1),
+        b'>' => (b"&gt;", 1),
+        b'\t' | b'\n' | b'\r' => return start,
+        0..=0x1F => {
+            // U+2400 + b in UTF-8.
+            picture = [0xE2, 0x90, 0x80 + b];
+            (&picture, 1)
+        }
+        // EF BF BE / EF BF BF are U+FFFE / U+FFFF; EF BF BD is U+FFFD.
+        0xEF if bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
+        {
+            (b"\xEF\xBF\xBD", 3)
+        }
+        _ => return start,
+    };
+    out.extend_from_slice(&bytes[start..i]);
+    out.extend_from_slice(rep);
+    i + len
 }
 
 /// Appends the decimal form of `i` without allocating.
@@ -985,21 +1665,44 @@ mod tests {
     }
 
     #[test]
-    fn markup_bytes_are_found_anywhere() {
-        for len in 0..40 {
-            for pos in 0..len {
-                for c in [b'&', b'<', b'>'] {
-                    let mut v = vec![b'a'; len];
-                    v[pos] = c;
-                    assert!(has_markup_byte(&v), "{len} {pos} {c}");
-                }
+    fn special_bytes_are_found_in_every_lane() {
+        let specials: Vec<u8> = (0u8..0x20).chain([b'&', b'<', b'>', 0xEF]).collect();
+        for pos in 0..8 {
+            for &c in &specials {
+                let mut w = [b'a'; 8];
+                w[pos] = c;
+                assert_eq!(
+                    special_lanes(u64::from_le_bytes(w)),
+                    0x80 << (8 * pos),
+                    "{pos} {c:#x}"
+                );
             }
-            // Neighbours of the three bytes, high bytes and zero bytes are not markup.
-            let v: Vec<u8> = (0..len)
-                .map(|i| [b'%', b'\'', b'=', b'?', b';', b'=', 0, 0xBC, 0xBE, 0xA6][i % 10])
-                .collect();
-            assert!(!has_markup_byte(&v), "{v:?}");
+            // All specials at once: each lane flagged, no borrow into a neighbour.
+            let mut w = [0u8; 8];
+            w[pos] = b'&';
+            assert_eq!(special_lanes(u64::from_le_bytes(w)), 0x8080_8080_8080_8080);
         }
+        // Neighbours of the special bytes are not special.
+        for c in (0x20u8..=0xFF).filter(|c| !specials.contains(c)) {
+            assert_eq!(special_lanes(u64::from_le_bytes([c; 8])), 0, "{c:#x}");
+        }
+    }
+
+    /// The reference escaping: what `escape_into` must write, char by char.
+    fn model_escape(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\t' | '\n' | '\r' => out.push(c),
+                '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap()),
+                '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+                _ => out.push(c),
+            }
+        }
+        out
     }
 
     #[test]
@@ -1012,17 +1715,36 @@ mod tests {
             "<",
             "x".repeat(32).as_str(),
             &"<&>".repeat(11),
+            "\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{e}\u{1b}[0m\u{1f} \u{7f}\u{80}\u{9f}",
+            "a\u{fffe}b\u{ffff}c\u{fffd}\u{fffc}\u{efbf}\u{ef}\u{10ffff}\u{2400}",
+            "caf\u{e9} \u{1f600} \u{feff}",
         ] {
-            for n in [0, 1, 20, 40] {
-                let t = format!("{}{s}", "y".repeat(n));
-                let mut out = Vec::new();
-                escape_into(&mut out, &t);
-                let want = t
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;");
-                assert_eq!(String::from_utf8(out).unwrap(), want);
+            for n in [0, 1, 7, 20, 40] {
+                for m in [0, 3] {
+                    let t = format!("{}{s}{}", "y".repeat(n), "z".repeat(m));
+                    let mut out = vec![b'#'];
+                    escape_into(&mut out, &t);
+                    let want = model_escape(&t);
+                    assert_eq!(String::from_utf8(out[1..].to_vec()).unwrap(), want, "{t:?}");
+                    assert_eq!(escaped_len(&t), want.len(), "{t:?}");
+                }
             }
+        }
+        // Strings without such characters are copied as they are.
+        let plain = "name: web-1, /var/log/x.log \u{e9}\u{1f600} \"'".repeat(5);
+        let mut out = Vec::new();
+        escape_into(&mut out, &plain);
+        assert_eq!(out, plain.as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_matches_the_model(t in "(\\PC|[\u{0}-\u{1f}&<>\u{fffe}\u{ffff}]){0,80}") {
+            let mut out = Vec::new();
+            escape_into(&mut out, &t);
+            let want = model_escape(&t);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), want.clone());
+            prop_assert_eq!(escaped_len(&t), want.len());
         }
     }
 
