@@ -131,11 +131,15 @@ pub fn bind_inet(cfg: &InetHttpServerConfig) -> Result<TcpListener, BindError> {
     Ok(l)
 }
 
-/// The socket file of a unix server; removes it when dropped in the process that made it.
+/// The socket file of a unix server, with the instance lock that makes it ours: while it
+/// lives, `<file>.lock` is `flock`ed (an exclusive lock on an open file description that
+/// the daemonized child inherits across its fork, close-on-exec so no program inherits
+/// it). Dropping it (in the process that holds the lock) removes the socket file and the
+/// lock file, then releases the lock.
 #[derive(Debug)]
 pub struct SocketFile {
     path: PathBuf,
-    owner_pid: u32,
+    lock: Option<InstanceLock>,
 }
 
 impl SocketFile {
@@ -144,11 +148,14 @@ impl SocketFile {
         &self.path
     }
 
-    /// Removes the socket file now (also done on drop).
+    /// Removes the socket file and its lock file now (also done on drop).
     pub fn remove(&mut self) {
-        if self.owner_pid == std::process::id() && !self.path.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.path);
-            self.path = PathBuf::new();
+        if let Some(lock) = self.lock.take() {
+            if !self.path.as_os_str().is_empty() {
+                let _ = std::fs::remove_file(&self.path);
+                self.path = PathBuf::new();
+            }
+            drop(lock);
         }
     }
 }
@@ -159,18 +166,79 @@ impl Drop for SocketFile {
     }
 }
 
-/// True when something accepts a connection on `path` and answers an HTTP request.
+/// An exclusive `flock` on `<socket file>.lock`, held for as long as the server runs.
+#[derive(Debug)]
+struct InstanceLock {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        // Unlinked while still locked: a daemon that opened the old file meanwhile sees
+        // that the name no longer leads to the inode it locked and tries again.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The lock file beside a socket file: `<file>.lock`.
+pub fn lock_path(socket: &Path) -> PathBuf {
+    let mut p = socket.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// Takes the instance lock of `socket`. `Err(AddressInUse)` when another live process
+/// (running or stopped) holds it.
+fn lock_instance(socket: &Path) -> Result<InstanceLock, BindError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let path = lock_path(socket);
+    // A lock file unlinked by its owner between our open and our flock leaves us holding
+    // a lock nobody else can see; then open the new file. Bounded: each turn needs an
+    // owner to exit meanwhile.
+    for _ in 0..STALE_RETRIES {
+        // std opens with O_CLOEXEC.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(BindError::Os)?;
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::EWOULDBLOCK) => BindError::AddressInUse,
+                _ => BindError::Os(e),
+            });
+        }
+        let held = file.metadata().map_err(BindError::Os)?;
+        match std::fs::metadata(&path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                return Ok(InstanceLock { path, _file: file });
+            }
+            _ => continue,
+        }
+    }
+    Err(BindError::AddressInUse)
+}
+
+/// True when some process listens on `path` (a stopped one included: its backlog still
+/// takes connections), or answers an HTTP request there.
 fn socket_in_use(path: &Path) -> bool {
     let Ok(mut s) = UnixStream::connect(path) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
-        return false;
-    }
+    let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
     let mut b = [0u8; 1];
-    matches!(s.read(&mut b), Ok(1))
+    let _ = s.read(&mut b);
+    // The connection was accepted into a listening socket's backlog: not stale, whether
+    // or not the listener answered in time.
+    true
 }
 
 /// How many times a stale socket file is removed before giving up (the reference loops
@@ -181,8 +249,13 @@ const STALE_RETRIES: u32 = 20;
 /// `<file>.<pid>`, chmod it, hard-link it to `<file>`; if the link fails and something
 /// answers on the existing file, the address is in use; otherwise the file is stale: print
 /// `Unlinking stale socket <file>` on stderr, remove it, wait 0.3 s and try again. Then chown.
+///
+/// Before any of that the instance lock `<file>.lock` is taken ([`SocketFile`]): when
+/// another live daemon holds it (even a stopped one), the address is in use, whatever a
+/// connection to the socket would show.
 pub fn bind_unix(cfg: &UnixHttpServerConfig) -> Result<(UnixListener, SocketFile), BindError> {
     let file = &cfg.file;
+    let mut lock = Some(lock_instance(file)?);
     let mut temp = file.clone().into_os_string();
     temp.push(format!(".{}", std::process::id()));
     let temp = PathBuf::from(temp);
@@ -200,7 +273,7 @@ pub fn bind_unix(cfg: &UnixHttpServerConfig) -> Result<(UnixListener, SocketFile
             Ok(()) => {
                 let guard = SocketFile {
                     path: file.clone(),
-                    owner_pid: std::process::id(),
+                    lock: lock.take(),
                 };
                 if let Some((uid, gid)) = cfg.chown {
                     if let Err(e) = nix::unistd::chown(
@@ -249,6 +322,7 @@ pub fn bind_unix(cfg: &UnixHttpServerConfig) -> Result<(UnixListener, SocketFile
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+    use std::time::Instant;
 
     fn cfg(file: PathBuf) -> UnixHttpServerConfig {
         UnixHttpServerConfig {
@@ -269,8 +343,8 @@ mod tests {
         let (l, guard) = bind_unix(&c).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o760);
-        // No temporary name left behind.
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // No temporary name left behind: the socket and its lock file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
         drop(l);
         drop(guard);
         assert!(!path.exists());
@@ -305,6 +379,38 @@ mod tests {
             .starts_with("Another program is already listening"));
         t.join().unwrap();
         assert!(path.exists());
+    }
+
+    #[test]
+    fn lock_decides_ownership() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let (l, guard) = bind_unix(&cfg(path.clone())).unwrap();
+        assert!(lock_path(&path).exists());
+        // Even with the socket file gone, a second server is refused while the lock
+        // is held, and leaves the owner's files alone.
+        std::fs::remove_file(&path).unwrap();
+        let err = bind_unix(&cfg(path.clone())).unwrap_err();
+        assert!(matches!(err, BindError::AddressInUse), "{err}");
+        assert!(lock_path(&path).exists());
+        drop(l);
+        drop(guard);
+        assert!(!lock_path(&path).exists());
+        let (_l, _g) = bind_unix(&cfg(path.clone())).unwrap();
+    }
+
+    #[test]
+    fn silent_listener_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        // Listens but never accepts (like a stopped daemon): not stale.
+        let _l = UnixListener::bind(&path).unwrap();
+        let t = Instant::now();
+        let err = bind_unix(&cfg(path.clone())).unwrap_err();
+        assert!(matches!(err, BindError::AddressInUse), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(path.exists());
+        assert!(!lock_path(&path).exists());
     }
 
     #[test]

@@ -10,15 +10,18 @@
 //! client never holds up anyone else.
 //!
 //! Limits: request heads are bounded ([`Limits::max_head`]), bodies too
-//! ([`Limits::max_body`], 413), a client must send a body within [`Limits::body_timeout`]
-//! and a request head within [`Limits::head_timeout`] (which is also how long an idle
-//! keep-alive connection is kept: long, like the reference's 30 minutes, because
-//! `supervisorctl`'s shell and superlance keep one connection and do not reconnect), and at
-//! most [`Limits::max_connections`] connections are served at once per server (more wait in
-//! the kernel's backlog). A slow client only ever occupies its own connection task.
+//! ([`Limits::max_body`], 413), a client must send a body within [`Limits::body_timeout`],
+//! its first request head within [`Limits::head_timeout`] of connecting, and an idle
+//! keep-alive connection is closed after [`Limits::idle_timeout`]. At most
+//! [`Limits::max_connections`] connections are open at once per server: past that, the
+//! oldest one that has not sent a request head is closed to make room (see [`conns`]),
+//! so half-open connections cannot shut out a legitimate client, and a reserve of
+//! descriptors lets a server accept and answer even when the process has none left.
+//! A slow client only ever occupies its own connection task.
 
 pub mod auth;
 pub mod bind;
+pub mod conns;
 pub mod tail;
 pub mod web;
 
@@ -36,7 +39,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::rpc::{ControlRequest, LogTarget};
 use supervisor_config::{Credentials, LogLevel};
@@ -139,13 +142,19 @@ pub struct Limits {
     pub max_head: usize,
     /// Most headers in one request.
     pub max_headers: usize,
-    /// Time allowed to send a request head; also the idle time after which a keep-alive
-    /// connection is closed.
+    /// Time allowed from connecting to the end of the first request head.
     pub head_timeout: Duration,
+    /// Idle time after which a keep-alive connection is closed (it also bounds the time
+    /// to send a later request's head).
+    pub idle_timeout: Duration,
     /// Time allowed to send a request body.
     pub body_timeout: Duration,
-    /// Most connections served at once by one server.
+    /// Most connections open at once on one server (default: [`conns::connection_cap`]
+    /// of the descriptor limit).
     pub max_connections: usize,
+    /// How long a connection without a complete request head (or an idle keep-alive one)
+    /// is left alone before it may be closed to make room for a new one at the cap.
+    pub evict_after: Duration,
 }
 
 impl Default for Limits {
@@ -154,9 +163,11 @@ impl Default for Limits {
             max_body: 16 * 1024 * 1024,
             max_head: 64 * 1024,
             max_headers: 100,
-            head_timeout: Duration::from_secs(30 * 60),
+            head_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
             body_timeout: Duration::from_secs(30),
-            max_connections: 4096,
+            max_connections: conns::connection_cap(conns::nofile_limit()),
+            evict_after: Duration::from_secs(1),
         }
     }
 }
@@ -239,8 +250,12 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
     let authz = req.headers().get(hyper::header::AUTHORIZATION);
     match auth::check(ctx.credentials.as_ref(), authz.map(|h| h.as_bytes())) {
         auth::AuthResult::Allowed => {}
-        auth::AuthResult::Unauthorized => return unauthorized(),
+        auth::AuthResult::Unauthorized => {
+            drain_body(&ctx, req).await;
+            return unauthorized();
+        }
         auth::AuthResult::Malformed => {
+            drain_body(&ctx, req).await;
             let mut r = error_response(StatusCode::BAD_REQUEST);
             r.headers_mut()
                 .insert("Connection", HeaderValue::from_static("close"));
@@ -290,6 +305,36 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
         None if get_or_head => error_response(StatusCode::NOT_FOUND),
         None => error_response(StatusCode::BAD_REQUEST),
     }
+}
+
+/// Reads and discards the body of a request that is refused before it is looked at, so
+/// the client has written all of it when the answer and the close come (a close with
+/// unread input resets the connection, and the client sees a broken pipe instead of the
+/// answer). Bounded by [`Limits::max_body`] (a larger declared body is not read) and
+/// [`Limits::body_timeout`]; nothing is kept.
+async fn drain_body(ctx: &ServerContext, req: Request<Incoming>) {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > ctx.limits.max_body as u64) {
+        return;
+    }
+    let mut body = req.into_body();
+    let max = ctx.limits.max_body;
+    let _ = tokio::time::timeout(ctx.limits.body_timeout, async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(d) = frame.data_ref() {
+                seen = seen.saturating_add(d.len());
+                if seen > max {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads a whole body within the size and time limits.
@@ -562,39 +607,97 @@ where
 
 /// Serves one connection until it closes or `stop` turns true; then the response being
 /// written is finished (graceful shutdown) and the connection closed.
-pub async fn serve_connection_until<I>(
+pub async fn serve_connection_until<I>(io: I, ctx: Arc<ServerContext>, stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    serve_tracked(io, ctx, stop, conns::Conn::standalone()).await;
+}
+
+/// A response body that keeps its connection marked busy until it is written (or
+/// dropped), so a `tail -f` stream is never taken for an idle connection.
+struct TrackedBody {
+    body: Body,
+    _busy: conns::Busy,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+async fn serve_tracked<I>(
     io: I,
     ctx: Arc<ServerContext>,
     mut stop: watch::Receiver<bool>,
+    conn: Arc<conns::Conn>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // hyper's head timer runs from the moment it waits for a head, idle time included:
+    // that makes it the keep-alive idle limit. The first head has its own, shorter limit
+    // below (from the accept).
     builder
         .keep_alive(true)
         // `Content-Type`, not `content-type`: what the reference sends, for naive clients.
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.limits.head_timeout)
+        .header_read_timeout(ctx.limits.idle_timeout)
         .max_buf_size(ctx.limits.max_head.max(8192))
         .max_headers(ctx.limits.max_headers);
+    let first_head_by = conn.accepted() + ctx.limits.head_timeout;
+    let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
+        let busy = service_conn.begin();
         async move {
             let mut r = handle(ctx, req).await;
             r.headers_mut()
                 .insert("Server", HeaderValue::from_static("Medusa/1.12"));
-            Ok::<_, Infallible>(r)
+            let (parts, body) = r.into_parts();
+            Ok::<_, Infallible>(Response::from_parts(
+                parts,
+                TrackedBody { body, _busy: busy },
+            ))
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        _ = stop.wait_for(|s| *s) => {}
+    let http = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(http);
+    let first_head = tokio::time::sleep_until(first_head_by.into());
+    tokio::pin!(first_head);
+    let mut waiting_first_head = true;
+    loop {
+        tokio::select! {
+            _ = http.as_mut() => return,
+            _ = stop.wait_for(|s| *s) => break,
+            // Closed to make room for another client: drop it at once.
+            () = conn.evict.notified() => return,
+            () = first_head.as_mut(), if waiting_first_head => {
+                if !conn.head_seen() {
+                    return;
+                }
+                waiting_first_head = false;
+            }
+        }
     }
-    conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
+    http.as_mut().graceful_shutdown();
+    let _ = http.await;
 }
 
 /// A listening socket of either family.
@@ -619,12 +722,17 @@ impl Listener {
     }
 }
 
-/// Accepts connections forever, each served by its own task. Accept errors (e.g. out of
-/// file descriptors) pause accepting briefly instead of spinning.
+/// Accepts connections forever, each served by its own task. An accept error never ends
+/// the loop: out of descriptors, a spare one from the server's [`conns::Reserve`] is
+/// given up and the accept retried at once; with none left (or on other errors) accepting
+/// pauses briefly instead of spinning, the client waiting in the backlog.
 pub async fn serve(listener: Listener, ctx: Arc<ServerContext>) {
     let (_keep, never) = watch::channel(false);
     serve_until(listener, ctx, never).await;
 }
+
+/// How long accepting pauses after an accept error that the reserve could not absorb.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// Like [`serve`], until `stop` turns true: then no connection is accepted any more, every
 /// open connection finishes the response it is writing (e.g. the answer to
@@ -643,38 +751,77 @@ pub async fn serve_until(
     ctx: Arc<ServerContext>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(ctx.limits.max_connections));
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
+    let registry = Arc::new(conns::Registry::new());
+    let reserve = Arc::new(conns::Reserve::new());
+    let cap = ctx.limits.max_connections.max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    'accepting: loop {
         // Reap finished connection tasks so the set stays small.
-        while conns.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stop.wait_for(|s| *s) => break,
-        };
+        while tasks.try_join_next().is_some() {}
+        reserve.refill();
         let accepted = tokio::select! {
-            a = accept(&listener) => a,
+            a = std::future::poll_fn(|cx| poll_accept(&listener, &reserve, cx)) => a,
             _ = stop.wait_for(|s| *s) => break,
         };
-        match accepted {
-            Ok(io) => {
-                let ctx = ctx.clone();
-                let stop = stop.clone();
-                conns.spawn(async move {
-                    match io {
-                        Accepted::Unix(s) => serve_connection_until(s, ctx, stop).await,
-                        Accepted::Tcp(s) => serve_connection_until(s, ctx, stop).await,
-                    }
-                    drop(permit);
-                });
+        let io = match accepted {
+            Ok(io) => io,
+            Err(e) => {
+                // Out of descriptors with the reserve spent: close a connection that
+                // may be closed (no head yet, or idle), let its task release the
+                // descriptor into the reserve, and accept again.
+                let pause = if conns::is_fd_exhaustion(&e)
+                    && registry.evict_one(ctx.limits.evict_after).is_ok()
+                {
+                    Duration::from_millis(5)
+                } else {
+                    ACCEPT_ERROR_PAUSE
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                reserve.refill();
+                continue;
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        };
+        // A spare descriptor was used for this one and cannot be reopened: win one back
+        // from a connection that may be closed, so the next client gets in too.
+        reserve.refill();
+        if reserve.len() < conns::FD_RESERVE {
+            let _ = registry.evict_one(ctx.limits.evict_after);
         }
+        // At the cap: make room, or hold this one until a connection closes or may be
+        // closed (at most one connection waits here; the rest wait in the backlog).
+        while registry.len() >= cap {
+            match registry.evict_one(ctx.limits.evict_after) {
+                Ok(()) => break,
+                Err(wait) => {
+                    let wait = wait.unwrap_or(Duration::from_secs(1));
+                    tokio::select! {
+                        () = registry.changed() => {}
+                        () = tokio::time::sleep(wait) => {}
+                        _ = stop.wait_for(|s| *s) => break 'accepting,
+                    }
+                }
+            }
+        }
+        let (id, conn) = registry.add();
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        let registry = registry.clone();
+        let reserve = reserve.clone();
+        tasks.spawn(async move {
+            match io {
+                Accepted::Unix(s) => serve_tracked(s, ctx, stop, conn).await,
+                Accepted::Tcp(s) => serve_tracked(s, ctx, stop, conn).await,
+            }
+            // The socket is closed by now: take its descriptor back into the reserve if
+            // the reserve is short, before anything else can claim it.
+            registry.remove(id);
+            reserve.refill();
+        });
     }
-    while conns.join_next().await.is_some() {}
+    while tasks.join_next().await.is_some() {}
 }
 
 enum Accepted {
@@ -682,13 +829,24 @@ enum Accepted {
     Tcp(tokio::net::TcpStream),
 }
 
-async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
-    match listener {
-        Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
-        Listener::Tcp(l) => {
-            let (s, _) = l.accept().await?;
-            let _ = s.set_nodelay(true);
-            Ok(Accepted::Tcp(s))
+/// One accept; out of descriptors, a spare one is closed and the accept retried in the
+/// same poll, so nothing else can take the freed descriptor first.
+fn poll_accept(
+    listener: &Listener,
+    reserve: &conns::Reserve,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<Accepted>> {
+    loop {
+        let r = match listener {
+            Listener::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| Accepted::Unix(s)),
+            Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                Accepted::Tcp(s)
+            }),
+        };
+        match r {
+            Poll::Ready(Err(e)) if conns::is_fd_exhaustion(&e) && reserve.release_one() => continue,
+            other => return other,
         }
     }
 }
