@@ -63,6 +63,65 @@ pub struct Section {
     pub entries: Entries,
 }
 
+/// Where a line of a config file is: the file (as named when reading it) and the 1-based
+/// line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// The file.
+    pub file: Arc<str>,
+    /// The line.
+    pub line: usize,
+}
+
+/// One `[name]` header line as written (every occurrence, repeats included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The name between the brackets (`DEFAULT` included).
+    pub name: String,
+    /// Where the header is.
+    pub at: At,
+}
+
+/// A line the dialect accepts but that is very likely a mistake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Suspect {
+    /// A line starting with `[` that is not a header (no closing `]`) and was read as a
+    /// `key = value` of the section before it (`[program:web` is key `[program`).
+    MissingBracket {
+        /// Where the line is.
+        at: At,
+        /// The line as written, stripped.
+        text: String,
+        /// The section that received the key (`None` for `[DEFAULT]`).
+        section: Option<String>,
+        /// The key it became (lower-cased).
+        key: String,
+    },
+    /// A complete `[header]` indented deeper than the key before it: read as a
+    /// continuation line of that key's value, not as a section.
+    IndentedHeader {
+        /// Where the line is.
+        at: At,
+        /// The line as written, stripped.
+        text: String,
+        /// The section of the value it joined (`None` for `[DEFAULT]`).
+        section: Option<String>,
+        /// The key whose value it joined.
+        key: String,
+    },
+    /// A key set a second time in a section (the later value is used).
+    DuplicateKey {
+        /// The section (`None` for `[DEFAULT]`).
+        section: Option<String>,
+        /// The key.
+        key: String,
+        /// Where it was set before.
+        first: At,
+        /// Where it is set again.
+        again: At,
+    },
+}
+
 /// A parse failure, with the reference's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IniError {
@@ -83,6 +142,10 @@ pub struct Ini {
     index: HashMap<String, usize>,
     /// Sections given keys by the latest `read_str`, and whether `[DEFAULT]` was.
     last_touched: (Vec<usize>, bool),
+    /// Every header line read, in reading order.
+    headers: Vec<Header>,
+    /// Lines that are accepted but look like mistakes, in reading order.
+    suspects: Vec<Suspect>,
 }
 
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -101,6 +164,16 @@ impl Ini {
     /// True when the section exists.
     pub fn has_section(&self, name: &str) -> bool {
         self.index.contains_key(name)
+    }
+
+    /// Every `[header]` line read so far (repeats included), in reading order.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// Lines read so far that the dialect accepts but that look like mistakes.
+    pub fn suspects(&self) -> &[Suspect] {
+        &self.suspects
     }
 
     /// A section by name.
@@ -227,10 +300,28 @@ impl Ini {
                 if let Some(&pi) = pending_idx.get(&(sect, opt.clone())) {
                     pending[pi].2.push(value.to_string());
                 }
+                if section_header(value).is_some() {
+                    self.suspects.push(Suspect::IndentedHeader {
+                        at: At {
+                            file: file.clone(),
+                            line: lineno,
+                        },
+                        text: value.to_string(),
+                        section: sect.map(|i| self.sections[i].name.clone()),
+                        key: opt.clone(),
+                    });
+                }
                 continue;
             }
             indent_level = cur_indent;
             if let Some(header) = section_header(value) {
+                self.headers.push(Header {
+                    name: header.to_string(),
+                    at: At {
+                        file: file.clone(),
+                        line: lineno,
+                    },
+                });
                 if header == DEFAULT_SECTION && !self.index.contains_key(header) {
                     cursect = Some(None);
                 } else if let Some(&i) = self.index.get(header) {
@@ -277,6 +368,34 @@ impl Ini {
                         file: file.clone(),
                         line: lineno,
                     };
+                    let here_at = At {
+                        file: file.clone(),
+                        line: lineno,
+                    };
+                    let sect_name = sect.map(|i| self.sections[i].name.clone());
+                    if value.starts_with('[') {
+                        self.suspects.push(Suspect::MissingBracket {
+                            at: here_at.clone(),
+                            text: value.to_string(),
+                            section: sect_name.clone(),
+                            key: key.clone(),
+                        });
+                    }
+                    let previous = match sect {
+                        None => self.defaults.get(&key),
+                        Some(i) => self.sections[i].entries.get(&key),
+                    };
+                    if let Some(p) = previous {
+                        self.suspects.push(Suspect::DuplicateKey {
+                            section: sect_name,
+                            key: key.clone(),
+                            first: At {
+                                file: p.file.clone(),
+                                line: p.line,
+                            },
+                            again: here_at,
+                        });
+                    }
                     match sect {
                         None => {
                             defaults_touched = true;
@@ -468,6 +587,51 @@ mod tests {
     fn stray_bracket_is_a_key() {
         let ini = parse("[s]\n[program:a\n");
         assert_eq!(v(&ini, "s", "[program"), "a");
+        assert_eq!(
+            ini.suspects(),
+            &[Suspect::MissingBracket {
+                at: At {
+                    file: Arc::from("t.conf"),
+                    line: 2,
+                },
+                text: "[program:a".into(),
+                section: Some("s".into()),
+                key: "[program".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn headers_duplicates_and_indented_headers_are_recorded() {
+        let ini = parse("[a]\nk=1\n  [t]\n[b]\n[a]\nk=2\n");
+        let names: Vec<(&str, usize)> = ini
+            .headers()
+            .iter()
+            .map(|h| (h.name.as_str(), h.at.line))
+            .collect();
+        assert_eq!(names, vec![("a", 1), ("b", 4), ("a", 5)]);
+        let at = |line| At {
+            file: Arc::from("t.conf"),
+            line,
+        };
+        assert_eq!(
+            ini.suspects(),
+            &[
+                Suspect::IndentedHeader {
+                    at: at(3),
+                    text: "[t]".into(),
+                    section: Some("a".into()),
+                    key: "k".into(),
+                },
+                Suspect::DuplicateKey {
+                    section: Some("a".into()),
+                    key: "k".into(),
+                    first: at(2),
+                    again: at(6),
+                },
+            ]
+        );
+        assert_eq!(v(&ini, "a", "k"), "2");
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! [`split_command`] and the value parsers re-exported from [`datatypes`].
 
 pub mod datatypes;
+pub mod diagnostics;
 pub mod error;
 pub mod glob;
 pub mod ini;
+pub mod keys;
 pub mod load;
 pub mod model;
 pub mod pyfmt;
@@ -26,6 +28,7 @@ pub use datatypes::{
     parse_bool, parse_byte_size, parse_exitcodes, parse_inet_address, parse_int, parse_log_level,
     parse_name, parse_octal, parse_signal, parse_url, signal_name,
 };
+pub use diagnostics::{Diagnostic, Severity, Verdict};
 pub use error::ConfigError;
 pub use load::LoadContext;
 pub use model::*;
@@ -50,6 +53,13 @@ pub fn load_with_env(
     ctx.environ = env.to_vec();
     ctx.hostname = hostname.to_string();
     load::load_with_context(path, &ctx)
+}
+
+/// Loads `path` as [`load`] does and also returns the findings of the load even when it
+/// fails (what `--check-config` reports): `(result, findings)`. On success the findings
+/// are the same as [`Config::diagnostics`].
+pub fn check(path: &Path) -> (Result<Config, ConfigError>, Vec<Diagnostic>) {
+    load::check_with_context(path, &LoadContext::from_process())
 }
 
 /// Reads supervisorctl's `[supervisorctl]` section from `path` (required when a file is

@@ -3,6 +3,7 @@
 //! is the reference's first error.
 
 use crate::datatypes::{self as dt, LogName};
+use crate::diagnostics::{self, Diagnostic, Severity};
 use crate::ini::{Entry, Ini};
 use crate::pyfmt::{expand, py_repr, py_strip, Expansions, PyVal, Scope};
 use crate::*;
@@ -301,9 +302,51 @@ fn parse_into(ini: &mut Ini, text: &str, fpname: &str) -> Result<(), ConfigError
 
 /// Loads and validates `path` with an explicit context (environment, host name, cwd).
 pub fn load_with_context(path: &Path, ctx: &LoadContext) -> Result<Config, ConfigError> {
+    check_with_context(path, ctx).0
+}
+
+/// [`load_with_context`], also returning the findings of the load (unknown keys and
+/// sections, repeats, include patterns without a match...) even when it fails.
+pub fn check_with_context(
+    path: &Path,
+    ctx: &LoadContext,
+) -> (Result<Config, ConfigError>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let result = load_inner(path, ctx, &mut diags).map(|mut c| {
+        c.diagnostics = diags.clone();
+        c
+    });
+    (result, diags)
+}
+
+/// Every key of the document with its place, for messages about values.
+fn source_map(ini: &Ini) -> SourceMap {
+    let mut m = SourceMap::default();
+    for k in ini.defaults.keys() {
+        if let Some(e) = ini.defaults.get(k) {
+            m.insert(None, k, e.file.clone(), e.line);
+        }
+    }
+    for name in ini.section_names() {
+        if let Some(sec) = ini.section(name) {
+            for k in sec.entries.keys() {
+                if let Some(e) = sec.entries.get(k) {
+                    m.insert(Some(name), k, e.file.clone(), e.line);
+                }
+            }
+        }
+    }
+    m
+}
+
+fn load_inner(
+    path: &Path,
+    ctx: &LoadContext,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Config, ConfigError> {
     let configfile = path.to_string_lossy().into_owned();
     let text = read_text(&configfile, &ctx.cwd)?;
-    load_text(path, &text, ctx, true)
+    load_text(path, &text, ctx, true, diags)
 }
 
 /// Loads and validates `text` as if it were the content of the file `path`, which is
@@ -313,7 +356,11 @@ pub fn load_with_context(path: &Path, ctx: &LoadContext) -> Result<Config, Confi
 /// file loader it still checks that directories named in paths exist and asks the user
 /// database for `user=`.
 pub fn load_from_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Config, ConfigError> {
-    load_text(path, text, ctx, false)
+    let mut diags = Vec::new();
+    load_text(path, text, ctx, false, &mut diags).map(|mut c| {
+        c.diagnostics = diags;
+        c
+    })
 }
 
 fn load_text(
@@ -321,6 +368,7 @@ fn load_text(
     text: &str,
     ctx: &LoadContext,
     read_includes: bool,
+    diags: &mut Vec<Diagnostic>,
 ) -> Result<Config, ConfigError> {
     let configfile = path.to_string_lossy().into_owned();
     let here = dt::dirname(&dt::abspath(&configfile, &ctx.cwd)).to_string();
@@ -348,6 +396,7 @@ fn load_text(
     inc_exp.set_str("host_node_name", ctx.hostname.clone());
     inc_exp.update(&ld.environ);
 
+    let mut read_files: Vec<String> = vec![configfile.clone()];
     if ld.ini.has_section("include") {
         ld.ini.expand_here(&here);
         let Some(files) = ld.ini.get("include", "files").cloned() else {
@@ -366,6 +415,22 @@ fn load_text(
             }
         })?;
         let base = here.clone();
+        let files_at = ld
+            .ini
+            .get("include", "files")
+            .map(|e| (e.file.to_string(), e.line));
+        let include_diag = |code: &'static str, message: String, at_start: bool| {
+            let mut d = diagnostics::diagnostic(
+                Severity::Warning,
+                code,
+                message,
+                files_at.as_ref().map(|(f, l)| (f.as_str(), *l)),
+                Some("include"),
+                Some("files"),
+            );
+            d.at_start = at_start;
+            d
+        };
         for pattern in files.split(dt::is_py_space).filter(|p| !p.is_empty()) {
             let pattern = if pattern.starts_with('/') {
                 pattern.to_string()
@@ -382,6 +447,15 @@ fn load_text(
             if names.is_empty() {
                 ld.warnings
                     .push(format!("No file matches via include \"{pattern}\""));
+                // the start-up log already has the reference's line for it
+                diags.push(include_diag(
+                    "include-no-match",
+                    format!(
+                        "[include] files pattern {} matches no file",
+                        py_repr(&pattern)
+                    ),
+                    false,
+                ));
                 continue;
             }
             names.sort();
@@ -390,8 +464,17 @@ fn load_text(
                     .push(format!("Included extra file \"{filename}\" during parsing"));
                 // like RawConfigParser.read: files that cannot be opened are skipped
                 let Ok(bytes) = std::fs::read(&filename) else {
+                    diags.push(include_diag(
+                        "include-unreadable",
+                        format!(
+                            "included file {} cannot be read and is skipped",
+                            py_repr(&filename)
+                        ),
+                        true,
+                    ));
                     continue;
                 };
+                read_files.push(filename.clone());
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let before: std::collections::HashSet<String> =
                     ld.ini.section_names().map(String::from).collect();
@@ -411,6 +494,10 @@ fn load_text(
         }
     }
 
+    diags.extend(diagnostics::from_ini(&ld.ini, &read_files));
+    diagnostics::sort(diags, &read_files);
+    let sources = source_map(&ld.ini);
+
     if !ld.ini.has_section("supervisord") {
         return Err(ConfigError::msg(
             ".ini file does not include supervisord section",
@@ -425,10 +512,15 @@ fn load_text(
 
     // realize(): the [supervisord] user must exist; paths made absolute
     if let Some(user) = &supervisord.user {
-        dt::name_to_uid(user).map_err(|m| ConfigError {
-            section: Some("supervisord".into()),
-            key: Some("user".into()),
-            ..ConfigError::msg(m)
+        dt::name_to_uid(user).map_err(|m| {
+            let at = sources.locate("supervisord", "user");
+            ConfigError {
+                file: at.map(|(f, _)| PathBuf::from(f)),
+                line: at.map(|(_, l)| l),
+                section: Some("supervisord".into()),
+                key: Some("user".into()),
+                message: m,
+            }
         })?;
     }
 
@@ -454,6 +546,8 @@ fn load_text(
         rpc_interfaces,
         groups,
         parse_messages,
+        diagnostics: Vec::new(),
+        sources,
     })
 }
 

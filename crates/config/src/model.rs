@@ -3,7 +3,9 @@
 //! OWNER: the config engine. Field names follow Supervisor's keys. Every type derives
 //! `PartialEq` because `reloadConfig` decides "changed" groups by comparing them.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A whole parsed `supervisord.conf` (plus its includes), as the daemon needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,39 @@ pub struct Config {
     /// Messages the reference logs once the main log is open, in order (criticals first,
     /// then warnings, then infos, as the reference flushes them).
     pub parse_messages: Vec<ParseMessage>,
+    /// Our findings about the config (unknown keys, repeated sections...; see
+    /// [`crate::diagnostics`]), sorted by file and line. The reference has none.
+    pub diagnostics: Vec<crate::Diagnostic>,
+    /// Where each key was written, for messages about values.
+    pub sources: SourceMap,
+}
+
+/// Where each `key = value` of the config was written: `(section, key)` -> file and line,
+/// with `[DEFAULT]` keys as the fallback of every section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    sections: HashMap<String, HashMap<String, (Arc<str>, usize)>>,
+    defaults: HashMap<String, (Arc<str>, usize)>,
+}
+
+impl SourceMap {
+    /// Records a key of a section (`None` = `[DEFAULT]`).
+    pub fn insert(&mut self, section: Option<&str>, key: &str, file: Arc<str>, line: usize) {
+        let m = match section {
+            Some(s) => self.sections.entry(s.to_string()).or_default(),
+            None => &mut self.defaults,
+        };
+        m.insert(key.to_string(), (file, line));
+    }
+
+    /// The file and line of `key` in `section` (or inherited from `[DEFAULT]`).
+    pub fn locate(&self, section: &str, key: &str) -> Option<(&str, usize)> {
+        self.sections
+            .get(section)
+            .and_then(|m| m.get(key))
+            .or_else(|| self.defaults.get(key))
+            .map(|(f, l)| (f.as_ref(), *l))
+    }
 }
 
 /// A message produced while parsing, logged at startup (e.g. `Included extra file ...`).

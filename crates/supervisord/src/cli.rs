@@ -9,18 +9,30 @@
 //! ([`UsageError`]).
 //!
 //! [`apply_overrides`] applies the options on top of a parsed config (CLI > config >
-//! default). `--check-config` is our extension: validate, print [`render_program_list`],
-//! exit 0 (or 2 on error).
+//! default). `--check-config` is our extension ([`check_config`]): load, run every check,
+//! print the report ([`render_check_text`], or [`render_check_json`] with `--json`) and
+//! exit 0 (valid), 1 (valid with warnings) or 2 (invalid).
 
 use std::fmt;
 use std::path::PathBuf;
 
-use supervisor_config::{datatypes, Config, GroupKind, LogFile, LogLevel};
+use supervisor_config::{
+    datatypes, Config, Diagnostic, GroupKind, LogFile, LogLevel, Severity, Verdict,
+};
 
 use crate::spawn::pyfmt::{py_list_repr, py_repr};
 
 /// The version `-v` prints (the reference release we are compatible with).
 pub const VERSION: &str = "4.3.0";
+
+/// What we are, for humans: `supervisor-rs X.Y.Z (compatible with Supervisor 4.3.0)`
+/// (the first main-log line of a start, the first line of `--check-config`).
+pub fn banner() -> String {
+    format!(
+        "supervisor-rs {} (compatible with Supervisor {VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )
+}
 
 /// Options given on the command line; `None`/`false` = not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +75,8 @@ pub struct Options {
     pub profile_options: Option<String>,
     /// `--check-config` (our extension).
     pub check_config: bool,
+    /// `--json` (our extension; only with `--check-config`).
+    pub json: bool,
 }
 
 /// What the command line asks for.
@@ -135,6 +149,7 @@ enum Opt {
     StripAnsi,
     ProfileOptions,
     CheckConfig,
+    Json,
 }
 
 /// (short letter, long name, takes an argument, option).
@@ -171,6 +186,7 @@ const TABLE: &[(Option<char>, Option<&str>, bool, Opt)] = &[
     (None, Some("profile_options"), true, Opt::ProfileOptions),
     (Some('s'), Some("silent"), false, Opt::Silent),
     (None, Some("check-config"), false, Opt::CheckConfig),
+    (None, Some("json"), false, Opt::Json),
 ];
 
 /// Splits `args` (without argv0) like Python's `getopt.getopt`: returns the
@@ -314,6 +330,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             Opt::Nocleanup => flag!(o.nocleanup),
             Opt::StripAnsi => flag!(o.strip_ansi),
             Opt::CheckConfig => flag!(o.check_config),
+            Opt::Json => flag!(o.json),
             Opt::User => set!(o.user, value.clone()),
             Opt::Identifier => set!(o.identifier, value.clone()),
             Opt::ProfileOptions => set!(o.profile_options, value.clone()),
@@ -343,6 +360,10 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 set!(o.minprocs, n.max(0) as u64)
             }
         }
+    }
+    if o.json && !o.check_config {
+        // only an addition to --check-config: a plain start rejects it as the reference does
+        return Err(UsageError::new("option --json not recognized"));
     }
     Ok(Command::Run(Box::new(o)))
 }
@@ -485,6 +506,342 @@ pub fn render_program_list(config: &Config) -> String {
     out
 }
 
+/// What `--check-config` found: the config (when it loaded) and every finding, in the
+/// order they are reported.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// The config file checked (as given or found).
+    pub path: PathBuf,
+    /// The loaded config, with the command-line overrides applied; `None` if it failed.
+    pub config: Option<Config>,
+    /// Findings of the load, then of the checks of paths, commands and users.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckReport {
+    /// 0 valid, 1 valid with warnings, 2 invalid.
+    pub fn exit_code(&self) -> i32 {
+        Verdict::of(&self.diagnostics).exit_code()
+    }
+}
+
+/// Runs every check of `--check-config` on the config at `path`: the load itself (an
+/// error there is an `error` finding with the reference's message and its location),
+/// the load's findings (unknown keys and sections, repeats, include patterns without a
+/// match, headers missing `]`), then [`environment_checks`].
+pub fn check_config(path: PathBuf, options: &Options) -> CheckReport {
+    let (result, mut diagnostics) = supervisor_config::check(&path);
+    let config = match result {
+        Ok(mut c) => match apply_overrides(&mut c, options) {
+            Ok(()) => Some(c),
+            Err(e) => {
+                diagnostics.push(supervisor_config::diagnostics::diagnostic(
+                    Severity::Error,
+                    "config-error",
+                    e.message,
+                    None,
+                    None,
+                    None,
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                code: "config-error",
+                message: e.message.clone(),
+                file: e.file.clone(),
+                line: e.line,
+                section: e.section.clone(),
+                key: e.key.clone(),
+                suggestion: None,
+                at_start: false,
+            });
+            None
+        }
+    };
+    if let Some(c) = &config {
+        let mut found = environment_checks(c);
+        // by place: the main file first, then the others by name, each by line
+        found.sort_by(|a, b| {
+            let key = |d: &Diagnostic| {
+                (
+                    d.file.as_deref() != Some(path.as_path()),
+                    d.file.clone(),
+                    d.line,
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        diagnostics.extend(found);
+    }
+    CheckReport {
+        path,
+        config,
+        diagnostics,
+    }
+}
+
+/// A place for a finding about `key` of `section`: where it was written, else the
+/// section's file (the key has its default value).
+fn place(
+    config: &Config,
+    file: &std::path::Path,
+    section: &str,
+    key: &str,
+) -> (String, Option<usize>) {
+    match config.sources.locate(section, key) {
+        Some((f, l)) => (f.to_string(), Some(l)),
+        None => (file.to_string_lossy().into_owned(), None),
+    }
+}
+
+fn finding(
+    config: &Config,
+    file: &std::path::Path,
+    code: &'static str,
+    section: &str,
+    key: &str,
+    message: String,
+) -> Diagnostic {
+    let (f, line) = place(config, file, section, key);
+    Diagnostic {
+        severity: Severity::Error,
+        code,
+        message,
+        file: Some(PathBuf::from(f)),
+        line,
+        section: Some(section.to_string()),
+        key: Some(key.to_string()),
+        suggestion: None,
+        at_start: false,
+    }
+}
+
+/// Why a file cannot be created or written at `path`, if it cannot (an existing file must
+/// be writable; otherwise its directory must exist and be writable). Checked as the
+/// user running the check.
+fn unwritable(path: &std::path::Path) -> Option<String> {
+    use nix::unistd::{access, AccessFlags};
+    let shown = |p: &std::path::Path| py_repr(&p.to_string_lossy());
+    if path.exists() {
+        if path.is_dir() {
+            return Some(format!("{} is a directory", shown(path)));
+        }
+        return access(path, AccessFlags::W_OK)
+            .err()
+            .map(|_| format!("{} is not writable", shown(path)));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Some(format!("the directory {} does not exist", shown(dir)));
+    }
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+        .err()
+        .map(|_| format!("the directory {} is not writable", shown(dir)))
+}
+
+/// Checks of what the config points at, as the user running the check sees it: the
+/// directory of each unix socket (the HTTP server's and fcgi-programs'), the main log,
+/// child logs and `childlogdir` (writable), each program's `command` (found and
+/// executable, searched like the daemon does before spawning) and `directory` (exists).
+/// Every finding is an error naming the file, line, section and key. (Users that do
+/// not exist, and log directories that do not exist, already fail the load.)
+pub fn environment_checks(config: &Config) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    let main_file = config.path.clone();
+    let sd = &config.supervisord;
+    let mut push = |d: Diagnostic| {
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    };
+    if let Some(u) = &config.unix_http_server {
+        if let Some(why) = unwritable(&u.file) {
+            push(finding(
+                config,
+                &main_file,
+                "socket-directory",
+                &u.section,
+                "file",
+                format!(
+                    "the unix socket {} of section {} cannot be created: {why}",
+                    py_repr(&u.file.to_string_lossy()),
+                    py_repr(&u.section)
+                ),
+            ));
+        }
+    }
+    if let LogFile::Path(p) = &sd.logfile {
+        if let Some(why) = unwritable(p) {
+            push(finding(
+                config,
+                &main_file,
+                "log-directory",
+                "supervisord",
+                "logfile",
+                format!(
+                    "the main log {} cannot be written: {why}",
+                    py_repr(&p.to_string_lossy())
+                ),
+            ));
+        }
+    }
+    let any_auto = config
+        .groups
+        .iter()
+        .flat_map(|g| &g.processes)
+        .any(|p| p.stdout.logfile == LogFile::Auto || p.stderr.logfile == LogFile::Auto);
+    if any_auto {
+        use nix::unistd::{access, AccessFlags};
+        if access(&sd.childlogdir, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
+            push(finding(
+                config,
+                &main_file,
+                "log-directory",
+                "supervisord",
+                "childlogdir",
+                format!(
+                    "the directory {} for AUTO child logs is not writable",
+                    py_repr(&sd.childlogdir.to_string_lossy())
+                ),
+            ));
+        }
+    }
+    for g in &config.groups {
+        if let GroupKind::FcgiProgram(sock) = &g.kind {
+            if let supervisor_config::SocketAddress::Unix(path) = &sock.address {
+                if let Some(p) = g.processes.first() {
+                    if let Some(why) = unwritable(path) {
+                        push(finding(
+                            config,
+                            &p.file,
+                            "socket-directory",
+                            &p.section,
+                            "socket",
+                            format!(
+                                "the unix socket {} of section {} cannot be created: {why}",
+                                py_repr(&path.to_string_lossy()),
+                                py_repr(&p.section)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for p in &g.processes {
+            for (key, ch) in [("stdout_logfile", &p.stdout), ("stderr_logfile", &p.stderr)] {
+                if let LogFile::Path(path) = &ch.logfile {
+                    if let Some(why) = unwritable(path) {
+                        push(finding(
+                            config,
+                            &p.file,
+                            "log-directory",
+                            &p.section,
+                            key,
+                            format!(
+                                "the log file {} of section {} cannot be written: {why}",
+                                py_repr(&path.to_string_lossy()),
+                                py_repr(&p.section)
+                            ),
+                        ));
+                    }
+                }
+            }
+            if let Err(e) = crate::spawn::resolve_command(p, &sd.environment) {
+                push(finding(
+                    config,
+                    &p.file,
+                    "command",
+                    &p.section,
+                    "command",
+                    format!(
+                        "the command of section {} cannot be run: {e}",
+                        py_repr(&p.section)
+                    ),
+                ));
+            }
+            if let Some(dir) = &p.directory {
+                let path = std::path::Path::new(dir);
+                if !path.is_dir() {
+                    let what = if path.exists() {
+                        "is not a directory"
+                    } else {
+                        "does not exist"
+                    };
+                    push(finding(
+                        config,
+                        &p.file,
+                        "directory",
+                        &p.section,
+                        "directory",
+                        format!(
+                            "the directory {} of section {} {what}",
+                            py_repr(dir),
+                            py_repr(&p.section)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `--check-config` report for humans (stdout): the banner, the program list when
+/// the config loaded, one line per finding, and the verdict.
+pub fn render_check_text(report: &CheckReport) -> String {
+    let mut out = String::new();
+    out.push_str(&banner());
+    out.push('\n');
+    match &report.config {
+        Some(c) => out.push_str(&render_program_list(c)),
+        None => out.push_str(&format!("config: {}\n", report.path.display())),
+    }
+    for d in &report.diagnostics {
+        out.push_str(&d.check_text());
+        out.push('\n');
+    }
+    let errors = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = report.diagnostics.len() - errors;
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let verdict = match Verdict::of(&report.diagnostics) {
+        Verdict::Valid => "check: config is valid".to_string(),
+        Verdict::ValidWithWarnings => {
+            format!(
+                "check: config is valid, with {}",
+                plural(warnings, "warning")
+            )
+        }
+        Verdict::Invalid => format!(
+            "check: config is invalid: {}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
+    };
+    out.push_str(&verdict);
+    out.push('\n');
+    out
+}
+
+/// The `--check-config --json` report (see `supervisor_config::diagnostics::report_json`).
+pub fn render_check_json(report: &CheckReport) -> String {
+    supervisor_config::diagnostics::report_json(
+        &banner(),
+        &report.path,
+        report.config.as_ref(),
+        &report.diagnostics,
+    )
+}
+
 /// The `-h` text (our wording; every option of the reference plus `--check-config`).
 pub fn help_text(argv0: &str) -> String {
     format!(
@@ -514,8 +871,10 @@ Options (a value given here beats the [supervisord] section of the config file):
 -t/--strip_ansi          remove ANSI escape sequences from child output in logs
 --minprocs N             refuse to start unless N processes can be created
 --profile_options LIST   accepted for compatibility, ignored (Python profiler only)
---check-config           parse and validate the config, list the programs, exit
-                         (status 0 if valid, 2 if not)
+--check-config           check the config (unknown keys, paths, commands, users...),
+                         list the programs and exit: status 0 if valid, 1 if valid
+                         with warnings, 2 if invalid
+--json                   with --check-config: print the report as JSON
 "
     )
 }

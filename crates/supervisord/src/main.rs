@@ -50,19 +50,14 @@ fn usage_exit(argv0: &str, message: &str) -> ! {
     std::process::exit(USAGE_EXIT);
 }
 
-/// Why the config could not be used: the reference's message, and where the problem is
-/// (file, line, section, key) when the config engine knows it.
+/// Why the config could not be used: the reference's message.
 struct LoadError {
     message: String,
-    location: Option<String>,
 }
 
 impl From<String> for LoadError {
     fn from(message: String) -> Self {
-        LoadError {
-            message,
-            location: None,
-        }
+        LoadError { message }
     }
 }
 
@@ -73,13 +68,7 @@ fn load_config(argv0: &str, opts: &Options) -> Result<Config, LoadError> {
         Some(p) => p.clone(),
         None => cli::find_config_file(argv0).map_err(|e| e.message)?,
     };
-    let mut config = supervisor_config::load(&path).map_err(|e| {
-        let location = e.location();
-        LoadError {
-            message: e.to_string(),
-            location: (!location.is_empty()).then_some(location),
-        }
-    })?;
+    let mut config = supervisor_config::load(&path).map_err(|e| e.to_string())?;
     cli::apply_overrides(&mut config, opts).map_err(|e| e.message)?;
     Ok(config)
 }
@@ -91,23 +80,14 @@ fn run_once(
     first: bool,
     bus: &Rc<RefCell<supervisor_events::EventBus>>,
 ) -> Exit {
+    if opts.check_config {
+        check_exit(argv0, opts);
+    }
     let config = match load_config(argv0, opts) {
         Ok(c) => c,
-        Err(e) => {
-            // --check-config (ours) also says where the problem is; the plain start keeps
-            // the reference's two lines exactly, since scripts match them.
-            if opts.check_config {
-                if let Some(location) = &e.location {
-                    eprintln!("{argv0}: config error at {location}");
-                }
-            }
-            usage_exit(argv0, &e.message)
-        }
+        // the plain start keeps the reference's two lines exactly: scripts match them
+        Err(e) => usage_exit(argv0, &e.message),
     };
-    if opts.check_config {
-        print!("{}", cli::render_program_list(&config));
-        std::process::exit(0);
-    }
     let sd = config.supervisord.clone();
 
     // Start-up messages, flushed once the main log is open: criticals, warnings, infos.
@@ -142,8 +122,19 @@ fn run_once(
         Err(e) => usage_exit(argv0, &format!("Cannot open the main log: {e}")),
     };
     let log = |level: LogLevel, text: &str| mainlog.borrow_mut().log(level, text);
+    // Ours: what is running and from which file, before the reference's lines.
+    log(LogLevel::Info, &cli::banner());
+    log(
+        LogLevel::Info,
+        &format!("loaded config file {}", absolute(&config.path).display()),
+    );
     for m in &messages {
         log(m.level, &m.text);
+    }
+    // Ours: findings the reference ignores silently (unknown keys and sections, repeats,
+    // a header missing its ']'), one WARN line each; they never stop the start.
+    for d in config.diagnostics.iter().filter(|d| d.at_start) {
+        log(LogLevel::Warn, &d.log_text());
     }
     if !sd.nocleanup {
         for w in supervisord::logs::childlog::clean_auto_logs(&sd.childlogdir, &sd.identifier) {
@@ -155,6 +146,10 @@ fn run_once(
     let loader_opts = opts.clone();
     let loader: runtime::ConfigLoader =
         Box::new(move || load_config(&loader_argv0, &loader_opts).map_err(|e| e.message));
+    let listen = (
+        config.unix_http_server.clone(),
+        config.inet_http_servers.clone(),
+    );
     let (servers, server_lines) = match Servers::bind(&config) {
         Ok(s) => s,
         Err(e) => usage_exit(argv0, &e.0),
@@ -168,6 +163,9 @@ fn run_once(
     };
     for (level, text) in &server_lines {
         log(*level, text);
+    }
+    for line in listen_lines(&listen) {
+        log(LogLevel::Info, &line);
     }
 
     if !sd.nodaemon && first {
@@ -197,6 +195,81 @@ fn run_once(
         daemon::remove_pidfile(&sd.pidfile);
     }
     exit
+}
+
+/// `--check-config [--json]`: runs every check, prints the report, exits 0 (valid), 1
+/// (valid with warnings) or 2 (invalid). A config that does not load also gets the
+/// reference's `Error:` lines on stderr (with its location first), as before.
+fn check_exit(argv0: &str, opts: &Options) -> ! {
+    let path = match &opts.configuration {
+        Some(p) => p.clone(),
+        None => match cli::find_config_file(argv0) {
+            Ok(p) => p,
+            Err(e) => usage_exit(argv0, &e.message),
+        },
+    };
+    let report = cli::check_config(path, opts);
+    if opts.json {
+        print!("{}", cli::render_check_json(&report));
+    } else {
+        print!("{}", cli::render_check_text(&report));
+        if report.config.is_none() {
+            if let Some(d) = report.diagnostics.iter().find(|d| d.code == "config-error") {
+                let e = supervisor_config::ConfigError {
+                    file: d.file.clone(),
+                    line: d.line,
+                    section: d.section.clone(),
+                    key: d.key.clone(),
+                    message: d.message.clone(),
+                };
+                let location = e.location();
+                if !location.is_empty() {
+                    eprintln!("{argv0}: config error at {location}");
+                }
+                eprint!("{}", cli::usage_error_text(argv0, &e.message));
+            }
+        }
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::process::exit(report.exit_code());
+}
+
+/// `path` made absolute against the current directory (for the start-up line).
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cli::normalize_path(&path.to_string_lossy())
+    }
+}
+
+/// `unix_http_server listening on /path/s.sock`, `inet_http_server listening on
+/// 127.0.0.1:9001` (`*:9001` for every interface).
+fn listen_lines(
+    servers: &(
+        Option<supervisor_config::UnixHttpServerConfig>,
+        Vec<supervisor_config::InetHttpServerConfig>,
+    ),
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for inet in &servers.1 {
+        let host = if inet.host.is_empty() || inet.host == "*" {
+            "*"
+        } else {
+            inet.host.as_str()
+        };
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", inet.port)
+        } else {
+            format!("{host}:{}", inet.port)
+        };
+        out.push(format!("{} listening on {addr}", inet.section));
+    }
+    if let Some(u) = &servers.0 {
+        out.push(format!("{} listening on {}", u.section, u.file.display()));
+    }
+    out
 }
 
 /// Orders start-up messages the way the reference flushes them.
