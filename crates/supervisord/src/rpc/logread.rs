@@ -2,11 +2,18 @@
 //! over a path, byte-exact offsets as the reference computes them.
 //!
 //! The bytes are turned into a string losslessly where possible: valid UTF-8 is kept as is;
-//! each invalid byte becomes U+FFFD (the reference raises a decode error instead, which
-//! clients see as a broken call). A tail never splits a character: an incomplete sequence at
-//! the end is held back (the returned offset stops before it, so the next tail returns the
-//! whole character), and stray continuation bytes where an overflowing tail starts are
-//! skipped.
+//! each invalid sequence becomes U+FFFD (the reference raises a decode error instead, which
+//! clients see as a broken call). Characters XML cannot carry (C0 controls, U+FFFE/U+FFFF)
+//! are replaced when the answer is written (see
+//! [`escape_into`](supervisor_protocol::xmlrpc::escape_into)); offsets and lengths always
+//! count bytes of the file, never characters of the answer. A tail never splits a
+//! character: an incomplete sequence at the end is held back (the returned offset stops
+//! before it, so the next tail returns the whole character), and stray continuation bytes
+//! where an overflowing tail starts are skipped.
+//!
+//! Every read is told the room its answer has (see [`budget`](super::budget)) and is
+//! refused with [`ReadError::TooLarge`] before any byte is read when what it would return
+//! does not fit.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -19,13 +26,15 @@ pub enum ReadError {
     BadArguments,
     /// The file could not be opened or read (`FAILED`).
     Failed,
+    /// The bytes asked for do not fit in the room the answer has left.
+    TooLarge,
 }
 
 /// The most bytes one read or tail call returns, whatever the client asks for (bounds the
 /// daemon's memory; the reference has no bound). Clients page with offsets anyway.
 pub const MAX_READ: u64 = 64 * 1024 * 1024;
 
-/// Converts log bytes to a string: valid UTF-8 unchanged, invalid bytes as U+FFFD.
+/// Converts log bytes to a string: valid UTF-8 unchanged, each invalid sequence as U+FFFD.
 pub fn bytes_to_string(data: Vec<u8>) -> String {
     match String::from_utf8(data) {
         Ok(s) => s,
@@ -33,17 +42,19 @@ pub fn bytes_to_string(data: Vec<u8>) -> String {
     }
 }
 
-fn read_at(f: &mut File, pos: u64, len: u64) -> std::io::Result<Vec<u8>> {
+/// Reads exactly the `count` bytes at `pos` (fewer if the file shrank meanwhile).
+fn read_at(f: &mut File, pos: u64, count: u64) -> std::io::Result<Vec<u8>> {
     f.seek(SeekFrom::Start(pos))?;
-    let mut buf = Vec::new();
-    f.take(len.min(MAX_READ)).read_to_end(&mut buf)?;
+    let mut buf = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    f.take(count).read_to_end(&mut buf)?;
     Ok(buf)
 }
 
 /// `readLog(offset, length)` semantics (§4.8):
 /// offset ≥ 0, length 0: offset to EOF; offset ≥ 0, length > 0: up to `length` bytes;
 /// offset < 0, length 0: the last `-offset` bytes; any other sign combination: BAD_ARGUMENTS.
-pub fn read_file(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
+/// At most [`MAX_READ`] bytes are returned; more than `room` is [`ReadError::TooLarge`].
+pub fn read_file(path: &Path, offset: i64, length: i64, room: u64) -> Result<Vec<u8>, ReadError> {
     if offset < 0 && length != 0 {
         return Err(ReadError::BadArguments);
     }
@@ -52,16 +63,22 @@ pub fn read_file(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, ReadE
     }
     let mut f = File::open(path).map_err(|_| ReadError::Failed)?;
     let size = f.metadata().map_err(|_| ReadError::Failed)?.len();
-    let res = if offset < 0 {
+    let (pos, want) = if offset < 0 {
         let back = offset.unsigned_abs();
-        let pos = size.saturating_sub(back);
-        read_at(&mut f, pos, back)
+        (size.saturating_sub(back), back)
     } else if length == 0 {
-        read_at(&mut f, offset as u64, u64::MAX)
+        (offset as u64, u64::MAX)
     } else {
-        read_at(&mut f, offset as u64, length as u64)
+        (offset as u64, length as u64)
     };
-    res.map_err(|_| ReadError::Failed)
+    let count = want.min(MAX_READ).min(size.saturating_sub(pos));
+    if count > room {
+        return Err(ReadError::TooLarge);
+    }
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    read_at(&mut f, pos, count).map_err(|_| ReadError::Failed)
 }
 
 /// The result of a tail: data, the new offset (the file size) and the overflow flag.
@@ -95,27 +112,34 @@ pub fn tail_range(size: i64, offset: i64, length: i64) -> (i64, i64, bool) {
 }
 
 /// `tailProcess*Log(offset, length)` semantics (§4.8). A file that cannot be read gives
-/// `['', offset, false]` as in the reference.
-pub fn tail_file(path: &Path, offset: i64, length: i64) -> Tail {
+/// `['', offset, false]` as in the reference. At most [`MAX_READ`] bytes are returned; more
+/// than `room` is [`ReadError::TooLarge`] (the only error).
+pub fn tail_file(path: &Path, offset: i64, length: i64, room: u64) -> Result<Tail, ReadError> {
     let fail = Tail {
         data: Vec::new(),
         offset,
         overflow: false,
     };
     let Ok(mut f) = File::open(path) else {
-        return fail;
+        return Ok(fail);
     };
     let Ok(meta) = f.metadata() else {
-        return fail;
+        return Ok(fail);
     };
     let size = i64::try_from(meta.len()).unwrap_or(i64::MAX);
     let (start, len, overflow) = tail_range(size, offset, length);
-    let mut data = if len == 0 {
+    let count = (len as u64)
+        .min(MAX_READ)
+        .min(size.saturating_sub(start).max(0) as u64);
+    if count > room {
+        return Err(ReadError::TooLarge);
+    }
+    let mut data = if count == 0 {
         Vec::new()
     } else {
-        match read_at(&mut f, start as u64, len as u64) {
+        match read_at(&mut f, start as u64, count) {
             Ok(d) => d,
-            Err(_) => return fail,
+            Err(_) => return Ok(fail),
         }
     };
     let mut offset = size;
@@ -131,11 +155,11 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> Tail {
         .take_while(|b| (**b & 0xC0) == 0x80)
         .count();
     data.drain(..skip);
-    Tail {
+    Ok(Tail {
         data,
         offset,
         overflow,
-    }
+    })
 }
 
 /// The length of `data` without an incomplete UTF-8 sequence at its end (a lead byte
@@ -173,17 +197,17 @@ mod tests {
     fn read_rules() {
         let f = file(b"0123456789");
         let p = f.path();
-        assert_eq!(read_file(p, 0, 0).unwrap(), b"0123456789");
-        assert_eq!(read_file(p, 3, 0).unwrap(), b"3456789");
-        assert_eq!(read_file(p, 3, 2).unwrap(), b"34");
-        assert_eq!(read_file(p, 8, 5).unwrap(), b"89");
-        assert_eq!(read_file(p, 20, 5).unwrap(), b"");
-        assert_eq!(read_file(p, -3, 0).unwrap(), b"789");
-        assert_eq!(read_file(p, -30, 0).unwrap(), b"0123456789");
-        assert_eq!(read_file(p, -3, 1), Err(ReadError::BadArguments));
-        assert_eq!(read_file(p, 0, -1), Err(ReadError::BadArguments));
+        assert_eq!(read_file(p, 0, 0, u64::MAX).unwrap(), b"0123456789");
+        assert_eq!(read_file(p, 3, 0, u64::MAX).unwrap(), b"3456789");
+        assert_eq!(read_file(p, 3, 2, u64::MAX).unwrap(), b"34");
+        assert_eq!(read_file(p, 8, 5, u64::MAX).unwrap(), b"89");
+        assert_eq!(read_file(p, 20, 5, u64::MAX).unwrap(), b"");
+        assert_eq!(read_file(p, -3, 0, u64::MAX).unwrap(), b"789");
+        assert_eq!(read_file(p, -30, 0, u64::MAX).unwrap(), b"0123456789");
+        assert_eq!(read_file(p, -3, 1, u64::MAX), Err(ReadError::BadArguments));
+        assert_eq!(read_file(p, 0, -1, u64::MAX), Err(ReadError::BadArguments));
         assert_eq!(
-            read_file(Path::new("/nonexistent/x"), 0, 0),
+            read_file(Path::new("/nonexistent/x"), 0, 0, u64::MAX),
             Err(ReadError::Failed)
         );
     }
@@ -192,33 +216,33 @@ mod tests {
     fn tail_rules_match_reference_examples() {
         let content = b"abcdefghijklmnopqrstuvi\n"; // 24 bytes
         let f = file(content);
-        let t = tail_file(f.path(), 0, 100);
+        let t = tail_file(f.path(), 0, 100, u64::MAX).unwrap();
         assert_eq!(
             (t.data.as_slice(), t.offset, t.overflow),
             (&content[..], 24, false)
         );
-        let t = tail_file(f.path(), 0, 2);
+        let t = tail_file(f.path(), 0, 2, u64::MAX).unwrap();
         assert_eq!(
             (t.data.as_slice(), t.offset, t.overflow),
             (&b"i\n"[..], 24, true)
         );
-        let t = tail_file(f.path(), 100, 2);
+        let t = tail_file(f.path(), 100, 2, u64::MAX).unwrap();
         assert_eq!(
             (t.data.as_slice(), t.offset, t.overflow),
             (&b""[..], 24, false)
         );
         // Like the reference: a window reaching past EOF is slid back to end at EOF.
-        let t = tail_file(f.path(), 20, 100);
+        let t = tail_file(f.path(), 20, 100, u64::MAX).unwrap();
         assert_eq!(
             (t.data.as_slice(), t.offset, t.overflow),
             (&content[..], 24, false)
         );
-        let t = tail_file(f.path(), 20, 3);
+        let t = tail_file(f.path(), 20, 3, u64::MAX).unwrap();
         assert_eq!(
             (t.data.as_slice(), t.offset, t.overflow),
             (&b"vi\n"[..], 24, true)
         );
-        let t = tail_file(Path::new("/nonexistent/x"), 7, 2);
+        let t = tail_file(Path::new("/nonexistent/x"), 7, 2, u64::MAX).unwrap();
         assert_eq!((t.data.len(), t.offset, t.overflow), (0, 7, false));
     }
 
@@ -238,23 +262,45 @@ mod tests {
         let p = f.path();
         // Only the first byte of 'é' is written so far.
         std::fs::write(p, b"ab\xc3").unwrap();
-        let t = tail_file(p, 0, 100);
+        let t = tail_file(p, 0, 100, u64::MAX).unwrap();
         assert_eq!(
             (t.data.as_slice(), t.offset, t.overflow),
             (&b"ab"[..], 2, false)
         );
         std::fs::write(p, "ab\u{e9}z".as_bytes()).unwrap();
-        let t = tail_file(p, t.offset, 3);
+        let t = tail_file(p, t.offset, 3, u64::MAX).unwrap();
         assert_eq!(bytes_to_string(t.data), "\u{e9}z");
         assert_eq!(t.offset, 5);
         // An overflowing tail that starts inside a character skips its tail bytes.
-        let t = tail_file(p, 0, 2);
+        let t = tail_file(p, 0, 2, u64::MAX).unwrap();
         assert!(t.overflow);
         assert_eq!(bytes_to_string(t.data), "z");
         assert_eq!(complete_prefix_len("\u{1f600}".as_bytes()), 4);
         assert_eq!(complete_prefix_len(&"\u{1f600}".as_bytes()[..3]), 0);
         assert_eq!(complete_prefix_len(b"a\xff"), 2);
         assert_eq!(complete_prefix_len(b""), 0);
+    }
+
+    #[test]
+    fn reads_are_refused_before_reading_when_they_do_not_fit() {
+        let f = file(b"0123456789");
+        let p = f.path();
+        // The count is what the read would return, not what was asked for.
+        assert_eq!(read_file(p, 0, 0, 10).unwrap(), b"0123456789");
+        assert_eq!(read_file(p, 0, 0, 9), Err(ReadError::TooLarge));
+        assert_eq!(read_file(p, 8, 1000, 2).unwrap(), b"89");
+        assert_eq!(read_file(p, -3, 0, 3).unwrap(), b"789");
+        assert_eq!(read_file(p, -3, 0, 2), Err(ReadError::TooLarge));
+        assert_eq!(read_file(p, 20, 5, 0).unwrap(), b"");
+        // Argument errors come first.
+        assert_eq!(read_file(p, -3, 1, 0), Err(ReadError::BadArguments));
+        assert_eq!(tail_file(p, 0, 4, 4).unwrap().data, b"6789");
+        assert_eq!(tail_file(p, 0, 4, 3), Err(ReadError::TooLarge));
+        assert_eq!(tail_file(p, 0, 1000, 10).unwrap().data, b"0123456789");
+        assert_eq!(tail_file(p, 10, 1000, 0).unwrap().offset, 10);
+        // A missing file is the reference's empty tail, whatever the room.
+        let t = tail_file(Path::new("/nonexistent/x"), 7, 2, 0).unwrap();
+        assert_eq!((t.data.len(), t.offset), (0, 7));
     }
 
     #[test]

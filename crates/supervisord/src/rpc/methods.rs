@@ -6,8 +6,13 @@
 use supervisor_config::{GroupConfig, LogFile, ProcessConfig};
 use supervisor_protocol::{Fault, FaultCode, ProcessState, Value, API_VERSION, SUPERVISOR_VERSION};
 
+use super::budget::{self, encoded_len, SINGLE_ROOM};
 use super::logread::{self, ReadError};
-use super::{make_namespec, split_namespec, Backend, Outcome, ProcessSnapshot, StdinError, Waiter};
+use super::{
+    make_namespec, split_namespec, Backend, Outcome, ProcessSnapshot, StdinError, Waiter,
+    XmlOutcome, XmlWaiter,
+};
+use supervisor_protocol::xmlrpc;
 
 /// A handler: the backend and the (arity-checked) params.
 pub type Handler = fn(&mut dyn Backend, &[Value]) -> Outcome;
@@ -17,6 +22,12 @@ pub type Handler = fn(&mut dyn Backend, &[Value]) -> Outcome;
 /// [`Handler`]'s value (or leaves `out` alone and returns the same fault). For the big
 /// answers (`getAllProcessInfo`), so no value tree is built only to be encoded.
 pub type XmlHandler = fn(&mut dyn Backend, &[Value], &mut Vec<u8>) -> Result<(), Fault>;
+
+/// A handler whose answer can be large (the log reads): it is told the room, in encoded
+/// bytes, its value has in the answer, and refuses with [`budget::too_large`] before
+/// reading anything when what it would return cannot fit. [`Method::handler`] calls it
+/// with the room of a single call; a multicall with the room it has left.
+pub type BoundedHandler = fn(&mut dyn Backend, &[Value], usize) -> Outcome;
 
 /// One callable method.
 pub struct Method {
@@ -36,6 +47,8 @@ pub struct Method {
     pub handler: Handler,
     /// The same method encoding its answer directly, if it has such a fast path.
     pub xml: Option<XmlHandler>,
+    /// The same method within a given room, for the methods whose answer can be large.
+    pub bounded: Option<BoundedHandler>,
 }
 
 macro_rules! m {
@@ -43,6 +56,9 @@ macro_rules! m {
         m!($name, $min, $max, $check, [$($sig),*], $help, $h, None)
     };
     ($name:expr, $min:expr, $max:expr, $check:expr, [$($sig:expr),*], $help:expr, $h:expr, $x:expr) => {
+        m!($name, $min, $max, $check, [$($sig),*], $help, $h, $x, None)
+    };
+    ($name:expr, $min:expr, $max:expr, $check:expr, [$($sig:expr),*], $help:expr, $h:expr, $x:expr, $bounded:expr) => {
         Method {
             name: $name,
             min_args: $min,
@@ -52,6 +68,7 @@ macro_rules! m {
             help: $help,
             handler: $h,
             xml: $x,
+            bounded: $bounded,
         }
     };
 }
@@ -102,19 +119,19 @@ pub static TABLE: &[Method] = &[
        get_api_version),
     m!("supervisor.readLog", 2, 2, true, ["string", "int", "int"],
        "Read bytes of the main log.\n\n@param int offset  where to start (negative: from the end)\n@param int length  how many bytes (0: to the end)\n@return string result  the bytes read",
-       read_log),
+       read_log, None, Some(read_log_within)),
     m!("supervisor.readMainLog", 2, 2, true, ["string", "int", "int"],
        "Alias of readLog.\n\n@param int offset  where to start (negative: from the end)\n@param int length  how many bytes (0: to the end)\n@return string result  the bytes read",
-       read_log),
+       read_log, None, Some(read_log_within)),
     m!("supervisor.readProcessLog", 3, 3, true, ["string", "string", "int", "int"],
        "Alias of readProcessStdoutLog.\n\n@param string name  process name (or group:name)\n@param int offset  where to start\n@param int length  how many bytes\n@return string result  the bytes read",
-       read_process_stdout_log),
+       read_process_stdout_log, None, Some(read_process_stdout_log_within)),
     m!("supervisor.readProcessStderrLog", 3, 3, true, ["string", "string", "int", "int"],
        "Read bytes of a process's stderr log.\n\n@param string name  process name (or group:name)\n@param int offset  where to start\n@param int length  how many bytes\n@return string result  the bytes read",
-       read_process_stderr_log),
+       read_process_stderr_log, None, Some(read_process_stderr_log_within)),
     m!("supervisor.readProcessStdoutLog", 3, 3, true, ["string", "string", "int", "int"],
        "Read bytes of a process's stdout log.\n\n@param string name  process name (or group:name)\n@param int offset  where to start\n@param int length  how many bytes\n@return string result  the bytes read",
-       read_process_stdout_log),
+       read_process_stdout_log, None, Some(read_process_stdout_log_within)),
     m!("supervisor.reloadConfig", 0, 0, true, ["array"],
        "Re-read the configuration file and report which groups were added, changed or removed\ncompared with the running ones (nothing is started or stopped).\n\n@return array result  [[added, changed, removed]]",
        reload_config),
@@ -162,13 +179,13 @@ pub static TABLE: &[Method] = &[
        stop_process_group),
     m!("supervisor.tailProcessLog", 3, 3, true, ["array", "string", "int", "int"],
        "Alias of tailProcessStdoutLog.\n\n@param string name  process name (or group:name)\n@param int offset  where the previous tail ended\n@param int length  most bytes wanted\n@return array result  [string bytes, int offset, bool overflow]",
-       tail_process_stdout_log),
+       tail_process_stdout_log, None, Some(tail_process_stdout_log_within)),
     m!("supervisor.tailProcessStderrLog", 3, 3, true, ["array", "string", "int", "int"],
        "Tail a process's stderr log: at most length bytes after offset; if more is there, the\nlast length bytes and overflow=true. The returned offset is the log's size.\n\n@param string name  process name (or group:name)\n@param int offset  where the previous tail ended\n@param int length  most bytes wanted\n@return array result  [string bytes, int offset, bool overflow]",
-       tail_process_stderr_log),
+       tail_process_stderr_log, None, Some(tail_process_stderr_log_within)),
     m!("supervisor.tailProcessStdoutLog", 3, 3, true, ["array", "string", "int", "int"],
        "Tail a process's stdout log: at most length bytes after offset; if more is there, the\nlast length bytes and overflow=true. The returned offset is the log's size.\n\n@param string name  process name (or group:name)\n@param int offset  where the previous tail ended\n@param int length  most bytes wanted\n@return array result  [string bytes, int offset, bool overflow]",
-       tail_process_stdout_log),
+       tail_process_stdout_log, None, Some(tail_process_stdout_log_within)),
     m!("system.listMethods", 0, 0, false, ["array"],
        "The names of every method this server answers.\n\n@return array result  method names",
        list_methods),
@@ -634,10 +651,31 @@ fn read_error_fault(e: ReadError) -> Fault {
     match e {
         ReadError::BadArguments => Fault::bare(FaultCode::BadArguments),
         ReadError::Failed => Fault::bare(FaultCode::Failed),
+        ReadError::TooLarge => budget::too_large(),
     }
 }
 
+/// Runs a [`BoundedHandler`] as a call of its own: with the room of a whole answer, and a
+/// value whose encoding (escapes included) would not fit is the [`budget::too_large`]
+/// fault.
+fn single(b: &mut dyn Backend, params: &[Value], within: BoundedHandler) -> Outcome {
+    match within(b, params, SINGLE_ROOM) {
+        Outcome::Done(Ok(v)) if encoded_len(&v) > SINGLE_ROOM => fail(budget::too_large()),
+        other => other,
+    }
+}
+
+/// The room a log read's bytes have when its value takes `room` encoded bytes: the markup
+/// around them (a string value, or a tail's array) comes off first.
+fn byte_room(room: usize) -> u64 {
+    room.saturating_sub(256) as u64
+}
+
 fn read_log(b: &mut dyn Backend, params: &[Value]) -> Outcome {
+    single(b, params, read_log_within)
+}
+
+fn read_log_within(b: &mut dyn Backend, params: &[Value], room: usize) -> Outcome {
     let offset = tri!(arg_int(params, 0));
     let length = tri!(arg_int(params, 1));
     let Some(path) = b.main_logfile() else {
@@ -646,7 +684,7 @@ fn read_log(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     if !path.exists() {
         return fail(Fault::new(FaultCode::NoFile, path.display()));
     }
-    match logread::read_file(&path, offset, length) {
+    match logread::read_file(&path, offset, length, byte_room(room)) {
         Ok(data) => done(logread::bytes_to_string(data)),
         Err(e) => fail(read_error_fault(e)),
     }
@@ -674,7 +712,7 @@ fn channel_path(p: &ProcessSnapshot, stderr: bool) -> Option<std::path::PathBuf>
     }
 }
 
-fn read_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool) -> Outcome {
+fn read_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool, room: usize) -> Outcome {
     let spec = tri!(arg_str(params, 0));
     let offset = tri!(arg_int(params, 1));
     let length = tri!(arg_int(params, 2));
@@ -685,21 +723,29 @@ fn read_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool) -> Outc
     if !path.exists() {
         return fail(Fault::new(FaultCode::NoFile, path.display()));
     }
-    match logread::read_file(&path, offset, length) {
+    match logread::read_file(&path, offset, length, byte_room(room)) {
         Ok(data) => done(logread::bytes_to_string(data)),
         Err(e) => fail(read_error_fault(e)),
     }
 }
 
 fn read_process_stdout_log(b: &mut dyn Backend, params: &[Value]) -> Outcome {
-    read_process_log(b, params, false)
+    single(b, params, read_process_stdout_log_within)
+}
+
+fn read_process_stdout_log_within(b: &mut dyn Backend, params: &[Value], room: usize) -> Outcome {
+    read_process_log(b, params, false, room)
 }
 
 fn read_process_stderr_log(b: &mut dyn Backend, params: &[Value]) -> Outcome {
-    read_process_log(b, params, true)
+    single(b, params, read_process_stderr_log_within)
 }
 
-fn tail_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool) -> Outcome {
+fn read_process_stderr_log_within(b: &mut dyn Backend, params: &[Value], room: usize) -> Outcome {
+    read_process_log(b, params, true, room)
+}
+
+fn tail_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool, room: usize) -> Outcome {
     let spec = tri!(arg_str(params, 0));
     let offset = tri!(arg_int(params, 1));
     let length = tri!(arg_int(params, 2));
@@ -717,7 +763,8 @@ fn tail_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool) -> Outc
     if !path.exists() {
         return empty();
     }
-    let t = logread::tail_file(&path, offset, length);
+    let t =
+        tri!(logread::tail_file(&path, offset, length, byte_room(room)).map_err(read_error_fault));
     done(Value::Array(vec![
         Value::String(logread::bytes_to_string(t.data)),
         Value::Int(i32::try_from(t.offset).unwrap_or(i32::MAX)),
@@ -726,11 +773,19 @@ fn tail_process_log(b: &mut dyn Backend, params: &[Value], stderr: bool) -> Outc
 }
 
 fn tail_process_stdout_log(b: &mut dyn Backend, params: &[Value]) -> Outcome {
-    tail_process_log(b, params, false)
+    single(b, params, tail_process_stdout_log_within)
+}
+
+fn tail_process_stdout_log_within(b: &mut dyn Backend, params: &[Value], room: usize) -> Outcome {
+    tail_process_log(b, params, false, room)
 }
 
 fn tail_process_stderr_log(b: &mut dyn Backend, params: &[Value]) -> Outcome {
-    tail_process_log(b, params, true)
+    single(b, params, tail_process_stderr_log_within)
+}
+
+fn tail_process_stderr_log_within(b: &mut dyn Backend, params: &[Value], room: usize) -> Outcome {
+    tail_process_log(b, params, true, room)
 }
 
 fn clear_process_logs(b: &mut dyn Backend, params: &[Value]) -> Outcome {
@@ -1256,43 +1311,127 @@ fn fault_struct(f: Fault) -> Value {
     ])
 }
 
-/// Runs the calls of a multicall one after the other; a waiting call holds up the rest.
-struct MultiWaiter {
-    calls: std::collections::VecDeque<Value>,
-    current: Option<Box<dyn Waiter>>,
-    results: Vec<Value>,
+/// Where a multicall's results go: kept as values (for [`Waiter`]) or encoded as they come
+/// (for [`XmlWaiter`]: each value is dropped once written, so the answer is never held
+/// twice).
+trait Results: Send {
+    fn add(&mut self, v: Value);
 }
 
-impl MultiWaiter {
-    fn run(&mut self, b: &mut dyn Backend) -> Option<Result<Value, Fault>> {
+impl Results for Vec<Value> {
+    fn add(&mut self, v: Value) {
+        self.push(v);
+    }
+}
+
+impl Results for Vec<u8> {
+    fn add(&mut self, v: Value) {
+        xmlrpc::write_value(self, &v);
+    }
+}
+
+/// Runs the calls of a multicall one after the other; a waiting call holds up the rest.
+/// The results share one answer of at most [`budget::MAX_ANSWER`] bytes: a result that
+/// does not fit becomes a [`budget::too_large`] fault entry, and so does every later
+/// call, which is then not run at all.
+struct MultiWaiter<R> {
+    calls: std::collections::VecDeque<Value>,
+    current: Option<Box<dyn Waiter>>,
+    results: R,
+    /// Encoded bytes of the results so far.
+    used: usize,
+    /// Set once a result did not fit: the remaining calls are refused.
+    full: bool,
+    /// The encoded bytes all results may take ([`SINGLE_ROOM`] but in tests).
+    limit: usize,
+}
+
+impl<R: Results> MultiWaiter<R> {
+    fn new(calls: &[Value], results: R, limit: usize) -> Self {
+        MultiWaiter {
+            calls: calls.iter().cloned().collect(),
+            current: None,
+            results,
+            used: 0,
+            full: false,
+            limit,
+        }
+    }
+
+    /// The encoded bytes the next result may take.
+    fn room(&self) -> usize {
+        self.limit.saturating_sub(self.used)
+    }
+
+    fn push(&mut self, r: Result<Value, Fault>) {
+        let v = match r {
+            Err(f) if budget::is_too_large(&f) => {
+                self.full = true;
+                fault_struct(f)
+            }
+            r => r.unwrap_or_else(fault_struct),
+        };
+        let mut len = encoded_len(&v);
+        let v = if self.full || len > self.room() {
+            self.full = true;
+            drop(v);
+            let f = fault_struct(budget::too_large());
+            len = encoded_len(&f);
+            f
+        } else {
+            v
+        };
+        self.used += len;
+        self.results.add(v);
+    }
+
+    /// Runs calls until one must wait (`false`) or all are done (`true`).
+    fn run(&mut self, b: &mut dyn Backend) -> bool {
         loop {
             if let Some(w) = self.current.as_mut() {
                 match w.poll(b) {
                     Some(r) => {
-                        self.results.push(r.unwrap_or_else(fault_struct));
                         self.current = None;
+                        self.push(r);
                     }
-                    None => return None,
+                    None => return false,
                 }
             }
             let Some(call) = self.calls.pop_front() else {
-                return Some(Ok(Value::Array(std::mem::take(&mut self.results))));
+                return true;
             };
-            match one_of_multicall(b, &call) {
-                Outcome::Done(r) => self.results.push(r.unwrap_or_else(fault_struct)),
+            if self.full {
+                self.push(Err(budget::too_large()));
+                continue;
+            }
+            match one_of_multicall(b, &call, self.room()) {
+                Outcome::Done(r) => self.push(r),
                 Outcome::Wait(w) => self.current = Some(w),
             }
         }
     }
 }
 
-impl Waiter for MultiWaiter {
+impl Waiter for MultiWaiter<Vec<Value>> {
     fn poll(&mut self, b: &mut dyn Backend) -> Option<Result<Value, Fault>> {
         self.run(b)
+            .then(|| Ok(Value::Array(std::mem::take(&mut self.results))))
     }
 }
 
-fn one_of_multicall(b: &mut dyn Backend, call: &Value) -> Outcome {
+impl XmlWaiter for MultiWaiter<Vec<u8>> {
+    fn poll_xml(&mut self, b: &mut dyn Backend) -> Option<Result<Vec<u8>, Fault>> {
+        if !self.run(b) {
+            return None;
+        }
+        let mut out = std::mem::take(&mut self.results);
+        xmlrpc::end_array(&mut out);
+        xmlrpc::end_response(&mut out);
+        Some(Ok(out))
+    }
+}
+
+fn one_of_multicall(b: &mut dyn Backend, call: &Value, room: usize) -> Outcome {
     let Some(members) = call.as_struct() else {
         return fail(Fault::new(FaultCode::Failed, "a call must be a struct"));
     };
@@ -1317,20 +1456,46 @@ fn one_of_multicall(b: &mut dyn Backend, call: &Value) -> Outcome {
         Some(Value::Array(a)) => a.as_slice(),
         Some(_) => return fail(Fault::bare(FaultCode::IncorrectParameters)),
     };
-    super::dispatch(b, name, params)
+    super::dispatch_within(b, name, params, room)
 }
 
 fn multicall(b: &mut dyn Backend, params: &[Value]) -> Outcome {
-    let Some(calls) = params[0].as_array() else {
+    multicall_within(b, params, SINGLE_ROOM)
+}
+
+/// [`multicall`] whose results may take `limit` encoded bytes in all.
+pub(super) fn multicall_within(b: &mut dyn Backend, params: &[Value], limit: usize) -> Outcome {
+    let Some(calls) = params.first().and_then(Value::as_array) else {
         return fail(bad_params());
     };
-    let mut m = MultiWaiter {
-        calls: calls.iter().cloned().collect(),
-        current: None,
-        results: Vec::with_capacity(calls.len()),
-    };
-    match m.run(b) {
+    let mut m = MultiWaiter::new(calls, Vec::with_capacity(calls.len()), limit);
+    match m.poll(b) {
         Some(r) => Outcome::Done(r),
         None => Outcome::Wait(Box::new(m)),
+    }
+}
+
+/// `system.multicall` for `/RPC2`: the same calls and results as [`multicall`], each
+/// result encoded into the answer as soon as it is known.
+pub fn multicall_xml(b: &mut dyn Backend, params: &[Value]) -> XmlOutcome {
+    multicall_xml_within(b, params, SINGLE_ROOM)
+}
+
+/// [`multicall_xml`] whose results may take `limit` encoded bytes in all.
+pub(super) fn multicall_xml_within(
+    b: &mut dyn Backend,
+    params: &[Value],
+    limit: usize,
+) -> XmlOutcome {
+    let Some(calls) = params.first().and_then(Value::as_array) else {
+        return XmlOutcome::Done(Err(bad_params()));
+    };
+    let mut out = Vec::with_capacity(1024);
+    xmlrpc::begin_response(&mut out);
+    xmlrpc::begin_array(&mut out);
+    let mut m = MultiWaiter::new(calls, out, limit);
+    match m.poll_xml(b) {
+        Some(r) => XmlOutcome::Done(r),
+        None => XmlOutcome::Wait(Box::new(m)),
     }
 }

@@ -30,6 +30,7 @@
 //!   `waiting for x to stop` line; their defaults are "none".
 
 pub mod backend;
+pub mod budget;
 pub mod fake;
 pub mod logread;
 pub mod methods;
@@ -62,6 +63,24 @@ impl std::fmt::Debug for Outcome {
 pub trait Waiter: Send {
     /// Re-examines the backend; `Some(result)` when the call is finished.
     fn poll(&mut self, backend: &mut dyn Backend) -> Option<Result<Value, Fault>>;
+}
+
+/// A parked `/RPC2` call: like [`Waiter`], but the answer is the encoded `methodResponse`
+/// document (a multicall writes its results into it as they come).
+pub trait XmlWaiter: Send {
+    /// Re-examines the backend; `Some(result)` when the call is finished.
+    fn poll_xml(&mut self, backend: &mut dyn Backend) -> Option<Result<Vec<u8>, Fault>>;
+}
+
+/// A [`Waiter`] whose value is encoded once it is known.
+struct Encoded(Box<dyn Waiter>);
+
+impl XmlWaiter for Encoded {
+    fn poll_xml(&mut self, backend: &mut dyn Backend) -> Option<Result<Vec<u8>, Fault>> {
+        self.0
+            .poll(backend)
+            .map(|r| r.map(|v| xmlrpc::write_response(&v)))
+    }
 }
 
 /// Which log a `/logtail` or `/mainlogtail` request wants.
@@ -123,36 +142,43 @@ pub type Reply = oneshot::Sender<Result<Value, Fault>>;
 /// Where the encoded answer (a whole `methodResponse` document) to one call goes.
 pub type XmlReply = oneshot::Sender<Result<Vec<u8>, Fault>>;
 
-/// A parked call's reply channel, in the form its caller wants.
-enum AnyReply {
-    Value(Reply),
-    Xml(XmlReply),
+/// A parked call and where its answer goes, in the form its caller wants (the reply is
+/// taken when it is sent).
+enum Parked {
+    Value(Box<dyn Waiter>, Option<Reply>),
+    Xml(Box<dyn XmlWaiter>, Option<XmlReply>),
 }
 
-impl AnyReply {
+impl Parked {
     fn is_closed(&self) -> bool {
         match self {
-            AnyReply::Value(r) => r.is_closed(),
-            AnyReply::Xml(r) => r.is_closed(),
+            Parked::Value(_, r) => r.as_ref().is_none_or(|r| r.is_closed()),
+            Parked::Xml(_, r) => r.as_ref().is_none_or(|r| r.is_closed()),
         }
     }
 
-    fn send(self, result: Result<Value, Fault>) {
+    /// Polls the call; when it is finished, sends the answer and returns true.
+    fn poll_and_answer(&mut self, backend: &mut dyn Backend) -> bool {
         match self {
-            AnyReply::Value(r) => {
-                let _ = r.send(result);
-            }
-            AnyReply::Xml(r) => {
-                let _ = r.send(result.map(|v| xmlrpc::write_response(&v)));
-            }
+            Parked::Value(w, reply) => w.poll(backend).map(|r| {
+                if let Some(tx) = reply.take() {
+                    let _ = tx.send(r);
+                }
+            }),
+            Parked::Xml(w, reply) => w.poll_xml(backend).map(|r| {
+                if let Some(tx) = reply.take() {
+                    let _ = tx.send(r);
+                }
+            }),
         }
+        .is_some()
     }
 }
 
 /// The calls parked until their condition holds, owned by the event loop.
 #[derive(Default)]
 pub struct Pending {
-    items: Vec<(Box<dyn Waiter>, AnyReply)>,
+    items: Vec<Parked>,
 }
 
 impl Pending {
@@ -173,12 +199,12 @@ impl Pending {
 
     /// Parks a waiter whose answer goes to `reply`.
     pub fn park(&mut self, waiter: Box<dyn Waiter>, reply: oneshot::Sender<Result<Value, Fault>>) {
-        self.items.push((waiter, AnyReply::Value(reply)));
+        self.items.push(Parked::Value(waiter, Some(reply)));
     }
 
     /// Parks a waiter whose answer goes, encoded, to `reply`.
-    pub fn park_xml(&mut self, waiter: Box<dyn Waiter>, reply: XmlReply) {
-        self.items.push((waiter, AnyReply::Xml(reply)));
+    pub fn park_xml(&mut self, waiter: Box<dyn XmlWaiter>, reply: XmlReply) {
+        self.items.push(Parked::Xml(waiter, Some(reply)));
     }
 
     /// Re-examines every parked call, answering the finished ones (and dropping those whose
@@ -186,13 +212,12 @@ impl Pending {
     pub fn poll(&mut self, backend: &mut dyn Backend) {
         let mut i = 0;
         while i < self.items.len() {
-            if self.items[i].1.is_closed() {
+            if self.items[i].is_closed() {
                 self.items.swap_remove(i);
                 continue;
             }
-            if let Some(result) = self.items[i].0.poll(backend) {
-                let (_, reply) = self.items.swap_remove(i);
-                reply.send(result);
+            if self.items[i].poll_and_answer(backend) {
+                self.items.swap_remove(i);
                 continue;
             }
             i += 1;
@@ -290,8 +315,8 @@ fn callable(
 pub enum XmlOutcome {
     /// The encoded `methodResponse` document, or the fault, is known now.
     Done(Result<Vec<u8>, Fault>),
-    /// The answer depends on future state changes (encode what the waiter returns).
-    Wait(Box<dyn Waiter>),
+    /// The answer depends on future state changes.
+    Wait(Box<dyn XmlWaiter>),
 }
 
 /// [`dispatch`], with the answer encoded as a whole `methodResponse` document: byte for
@@ -307,19 +332,40 @@ pub fn dispatch_xml(backend: &mut dyn Backend, name: &str, params: &[Value]) -> 
                 out
             }));
         }
+        if m.name == "system.multicall" {
+            return methods::multicall_xml(backend, params);
+        }
     }
     match dispatch(backend, name, params) {
         Outcome::Done(r) => XmlOutcome::Done(r.map(|v| xmlrpc::write_response(&v))),
-        Outcome::Wait(w) => XmlOutcome::Wait(w),
+        Outcome::Wait(w) => XmlOutcome::Wait(Box::new(Encoded(w))),
     }
 }
 
 /// Calls method `name` with `params`. Unknown names give UNKNOWN_METHOD, a wrong number of
 /// params INCORRECT_PARAMETERS.
 pub fn dispatch(backend: &mut dyn Backend, name: &str, params: &[Value]) -> Outcome {
+    run(backend, name, params, None)
+}
+
+/// [`dispatch`] for one call of a multicall whose answer has `room` encoded bytes left:
+/// methods with a [`BoundedHandler`](methods::BoundedHandler) get that room.
+pub fn dispatch_within(
+    backend: &mut dyn Backend,
+    name: &str,
+    params: &[Value],
+    room: usize,
+) -> Outcome {
+    run(backend, name, params, Some(room))
+}
+
+fn run(backend: &mut dyn Backend, name: &str, params: &[Value], room: Option<usize>) -> Outcome {
     match callable(backend, name, params) {
         Ok(m) => {
-            let outcome = (m.handler)(backend, params);
+            let outcome = match (m.bounded, room) {
+                (Some(within), Some(room)) => within(backend, params, room),
+                _ => (m.handler)(backend, params),
+            };
             // Give a waiter its first look at once: it may be finished already.
             match outcome {
                 Outcome::Wait(mut w) => match w.poll(backend) {

@@ -876,8 +876,8 @@ fn call_xml(b: &mut FakeBackend, name: &str, params: Vec<Value>) -> Result<Vec<u
         XmlOutcome::Wait(mut w) => {
             for _ in 0..100 {
                 b.step();
-                if let Some(r) = w.poll(b) {
-                    return r.map(|v| xmlrpc::write_response(&v));
+                if let Some(r) = w.poll_xml(b) {
+                    return r;
                 }
             }
             panic!("waiter never finished")
@@ -1021,4 +1021,186 @@ fn direct_process_info_writer_matches_the_value() {
             assert!(methods::process_info_size_hint(&f) > 600);
         }
     }
+}
+
+fn multicall_entry(name: &str, params: Vec<Value>) -> Value {
+    Value::structure([("methodName", s(name)), ("params", Value::Array(params))])
+}
+
+#[test]
+fn encoded_multicall_matches_value_multicall() {
+    let calls = Value::Array(vec![
+        multicall_entry("supervisor.getAPIVersion", vec![]),
+        multicall_entry("system.multicall", vec![Value::Array(vec![])]),
+        Value::structure([("params", Value::Array(vec![]))]),
+        Value::from("not a struct"),
+        multicall_entry("supervisor.startProcess", vec![s("cat")]),
+        multicall_entry("supervisor.getProcessInfo", vec![s("nosuch")]),
+        multicall_entry("supervisor.getPID", vec![s("extra")]),
+        multicall_entry("supervisor.getAllProcessInfo", vec![]),
+        multicall_entry("supervisor.stopProcess", vec![s("cat"), Value::Bool(false)]),
+    ]);
+    let mut a = world();
+    let mut b = world();
+    let want = call(&mut a, "system.multicall", vec![calls.clone()]);
+    assert!(want.is_ok());
+    assert_eq!(
+        call_xml(&mut b, "system.multicall", vec![calls]),
+        want.map(|v| xmlrpc::write_response(&v))
+    );
+    assert_eq!(
+        call_xml(&mut b, "system.multicall", vec![s("x")]),
+        Err(Fault::bare(FaultCode::IncorrectParameters))
+    );
+    // Parked on the loop and answered encoded.
+    let mut pending = Pending::new();
+    let (tx, mut rx) = oneshot::channel();
+    let calls = Value::Array(vec![
+        multicall_entry("supervisor.startProcess", vec![s("zz")]),
+        multicall_entry("supervisor.getAPIVersion", vec![]),
+    ]);
+    handle(
+        &mut b,
+        &mut pending,
+        ControlRequest::CallXml {
+            name: "system.multicall".into(),
+            params: vec![calls],
+            reply: tx,
+        },
+    );
+    assert_eq!(pending.len(), 1);
+    b.step();
+    pending.poll(&mut b);
+    assert!(pending.is_empty());
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        Ok(xmlrpc::write_response(&Value::Array(vec![
+            Value::Bool(true),
+            s("3.0")
+        ])))
+    );
+}
+
+#[test]
+fn multicall_answers_are_capped() {
+    // The cap scaled down: 1 MiB of results, reads of 64 KiB.
+    const LIMIT: usize = 1024 * 1024;
+    const READ: usize = 64 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cat.out");
+    std::fs::write(&out, "abc<efg\n".repeat(READ / 8)).unwrap();
+    let read = multicall_entry(
+        "supervisor.readProcessStdoutLog",
+        vec![s("cat"), Value::Int(0), Value::Int(READ as i32)],
+    );
+    let mut calls = vec![read; 30];
+    calls.push(multicall_entry("supervisor.startProcess", vec![s("cat")]));
+    calls.push(multicall_entry("supervisor.getAPIVersion", vec![]));
+    let params = vec![Value::Array(calls)];
+    let mut a = world();
+    let mut b = world();
+    for w in [&mut a, &mut b] {
+        w.proc_mut("cat", "cat").unwrap().stdout_logfile = Some(out.clone());
+    }
+    let Outcome::Done(Ok(r)) = methods::multicall_within(&mut a, &params, LIMIT) else {
+        panic!("multicall did not finish");
+    };
+    let items = r.as_array().unwrap();
+    assert_eq!(items.len(), 32);
+    // Each answer is 64 KiB + 24 KiB of escapes (+ markup): 11 fit in 1 MiB. The 12th is
+    // read (its raw bytes fit) but its encoding does not; no later call is run, not even a
+    // small one.
+    let too_large = Value::structure([
+        ("faultCode", Value::Int(30)),
+        ("faultString", Value::String(budget::too_large().string)),
+    ]);
+    for (i, v) in items.iter().enumerate() {
+        if i < 11 {
+            assert_eq!(v.as_str().map(str::len), Some(READ), "{i}");
+        } else {
+            assert_eq!(v, &too_large, "{i}");
+        }
+    }
+    assert_eq!(
+        a.process("cat", "cat").unwrap().state,
+        ProcessState::Stopped
+    );
+    // The encoded answer is the same, within the cap.
+    let XmlOutcome::Done(Ok(doc)) = methods::multicall_xml_within(&mut b, &params, LIMIT) else {
+        panic!("multicall did not finish");
+    };
+    assert!(doc.len() <= LIMIT + budget::ENVELOPE, "{}", doc.len());
+    assert!(doc == xmlrpc::write_response(&r), "encoded answers differ");
+    assert_eq!(
+        b.process("cat", "cat").unwrap().state,
+        ProcessState::Stopped
+    );
+
+    // Without escapes, a read whose bytes cannot fit is refused before reading.
+    std::fs::write(&out, "abcdefg\n".repeat(READ / 8)).unwrap();
+    let Outcome::Done(Ok(r)) = methods::multicall_within(&mut a, &params, LIMIT) else {
+        panic!("multicall did not finish");
+    };
+    let items = r.as_array().unwrap();
+    let ok = items.iter().take_while(|v| v.as_str().is_some()).count();
+    assert_eq!(ok, 15);
+    assert!(items[ok..].iter().all(|v| v == &too_large));
+    // The real cap lets all 32 of these through.
+    let r = call(&mut a, "system.multicall", params).unwrap();
+    assert!(r.as_array().unwrap()[..30]
+        .iter()
+        .all(|v| v.as_str().is_some()));
+    assert_eq!(r.as_array().unwrap()[30], Value::Bool(true));
+}
+
+#[test]
+fn a_single_read_whose_escapes_do_not_fit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cat.out");
+    // 20 MiB of `&` become 100 MiB of `&amp;`.
+    std::fs::write(&out, vec![b'&'; 20 * 1024 * 1024]).unwrap();
+    let mut b = world();
+    b.proc_mut("cat", "cat").unwrap().stdout_logfile = Some(out.clone());
+    for m in [
+        "supervisor.readProcessStdoutLog",
+        "supervisor.tailProcessStdoutLog",
+    ] {
+        let params = vec![s("cat"), Value::Int(0), Value::Int(30 * 1024 * 1024)];
+        assert_eq!(
+            call(&mut b, m, params.clone()),
+            Err(budget::too_large()),
+            "{m}"
+        );
+        assert_eq!(call_xml(&mut b, m, params), Err(budget::too_large()), "{m}");
+    }
+    // Without escapes the same size is answered.
+    std::fs::write(&out, vec![b'a'; 20 * 1024 * 1024]).unwrap();
+    let r = call(
+        &mut b,
+        "supervisor.readProcessStdoutLog",
+        vec![s("cat"), Value::Int(0), Value::Int(0)],
+    );
+    assert_eq!(r.unwrap().as_str().map(str::len), Some(20 * 1024 * 1024));
+}
+
+#[test]
+fn control_bytes_in_logs_are_answered_as_well_formed_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cat.out");
+    std::fs::write(&out, b"a\x00b\x1b[0m\xff\xef\xbf\xbe\tz\n").unwrap();
+    let mut b = world();
+    b.proc_mut("cat", "cat").unwrap().stdout_logfile = Some(out.clone());
+    let doc = call_xml(
+        &mut b,
+        "supervisor.tailProcessStdoutLog",
+        vec![s("cat"), Value::Int(0), Value::Int(100)],
+    )
+    .unwrap();
+    let text = String::from_utf8(doc).unwrap();
+    assert!(
+        text.contains("<value><string>a\u{2400}b\u{241b}[0m\u{fffd}\u{fffd}\tz\n</string></value>"),
+        "{text}"
+    );
+    // The offset is the file's byte size, not a count of characters.
+    assert!(text.contains("<value><int>14</int></value>"), "{text}");
 }
