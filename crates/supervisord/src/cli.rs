@@ -967,6 +967,57 @@ mod tests {
     }
 
     #[test]
+    fn json_only_with_check_config() {
+        assert_eq!(err("--json"), "option --json not recognized");
+        assert_eq!(err("-n --json"), "option --json not recognized");
+        let o = run("--json --check-config");
+        assert!(o.json && o.check_config);
+        assert_eq!(
+            err("--json --json --check-config"),
+            "conflicting command line option '--json'"
+        );
+        assert!(banner().ends_with(" (compatible with Supervisor 4.3.0)"));
+        assert!(banner().starts_with(&format!("supervisor-rs {} ", env!("CARGO_PKG_VERSION"))));
+    }
+
+    #[test]
+    fn environment_checks_name_file_line_section_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(
+            &conf,
+            format!("[supervisord]\nlogfile={d}/main.log\nchildlogdir={d}\n[unix_http_server]\nfile={d}/no/s.sock\n[program:a]\ncommand=/bin/sleep 1\ndirectory={d}/gone\nstdout_logfile={d}/a.log\n[program:b]\nenvironment=PATH=\"{d}\"\ncommand=sleep 1\n[fcgi-program:f]\ncommand=/bin/sleep 1\nsocket=unix://{d}/none/f.sock\n"),
+        )
+        .unwrap();
+        let config = supervisor_config::load(&conf).unwrap();
+        let found: Vec<(String, Option<usize>, Option<String>, Option<String>, &str)> =
+            environment_checks(&config)
+                .iter()
+                .map(|x| {
+                    (
+                        x.message.clone(),
+                        x.line,
+                        x.section.clone(),
+                        x.key.clone(),
+                        x.severity.as_str(),
+                    )
+                })
+                .collect();
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            found,
+            vec![
+                (format!("the unix socket '{d}/no/s.sock' of section 'unix_http_server' cannot be created: the directory '{d}/no' does not exist"), Some(5), s("unix_http_server"), s("file"), "error"),
+                (format!("the directory '{d}/gone' of section 'program:a' does not exist"), Some(8), s("program:a"), s("directory"), "error"),
+                // PATH from the program's environment=, as the daemon searches it
+                ("the command of section 'program:b' cannot be run: can't find command 'sleep'".to_string(), Some(12), s("program:b"), s("command"), "error"),
+                (format!("the unix socket '{d}/none/f.sock' of section 'fcgi-program:f' cannot be created: the directory '{d}/none' does not exist"), Some(15), s("fcgi-program:f"), s("socket"), "error"),
+            ]
+        );
+    }
+
+    #[test]
     fn help_and_version_act_in_order() {
         assert_eq!(parse(&args("-v -n -n")).unwrap(), Command::Version);
         assert_eq!(parse(&args("-n -v")).unwrap(), Command::Version);
