@@ -4,7 +4,9 @@
  * JSON snapshot (`api/status.json`) when something changed; renders the process table with
  * a group filter, a search box, state chips and pages; ticks uptimes; runs actions with
  * POST + anti-CSRF token (`api/action`), asking for confirmation before the dangerous ones.
- * Tail page: streams `logtail/<name>` with fetch() and a ReadableStream, follow and pause.
+ * Tail page: a log viewer: whole lines from `api/log.json` (the last 64 KiB, older pieces
+ * when scrolled to the top, new output when the `logtail/<name>` stream signals it), follow,
+ * pause, wrap, search with highlighting.
  *
  * Without this script both pages still work (plain forms and links). It builds DOM only with
  * createElement/textContent, so nothing a process is named or prints can become markup.
@@ -61,7 +63,29 @@
     });
   }
 
+  // An absolute URL for a request of the page's own. Resolving a relative URL against a
+  // page opened as http://user:pass@host/ keeps the credentials, and fetch() refuses such
+  // URLs; the browser already sends the Authorization it used for the page.
+  function api(rel) {
+    var u = new URL(rel, document.baseURI);
+    u.username = '';
+    u.password = '';
+    return u.href;
+  }
+
+  function pad2(n) { return (n < 10 ? '0' : '') + n; }
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  // The daemon's local time, as the server renders it: Nov 21 18:15:20.
+  function stamp(unix, offset) {
+    var d = new Date((unix + (offset || 0)) * 1000);
+    return MONTHS[d.getUTCMonth()] + ' ' + pad2(d.getUTCDate()) + ' ' + pad2(d.getUTCHours()) + ':' +
+      pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
+  }
+
   var STOPPED_LIKE = { 0: 1, 100: 1, 200: 1 };
+  var STOPPABLE = { 10: 1, 20: 1, 30: 1 };
+  // "Problems first": FATAL, BACKOFF, UNKNOWN, EXITED, then the rest.
+  var RANK = { 200: 0, 30: 1, 1000: 2, 100: 3, 40: 4, 10: 5, 0: 6, 20: 7 };
 
   /* ------------------------------------------------------------------ status page */
 
@@ -72,10 +96,11 @@
     var snap = null;
     var clockOffset = (Number(document.body.dataset.now) || Date.now() / 1000) * 1000 - Date.now();
     var prevState = {};
-    var view = { group: '', text: '', state: '', page: 0, size: 100 };
+    var view = { group: '', text: '', state: '', page: 0, size: 100, sort: 'name' };
     try {
       var saved = Number(window.localStorage.getItem('supervisor.pageSize'));
       if (saved >= 0) view.size = saved || 100;
+      if (window.localStorage.getItem('supervisor.sort') === 'problems') view.sort = 'problems';
     } catch (e) { /* storage may be unavailable */ }
 
     function serverNow() { return (Date.now() + clockOffset) / 1000; }
@@ -119,7 +144,7 @@
     // ---- actions
     function nativeSubmit(action, ns) {
       // The daemon has no JSON action endpoint: fall back to the classic form POST.
-      var f = el('form', { method: 'post', action: 'index.html' }, [
+      var f = el('form', { method: 'post', action: api('index.html') }, [
         el('input', { type: 'hidden', name: 'action', value: action }),
         el('input', { type: 'hidden', name: 'processname', value: ns || '' }),
         el('input', { type: 'hidden', name: 'csrf_token', value: csrf })
@@ -134,7 +159,7 @@
       body.set('action', action);
       if (ns) body.set('processname', ns);
       body.set('csrf_token', csrf);
-      return fetch('api/action', {
+      return fetch(api('api/action'), {
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf },
@@ -207,7 +232,17 @@
         el('button', { type: 'submit', className: 'act danger', dataset: { action: 'stopgroup' }, text: 'Stop group' })
       ]);
       summary = el('span', { className: 'summary', 'aria-live': 'polite' });
+      var sortSelect = el('select', { id: 'sortorder', 'aria-label': 'Sort order' }, [
+        el('option', { value: 'name', text: 'by name', selected: view.sort === 'name' }),
+        el('option', { value: 'problems', text: 'problems first', selected: view.sort === 'problems' })
+      ]);
+      sortSelect.addEventListener('change', function () {
+        view.sort = sortSelect.value; view.page = 0;
+        try { window.localStorage.setItem('supervisor.sort', view.sort); } catch (e) { /* ignore */ }
+        render();
+      });
       toolbar.appendChild(el('label', null, ['Group ', groupSelect]));
+      toolbar.appendChild(el('label', null, ['Sort ', sortSelect]));
       toolbar.appendChild(search);
       toolbar.appendChild(groupActions);
       toolbar.appendChild(el('span', { className: 'spacer' }));
@@ -284,10 +319,12 @@
       var table = $('statustable');
       if (table && table.tagName === 'TABLE') return $('tbody');
       var fresh = el('table', { id: 'statustable', cellspacing: '0' }, [
+        el('colgroup', null, [el('col', { className: 'c-name' }), el('col', { className: 'c-state' }),
+          el('col', { className: 'c-desc' }), el('col', { className: 'c-action' })]),
         el('thead', null, [el('tr', null, [
+          el('th', { className: 'name', scope: 'col', text: 'Name' }),
           el('th', { className: 'state', scope: 'col', text: 'State' }),
           el('th', { className: 'desc', scope: 'col', text: 'Description' }),
-          el('th', { className: 'name', scope: 'col', text: 'Name' }),
           el('th', { className: 'action', scope: 'col', text: 'Action' })
         ])]),
         el('tbody', { id: 'tbody' })
@@ -302,11 +339,26 @@
       table.parentNode.replaceChild(p, table);
     }
 
-    function actionButton(label, action, ns) {
+    function actionButton(label, action, ns, question) {
+      var data = { action: action, ns: ns };
+      if (question) data.confirm = question;
       return el('li', null, [el('button', {
         type: 'button', className: 'act act-' + action, 'aria-label': label + ' ' + ns,
-        dataset: { action: action, ns: ns }, text: label
+        dataset: data, text: label
       })]);
+    }
+
+    // exit status 3 · started Nov 21 18:15:20 · stopped Nov 21 18:15:25 (EXITED; FATAL and
+    // BACKOFF without the exit status, which is not kept for a process that exited too quickly)
+    function detail(p) {
+      if (!(p.state === 100 || p.state === 200 || p.state === 30) || !(p.start > 0)) return '';
+      var off = snap && snap.utc_offset;
+      var text = (p.state === 100 ? 'exit status ' + p.exitstatus + ' \u00b7 ' : '') + 'started ' + stamp(p.start, off);
+      if (p.stop >= p.start) {
+        var a = stamp(p.start, off), b = stamp(p.stop, off);
+        text += ' \u00b7 stopped ' + (a.slice(0, 7) === b.slice(0, 7) ? b.slice(7) : b);
+      }
+      return text;
     }
 
     function description(p) {
@@ -319,18 +371,22 @@
     function buildRow(p, shade, changed) {
       var ns = p.namespec;
       var lower = p.statename.toLowerCase();
-      var slots;
-      if (p.state === 20) slots = [actionButton('Restart', 'restart', ns), actionButton('Stop', 'stop', ns)];
-      else if (STOPPED_LIKE[p.state]) slots = [actionButton('Start', 'start', ns), el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })])];
-      else slots = [el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })]), el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })])];
-      slots.push(actionButton('Clear Log', 'clearlog', ns));
-      slots.push(el('li', null, [el('a', { href: 'logtail/' + quote(ns), target: '_blank', text: 'Tail -f Stdout' })]));
-      slots.push(el('li', null, [el('a', { href: 'logtail/' + quote(ns) + '/stderr', target: '_blank', text: 'Tail -f Stderr' })]));
+      var none = function () { return el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })]); };
+      var slots = [
+        p.state === 20 ? actionButton('Restart', 'restart', ns) : STOPPED_LIKE[p.state] ? actionButton('Start', 'start', ns) : none(),
+        STOPPABLE[p.state] ? actionButton('Stop', 'stop', ns) : none(),
+        actionButton('Clear Log', 'clearlog', ns, 'Clear the log files of ' + ns + '?')
+      ];
+      var tail = 'tail.html?processname=' + quote(ns);
+      slots.push(el('li', null, [el('a', { href: tail, target: '_blank', text: 'Tail -f Stdout' })]));
+      slots.push(el('li', null, [el('a', { href: tail + '&channel=stderr', target: '_blank', text: 'Tail -f Stderr' })]));
       var cls = (shade ? 'shade' : '') + (changed ? ' flash' : '');
+      var more = detail(p);
       return el('tr', { className: cls.trim() || null, dataset: { ns: ns, state: String(p.state) } }, [
+        el('td', { className: 'name' }, [el('a', { href: tail, target: '_blank', text: ns })]),
         el('td', { className: 'status' }, [el('span', { className: classFor(p.state) + ' st-' + lower, text: lower })]),
-        el('td', { className: 'desc' }, [el('span', { className: 'desctext', text: description(p) })]),
-        el('td', { className: 'name' }, [el('a', { href: 'tail.html?processname=' + quote(ns), target: '_blank', text: ns })]),
+        el('td', { className: 'desc' }, [el('span', { className: 'desctext', text: description(p) }),
+          more ? ' ' : null, more ? el('span', { className: 'detail', text: more }) : null]),
         el('td', { className: 'action' }, [el('ul', null, slots)])
       ]);
     }
@@ -379,6 +435,9 @@
       if (procs.length === 0) { showEmpty('No programs to manage'); pager.hidden = true; return; }
       var tbody = ensureTable();
       var rows = procs.filter(matches);
+      if (view.sort === 'problems') {
+        rows.sort(function (a, b) { return (RANK[a.state] === undefined ? 9 : RANK[a.state]) - (RANK[b.state] === undefined ? 9 : RANK[b.state]); });
+      }
       var size = view.size || rows.length || 1;
       var pages = Math.max(1, Math.ceil(rows.length / size));
       if (view.page >= pages) view.page = pages - 1;
@@ -412,7 +471,7 @@
     var loading = null, reloadAgain = false;
     function load() {
       if (loading) { reloadAgain = true; return loading; }
-      loading = fetch('api/status.json', { credentials: 'same-origin', cache: 'no-store' })
+      loading = fetch(api('api/status.json'), { credentials: 'same-origin', cache: 'no-store' })
         .then(function (resp) {
           if (!resp.ok) throw new Error('status ' + resp.status);
           return resp.json();
@@ -490,7 +549,7 @@
     function connect() {
       if (!window.EventSource) { startPolling(); return; }
       // Only the events that change what the page shows (no log or tick traffic).
-      source = new EventSource('events?events=PROCESS_STATE,PROCESS_GROUP,SUPERVISOR_STATE_CHANGE');
+      source = new EventSource(api('events?events=PROCESS_STATE,PROCESS_GROUP,SUPERVISOR_STATE_CHANGE'));
       source.onopen = function () {
         setLive('on', 'live');
         if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
@@ -531,107 +590,308 @@
 
   /* ------------------------------------------------------------------ tail page */
 
-  var MAX_SHOWN = 2 * 1024 * 1024; // characters kept in the view
-  var MAX_PENDING = 1024 * 1024;   // characters kept while paused
+  var MAX_SHOWN = 4 * 1024 * 1024; // characters kept in the view
+  var MAX_PENDING = 1024 * 1024;   // characters held back while paused
+  var MAX_MARKS = 5000;            // search matches highlighted
 
-  // Longest suffix of `shown` that is a prefix of `incoming`; returns what is new.
-  function newPart(shown, incoming) {
-    var tail = shown.slice(-8192);
-    for (var k = Math.min(tail.length, incoming.length); k > 0; k--) {
-      if (tail.slice(tail.length - k) === incoming.slice(0, k)) return incoming.slice(k);
-    }
-    return incoming;
+  function countLines(text) {
+    var n = 0;
+    for (var i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+    return n;
   }
 
+  function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); }
+
+  // The log viewer: the last 64 KiB of the log in whole lines (api/log.json), older lines
+  // when scrolled to the top, new output as it is written (the logtail stream says when;
+  // the bytes are read by offset, so nothing is shown twice or left out), search with
+  // highlighting. Every piece of text enters the page as a text node.
   function tailPage() {
     var pre = $('tailbody');
     var ns = document.body.dataset.ns;
-    if (!pre || !ns || document.body.dataset.live !== '1' || !window.fetch || !window.ReadableStream) return;
-    var channel = document.body.dataset.channel === 'stderr' ? '/stderr' : '';
-    var url = 'logtail/' + encodeURIComponent(ns) + channel;
+    if (!pre || !ns || document.body.dataset.live !== '1' || !window.fetch) return;
+    var channel = document.body.dataset.channel === 'stderr' ? 'stderr' : 'stdout';
+    var logUrl = function (query) {
+      return api('api/log.json?processname=' + encodeURIComponent(ns) + '&channel=' + channel + query);
+    };
+    var streamUrl = api('logtail/' + quote(ns) + (channel === 'stderr' ? '/stderr' : ''));
     var pauseBtn = $('pause'), follow = $('follow'), wrapBtn = $('wrap');
-    var paused = false, pending = '';
-    var shown = pre.textContent.length;
-    var retry = 1000;
+    var olderBtn = $('older'), info = $('tailinfo');
+    var search = $('logsearch'), searchCount = $('searchcount');
+    var encoder = window.TextEncoder ? new TextEncoder() : null;
 
+    var text = '';          // what the view shows
+    var lines = 0;          // newlines in `text`
+    var start = 0, end = 0; // byte offsets of `text` in the log file
+    var more = false, cut = false, full = false;
+    var paused = false, pending = '', pendingFull = false;
+    var loadingOlder = false, loadingNewer = false, newerAgain = false;
+    var streaming = false, retry = 1000;
+    var query = '', marks = [], current = -1, total = 0;
+
+    function byteLength(s) { return encoder ? encoder.encode(s).length : s.length; }
     function atBottom() { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
-    function scroll() { if (follow && follow.checked) pre.scrollTop = pre.scrollHeight; }
+    function scrollDown() { if (follow && follow.checked) pre.scrollTop = pre.scrollHeight; }
 
-    function append(text) {
-      if (!text) return;
-      if (paused) {
-        pending += text;
-        if (pending.length > MAX_PENDING) pending = pending.slice(-MAX_PENDING);
-        pauseBtn.textContent = 'Resume (' + pending.length + ' new chars)';
-        return;
-      }
-      var span = el('span', { className: 'fresh', text: text });
-      pre.appendChild(span);
-      setTimeout(function () { span.className = ''; }, 1500);
-      shown += text.length;
-      if (shown > MAX_SHOWN) {
-        pre.textContent = pre.textContent.slice(-Math.floor(MAX_SHOWN * 0.75));
-        shown = pre.textContent.length;
-      }
-      scroll();
+    function showInfo() {
+      if (!info) return;
+      var where = start === 0 ? 'Beginning of the log' : cut ? 'The first line is longer than 1 MiB and is cut' :
+        full ? 'Older lines: see raw' : 'Scroll up for older lines';
+      info.textContent = where + ' \u00b7 ' + lines.toLocaleString('en') + ' lines shown';
+      if (olderBtn) olderBtn.hidden = !(more && !full);
     }
 
-    if (pauseBtn) pauseBtn.addEventListener('click', function () {
-      paused = !paused;
-      pauseBtn.setAttribute('aria-pressed', paused ? 'true' : 'false');
-      pauseBtn.textContent = paused ? 'Resume' : 'Pause';
-      setLive(paused ? 'wait' : 'on', paused ? 'paused' : 'live');
-      if (!paused && pending) { var p = pending; pending = ''; append(p); }
-    });
-    if (wrapBtn) wrapBtn.addEventListener('click', function () {
-      var on = pre.classList.toggle('wrap');
-      wrapBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
-    });
-    pre.addEventListener('scroll', function () { if (follow) follow.checked = atBottom(); });
-
-    function stream() {
-      var ctl = new AbortController();
-      var decoder = new TextDecoder('utf-8');
-      var head = '', merged = false, mergeTimer = null;
-      function flushHead() {
-        if (merged) return;
-        merged = true;
-        if (mergeTimer) clearTimeout(mergeTimer);
-        // The stream starts with the log's last 1 KiB, which the page already shows.
-        var text = head.replace(/^\uFFFD+/, '');
-        head = '';
-        append(newPart(pre.textContent + pending, text));
+    // ---- rendering, with search marks
+    function fragment(piece, offsetMarks) {
+      var frag = document.createDocumentFragment();
+      if (!query) { frag.appendChild(document.createTextNode(piece)); return frag; }
+      var re = new RegExp(escapeRegExp(query), 'gi');
+      var last = 0, m;
+      while ((m = re.exec(piece)) !== null) {
+        if (m[0].length === 0) { re.lastIndex++; continue; }
+        total++;
+        if (offsetMarks.length >= MAX_MARKS) continue;
+        if (m.index > last) frag.appendChild(document.createTextNode(piece.slice(last, m.index)));
+        var mark = el('mark', { text: m[0] });
+        offsetMarks.push(mark);
+        frag.appendChild(mark);
+        last = m.index + m[0].length;
       }
-      fetch(url, { credentials: 'same-origin', cache: 'no-store', signal: ctl.signal }).then(function (resp) {
+      if (last < piece.length) frag.appendChild(document.createTextNode(piece.slice(last)));
+      return frag;
+    }
+
+    function renderAll() {
+      marks = []; total = 0;
+      var frag = fragment(text, marks);
+      while (pre.firstChild) pre.removeChild(pre.firstChild);
+      pre.appendChild(frag);
+    }
+
+    function showCount() {
+      if (!searchCount) return;
+      if (!query) { searchCount.textContent = ''; return; }
+      searchCount.textContent = total === 0 ? 'no match' :
+        (current + 1) + ' / ' + total + (total > marks.length ? ' (first ' + marks.length + ' marked)' : '');
+    }
+
+    function goTo(index) {
+      if (!marks.length) { current = -1; showCount(); return; }
+      if (current >= 0 && marks[current]) marks[current].className = '';
+      current = (index + marks.length) % marks.length;
+      var mark = marks[current];
+      mark.className = 'current';
+      if (follow) follow.checked = false;
+      pre.scrollTop = Math.max(0, mark.offsetTop - pre.clientHeight / 2);
+      showCount();
+    }
+
+    function runSearch() {
+      query = search ? search.value : '';
+      current = -1;
+      renderAll();
+      if (query) goTo(0); else { showCount(); scrollDown(); }
+    }
+
+    // ---- adding text
+    function trimTop() {
+      if (text.length <= MAX_SHOWN) return;
+      var cutAt = text.indexOf('\n', text.length - Math.floor(MAX_SHOWN * 0.75));
+      if (cutAt < 0) return;
+      var dropped = text.slice(0, cutAt + 1);
+      text = text.slice(cutAt + 1);
+      lines -= countLines(dropped);
+      start += byteLength(dropped);
+      more = true; cut = false; full = false;
+      var keep = current >= 0 ? current : 0;
+      renderAll();
+      if (query && marks.length) goTo(Math.min(keep, marks.length - 1));
+    }
+
+    function append(piece) {
+      if (!piece) return;
+      if (paused) {
+        pending += piece;
+        if (pending.length > MAX_PENDING) pendingFull = true;
+        if (pauseBtn) pauseBtn.textContent = 'Resume (' + pending.length.toLocaleString('en') + ' new chars)';
+        return;
+      }
+      var wasAtBottom = atBottom();
+      text += piece;
+      lines += countLines(piece);
+      var frag = fragment(piece, marks);
+      if (!query) {
+        var span = el('span', { className: 'fresh' }, [frag]);
+        pre.appendChild(span);
+        setTimeout(function () { span.className = ''; }, 1500);
+      } else {
+        pre.appendChild(frag);
+        showCount();
+      }
+      trimTop();
+      if (wasAtBottom) scrollDown();
+      showInfo();
+    }
+
+    function prepend(piece) {
+      var before = pre.scrollHeight, top = pre.scrollTop;
+      text = piece + text;
+      lines += countLines(piece);
+      if (query) {
+        var shift = 0, old = current;
+        var probe = []; var saved = total; total = 0;
+        fragment(piece, probe); shift = probe.length; total = saved;
+        renderAll();
+        if (old >= 0 && marks.length) { current = -1; goTo(Math.min(old + shift, marks.length - 1)); }
+      } else {
+        pre.insertBefore(document.createTextNode(piece), pre.firstChild);
+      }
+      pre.scrollTop = top + (pre.scrollHeight - before);
+    }
+
+    // ---- reading
+    function getPiece(query) {
+      return fetch(logUrl(query), { credentials: 'same-origin', cache: 'no-store' }).then(function (resp) {
+        if (!resp.ok) throw new Error('the daemon answered ' + resp.status);
+        return resp.json();
+      }).then(function (piece) {
+        if (piece.error) throw new Error(piece.error);
+        return piece;
+      });
+    }
+
+    function loadLast() {
+      return getPiece('').then(function (piece) {
+        text = piece.text; lines = countLines(text);
+        start = piece.start; end = piece.end; more = piece.more; cut = piece.cut; full = false;
+        pending = ''; pendingFull = false;
+        renderAll();
+        if (query && marks.length) goTo(marks.length - 1); else { showCount(); pre.scrollTop = pre.scrollHeight; }
+        pre.dataset.loaded = '1';
+        showInfo();
+      });
+    }
+
+    function loadOlder() {
+      if (loadingOlder || !more || full || pre.dataset.loaded !== '1') return;
+      if (text.length >= MAX_SHOWN) { full = true; showInfo(); return; }
+      loadingOlder = true;
+      if (olderBtn) olderBtn.disabled = true;
+      getPiece('&before=' + start).then(function (piece) {
+        if (piece.end !== start) return loadLast(); // the log was rotated or cleared
+        prepend(piece.text);
+        start = piece.start; more = piece.more; cut = piece.cut;
+        showInfo();
+        return null;
+      }).catch(function (err) {
+        if (info) info.textContent = 'Could not read older lines: ' + err.message;
+      }).then(function () {
+        loadingOlder = false;
+        if (olderBtn) olderBtn.disabled = false;
+      });
+    }
+
+    function loadNewer() {
+      if (pre.dataset.loaded !== '1' || pendingFull) return;
+      if (loadingNewer) { newerAgain = true; return; }
+      loadingNewer = true;
+      getPiece('&after=' + end).then(function (piece) {
+        if (piece.reset) return loadLast();
+        var gap = piece.skipped ? '[... ' + piece.skipped.toLocaleString('en') + ' bytes not shown: see raw ...]\n' : '';
+        end = piece.end;
+        append(gap + piece.text);
+        return null;
+      }).catch(function () { setLive('off', 'read failed, retrying'); }).then(function () {
+        loadingNewer = false;
+        if (newerAgain) { newerAgain = false; loadNewer(); }
+      });
+    }
+
+    // The logtail stream only says "something was written"; the bytes come from api/log.json.
+    function stream() {
+      if (!window.ReadableStream) return;
+      fetch(streamUrl, { credentials: 'same-origin', cache: 'no-store' }).then(function (resp) {
         if (!resp.ok || !resp.body) throw new Error('logtail answered ' + resp.status);
-        setLive(paused ? 'wait' : 'on', paused ? 'paused' : 'live');
+        streaming = true;
         retry = 1000;
+        setLive(paused ? 'wait' : 'on', paused ? 'paused' : 'live');
         var reader = resp.body.getReader();
         function pump() {
           return reader.read().then(function (r) {
-            if (r.done) { flushHead(); return; }
-            var text = decoder.decode(r.value, { stream: true });
-            if (!merged) {
-              head += text;
-              if (head.length >= 1024) flushHead();
-              else if (!mergeTimer) mergeTimer = setTimeout(flushHead, 400);
-            } else {
-              append(text);
-            }
+            if (r.done) return null;
+            loadNewer();
             return pump();
           });
         }
         return pump();
-      }).catch(function () { /* fall through to reconnect */ }).then(function () {
+      }).catch(function () { /* reconnect below */ }).then(function () {
+        streaming = false;
         setLive('off', 'disconnected, retrying');
         setTimeout(stream, retry);
         retry = Math.min(retry * 2, 30000);
       });
     }
 
+    // ---- controls
+    if (pauseBtn) pauseBtn.addEventListener('click', function () {
+      paused = !paused;
+      pauseBtn.setAttribute('aria-pressed', paused ? 'true' : 'false');
+      pauseBtn.textContent = paused ? 'Resume' : 'Pause';
+      setLive(paused ? 'wait' : (streaming ? 'on' : 'off'), paused ? 'paused' : (streaming ? 'live' : 'connecting'));
+      if (!paused) {
+        var held = pending, wasFull = pendingFull;
+        pending = ''; pendingFull = false;
+        append(held);
+        if (wasFull) loadNewer();
+      }
+    });
+    if (wrapBtn) wrapBtn.addEventListener('click', function () {
+      var on = pre.classList.toggle('wrap');
+      wrapBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
+    });
+    if (olderBtn) olderBtn.addEventListener('click', loadOlder);
+    pre.addEventListener('scroll', function () {
+      if (follow) follow.checked = atBottom();
+      if (pre.scrollTop < 200) loadOlder();
+    });
+    if (search) {
+      var timer = null;
+      search.addEventListener('input', function () {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(function () { timer = null; runSearch(); }, 120);
+      });
+      search.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Enter') {
+          ev.preventDefault();
+          if (timer) { clearTimeout(timer); timer = null; runSearch(); return; }
+          goTo(current + (ev.shiftKey ? -1 : 1));
+        } else if (ev.key === 'Escape') {
+          search.value = ''; runSearch();
+        }
+      });
+      document.addEventListener('keydown', function (ev) {
+        var t = ev.target;
+        var typing = t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA');
+        if (ev.key === '/' && !typing) { ev.preventDefault(); search.focus(); }
+      });
+    }
+    if ($('searchnext')) $('searchnext').addEventListener('click', function () { goTo(current + 1); });
+    if ($('searchprev')) $('searchprev').addEventListener('click', function () { goTo(current - 1); });
+
     pre.scrollTop = pre.scrollHeight;
     setLive('wait', 'connecting');
-    stream();
+    function start0() {
+      loadLast().then(function () {
+        stream();
+        // Without the stream (or between reconnects) look for new output now and then.
+        setInterval(function () { if (!streaming) loadNewer(); }, 3000);
+      }).catch(function (err) {
+        setLive('off', 'offline');
+        if (info) info.textContent = 'Could not read the log: ' + err.message + ' (retrying)';
+        setTimeout(start0, 3000);
+      });
+    }
+    start0();
   }
 
   if (document.body.classList.contains('page-status')) statusPage();

@@ -180,7 +180,10 @@ fn run_call(shared: &Arc<Shared>, method: &str, params: &[Value]) -> Result<Valu
             return Ok(shared.model.lock().unwrap().process_infos(now()));
         }
         "supervisor.getIdentification" => return Ok(Value::String("harness".into())),
-        "supervisor.readProcessStdoutLog" | "supervisor.readProcessStderrLog" => {
+        "supervisor.readProcessStdoutLog"
+        | "supervisor.readProcessStderrLog"
+        | "supervisor.tailProcessStdoutLog"
+        | "supervisor.tailProcessStderrLog" => {
             let m = shared.model.lock().unwrap();
             let p = m
                 .procs
@@ -191,15 +194,40 @@ fn run_call(shared: &Arc<Shared>, method: &str, params: &[Value]) -> Result<Valu
             } else {
                 &p.log
             };
-            let want = params
-                .get(1)
-                .and_then(Value::as_int)
-                .unwrap_or(0)
-                .unsigned_abs() as usize;
-            let start = log.len().saturating_sub(want);
-            return Ok(Value::String(
-                String::from_utf8_lossy(&log[start..]).into_owned(),
-            ));
+            let int = |i: usize| params.get(i).and_then(Value::as_int).unwrap_or(0) as i64;
+            let (offset, length) = (int(1), int(2));
+            let size = log.len() as i64;
+            let text = |a: i64, b: i64| {
+                let (a, b) = (a.clamp(0, size) as usize, b.clamp(0, size) as usize);
+                Value::String(String::from_utf8_lossy(&log[a..b.max(a)]).into_owned())
+            };
+            if method.contains("tail") {
+                // The reference's tail arithmetic: the last `length` bytes, the size, overflow.
+                let (mut o, mut l, mut overflow) = (offset, length, false);
+                if size > o + l {
+                    overflow = true;
+                    o = size - 1;
+                }
+                if o + l > size {
+                    if o > size - 1 {
+                        l = 0;
+                    }
+                    o = size - l;
+                }
+                let o = o.max(0);
+                return Ok(Value::Array(vec![
+                    text(o, o + l.max(0)),
+                    Value::Int(size as i32),
+                    Value::Bool(overflow),
+                ]));
+            }
+            return Ok(if offset < 0 {
+                text(size + offset, size)
+            } else if length == 0 {
+                text(offset, size)
+            } else {
+                text(offset, offset + length)
+            });
         }
         _ => {}
     }

@@ -60,6 +60,19 @@ pub fn ctime(t: LocalTime) -> String {
     )
 }
 
+/// A short local stamp for the start/stop times of a row, e.g. `Nov 21 18:15:20`.
+pub fn short_stamp(t: LocalTime) -> String {
+    let (_, mo, d, h, mi, s, _) = civil(t);
+    format!(
+        "{} {:02} {:02}:{:02}:{:02}",
+        MONTHS[(mo - 1) as usize],
+        d,
+        h,
+        mi,
+        s
+    )
+}
+
 /// The local calendar year (for the page footer).
 pub fn year(t: LocalTime) -> i64 {
     civil(t).0

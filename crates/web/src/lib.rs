@@ -25,6 +25,7 @@ pub mod assets;
 pub mod clock;
 pub mod csrf;
 pub mod escape;
+pub mod logview;
 pub mod pages;
 pub mod respond;
 pub mod route;
@@ -36,10 +37,15 @@ pub use action::{
 pub use assets::asset;
 pub use clock::LocalTime;
 pub use csrf::{basic_auth_user, CsrfKey};
+pub use logview::{LogPiece, Want};
 pub use pages::{error_page, render_status_page, render_tail_page, TailLog};
 pub use respond::{handle, WebResponse};
 pub use route::{route, Channel, Reply, Request, WebRequest};
 pub use snapshot::{render_status_json, ProcessRow, StatusSnapshot};
+
+/// The version of supervisor-rs, shown in the page footer as
+/// `supervisor-rs X.Y.Z (compatible with Supervisor 4.3.0)`.
+pub const PRODUCT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The `Content-Security-Policy` sent with every page: scripts, styles, images and
 /// connections only from the daemon itself; no inline script, no plugins, no framing.

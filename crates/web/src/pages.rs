@@ -2,6 +2,7 @@
 //! Every dynamic string goes through [`escape::html`]; URLs through [`escape::url_quote`].
 
 use crate::action::{is_error_message, Action};
+use crate::clock::{self, LocalTime};
 use crate::csrf;
 use crate::escape::{self, html};
 use crate::route::Channel;
@@ -41,7 +42,8 @@ pub fn state_class(state: ProcessState) -> &'static str {
 }
 
 /// The five action slots of a row, as the reference lays them out: (label, action name)
-/// for the three form actions; `None` is an empty slot.
+/// for the three form actions; `None` is an empty slot. Unlike the reference, a STARTING or
+/// BACKOFF process can be stopped from the page (as `supervisorctl stop` can).
 fn row_actions(state: ProcessState) -> [Option<(&'static str, &'static str)>; 3] {
     let clear = Some(("Clear Log", "clearlog"));
     match state {
@@ -49,11 +51,48 @@ fn row_actions(state: ProcessState) -> [Option<(&'static str, &'static str)>; 3]
         ProcessState::Stopped | ProcessState::Exited | ProcessState::Fatal => {
             [Some(("Start", "start")), None, clear]
         }
+        ProcessState::Starting | ProcessState::Backoff => [None, Some(("Stop", "stop")), clear],
         _ => [None, None, clear],
     }
 }
 
-fn write_row(out: &mut String, p: &ProcessRow, shade: bool) {
+/// The second line of the description of an EXITED, FATAL or BACKOFF row that has run:
+/// `exit status 3 · started Dec 04 18:14:02 · stopped Dec 04 18:14:05` (daemon local time).
+/// The exit status only on EXITED rows: a process that exited too quickly (BACKOFF, then
+/// FATAL) has none recorded (the reference reports 0), so those rows show the times only.
+pub fn row_detail(p: &ProcessRow, utc_offset: i32) -> Option<String> {
+    let ended = matches!(
+        p.state,
+        ProcessState::Exited | ProcessState::Fatal | ProcessState::Backoff
+    );
+    if !ended || p.start <= 0 {
+        return None;
+    }
+    let at = |unix: i64| clock::short_stamp(LocalTime { unix, utc_offset });
+    let mut text = if p.state == ProcessState::Exited {
+        format!(
+            "exit status {} \u{b7} started {}",
+            p.exitstatus,
+            at(p.start)
+        )
+    } else {
+        format!("started {}", at(p.start))
+    };
+    if p.stop >= p.start {
+        // "Nov 21 " is not repeated when the stop was on the day of the start.
+        let (started, stopped) = (at(p.start), at(p.stop));
+        let same_day = started.get(..7) == stopped.get(..7);
+        let shown = if same_day {
+            &stopped[7..]
+        } else {
+            &stopped[..]
+        };
+        let _ = write!(text, " \u{b7} stopped {shown}");
+    }
+    Some(text)
+}
+
+fn write_row(out: &mut String, p: &ProcessRow, shade: bool, utc_offset: i32) {
     let ns = p.namespec();
     let ns_html = html(&ns);
     let ns_q = escape::url_quote(&ns);
@@ -61,26 +100,34 @@ fn write_row(out: &mut String, p: &ProcessRow, shade: bool) {
     let _ = write!(
         out,
         "<tr{} data-ns=\"{}\" data-state=\"{}\">\
-         <td class=\"status\"><span class=\"{} st-{}\">{}</span></td>\
-         <td class=\"desc\"><span>{}</span></td>\
          <td class=\"name\"><a href=\"tail.html?processname={}\" target=\"_blank\">{}</a></td>\
-         <td class=\"action\"><ul>",
+         <td class=\"status\"><span class=\"{} st-{}\">{}</span></td>\
+         <td class=\"desc\"><span>{}</span>",
         if shade { " class=\"shade\"" } else { "" },
         ns_html,
         p.state.code(),
+        ns_q,
+        ns_html,
         state_class(p.state),
         state_lower,
         state_lower,
         html(&p.description),
-        ns_q,
-        ns_html,
     );
+    if let Some(detail) = row_detail(p, utc_offset) {
+        let _ = write!(out, " <span class=\"detail\">{}</span>", html(&detail));
+    }
+    out.push_str("</td><td class=\"action\"><ul>");
     for slot in row_actions(p.state) {
         match slot {
             Some((label, action)) => {
+                let confirm = if action == "clearlog" {
+                    format!(" data-confirm=\"Clear the log files of {ns_html}?\"")
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     out,
-                    "<li><button type=\"submit\" class=\"act act-{action}\" formaction=\"index.html?processname={ns_q}&amp;action={action}\" data-action=\"{action}\" data-ns=\"{ns_html}\" aria-label=\"{label} {ns_html}\">{label}</button></li>"
+                    "<li><button type=\"submit\" class=\"act act-{action}\" formaction=\"index.html?processname={ns_q}&amp;action={action}\" data-action=\"{action}\" data-ns=\"{ns_html}\"{confirm} aria-label=\"{label} {ns_html}\">{label}</button></li>"
                 );
             }
             None => out.push_str("<li class=\"noaction\"><span class=\"hidden\"></span></li>"),
@@ -88,8 +135,8 @@ fn write_row(out: &mut String, p: &ProcessRow, shade: bool) {
     }
     let _ = writeln!(
         out,
-        "<li><a href=\"logtail/{ns_q}\" target=\"_blank\">Tail -f Stdout</a></li>\
-         <li><a href=\"logtail/{ns_q}/stderr\" target=\"_blank\">Tail -f Stderr</a></li>\
+        "<li><a href=\"tail.html?processname={ns_q}\" target=\"_blank\">Tail -f Stdout</a></li>\
+         <li><a href=\"tail.html?processname={ns_q}&amp;channel=stderr\" target=\"_blank\">Tail -f Stderr</a></li>\
          </ul></td></tr>"
     );
 }
@@ -159,6 +206,7 @@ pub fn render_status_page(
     out.push_str(
         "\n<ul id=\"buttons\" class=\"clr\">\
          <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"refresh\">Refresh</button></li>\
+         <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"startall\">Start All</button></li>\
          <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"restartall\" data-confirm=\"Restart all processes?\">Restart All</button></li>\
          <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"stopall\" data-confirm=\"Stop all processes?\" class=\"danger\">Stop All</button></li>\
          </ul>\n",
@@ -168,13 +216,14 @@ pub fn render_status_page(
         out.push_str("<p id=\"statustable\" class=\"empty\">No programs to manage</p>\n");
     } else {
         out.push_str(
-            "<table cellspacing=\"0\" id=\"statustable\">\n<thead><tr>\
-             <th class=\"state\" scope=\"col\">State</th><th class=\"desc\" scope=\"col\">Description</th>\
-             <th class=\"name\" scope=\"col\">Name</th><th class=\"action\" scope=\"col\">Action</th>\
+            "<table cellspacing=\"0\" id=\"statustable\">\n<colgroup><col class=\"c-name\" />\
+             <col class=\"c-state\" /><col class=\"c-desc\" /><col class=\"c-action\" /></colgroup>\n<thead><tr>\
+             <th class=\"name\" scope=\"col\">Name</th><th class=\"state\" scope=\"col\">State</th>\
+             <th class=\"desc\" scope=\"col\">Description</th><th class=\"action\" scope=\"col\">Action</th>\
              </tr></thead>\n<tbody id=\"tbody\">\n",
         );
         for (i, p) in rows.iter().enumerate() {
-            write_row(&mut out, p, i % 2 == 1);
+            write_row(&mut out, p, i % 2 == 1, snapshot.utc_offset);
         }
         out.push_str("</tbody>\n</table>\n");
     }
@@ -183,9 +232,11 @@ pub fn render_status_page(
     );
     let _ = writeln!(
         out,
-        "<div id=\"footer\" class=\"clr\"><div class=\"left\"><a href=\"http://supervisord.org\">Supervisor</a> \
-         <span>{}</span></div><div class=\"right\">&copy; 2006-<span>{}</span> \
+        "<div id=\"footer\" class=\"clr\"><div class=\"left\"><strong>supervisor-rs</strong> \
+         <span class=\"version\">{}</span> (compatible with <a href=\"http://supervisord.org\">Supervisor</a> \
+         <span>{}</span>)</div><div class=\"right\">&copy; 2006-<span>{}</span> \
          <strong><a href=\"http://agendaless.com/\">Agendaless Consulting and Contributors</a></strong></div></div>",
+        crate::PRODUCT_VERSION,
         html(&snapshot.version),
         snapshot.year
     );
@@ -248,10 +299,17 @@ pub fn render_tail_page(
              <a class=\"button\" id=\"refresh\" href=\"tail.html?processname={q}&amp;limit={limit}{}\">Refresh</a> \
              <a class=\"button{}\" href=\"tail.html?processname={q}&amp;limit={limit}\">stdout</a> \
              <a class=\"button{}\" href=\"tail.html?processname={q}&amp;limit={limit}&amp;channel=stderr\">stderr</a> \
-             <a class=\"button\" href=\"logtail/{q}{}\" target=\"_blank\">raw</a> \
+             <a class=\"button\" id=\"raw\" href=\"logtail/{q}{}\" target=\"_blank\" title=\"The plain log stream\">raw</a> \
              <span class=\"js-only\"><button type=\"button\" id=\"pause\" aria-pressed=\"false\">Pause</button> \
              <label><input type=\"checkbox\" id=\"follow\" checked=\"checked\" /> Follow</label> \
-             <button type=\"button\" id=\"wrap\" aria-pressed=\"true\">Wrap</button></span></div>",
+             <button type=\"button\" id=\"wrap\" aria-pressed=\"true\">Wrap</button></span>\
+             <span class=\"js-only logsearch\" role=\"search\"><input type=\"search\" id=\"logsearch\" \
+             placeholder=\"Search the log  ( / )\" aria-label=\"Search the log\" autocomplete=\"off\" /> \
+             <span id=\"searchcount\" class=\"searchcount\" aria-live=\"polite\"></span>\
+             <button type=\"button\" id=\"searchprev\" aria-label=\"Previous match\" title=\"Previous match (Shift+Enter)\">&#8593;</button>\
+             <button type=\"button\" id=\"searchnext\" aria-label=\"Next match\" title=\"Next match (Enter)\">&#8595;</button></span></div>\
+             <div id=\"tailstatus\" class=\"tailstatus js-only\"><button type=\"button\" id=\"older\" hidden=\"hidden\">Load older lines</button> \
+             <span id=\"tailinfo\"></span></div>",
             if channel == Channel::Stderr { "&amp;channel=stderr" } else { "" },
             if channel == Channel::Stdout { " current" } else { "" },
             if channel == Channel::Stderr { " current" } else { "" },
@@ -299,6 +357,7 @@ mod tests {
             version: "4.3.0".into(),
             identification: "supervisor".into(),
             now: 1000,
+            utc_offset: 0,
             year: 2026,
             processes,
         }
@@ -337,26 +396,74 @@ mod tests {
         assert!(page.contains("<span class=\"statuserror st-fatal\">fatal</span>"));
         assert!(page.contains("<span class=\"statusnominal st-stopped\">stopped</span>"));
         assert!(page.contains("href=\"tail.html?processname=grp%3Aa\" target=\"_blank\">grp:a</a>"));
+        // The name column comes first.
+        assert!(page.contains("<tr data-ns=\"grp:a\" data-state=\"0\"><td class=\"name\">"));
+        assert!(pos("<th class=\"name\"") < pos("<th class=\"state\""));
         assert!(page.contains("formaction=\"index.html?processname=web&amp;action=stop\""));
         assert!(page.contains("formaction=\"index.html?processname=web&amp;action=restart\""));
         assert!(page.contains("formaction=\"index.html?processname=grp%3Aa&amp;action=start\""));
-        assert!(page.contains("href=\"logtail/web/stderr\""));
+        assert!(page.contains(
+            "<a href=\"tail.html?processname=web&amp;channel=stderr\" target=\"_blank\">Tail -f Stderr</a>"
+        ));
+        assert!(!page.contains("logtail/"));
+        assert!(page.contains("data-confirm=\"Clear the log files of web?\""));
+        assert!(page.contains("value=\"startall\">Start All<"));
         assert!(page.contains("name=\"csrf_token\" value=\"tok\""));
         assert!(
             page.contains(">Refresh<")
                 && page.contains(">Restart All<")
                 && page.contains(">Stop All<")
         );
-        assert!(page.contains("Supervisor</a> <span>4.3.0</span>"));
+        assert!(page.contains(&format!(
+            "<strong>supervisor-rs</strong> <span class=\"version\">{}</span> (compatible with \
+             <a href=\"http://supervisord.org\">Supervisor</a> <span>4.3.0</span>)",
+            crate::PRODUCT_VERSION
+        )));
         assert!(page.contains("&copy; 2006-<span>2026</span>"));
         assert_eq!(page.matches("<tr class=\"shade\"").count(), 2);
         assert!(page.contains("id=\"statusmessage\" class=\"hidden\""));
-        // A STARTING row has no start/stop/restart buttons, only Clear Log.
+        // A STARTING row can be stopped (not started or restarted), and its log cleared.
         let z = &page[pos("data-ns=\"z\"")..];
         let z = &z[..z.find("</tr>").unwrap()];
-        assert!(!z.contains("action=start") && !z.contains("action=stop"));
-        assert!(z.contains("action=clearlog"));
-        assert_eq!(z.matches("class=\"hidden\"").count(), 2);
+        assert!(!z.contains("action=start") && !z.contains("action=restart"));
+        assert!(z.contains("action=stop") && z.contains("action=clearlog"));
+        assert_eq!(z.matches("class=\"hidden\"").count(), 1);
+    }
+
+    #[test]
+    fn ended_rows_show_exit_status_and_times() {
+        let mut exited = row("r", "r", ProcessState::Exited, "Nov 21 06:14 PM");
+        exited.exitstatus = 3;
+        exited.start = 1_795_284_920;
+        exited.stop = 1_795_284_925;
+        assert_eq!(
+            row_detail(&exited, 3600).as_deref(),
+            Some("exit status 3 \u{b7} started Nov 21 19:15:20 \u{b7} stopped 19:15:25")
+        );
+        // A BACKOFF row still stopped at an earlier run: no stop time after the start.
+        let mut backoff = exited.clone();
+        backoff.state = ProcessState::Backoff;
+        backoff.stop = backoff.start - 10;
+        assert_eq!(
+            row_detail(&backoff, 0).as_deref(),
+            Some("started Nov 21 18:15:20")
+        );
+        let mut later = exited.clone();
+        later.stop += 86_400;
+        assert!(row_detail(&later, 0)
+            .unwrap()
+            .ends_with("stopped Nov 22 18:15:25"));
+        let never = row("f", "f", ProcessState::Fatal, "can't find command 'x'");
+        assert_eq!(row_detail(&never, 0), None);
+        let running = row("a", "a", ProcessState::Running, "");
+        assert_eq!(row_detail(&running, 0), None);
+        let page = render_status_page(&snap(vec![exited]), None, None, "t");
+        assert!(page.contains(
+            "<span>Nov 21 06:14 PM</span> <span class=\"detail\">exit status 3 \u{b7} started Nov 21 18:15:20"
+        ));
+        // A BACKOFF row gets a Stop button.
+        let page = render_status_page(&snap(vec![backoff]), None, None, "t");
+        assert!(page.contains("processname=r&amp;action=stop"));
     }
 
     #[test]
@@ -418,6 +525,8 @@ mod tests {
         assert!(t.contains(">ERROR: unexpected rpc fault [10] BAD_NAME: a</pre>"));
         let t = render_tail_page(Some("a"), 1024, Channel::Stderr, Ok(""), "t");
         assert!(t.contains("data-channel=\"stderr\""));
+        assert!(t.contains("id=\"raw\" href=\"logtail/a/stderr\""));
+        assert!(t.contains("id=\"logsearch\""));
     }
 
     #[test]

@@ -79,6 +79,7 @@ where
         version: SUPERVISOR_VERSION.to_string(),
         identification,
         now: now.unix,
+        utc_offset: now.utc_offset,
         year: clock::year(now),
         processes,
     })
@@ -131,7 +132,16 @@ where
                     vec![Value::String(ns), Value::Int(offset), Value::Int(0)],
                 )
                 .await
-                .map(|v| v.as_str().unwrap_or("").to_string())
+                .map(|v| {
+                    let text = v.as_str().unwrap_or("").to_string();
+                    // As much as was asked for came back: the read most likely started
+                    // inside a line, which the page must not show cut.
+                    if text.len() as u64 >= limit {
+                        crate::logview::from_line_start(text, 1).0
+                    } else {
+                        text
+                    }
+                })
             };
             let log = match &result {
                 Ok(text) => Ok(text.as_str()),
@@ -168,6 +178,25 @@ where
             ),
             Err(_) => WebResponse::error(500, "Internal Server Error"),
         },
+        WebRequest::LogJson {
+            processname,
+            channel,
+            want,
+        } => {
+            let result = if processname.is_empty() {
+                Err(Fault::new(
+                    supervisor_protocol::FaultCode::BadName,
+                    "no process name",
+                ))
+            } else {
+                crate::logview::read_piece(&mut rpc, &processname, channel, want).await
+            };
+            WebResponse::new(
+                200,
+                &crate::json_headers(),
+                crate::logview::log_json(&result).into_bytes(),
+            )
+        }
         WebRequest::Ok => WebResponse::new(200, &[("Content-Type", "text/plain")], &b"OK"[..]),
         WebRequest::Asset { content_type, body } => {
             let mut r = WebResponse::new(200, &crate::asset_headers(), body);
@@ -253,6 +282,9 @@ mod tests {
                     "supervisor.readProcessStdoutLog" if target == "web" => {
                         Ok(Value::String("hello <i>\n".into()))
                     }
+                    "supervisor.readProcessStdoutLog" if target == "long" => Ok(Value::String(
+                        format!("{}ut line\nwhole line\nlast\n", "c".repeat(1000)),
+                    )),
                     "supervisor.readProcessStdoutLog" => {
                         Err(Fault::new(FaultCode::BadName, &target))
                     }
@@ -393,6 +425,12 @@ mod tests {
                 Value::Int(0)
             ]
         );
+        // A read as long as the limit starts inside a line: the cut line is not shown.
+        let fake = Fake::new();
+        let req = request("GET", "/tail.html", "processname=long&limit=10", b"");
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        let body = String::from_utf8(r.body.into_owned()).unwrap();
+        assert!(body.contains("\">whole line\nlast\n</pre>"), "{body}");
         let req = request("GET", "/tail.html", "processname=nope", b"");
         let r = block_on(handle(&req, None, &key(), NOW, Fake::new().rpc())).unwrap();
         let body = String::from_utf8(r.body.into_owned()).unwrap();

@@ -82,6 +82,16 @@ pub enum WebRequest {
     },
     /// Answer `200 application/json` with [`crate::render_status_json`].
     StatusJson,
+    /// `GET /api/log.json`: a piece of a process log for the log viewer, whole lines only
+    /// ([`crate::logview`]). Reads only, like every GET.
+    LogJson {
+        /// The `processname` field (empty: answered with an error object).
+        processname: String,
+        /// Which log.
+        channel: Channel,
+        /// Which piece.
+        want: crate::logview::Want,
+    },
     /// `/ok.html`: answer `200 text/plain` with body `OK`.
     Ok,
     /// An embedded static file: answer 200 with this type and body.
@@ -149,6 +159,13 @@ fn tail_limit(raw: Option<&str>) -> u64 {
     }
 }
 
+fn channel(raw: Option<&str>) -> Channel {
+    match raw {
+        Some("stderr") => Channel::Stderr,
+        _ => Channel::Stdout,
+    }
+}
+
 /// Classifies a request. `csrf` and `now` verify tokens of POSTed actions (and make the
 /// `refresh` message); `route` itself performs nothing.
 pub fn route(req: &Request<'_>, csrf: &CsrfKey, now: LocalTime) -> WebRequest {
@@ -158,7 +175,8 @@ pub fn route(req: &Request<'_>, csrf: &CsrfKey, now: LocalTime) -> WebRequest {
     let is_post = req.method == "POST";
 
     match path {
-        "index.html" | "tail.html" | "ok.html" | "api/action" | "api/status.json" => {}
+        "index.html" | "tail.html" | "ok.html" | "api/action" | "api/status.json"
+        | "api/log.json" => {}
         _ => {
             return match assets::asset(path) {
                 Some((content_type, body)) if is_get || req.method == "HEAD" => {
@@ -181,13 +199,29 @@ pub fn route(req: &Request<'_>, csrf: &CsrfKey, now: LocalTime) -> WebRequest {
     match path {
         "ok.html" => WebRequest::Ok,
         "api/status.json" => WebRequest::StatusJson,
+        "api/log.json" => {
+            if !is_get {
+                return WebRequest::MethodNotAllowed { allow: "GET" };
+            }
+            let offset = |k: &str| {
+                form.get(k)
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|s| s.parse::<u64>().ok())
+            };
+            WebRequest::LogJson {
+                processname: form.get("processname").unwrap_or("").to_string(),
+                channel: channel(form.get("channel")),
+                want: match (offset("before"), offset("after")) {
+                    (_, Some(a)) => crate::logview::Want::After(a),
+                    (Some(b), None) => crate::logview::Want::Before(b),
+                    (None, None) => crate::logview::Want::Last,
+                },
+            }
+        }
         "tail.html" => WebRequest::TailPage {
             processname: form.get("processname").map(str::to_string),
             limit: tail_limit(form.get("limit")),
-            channel: match form.get("channel") {
-                Some("stderr") => Channel::Stderr,
-                _ => Channel::Stdout,
-            },
+            channel: channel(form.get("channel")),
         },
         "api/action" | "index.html" => {
             let api = path == "api/action";
@@ -468,6 +502,46 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn log_json_requests() {
+        use crate::logview::Want;
+        let r = |m: &str, q: &str| route(&req(m, "/api/log.json", q, b""), &key(), NOW);
+        assert_eq!(
+            r("GET", "processname=a&channel=stderr"),
+            WebRequest::LogJson {
+                processname: "a".into(),
+                channel: Channel::Stderr,
+                want: Want::Last
+            }
+        );
+        assert!(matches!(
+            r("GET", "processname=a&before=100"),
+            WebRequest::LogJson {
+                want: Want::Before(100),
+                channel: Channel::Stdout,
+                ..
+            }
+        ));
+        assert!(matches!(
+            r("GET", "processname=a&after=7&before=3"),
+            WebRequest::LogJson {
+                want: Want::After(7),
+                ..
+            }
+        ));
+        assert!(matches!(
+            r("GET", "processname=a&before=-3"),
+            WebRequest::LogJson {
+                want: Want::Last,
+                ..
+            }
+        ));
+        assert_eq!(
+            r("POST", "processname=a"),
+            WebRequest::MethodNotAllowed { allow: "GET" }
+        );
     }
 
     #[test]

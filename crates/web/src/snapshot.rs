@@ -71,6 +71,9 @@ pub struct StatusSnapshot {
     pub identification: String,
     /// Server Unix time when the snapshot was taken (the page ticks uptimes from it).
     pub now: i64,
+    /// The daemon's local offset from UTC in seconds (start/stop times are shown in the
+    /// daemon's local time, as its own descriptions are).
+    pub utc_offset: i32,
     /// The local calendar year (footer).
     pub year: i64,
     /// Every process, in any order (pages sort by group, then name).
@@ -105,6 +108,7 @@ struct JsonSnapshot<'a> {
     version: &'a str,
     identification: &'a str,
     now: i64,
+    utc_offset: i32,
     csrf_token: &'a str,
     processes: Vec<JsonProcess<'a>>,
 }
@@ -116,6 +120,7 @@ pub fn render_status_json(snapshot: &StatusSnapshot, csrf_token: &str) -> String
         version: &snapshot.version,
         identification: &snapshot.identification,
         now: snapshot.now,
+        utc_offset: snapshot.utc_offset,
         csrf_token,
         processes: snapshot
             .sorted_rows()
@@ -186,6 +191,7 @@ mod tests {
             version: "4.3.0".into(),
             identification: "supervisor".into(),
             now: 5,
+            utc_offset: 0,
             year: 2026,
             processes: vec![
                 row("b", "b", ProcessState::Stopped),

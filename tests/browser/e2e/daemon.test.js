@@ -2,7 +2,8 @@
 // The web UI of our supervisord, end to end in Debian's headless Chromium: the daemon from
 // target/debug (or $SUPERVISOR_RS_BIN_DIR) on a temp config with 100 processes in mixed
 // states, an inet server on a free 127.0.0.1 port with Basic auth. The daemon is stopped by
-// its pid. Screenshots go to docs/images/ (or $SCREENSHOT_DIR).
+// its pid. Its screenshots (a page with hostile test names) go to tests/browser/out/e2e/, never
+// to docs/images/: the documentation's come from gaps.test.js and its realistic config.
 //
 // A missing binary or a daemon that does not serve the page (GET / answers 404) fails the
 // suite: scripts/test builds the binary first.
@@ -15,7 +16,7 @@ const { spawn } = require('node:child_process');
 const { ROOT, launch, freePort, stopProcess, basicAuth } = require('../lib/browser');
 
 const BIN_DIR = process.env.SUPERVISOR_RS_BIN_DIR || path.join(ROOT, 'target', 'debug');
-const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, 'docs', 'images');
+const SHOTS = path.join(ROOT, 'tests', 'browser', 'out', 'e2e');
 const USER = 'admin';
 const PASSWORD = 'e2e-secret';
 // Names may not contain spaces, '/' or ':' (the reference's rule), so the closing tag uses '\\'.

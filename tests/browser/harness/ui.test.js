@@ -9,7 +9,9 @@ const path = require('node:path');
 const { ROOT, launch, freePort, startProcess, stopProcess, basicAuth } = require('../lib/browser');
 
 const HARNESS = path.join(ROOT, 'target', 'debug', 'examples', 'harness');
-const SHOTS = process.env.SCREENSHOT_DIR || path.join(__dirname, '..', 'out');
+// Diagnostic screenshots only (the simulated processes include hostile names); the
+// documentation's come from e2e/gaps.test.js.
+const SHOTS = path.join(__dirname, '..', 'out', 'harness');
 const USER = 'user';
 const PASSWORD = 'pw';
 
