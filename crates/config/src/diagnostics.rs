@@ -39,6 +39,7 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// A stable identifier for tools: `unknown-key`, `unknown-section`,
     /// `duplicate-section`, `duplicate-key`, `include-no-match`, `include-unreadable`,
+    /// `nested-include`,
     /// `header-missing-bracket`, `indented-header`, or one of the checks of
     /// `--check-config` (`config-error`, `command`, `directory`, `user`, `log-directory`,
     /// `socket-directory`).
@@ -209,6 +210,12 @@ pub fn from_ini(ini: &Ini, files: &[String]) -> Vec<Diagnostic> {
                 first,
                 again,
             } => {
+                // an included file's [include] is reported as a whole (nested-include)
+                let nested = section.as_deref() == Some("include")
+                    && files.first().is_some_and(|main| *main != *again.file);
+                if nested {
+                    continue;
+                }
                 let mut d = diagnostic(
                     Severity::Warning,
                     "duplicate-key",
@@ -232,6 +239,19 @@ pub fn from_ini(ini: &Ini, files: &[String]) -> Vec<Diagnostic> {
     // repeated headers
     let mut seen: std::collections::HashMap<&str, &crate::ini::At> = Default::default();
     for h in ini.headers() {
+        if h.name == "include" && files.first().is_some_and(|main| *main != *h.at.file) {
+            let mut d = diagnostic(
+                Severity::Warning,
+                "nested-include",
+                "an [include] section in an included file is ignored: only the main file's [include] is read".to_string(),
+                Some((&h.at.file, h.at.line)),
+                Some("include"),
+                None,
+            );
+            d.at_start = true;
+            out.push(d);
+            continue;
+        }
         match seen.get(h.name.as_str()) {
             Some(first) => {
                 let mut d = diagnostic(
@@ -530,6 +550,29 @@ mod tests {
         assert_eq!(Verdict::of(&d), Verdict::Invalid);
         assert_eq!(Verdict::of(&d[1..]).exit_code(), 1);
         assert_eq!(Verdict::of(&[]).exit_code(), 0);
+    }
+
+    #[test]
+    fn nested_include() {
+        let mut ini = Ini::new();
+        ini.read_str("[supervisord]\n[include]\nfiles=a.ini\n", "/etc/s.conf")
+            .unwrap();
+        ini.read_str(
+            "[program:a]\ncommand=x\n[include]\nfiles=b.ini\n",
+            "/etc/a.ini",
+        )
+        .unwrap();
+        let files = ["/etc/s.conf".to_string(), "/etc/a.ini".to_string()];
+        let texts: Vec<String> = from_ini(&ini, &files)
+            .iter()
+            .map(|d| d.check_text())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "/etc/a.ini:3: warning: an [include] section in an included file is ignored: only the main file's [include] is read",
+            ]
+        );
     }
 
     #[test]

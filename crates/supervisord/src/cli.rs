@@ -562,20 +562,19 @@ pub fn check_config(path: PathBuf, options: &Options) -> CheckReport {
         }
     };
     if let Some(c) = &config {
-        let mut found = environment_checks(c);
-        // by place: the main file first, then the others by name, each by line
-        found.sort_by(|a, b| {
-            let key = |d: &Diagnostic| {
-                (
-                    d.file.as_deref() != Some(path.as_path()),
-                    d.file.clone(),
-                    d.line,
-                )
-            };
-            key(a).cmp(&key(b))
-        });
-        diagnostics.extend(found);
+        diagnostics.extend(environment_checks(c));
     }
+    // by place: the main file first, then the others by name, each by line
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| {
+            (
+                d.file.as_deref() != Some(path.as_path()),
+                d.file.clone(),
+                d.line,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     CheckReport {
         path,
         config,
