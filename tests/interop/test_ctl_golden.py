@@ -36,13 +36,56 @@ def norm(text, pids=False):
     return text
 
 
+# Our client's extra stderr lines for humans (docs/supervisorctl.md, "Errors"); the
+# reference prints none, so they are left out of the comparison (test_ctl_errors.py
+# checks them).
+HINT = re.compile(r"^hint: .*\n", re.M)
+
+
 def outcome(r, pids=False, unordered=False):
     out = norm(r.stdout, pids)
     if unordered:
         # group/all stop and start results come back in completion order, which the
         # daemon does not fix; compare them as a multiset of lines
         out = sorted(out.splitlines(True))
-    return out, norm(r.stderr, pids), r.returncode
+    return out, norm(HINT.sub("", r.stderr), pids), r.returncode
+
+
+HELP_END = "clear  maintail  quit  reread  signal    stop    version\n\n"
+HELP_EXTRAS = ("supervisor-rs commands (type help <topic>):\n"
+               "===========================================\ncompletions\n\n")
+HELP_STATUS_END = "status\t\t\tGet all process status info\n"
+HELP_STATUS_JSON = "status --json [...]\tThe same as a JSON array (errors on stderr)\n"
+HELP_AVAIL_END = "avail\t\t\tDisplay all configured processes\n"
+HELP_AVAIL_JSON = "avail --json\t\tThe same as a JSON array\n"
+
+
+def documented(expected, url=None):
+    """The reference's outcome turned into ours by the documented changes of
+    docs/COMPATIBILITY.md ("supervisorctl: errors a human can act on"): `help` lists our
+    commands in a block after the reference's, `help status`/`help avail` add a `--json`
+    line; with the server `url`: a connection problem reported as a Python exception
+    line becomes the reference's own plain line (exit status kept), and a 401 is said
+    once (no exception line) with exit status 77."""
+    out, err, rc = expected
+    if isinstance(out, list):
+        return expected
+    out = out.replace(HELP_END, HELP_END + HELP_EXTRAS)
+    out = out.replace(HELP_STATUS_END, HELP_STATUS_END + HELP_STATUS_JSON)
+    out = out.replace(HELP_AVAIL_END, HELP_AVAIL_END + HELP_AVAIL_JSON)
+    if url is None:
+        return out, err, rc
+    out = out.replace("error: <class 'FileNotFoundError'>, [Errno 2] No such file or "
+                      "directory: file: F line: N\n", f"{url} no such file\n")
+    out = out.replace("error: <class 'ConnectionRefusedError'>, [Errno 111] Connection "
+                      "refused: file: F line: N\n", f"{url} refused connection\n")
+    unauthorized = ("Server requires authentication\nerror: <class "
+                    "'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: "
+                    "401 Unauthorized>: file: F line: N\n")
+    if unauthorized in out:
+        out = out.replace(unauthorized, "Server requires authentication\n")
+        rc = 77
+    return out, err, rc
 
 
 def run_both(d, args, input=None, extra=(), setup=None, timeout=60):
@@ -55,9 +98,18 @@ def run_both(d, args, input=None, extra=(), setup=None, timeout=60):
     return res["python"], res["rust"]
 
 
-def assert_same(d, args, unordered=False, **kw):
+def assert_same(d, args, unordered=False, url=None, **kw):
+    """Ours must print what the reference prints, after the documented changes of
+    `documented` (`url`: the server URL used, by default the one of -s or the daemon's)."""
     py, rs = run_both(d, args, **kw)
-    assert outcome(rs, unordered=unordered) == outcome(py, unordered=unordered), (
+    expected = outcome(py, unordered=unordered)
+    extra = list(kw.get("extra", ()))
+    if url is None and "-s" in extra[:-1]:
+        url = extra[extra.index("-s") + 1]
+    if url is None and hasattr(d, "sock"):
+        url = f"unix://{d.sock}"
+    expected = documented(expected, url)
+    assert outcome(rs, unordered=unordered) == expected, (
         f"supervisorctl {' '.join(args)}\n--- reference: {py!r}\n--- ours: {rs!r}"
     )
     return py
@@ -414,7 +466,7 @@ def test_connection_errors_match_reference(tmp_path):
                      "signal HUP x", "clear x", "tail x", "tail -f x", "maintail",
                      "maintail -f", "version", "fg x", "avail", "reread", "update",
                      "add x", "remove x", "shutdown", "reload", "open " + url]:
-            assert_same(c, line.split(), extra=("-s", url))
+            assert_same(c, line.split(), extra=("-s", url), url=url)
     # the default serverurl when the config has none
     assert_same(c, ["status"])
 
@@ -468,7 +520,7 @@ def test_authentication_matches_reference(make_daemon, daemon_impl):
                   ["-u", "user", "-p", "s3cret"]):
         for line in ["status", "version", "avail", "reread", "pid one", "tail one",
                      "start one", "stop nope", "maintail -1", "help"]:
-            assert_same(d, line.split(), extra=(*url, *creds))
+            assert_same(d, line.split(), extra=(*url, *creds), url=url[1])
 
 
 @pytest.mark.parametrize("daemon_impl", DAEMON_IMPLS)
@@ -537,10 +589,19 @@ def test_tail_follow_until_interrupt_matches_reference(make_daemon, daemon_impl)
 @pytest.mark.parametrize("daemon_impl", DAEMON_IMPLS)
 def test_tail_follow_errors_match_reference(make_daemon, daemon_impl):
     d = started(make_daemon, daemon_impl)
-    # 404s end the stream at once with a message on stderr
-    for line in ["tail -f nope", "tail -f nolog", "tail -f redirected stderr",
-                 "tail -f grp:*", "tail -f talker bogus"]:
-        assert_same(d, line.split(), timeout=20)
+    # 404s end the stream at once with a message on stderr (the reference exits 0; we
+    # exit 1, documented)
+    for line in ["tail -f nolog", "tail -f redirected stderr"]:
+        py, rs = run_both(d, line.split(), timeout=20)
+        assert outcome(py)[2] == 0
+        assert outcome(rs) == outcome(py)[:2] + (1,), (py, rs)
+    assert_same(d, ["tail", "-f", "talker", "bogus"], timeout=20)
+    # an unknown name: the reference streams a 404 and exits 0; ours answers like `tail`
+    # without -f does, before any stream (documented)
+    for name in ["nope", "grp:*"]:
+        py, rs = run_both(d, ["tail", "-f", name], timeout=20)
+        assert "Cannot read, status code 404" in py.stderr and py.returncode == 0
+        assert outcome(rs) == (f"{name}: ERROR (no such process)\n", "", 1), rs
 
 
 @pytest.mark.parametrize("daemon_impl", DAEMON_IMPLS)
@@ -618,8 +679,8 @@ def test_status_json_and_extras(make_daemon, daemon_impl):
         assert r.returncode == 0 and marker in r.stdout
     r = d.ctl("completions", "tcsh", impl="rust")
     assert r.returncode == 2
-    # the extras are not listed by help (that output must stay the reference's)
-    assert "completions" not in d.ctl("help", impl="rust").stdout
+    # the extras are listed by help after the reference's block
+    assert "\n" + HELP_EXTRAS in d.ctl("help", impl="rust").stdout
     # not a terminal: no colour codes
     assert "\x1b[" not in d.ctl("status", impl="rust").stdout
 

@@ -29,6 +29,9 @@ pub mod exit {
     pub const NOT_INSTALLED: i32 = 5;
     /// Not running (also: socket file missing).
     pub const NOT_RUNNING: i32 = 7;
+    /// Not allowed: the server rejected the credentials, or this user may not open the
+    /// unix socket (`EX_NOPERM` of sysexits.h; the reference exits 1 for both).
+    pub const NO_PERMISSION: i32 = 77;
     /// `status`: some listed process is stopped.
     pub const STATUS_NOT_RUNNING: i32 = 3;
     /// `status`: unknown name or server unreachable.
@@ -42,6 +45,9 @@ pub const COMMANDS: &[&str] = &[
     "version",
 ];
 
+/// Our commands beyond the reference's, listed by `help` after the reference's block.
+pub const EXTRA_COMMANDS: &[&str] = &["completions"];
+
 /// Where interactive questions are read from (the reference's `raw_input`/`getpass`).
 pub trait Input {
     /// Shows `prompt` and reads one line without its newline; `None` at end of input.
@@ -53,8 +59,9 @@ pub trait Input {
 /// Builds a client for the current settings (called again after `open` or a login).
 pub type ClientFactory = Box<dyn Fn(&Settings) -> Result<Box<dyn Rpc>, CtlError>>;
 
-/// Streams an HTTP log tail (`/logtail/...`, `/mainlogtail`) to the terminal.
-pub type Streamer = Box<dyn FnMut(&Settings, &str, &mut dyn Write) -> Result<(), CtlError>>;
+/// Streams an HTTP log tail (`/logtail/...`, `/mainlogtail`) to the terminal. `Ok(false)`
+/// when the server refused the stream (an HTTP status other than 200, already reported).
+pub type Streamer = Box<dyn FnMut(&Settings, &str, &mut dyn Write) -> Result<bool, CtlError>>;
 
 /// `reloadConfig`'s (added, changed, removed) group names.
 type Changes = (Vec<String>, Vec<String>, Vec<String>);
@@ -176,6 +183,8 @@ pub struct Controller {
     /// Colour state names in `status` (only set when stdout is a terminal).
     pub color: bool,
     out: Box<dyn Write>,
+    err: Box<dyn Write>,
+    hinted: Vec<String>,
     input: Box<dyn Input>,
     factory: ClientFactory,
     streamer: Streamer,
@@ -201,6 +210,8 @@ impl Controller {
             exitstatus: exit::SUCCESS,
             color: false,
             out,
+            err: Box::new(std::io::stderr()),
+            hinted: Vec::new(),
             input,
             factory,
             streamer,
@@ -208,6 +219,44 @@ impl Controller {
             complete_info: None,
             fg_runner: None,
         }
+    }
+
+    /// Replaces where hints go (stderr by default).
+    pub fn set_err(&mut self, err: Box<dyn Write>) {
+        self.err = err;
+    }
+
+    /// Writes one human-only line to the hint stream (stderr).
+    fn hint(&mut self, line: &str) {
+        let _ = self.err.write_all(line.as_bytes());
+        let _ = self.err.write_all(b"\n");
+        let _ = self.err.flush();
+    }
+
+    /// After a "no such process" answer for `spec`: if it names a group, hint at
+    /// `spec:*` (once per command line).
+    fn hint_if_group(&mut self, spec: &str) {
+        if spec.contains(':') || self.hinted.iter().any(|h| h == spec) {
+            return;
+        }
+        if self.complete_info().iter().any(|(g, _)| g == spec) {
+            self.hinted.push(spec.to_string());
+            self.hint(&crate::hints::group_hint(spec));
+        }
+    }
+
+    /// The plain report of a connection problem: the stdout line and the stderr hint.
+    /// Returns false when `e` is not one.
+    fn report_connection(&mut self, e: &CtlError) -> Option<crate::hints::ConnProblem> {
+        let CtlError::Io(io) = e else {
+            return None;
+        };
+        let problem = crate::hints::ConnProblem::of(io)?;
+        let url = self.settings.serverurl.clone();
+        self.output(&problem.line(&url));
+        let hint = problem.hint(&url, self.settings.configfile.as_deref());
+        self.hint(&hint);
+        Some(problem)
     }
 
     /// Replaces where questions (`y/N?`, `Username:`) and `fg` input are read from.
@@ -296,43 +345,64 @@ impl Controller {
             return false;
         }
         let (cmd, arg) = (cmd.to_string(), arg.to_string());
-        match self.dispatch(&cmd, &arg) {
-            Ok(stop) => stop,
-            Err(CtlError::Http { status: 401, .. }) => {
-                self.output("Server requires authentication");
-                if self.settings.interactive {
-                    let Some(user) = self.input.raw_input("Username:") else {
-                        self.report(&eof_error());
-                        return false;
-                    };
-                    let Some(pass) = self.input.getpass("Password:") else {
-                        self.report(&eof_error());
-                        return false;
-                    };
-                    self.output("");
-                    self.settings.username = Some(user);
-                    self.settings.password = Some(pass);
-                    self.reset_client();
-                    return self.onecmd(&line);
+        self.hinted.clear();
+        let mut asked = false;
+        loop {
+            match self.dispatch(&cmd, &arg) {
+                Ok(stop) => return stop,
+                Err(CtlError::Http { status: 401, .. }) => {
+                    self.output("Server requires authentication");
+                    // the shell asks once per command line; a second refusal (or a
+                    // one-shot command) is reported, not asked again
+                    if self.settings.interactive && !asked {
+                        asked = true;
+                        let Some(user) = self.input.raw_input("Username:") else {
+                            self.output("");
+                            self.hint("hint: no user name given (end of input)");
+                            self.exitstatus = exit::NO_PERMISSION;
+                            return false;
+                        };
+                        let Some(pass) = self.input.getpass("Password:") else {
+                            self.output("");
+                            self.hint("hint: no password given (end of input)");
+                            self.exitstatus = exit::NO_PERMISSION;
+                            return false;
+                        };
+                        self.output("");
+                        self.settings.username = Some(user);
+                        self.settings.password = Some(pass);
+                        self.reset_client();
+                        self.complete_info = None;
+                        continue;
+                    }
+                    let hint = crate::hints::unauthorized_hint(
+                        self.settings.username.as_deref(),
+                        self.settings.password.as_deref(),
+                    );
+                    self.hint(&hint);
+                    self.exitstatus = exit::NO_PERMISSION;
+                    return false;
                 }
-                self.exitstatus = exit::GENERIC;
-                // The reference runs the command a second time here.
-                self.reset_client();
-                if let Err(e) = self.dispatch(&cmd, &arg) {
+                Err(e) => {
                     self.report(&e);
+                    return false;
                 }
-                false
-            }
-            Err(e) => {
-                self.report(&e);
-                false
             }
         }
     }
 
     fn report(&mut self, e: &CtlError) {
-        self.output(&e.generic_line());
-        self.exitstatus = exit::GENERIC;
+        match self.report_connection(e) {
+            // the reference exits 1 here (after a Python exception line)
+            Some(crate::hints::ConnProblem::PermissionDenied) => {
+                self.exitstatus = exit::NO_PERMISSION
+            }
+            Some(_) => self.exitstatus = exit::GENERIC,
+            None => {
+                self.output(&e.generic_line());
+                self.exitstatus = exit::GENERIC;
+            }
+        }
     }
 
     fn dispatch(&mut self, cmd: &str, arg: &str) -> Result<bool, CtlError> {
@@ -392,25 +462,24 @@ impl Controller {
                 self.exitstatus = exit::GENERIC;
                 Err(CtlError::Fault(f))
             }
-            Err(CtlError::Io(e)) => {
-                let url = self.settings.serverurl.clone();
-                match e.raw_os_error() {
-                    Some(libc::ECONNREFUSED) => {
-                        self.output(&format!("{url} refused connection"));
-                        self.exitstatus = exit::INSUFFICIENT_PRIVILEGES;
-                        Ok(false)
-                    }
-                    Some(libc::ENOENT) => {
-                        self.output(&format!("{url} no such file"));
-                        self.exitstatus = exit::NOT_RUNNING;
-                        Ok(false)
-                    }
-                    _ => {
-                        self.exitstatus = exit::GENERIC;
-                        Err(CtlError::Io(e))
-                    }
+            Err(e @ CtlError::Io(_)) => match self.report_connection(&e) {
+                Some(crate::hints::ConnProblem::Refused) => {
+                    self.exitstatus = exit::INSUFFICIENT_PRIVILEGES;
+                    Ok(false)
                 }
-            }
+                Some(crate::hints::ConnProblem::NoSuchFile) => {
+                    self.exitstatus = exit::NOT_RUNNING;
+                    Ok(false)
+                }
+                Some(crate::hints::ConnProblem::PermissionDenied) => {
+                    self.exitstatus = exit::NO_PERMISSION;
+                    Ok(false)
+                }
+                None => {
+                    self.exitstatus = exit::GENERIC;
+                    Err(e)
+                }
+            },
             Err(e) => Err(e),
         }
     }
@@ -428,6 +497,11 @@ impl Controller {
             let header = "default commands (type help <topic>):";
             let mut text = format!("{header}\n{}\n", "=".repeat(header.len()));
             text.push_str(&text::columnize(COMMANDS, 79));
+            text.push('\n');
+            // ours, after the reference's block (which stays as it is)
+            let header = "supervisor-rs commands (type help <topic>):";
+            text.push_str(&format!("{header}\n{}\n", "=".repeat(header.len())));
+            text.push_str(&text::columnize(EXTRA_COMMANDS, 79));
             text.push('\n');
             let _ = self.out.write_all(text.as_bytes());
             let _ = self.out.flush();
@@ -452,10 +526,18 @@ impl Controller {
         let json = names.contains(&"--json");
         names.retain(|n| *n != "--json");
         if !self.upcheck()? {
-            self.exitstatus = exit::STATUS_UNKNOWN;
+            if self.exitstatus != exit::NO_PERMISSION {
+                self.exitstatus = exit::STATUS_UNKNOWN;
+            }
             return Ok(());
         }
         let all = array(self.call("supervisor.getAllProcessInfo", &[])?);
+        // the names for group hints, without asking the server again
+        self.complete_info = Some(
+            all.iter()
+                .filter_map(|v| Some((member_str(v, "group").ok()?, member_str(v, "name").ok()?)))
+                .collect(),
+        );
         let matching: Vec<&Value> = if names.is_empty() || names.contains(&"all") {
             all.iter().collect()
         } else {
@@ -484,6 +566,9 @@ impl Controller {
                         self.output(&msg);
                     }
                     self.exitstatus = exit::STATUS_UNKNOWN;
+                    if p.is_some() {
+                        self.hint_if_group(name);
+                    }
                 }
             }
             m
@@ -541,6 +626,7 @@ impl Controller {
                         self.exitstatus = exit::GENERIC;
                         if f.code == FaultCode::BadName.code() {
                             self.output(&format!("No such process {name}"));
+                            self.hint_if_group(name);
                         } else {
                             return Err(CtlError::Fault(f));
                         }
@@ -651,6 +737,9 @@ impl Controller {
                         let r = OpResult::from_fault(f.code, &f.string, &g, &p);
                         let line = self.start_result(&r)?;
                         self.output(&line);
+                        if f.code == FaultCode::BadName.code() {
+                            self.hint_if_group(name);
+                        }
                         self.set_exitstatus_from_fault(r.status, ignored);
                     }
                     Err(e) => return Err(e),
@@ -698,6 +787,9 @@ impl Controller {
                         let r = OpResult::from_fault(f.code, &f.string, &g, &p);
                         let line = self.signal_result(&r, "stopped")?;
                         self.output(&line);
+                        if f.code == FaultCode::BadName.code() {
+                            self.hint_if_group(name);
+                        }
                         self.set_exitstatus_from_fault(r.status, ignored);
                     }
                     Err(e) => return Err(e),
@@ -742,6 +834,9 @@ impl Controller {
                         let r = OpResult::from_fault(f.code, &f.string, &g, &p);
                         let line = self.signal_result(&r, "signalled")?;
                         self.output(&line);
+                        if f.code == FaultCode::BadName.code() {
+                            self.hint_if_group(name);
+                        }
                         self.set_exitstatus_from_fault(r.status, None);
                     }
                     Err(e) => return Err(e),
@@ -804,6 +899,9 @@ impl Controller {
                     let r = OpResult::from_fault(f.code, &f.string, &g, &p);
                     let line = self.clear_result(&r)?;
                     self.output(&line);
+                    if f.code == FaultCode::BadName.code() {
+                        self.hint_if_group(name);
+                    }
                     self.set_exitstatus_from_fault(r.status, None);
                 }
                 Err(e) => return Err(e),
@@ -817,10 +915,14 @@ impl Controller {
     fn tailf(&mut self, path: &str) -> Result<(), CtlError> {
         self.output("==> Press Ctrl-C to exit <==");
         let settings = self.settings.clone();
-        let mut streamer = std::mem::replace(&mut self.streamer, Box::new(|_, _, _| Ok(())));
+        let mut streamer = std::mem::replace(&mut self.streamer, Box::new(|_, _, _| Ok(true)));
         let r = streamer(&settings, path, &mut *self.out);
         self.streamer = streamer;
-        r
+        if !r? {
+            // the server refused the stream (e.g. 404: no log file yet)
+            self.exitstatus = exit::GENERIC;
+        }
+        Ok(())
     }
 
     fn do_tail(&mut self, arg: &str) -> Result<(), CtlError> {
@@ -878,6 +980,18 @@ impl Controller {
         }
         self.client()?;
         let Some(bytes) = bytes else {
+            // the reference streams a 404 page's error and exits 0 for an unknown name;
+            // ask first, so the answer is the usual line and status
+            match self.call("supervisor.getProcessInfo", &[s(&name)]) {
+                Ok(_) => {}
+                Err(CtlError::Fault(f)) if f.code == FaultCode::BadName.code() => {
+                    self.output(&format!("{name}: ERROR (no such process)"));
+                    self.exitstatus = exit::GENERIC;
+                    self.hint_if_group(&name);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
             return self.tailf(&format!("/logtail/{name}/{channel}"));
         };
         let method = if channel == "stdout" {
@@ -897,6 +1011,9 @@ impl Controller {
                     _ => return Err(CtlError::Fault(f)),
                 };
                 self.output(&format!("{name}: ERROR ({why})"));
+                if f.code == FaultCode::BadName.code() {
+                    self.hint_if_group(&name);
+                }
             }
             Err(e) => return Err(e),
         }
@@ -1317,6 +1434,7 @@ impl Controller {
                 if f.code == FaultCode::BadName.code() {
                     self.output("ERROR: bad process name supplied");
                     self.exitstatus = exit::GENERIC;
+                    self.hint_if_group(&name);
                 } else {
                     let e = CtlError::Fault(f);
                     self.output(&format!("ERROR: {}", e.py_str()));

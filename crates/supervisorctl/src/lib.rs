@@ -10,6 +10,7 @@
 pub mod commands;
 pub mod completions;
 pub mod error;
+pub mod hints;
 pub mod input;
 pub mod options;
 pub mod rpc;
@@ -26,6 +27,17 @@ use commands::Controller;
 use error::CtlError;
 use options::{Parsed, Settings};
 use transport::{basic_auth, Endpoint, StreamEnd};
+
+/// What this client is, for humans: `supervisor-rs X.Y.Z (compatible with Supervisor 4.3.0)`
+/// (`supervisorctl --version`). Scripts read `supervisorctl version`, which prints the
+/// daemon's `4.3.0`.
+pub fn about() -> String {
+    format!(
+        "supervisor-rs {} (compatible with Supervisor {})",
+        env!("CARGO_PKG_VERSION"),
+        supervisor_protocol::SUPERVISOR_VERSION
+    )
+}
 
 /// Runs supervisorctl with these arguments (argv[0] first); returns the exit status.
 pub fn run(argv: Vec<String>) -> i32 {
@@ -141,19 +153,20 @@ fn stream_one(
     }
 }
 
-/// `tail -f` / `maintail -f`: stream until Ctrl-C, then print a newline.
-fn tail_follow(settings: &Settings, path: &str, out: &mut dyn Write) -> Result<(), CtlError> {
+/// `tail -f` / `maintail -f`: stream until Ctrl-C, then print a newline. `Ok(false)` when
+/// the server answered with an error status (reported on stderr as the reference does).
+fn tail_follow(settings: &Settings, path: &str, out: &mut dyn Write) -> Result<bool, CtlError> {
     let _guard = signals::SigintGuard::install();
     match stream_one(settings, path, signals::flag(), out)? {
         StreamEnd::Stopped => {
             let _ = out.write_all(b"\n");
             let _ = out.flush();
+            Ok(true)
         }
-        _ => {
-            // The server ended the stream; the reference returns quietly.
-        }
+        StreamEnd::Status(_) => Ok(false),
+        // the server ended the stream; the reference returns quietly
+        _ => Ok(true),
     }
-    Ok(())
 }
 
 /// `fg`: stream the process's stdout and stderr in two threads while stdin lines go to

@@ -61,7 +61,7 @@ pub struct Settings {
 pub enum Parsed {
     /// Run with these settings.
     Run(Box<Settings>),
-    /// Print this to stdout and exit 0 (`-h`).
+    /// Print this to stdout and exit 0 (`-h`, `--version`).
     Help(String),
     /// Usage error: print `Error: <msg>` and the help hint to stderr, exit 2.
     Usage(String),
@@ -85,6 +85,7 @@ const LONG: &[(&str, bool)] = &[
     ("username", true),
     ("password", true),
     ("history_file", true),
+    ("version", false),
 ];
 
 /// Options (name, value) in command-line order, and the remaining arguments.
@@ -218,6 +219,8 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
             "-h" | "-?" | "--help" => {
                 return Parsed::Help(USAGE.replace("%s", progname) + "\n");
             }
+            // not in the reference (which rejects it); `version` asks the daemon
+            "--version" => return Parsed::Help(format!("{}\n", crate::about())),
             "-i" | "--interactive" => {
                 if interactive.is_some() {
                     return Parsed::Usage(format!("conflicting command line option '{opt}'"));

@@ -10,7 +10,7 @@ use crate::rpc::{member, member_int, member_str, member_truthy};
 pub fn help_text(cmd: &str) -> Option<&'static str> {
     Some(match cmd {
         "add" => "add <name> [...]\tActivates any updates in config for process/group",
-        "avail" => "avail\t\t\tDisplay all configured processes",
+        "avail" => "avail\t\t\tDisplay all configured processes\navail --json\t\tThe same as a JSON array",
         "clear" => "clear <name>\t\tClear a process' log files.\nclear <name> <name>\tClear multiple process' log files\nclear all\t\tClear all process' log files",
         "exit" => "exit\tExit the supervisor shell.",
         "quit" => "quit\tExit the supervisor shell.",
@@ -25,13 +25,13 @@ pub fn help_text(cmd: &str) -> Option<&'static str> {
         "shutdown" => "shutdown \tShut the remote supervisord down.",
         "signal" => "signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all processes in a group\nsignal <signal name> <name> <name>\tSignal multiple processes or groups\nsignal <signal name> all\t\tSignal all processes",
         "start" => "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",
-        "status" => "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info",
+        "status" => "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info\nstatus --json [...]\tThe same as a JSON array (errors on stderr)",
         "stop" => "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
         "tail" => "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr",
         "update" => "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
         "version" => "version\t\t\tShow the version of the remote supervisord process",
-        // Beyond the reference (not listed by `help`).
-        "completions" => "completions bash|zsh|fish\tPrint a shell completion script for supervisorctl",
+        // Beyond the reference (listed by `help` in a block of its own).
+        "completions" => "completions bash|zsh|fish\tPrint a shell completion script for supervisorctl\n\t\t\t\t(supervisorctl completions bash > /etc/bash_completion.d/supervisorctl)",
         _ => return None,
     })
 }

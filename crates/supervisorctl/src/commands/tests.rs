@@ -73,6 +73,7 @@ fn settings(interactive: bool) -> Settings {
 struct Harness {
     ctl: Controller,
     out: Buf,
+    err: Buf,
     calls: Calls,
     answers: Answers,
 }
@@ -94,12 +95,17 @@ fn harness(interactive: bool, input: &[&str]) -> Harness {
         }),
         Box::new(|_, path, out| {
             writeln!(out, "STREAM {path}").unwrap();
-            Ok(())
+            // the process `nolog` plays one whose stream the server refuses
+            Ok(!path.starts_with("/logtail/nolog/"))
         }),
     );
+    let err = Buf::default();
+    let mut ctl = ctl;
+    ctl.set_err(Box::new(err.clone()));
     Harness {
         ctl,
         out,
+        err,
         calls,
         answers,
     }
@@ -118,12 +124,16 @@ impl Harness {
     fn run(&mut self, line: &str) -> (String, i32) {
         self.ctl.exitstatus = 0;
         self.out.0.borrow_mut().clear();
+        self.err.0.borrow_mut().clear();
         self.ctl.onecmd(line);
         assert!(self.answers.borrow().is_empty(), "unused answers");
         (
             String::from_utf8(self.out.0.borrow().clone()).unwrap(),
             self.ctl.exitstatus,
         )
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8(self.err.0.borrow().clone()).unwrap()
     }
 }
 
@@ -270,7 +280,8 @@ fn tail_arguments() {
     assert_eq!(h.run("tail -100 a STDERR"), ("hello\n\n".into(), 0));
     let c = h.calls.borrow().last().unwrap().1.clone();
     assert_eq!(c, vec![s("a"), i(-100), i(0)]);
-    h.up();
+    h.up()
+        .answer("getProcessInfo", Ok(proc_info("a", "a", 20, "RUNNING", "")));
     assert_eq!(
         h.run("tail -f a"),
         (
@@ -361,19 +372,42 @@ fn shutdown_confirmation_and_errors() {
     );
 }
 
+fn e401() -> Result<Value, CtlError> {
+    Err(CtlError::Http {
+        status: 401,
+        reason: "Unauthorized".into(),
+    })
+}
+
 #[test]
-fn unauthorized_runs_twice_when_not_interactive() {
+fn unauthorized_is_said_once_with_a_hint_and_exit_77() {
     let mut h = harness(false, &[]);
-    let e401 = || {
-        Err(CtlError::Http {
-            status: 401,
-            reason: "Unauthorized".into(),
-        })
-    };
-    h.answer("getVersion", e401()).answer("getVersion", e401());
+    h.answer("getVersion", e401());
     let (out, code) = h.run("status");
-    assert!(out.starts_with("Server requires authentication\nerror: <class 'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: 401 Unauthorized>: file: "));
-    assert_eq!(code, 1);
+    assert_eq!(out, "Server requires authentication\n");
+    assert_eq!(code, 77);
+    assert!(
+        h.stderr()
+            .starts_with("hint: the server wants a user name and password: give them with -u"),
+        "{}",
+        h.stderr()
+    );
+    h.ctl.settings.username = Some("bob".into());
+    h.ctl.settings.password = Some("nope".into());
+    h.answer("getAllConfigInfo", e401());
+    assert_eq!(
+        h.run("avail"),
+        ("Server requires authentication\n".into(), 77)
+    );
+    assert!(
+        h.stderr().contains("rejected user \"bob\""),
+        "{}",
+        h.stderr()
+    );
+}
+
+#[test]
+fn the_shell_asks_for_credentials_once_per_command() {
     let mut h = harness(true, &["user", "pw"]);
     h.answer("getVersion", e401())
         .up()
@@ -381,12 +415,170 @@ fn unauthorized_runs_twice_when_not_interactive() {
     let (out, _) = h.run("pid");
     assert_eq!(out, "Server requires authentication\n\n7\n");
     assert_eq!(h.ctl.settings.username.as_deref(), Some("user"));
+    // wrong twice: asked once, then reported (no endless Username: loop)
+    let mut h = harness(true, &["user", "bad", "never-read"]);
+    h.answer("getVersion", e401()).answer("getVersion", e401());
+    let (out, code) = h.run("pid");
+    assert_eq!(
+        out,
+        "Server requires authentication\n\nServer requires authentication\n"
+    );
+    assert_eq!(code, 77);
+    assert!(h.stderr().contains("rejected user \"user\""));
+    // end of input at the question
+    let mut h = harness(true, &[]);
+    h.answer("getVersion", e401());
+    assert_eq!(
+        h.run("version"),
+        ("Server requires authentication\n\n".into(), 77)
+    );
+    assert_eq!(h.stderr(), "hint: no user name given (end of input)\n");
+}
+
+fn io_err(n: i32) -> Result<Value, CtlError> {
+    Err(CtlError::Io(std::io::Error::from_raw_os_error(n)))
+}
+
+#[test]
+fn connection_problems_in_plain_words() {
+    let mut h = harness(false, &[]);
+    // commands that check the server first: the reference's line and exit status
+    h.answer("getVersion", io_err(libc::ENOENT));
+    assert_eq!(
+        h.run("start a"),
+        ("unix:///tmp/x.sock no such file\n".into(), 7)
+    );
+    assert!(h.stderr().starts_with("hint: "), "{}", h.stderr());
+    h.answer("getVersion", io_err(libc::ENOENT));
+    assert_eq!(
+        h.run("status"),
+        ("unix:///tmp/x.sock no such file\n".into(), 4)
+    );
+    // the others printed a Python exception line: now the same plain line, exit 1 kept
+    h.answer("reloadConfig", io_err(libc::ENOENT));
+    assert_eq!(
+        h.run("reread"),
+        ("unix:///tmp/x.sock no such file\n".into(), 1)
+    );
+    h.answer("getAllConfigInfo", refused());
+    assert_eq!(
+        h.run("avail"),
+        ("unix:///tmp/x.sock refused connection\n".into(), 1)
+    );
+    assert!(h
+        .stderr()
+        .starts_with("hint: nothing listens on /tmp/x.sock"));
+    // permission denied on the socket: exit 77 everywhere
+    for (line, method) in [("status", "getVersion"), ("reread", "reloadConfig")] {
+        h.answer(method, io_err(libc::EACCES));
+        assert_eq!(
+            h.run(line),
+            ("unix:///tmp/x.sock permission denied\n".into(), 77),
+            "{line}"
+        );
+        assert!(
+            h.stderr().starts_with("hint: this user (uid "),
+            "{}",
+            h.stderr()
+        );
+    }
+    // other socket errors keep the generic line
+    h.answer("getVersion", io_err(libc::ECONNRESET));
+    let (out, code) = h.run("version");
+    assert!(
+        out.starts_with("error: <class 'ConnectionResetError'>"),
+        "{out}"
+    );
+    assert_eq!(code, 1);
+}
+
+fn worker_group() -> Result<Value, CtlError> {
+    Ok(Value::Array(vec![
+        proc_info("worker", "worker_0", 20, "RUNNING", ""),
+        proc_info("worker", "worker_1", 20, "RUNNING", ""),
+        proc_info("solo", "solo", 20, "RUNNING", ""),
+    ]))
+}
+
+#[test]
+fn a_group_name_given_as_a_process_gets_a_hint() {
+    let mut h = harness(false, &[]);
+    h.up()
+        .up()
+        .answer("stopProcess", fault(FaultCode::BadName, "worker"))
+        .answer("getAllProcessInfo", worker_group())
+        .up()
+        .answer("startProcess", fault(FaultCode::BadName, "worker"));
+    let (out, code) = h.run("restart worker");
+    assert_eq!(
+        out,
+        "worker: ERROR (no such process)\nworker: ERROR (no such process)\n"
+    );
+    assert_eq!(code, 1);
+    // once for the two lines
+    assert_eq!(
+        h.stderr(),
+        "hint: worker is a group: did you mean 'worker:*'?\n"
+    );
+    h.up().answer("getAllProcessInfo", worker_group());
+    let (out, code) = h.run("status worker");
+    assert_eq!(out, "worker: ERROR (no such process)\n");
+    assert_eq!(code, 4);
+    assert_eq!(
+        h.stderr(),
+        "hint: worker is a group: did you mean 'worker:*'?\n"
+    );
+    // a name that is not a group: no hint
+    h.up()
+        .answer("stopProcess", fault(FaultCode::BadName, "nosuch"))
+        .answer("getAllProcessInfo", worker_group());
+    assert_eq!(
+        h.run("stop nosuch"),
+        ("nosuch: ERROR (no such process)\n".into(), 1)
+    );
+    assert_eq!(h.stderr(), "");
+}
+
+#[test]
+fn tail_follow_of_an_unknown_name_is_an_error() {
+    let mut h = harness(false, &[]);
+    h.up()
+        .answer("getProcessInfo", fault(FaultCode::BadName, "nosuch"))
+        .answer("getAllProcessInfo", worker_group());
+    assert_eq!(
+        h.run("tail -f nosuch"),
+        ("nosuch: ERROR (no such process)\n".into(), 1)
+    );
+    h.up()
+        .answer("getProcessInfo", fault(FaultCode::BadName, "worker"))
+        .answer("getAllProcessInfo", worker_group());
+    assert_eq!(
+        h.run("tail -f worker stderr"),
+        ("worker: ERROR (no such process)\n".into(), 1)
+    );
+    assert_eq!(
+        h.stderr(),
+        "hint: worker is a group: did you mean 'worker:*'?\n"
+    );
+    // a stream the server refuses (no log file yet): the reference's stderr line, exit 1
+    h.up().answer(
+        "getProcessInfo",
+        Ok(proc_info("nolog", "nolog", 20, "RUNNING", "")),
+    );
+    assert_eq!(h.run("tail -f nolog").1, 1);
 }
 
 #[test]
 fn help_and_syntax() {
     let mut h = harness(false, &[]);
-    assert_eq!(h.run("help"), ("\ndefault commands (type help <topic>):\n=====================================\nadd    exit      open  reload  restart   start   tail   \navail  fg        pid   remove  shutdown  status  update \nclear  maintail  quit  reread  signal    stop    version\n\n".into(), 0));
+    // the reference's block as it is, then ours
+    assert_eq!(h.run("help"), ("\ndefault commands (type help <topic>):\n=====================================\nadd    exit      open  reload  restart   start   tail   \navail  fg        pid   remove  shutdown  status  update \nclear  maintail  quit  reread  signal    stop    version\n\nsupervisor-rs commands (type help <topic>):\n===========================================\ncompletions\n\n".into(), 0));
+    assert!(h.run("help status").0.contains("\nstatus --json [...]\t"));
+    assert!(h.run("help avail").0.contains("\navail --json\t"));
+    assert!(h
+        .run("help completions")
+        .0
+        .starts_with("completions bash|zsh|fish\t"));
     assert_eq!(h.run("help foo").0, "*** No help on foo\n");
     assert_eq!(
         h.run("? help").0,
@@ -406,8 +598,10 @@ fn pid_and_signal() {
     let mut h = harness(false, &[]);
     h.up()
         .answer("getProcessInfo", Ok(proc_info("a", "a", 0, "STOPPED", "")))
-        .answer("getProcessInfo", fault(FaultCode::BadName, "b"));
+        .answer("getProcessInfo", fault(FaultCode::BadName, "b"))
+        .answer("getAllProcessInfo", Ok(Value::Array(vec![])));
     assert_eq!(h.run("pid a b"), ("0\nNo such process b\n".into(), 1));
+    assert_eq!(h.stderr(), "");
     h.up();
     assert_eq!(h.run("signal HUP").1, 1);
     h.up()
