@@ -386,6 +386,16 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
     };
     let call = match xmlrpc::parse_method_call(&body) {
         Ok(c) => c,
+        Err(e) if e.is_limit() => {
+            // Well-formed but over one of the parser's limits (the reference has none): a
+            // fault naming the limit, not the 400 of a malformed document.
+            ctx.log(LogLevel::Error, format!("XML-RPC request refused: {e}"));
+            let fault = supervisor_protocol::Fault::new(
+                supervisor_protocol::FaultCode::IncorrectParameters,
+                format!("request over a limit: {e}"),
+            );
+            return xml_response(xmlrpc::write_fault(&fault));
+        }
         Err(e) => {
             let why = if e.is_missing_method_name() {
                 "no method name"
