@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 
 import pytest
@@ -23,7 +24,9 @@ WRITER = textwrap.dedent(
     """\
     import sys
     # Each stdin line "<tag> <n>" makes one stdout write of exactly n bytes starting with
-    # the tag (so the test can see in the main log's debug copy that it was read).
+    # the tag (so the test can see in the main log's debug copy that it was read), then
+    # appends the tag to the acks file named on the command line (on the ordinary disk).
+    acks = sys.argv[1]
     for line in sys.stdin:
         tag, n = line.split()
         n = int(n)
@@ -31,6 +34,8 @@ WRITER = textwrap.dedent(
         data = (body + b"x" * n)[: n - 1] + b"\\n"
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+        with open(acks, "a") as f:
+            f.write(tag + "\\n")
     """
 )
 
@@ -93,7 +98,7 @@ def test_full_disk_child_log_failure_and_recovery_are_logged_with_exact_loss(
     script.write_text(WRITER)
     d.conf.write_text(d.conf.read_text() + textwrap.dedent(f"""
         [program:writer]
-        command={sys.executable} -u {script}
+        command={sys.executable} -u {script} {d.dir / 'acks'}
         stdout_logfile={log}
         stdout_logfile_maxbytes=0
         redirect_stderr=true
@@ -145,4 +150,83 @@ def test_full_disk_child_log_failure_and_recovery_are_logged_with_exact_loss(
     text = d.mainlog()
     assert len(re.findall(r"write failed", text)) == 1
     assert len(re.findall(r"writing works again", text)) == 1
+    d.stop()
+
+
+def pipe_unread(pid, fd):
+    """Bytes written by process `pid` into the pipe on its `fd` and not read yet."""
+    import array
+    import fcntl
+    import termios
+    with open(f"/proc/{pid}/fd/{fd}", "rb", buffering=0) as p:
+        n = array.array("i", [0])
+        fcntl.ioctl(p.fileno(), termios.FIONREAD, n)
+        return n[0]
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_main_log_on_the_same_full_disk_neither_spins_nor_stops_the_daemon(
+        small_tmpfs, make_daemon):
+    """Both the main log and the child log on the full tmpfs: the failure lines cannot be
+    written either. The daemon must keep answering without spinning, and once space is
+    back the main log says how much of it was lost and the child log's recovery line has
+    the exact count. (The reference prints tracebacks to its stderr instead.)"""
+    log = small_tmpfs / "writer.log"
+    d = make_daemon("rust", start=False)
+    script = d.dir / "writer.py"
+    script.write_text(WRITER)
+    acks = d.dir / "acks"
+    main = small_tmpfs / "supervisord.log"
+    conf = d.conf.read_text().replace(f"logfile={d.logfile}\n", f"logfile={main}\n")
+    assert f"logfile={main}" in conf
+    d.conf.write_text(conf + textwrap.dedent(f"""
+        [program:writer]
+        command={sys.executable} -u {script} {acks}
+        stdout_logfile={log}
+        stdout_logfile_maxbytes=0
+        redirect_stderr=true
+        startsecs=0
+        autorestart=false
+        """))
+    d.logfile = main
+    d.start()
+    d.wait_state("writer", "RUNNING")
+    child = d.rpc().supervisor.getProcessInfo("writer")["pid"]
+
+    sent = send(d, "hello", 100)
+    d.wait_for(lambda: log.stat().st_size == 100, what="first write in the child log")
+    fill(small_tmpfs / "filler")
+    main_size = main.stat().st_size
+
+    before = cpu_seconds(d.proc.pid)
+    for i, n in enumerate([9000, 5000, 7000]):
+        sent += send(d, f"lost{i}", n)
+        d.wait_for(lambda: acks.read_text().split().count(f"lost{i}") == 1,
+                   what=f"the child wrote lost{i}")
+        d.wait_for(lambda: pipe_unread(child, 1) == 0, what=f"the daemon read lost{i}")
+    # Still in control: answers, and idle rather than retrying in a loop.
+    assert d.rpc().supervisor.getState()["statename"] == "RUNNING"
+    time.sleep(1.0)
+    assert d.rpc().supervisor.getProcessInfo("writer")["statename"] == "RUNNING"
+    used = cpu_seconds(d.proc.pid) - before
+    assert used < 1.0, f"daemon used {used:.2f} s of CPU while its logs were failing"
+    # Nothing more fitted in the main log's last page than what was there.
+    assert main.stat().st_size <= main_size + 4096
+
+    os.unlink(small_tmpfs / "filler")
+    sent += send(d, "back", 50)
+    pattern = (r"^.* WARN stdout log of 'writer' \(" + re.escape(str(log))
+               + r"\): writing works again; (\d+) bytes of output were lost$")
+    d.wait_for(lambda: re.search(pattern, d.mainlog(), re.M), what="the recovery line")
+    text = d.mainlog()
+    lost = sent - log.stat().st_size
+    assert [int(n) for n in re.findall(pattern, text, re.M)] == [lost]
+    own = re.findall(r"^.* WARN (\d+) bytes of this log were lost while it could not be "
+                     r"written \(write: No space left on device \(os error 28\)\)$",
+                     text, re.M)
+    assert len(own) == 1 and int(own[0]) > 0, warn_lines(text)
     d.stop()
