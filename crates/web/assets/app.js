@@ -618,24 +618,34 @@
     var pauseBtn = $('pause'), follow = $('follow'), wrapBtn = $('wrap');
     var olderBtn = $('older'), info = $('tailinfo');
     var search = $('logsearch'), searchCount = $('searchcount');
-    var encoder = window.TextEncoder ? new TextEncoder() : null;
 
+    // The view is a run of pieces, each {start, head, text}: the bytes of the log from `start`
+    // on are head + text (offsets come from the daemon, never from text lengths). The first
+    // piece's head is the end of a line cut by `start` and is not shown; it is shown once
+    // the piece before it is read. `end` is where the last piece ends.
+    var pieces = [];
     var text = '';          // what the view shows
     var lines = 0;          // newlines in `text`
-    var start = 0, end = 0; // byte offsets of `text` in the log file
+    var end = 0;
     var more = false, cut = false, full = false;
-    var paused = false, pending = '', pendingFull = false;
+    var paused = false, pending = [], pendingChars = 0, pendingFull = false;
     var loadingOlder = false, loadingNewer = false, newerAgain = false;
     var streaming = false, retry = 1000;
     var query = '', marks = [], current = -1, total = 0;
 
-    function byteLength(s) { return encoder ? encoder.encode(s).length : s.length; }
+    function first() { return pieces[0] || { start: 0, head: '', text: '' }; }
+    // What a piece shows before its text: its head, unless it is the first piece or comes
+    // after a gap (then the head is the end of a line whose start was not read).
+    function shownHead(p, i) { return i && !p.gap ? p.head : ''; }
+    function viewText() {
+      return pieces.map(function (p, i) { return shownHead(p, i) + p.text; }).join('');
+    }
     function atBottom() { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; }
     function scrollDown() { if (follow && follow.checked) pre.scrollTop = pre.scrollHeight; }
 
     function showInfo() {
       if (!info) return;
-      var where = start === 0 ? 'Beginning of the log' : cut ? 'The first line is longer than 1 MiB and is cut' :
+      var where = first().start === 0 ? 'Beginning of the log' : cut ? 'The first line is longer than 1 MiB and is cut' :
         full ? 'Older lines: see raw' : 'Scroll up for older lines';
       info.textContent = where + ' \u00b7 ' + lines.toLocaleString('en') + ' lines shown';
       if (olderBtn) olderBtn.hidden = !(more && !full);
@@ -694,32 +704,44 @@
     }
 
     // ---- adding text
+    // Past MAX_SHOWN characters the oldest pieces go (scrolling up reads them again).
     function trimTop() {
       if (text.length <= MAX_SHOWN) return;
-      var cutAt = text.indexOf('\n', text.length - Math.floor(MAX_SHOWN * 0.75));
-      if (cutAt < 0) return;
-      var dropped = text.slice(0, cutAt + 1);
-      text = text.slice(cutAt + 1);
-      lines -= countLines(dropped);
-      start += byteLength(dropped);
-      more = true; cut = false; full = false;
+      var left = text.length, target = Math.floor(MAX_SHOWN * 0.75);
+      while (pieces.length > 1 && left > target) {
+        left -= pieces.shift().text.length + shownHead(pieces[0], 1).length;
+      }
+      var f = pieces[0];
+      if (!f.head && f.start > 0) {
+        // Appended pieces start wherever a write ended: hide up to the first line start.
+        var nl = f.text.indexOf('\n');
+        if (nl >= 0 && nl + 1 < f.text.length) { f.head = f.text.slice(0, nl + 1); f.text = f.text.slice(nl + 1); }
+      }
+      text = viewText();
+      lines = countLines(text);
+      more = f.start > 0; cut = false; full = false;
       var keep = current >= 0 ? current : 0;
       renderAll();
       if (query && marks.length) goTo(Math.min(keep, marks.length - 1));
     }
 
+    // New output: {start, head, text}, with `text` already what is to be shown.
     function append(piece) {
-      if (!piece) return;
+      if (!piece.text) return;
       if (paused) {
-        pending += piece;
-        if (pending.length > MAX_PENDING) pendingFull = true;
-        if (pauseBtn) pauseBtn.textContent = 'Resume (' + pending.length.toLocaleString('en') + ' new chars)';
+        pending.push(piece);
+        pendingChars += piece.text.length;
+        if (pendingChars > MAX_PENDING) pendingFull = true;
+        if (pauseBtn) pauseBtn.textContent = 'Resume (' + pendingChars.toLocaleString('en') + ' new chars)';
         return;
       }
       var wasAtBottom = atBottom();
-      text += piece;
-      lines += countLines(piece);
-      var frag = fragment(piece, marks);
+      var last = pieces[pieces.length - 1];
+      if (last && !piece.head && !piece.gap && last.text.length < 65536) last.text += piece.text;
+      else pieces.push(piece);
+      text += piece.text;
+      lines += countLines(piece.text);
+      var frag = fragment(piece.text, marks);
       if (!query) {
         var span = el('span', { className: 'fresh' }, [frag]);
         pre.appendChild(span);
@@ -733,18 +755,22 @@
       showInfo();
     }
 
+    // Older text: the piece read before the first one, whose hidden head now shows.
     function prepend(piece) {
+      var shown = piece.text + first().head;
+      pieces.unshift({ start: piece.start, head: piece.head, text: piece.text });
       var before = pre.scrollHeight, top = pre.scrollTop;
-      text = piece + text;
-      lines += countLines(piece);
+      text = shown + text;
+      lines += countLines(shown);
       if (query) {
-        var shift = 0, old = current;
-        var probe = []; var saved = total; total = 0;
-        fragment(piece, probe); shift = probe.length; total = saved;
+        var old = current, probe = [], saved = total;
+        total = 0;
+        fragment(shown, probe);
+        total = saved;
         renderAll();
-        if (old >= 0 && marks.length) { current = -1; goTo(Math.min(old + shift, marks.length - 1)); }
+        if (old >= 0 && marks.length) { current = -1; goTo(Math.min(old + probe.length, marks.length - 1)); }
       } else {
-        pre.insertBefore(document.createTextNode(piece), pre.firstChild);
+        pre.insertBefore(document.createTextNode(shown), pre.firstChild);
       }
       pre.scrollTop = top + (pre.scrollHeight - before);
     }
@@ -762,9 +788,10 @@
 
     function loadLast() {
       return getPiece('').then(function (piece) {
+        pieces = [{ start: piece.start, head: piece.head, text: piece.text }];
         text = piece.text; lines = countLines(text);
-        start = piece.start; end = piece.end; more = piece.more; cut = piece.cut; full = false;
-        pending = ''; pendingFull = false;
+        end = piece.end; more = piece.more; cut = piece.cut; full = false;
+        pending = []; pendingChars = 0; pendingFull = false;
         renderAll();
         if (query && marks.length) goTo(marks.length - 1); else { showCount(); pre.scrollTop = pre.scrollHeight; }
         pre.dataset.loaded = '1';
@@ -777,10 +804,11 @@
       if (text.length >= MAX_SHOWN) { full = true; showInfo(); return; }
       loadingOlder = true;
       if (olderBtn) olderBtn.disabled = true;
-      getPiece('&before=' + start).then(function (piece) {
-        if (piece.end !== start) return loadLast(); // the log was rotated or cleared
-        prepend(piece.text);
-        start = piece.start; more = piece.more; cut = piece.cut;
+      var at = first().start;
+      getPiece('&before=' + at).then(function (piece) {
+        if (piece.end !== at || first().start !== at) return loadLast(); // rotated or cleared
+        prepend(piece);
+        more = piece.more; cut = piece.cut;
         showInfo();
         return null;
       }).catch(function (err) {
@@ -797,9 +825,15 @@
       loadingNewer = true;
       getPiece('&after=' + end).then(function (piece) {
         if (piece.reset) return loadLast();
-        var gap = piece.skipped ? '[... ' + piece.skipped.toLocaleString('en') + ' bytes not shown: see raw ...]\n' : '';
+        var at = end;
         end = piece.end;
-        append(gap + piece.text);
+        if (piece.skipped) {
+          // More than 64 KiB at once: the newest, from a line start, after a note.
+          var note = '[... ' + (piece.skipped + piece.head.length).toLocaleString('en') + ' bytes not shown: see raw ...]\n';
+          append({ start: piece.start, head: piece.head, text: note + piece.text, gap: true });
+        } else {
+          append({ start: at, head: '', text: piece.text });
+        }
         return null;
       }).catch(function () { setLive('off', 'read failed, retrying'); }).then(function () {
         loadingNewer = false;
@@ -840,8 +874,8 @@
       setLive(paused ? 'wait' : (streaming ? 'on' : 'off'), paused ? 'paused' : (streaming ? 'live' : 'connecting'));
       if (!paused) {
         var held = pending, wasFull = pendingFull;
-        pending = ''; pendingFull = false;
-        append(held);
+        pending = []; pendingChars = 0; pendingFull = false;
+        held.forEach(append);
         if (wasFull) loadNewer();
       }
     });

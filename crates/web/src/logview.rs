@@ -3,9 +3,13 @@
 //! (following new output). Built on `tailProcess*Log` (for the size and the last bytes) and
 //! `readProcess*Log` (for a byte range), run through the caller's RPC closure.
 //!
-//! Offsets are bytes of the log file. They are exact while the log is valid UTF-8; the
-//! daemon turns invalid bytes into U+FFFD, and a piece that contains some may then be off by
-//! a few bytes at its start.
+//! Offsets are bytes of the log file and always exact: every piece is read as an explicit
+//! byte range, never derived from the length of the text (the daemon sends invalid UTF-8 as
+//! U+FFFD and control bytes as their Control Pictures, so text and bytes differ in length).
+//! A piece that starts inside a line says so: the cut fragment comes as `head`, which the page
+//! keeps hidden and puts back after the piece before it once that one is read, so lines join
+//! up exactly. (A multi-byte character that straddles a piece boundary shows as two
+//! U+FFFD, the one artefact left.)
 
 use std::future::Future;
 
@@ -34,9 +38,12 @@ pub enum Want {
 /// A piece of a log, as `api/log.json` answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogPiece {
-    /// The text. It starts at a line start unless `cut` is set.
+    /// The bytes from `start` up to the first line start (the end of a line cut by `start`;
+    /// empty at offset 0 or when `cut`). Not to be shown before the piece ahead of it is.
+    pub head: String,
+    /// The text after `head`: whole lines (unless `cut`), up to `end`.
     pub text: String,
-    /// Byte offset of the text's first byte in the log file.
+    /// Byte offset in the log file where `head` starts.
     pub start: u64,
     /// Byte offset just after the text (for `After`: the log's size).
     pub end: u64,
@@ -68,35 +75,25 @@ fn methods(channel: Channel) -> (&'static str, &'static str) {
     }
 }
 
-/// `tailProcess*Log(ns, 0, length)`: (text, offset after it).
-async fn tail<F, Fut>(
-    rpc: &mut F,
-    method: &'static str,
-    ns: &str,
-    length: u64,
-) -> Result<(String, u64), Fault>
+/// The log's size: `tailProcess*Log(ns, 0, 0)` reads nothing and answers the size as its
+/// offset (0 when the file does not exist).
+async fn size<F, Fut>(rpc: &mut F, method: &'static str, ns: &str) -> Result<u64, Fault>
 where
     F: FnMut(&'static str, Vec<Value>) -> Fut,
     Fut: Future<Output = Result<Value, Fault>>,
 {
     let v = rpc(
         method,
-        vec![Value::String(ns.to_string()), Value::Int(0), int(length)],
+        vec![Value::String(ns.to_string()), Value::Int(0), Value::Int(0)],
     )
     .await?;
     let Value::Array(items) = v else {
-        return Ok((String::new(), 0));
+        return Ok(0);
     };
-    let text = items
-        .first()
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let offset = items
+    Ok(items
         .get(1)
         .and_then(Value::as_int)
-        .map_or(0, |o| u64::try_from(o).unwrap_or(0));
-    Ok((text, offset))
+        .map_or(0, |o| u64::try_from(o).unwrap_or(0)))
 }
 
 /// `readProcess*Log(ns, start, length)`.
@@ -122,16 +119,21 @@ where
     Ok(v.as_str().unwrap_or("").to_string())
 }
 
-/// Cuts `text` (which starts at byte `start` of the log) back to its first line start:
-/// nothing to do at offset 0, else everything up to the first newline goes. Returns the
-/// text, its new start and whether no newline was found (the text is left as it is).
-pub fn from_line_start(text: String, start: u64) -> (String, u64, bool) {
+/// Splits `text`, which starts at byte `start` of the log, at its first line start: at
+/// offset 0 the whole text is lines; else everything up to the first newline is the cut
+/// fragment. Returns (fragment, lines, cut): `cut` when no line start was found (the whole
+/// text is then returned as lines, cut).
+pub fn from_line_start(text: String, start: u64) -> (String, String, bool) {
     if start == 0 {
-        return (text, 0, false);
+        return (String::new(), text, false);
     }
     match line_start(&text) {
-        Some(i) => (text[i..].to_string(), start + i as u64, false),
-        None => (text, start, true),
+        Some(i) => {
+            let mut head = text;
+            let lines = head.split_off(i);
+            (head, lines, false)
+        }
+        None => (String::new(), text, true),
     }
 }
 
@@ -154,6 +156,7 @@ where
 {
     let (tail_m, read_m) = methods(channel);
     let mut piece = LogPiece {
+        head: String::new(),
         text: String::new(),
         start: 0,
         end: 0,
@@ -162,39 +165,30 @@ where
         reset: false,
         skipped: 0,
     };
-    let (mut text, mut start, end) = match want {
-        Want::Last => {
-            // The tail never ends inside a character and skips stray continuation bytes at
-            // its start, so the text's length gives its start exactly.
-            let (text, end) = tail(rpc, tail_m, ns, CHUNK).await?;
-            let start = end.saturating_sub(text.len() as u64);
-            (text, start, end)
-        }
-        Want::Before(end) => {
-            let start = end.saturating_sub(CHUNK);
-            (read(rpc, read_m, ns, start, end - start).await?, start, end)
-        }
+    let end = match want {
+        Want::Last => size(rpc, tail_m, ns).await?,
+        Want::Before(end) => end,
         Want::After(after) => {
-            let (_, size) = tail(rpc, tail_m, ns, 0).await?;
+            let size = size(rpc, tail_m, ns).await?;
             piece.end = size;
             if size < after {
                 piece.reset = true;
                 piece.start = size;
                 return Ok(piece);
             }
-            let start = after.max(size.saturating_sub(CHUNK));
-            piece.skipped = start - after;
-            let text = read(rpc, read_m, ns, start, size - start).await?;
-            if piece.skipped == 0 {
-                piece.text = text;
+            if size - after <= CHUNK {
+                piece.text = read(rpc, read_m, ns, after, size - after).await?;
                 piece.start = after;
                 return Ok(piece);
             }
-            (text, start, size)
+            piece.skipped = size - CHUNK - after;
+            size
         }
     };
-    // A piece that starts inside the file is cut back to a line start; when it holds no
-    // newline, older bytes are added until one turns up (or MAX_LINE is reached).
+    let mut start = end.saturating_sub(CHUNK);
+    let mut text = read(rpc, read_m, ns, start, end - start).await?;
+    // A piece that starts inside the file is cut at a line start; when it holds none, older
+    // bytes are added until one turns up (or MAX_LINE is reached).
     while start > 0 && line_start(&text).is_none() && end - start < MAX_LINE {
         let older = start.saturating_sub(CHUNK);
         let before = read(rpc, read_m, ns, older, start - older).await?;
@@ -204,7 +198,8 @@ where
         text = before + &text;
         start = older;
     }
-    let (text, start, cut) = from_line_start(text, start);
+    let (head, text, cut) = from_line_start(text, start);
+    piece.head = head;
     piece.text = text;
     piece.start = start;
     piece.end = end;
@@ -285,36 +280,33 @@ mod tests {
     #[test]
     fn last_piece_starts_at_a_line() {
         let log = lines(10_000); // 22 bytes a line
-        let p = block_on(read_piece(
-            &mut fake(&log),
-            "a",
-            Channel::Stdout,
-            Want::Last,
-        ))
-        .unwrap();
+        let last = |log: &[u8], want| {
+            block_on(read_piece(&mut fake(log), "a", Channel::Stdout, want)).unwrap()
+        };
+        let p = last(&log, Want::Last);
         assert!(p.text.starts_with("line ") && p.text.ends_with("line 09999 of the log\n"));
-        assert_eq!(p.end, log.len() as u64);
-        assert_eq!(&log[p.start as usize..], p.text.as_bytes());
+        assert!(p.head.ends_with('\n') && !p.head.starts_with("line"));
+        assert_eq!(
+            (p.start, p.end),
+            (log.len() as u64 - CHUNK, log.len() as u64)
+        );
+        let joined = p.head.clone() + &p.text;
+        assert!(&log[p.start as usize..] == joined.as_bytes());
         assert!(p.more && !p.cut);
-        assert!(log.len() as u64 - p.start <= CHUNK);
-        // Paging back joins up exactly, down to the first line.
-        let mut start = p.start;
-        let mut all = p.text;
+        // Paging back joins up exactly, down to the first line: each piece, then the head
+        // the piece after it held back.
+        let (mut all, mut carry, mut start) = (p.text, p.head, p.start);
         while start > 0 {
-            let q = block_on(read_piece(
-                &mut fake(&log),
-                "a",
-                Channel::Stdout,
-                Want::Before(start),
-            ))
-            .unwrap();
+            let q = last(&log, Want::Before(start));
             assert_eq!(q.end, start);
-            assert!(q.text.starts_with("line ") && q.text.ends_with('\n'));
-            all = q.text + &all;
+            assert!(q.text.starts_with("line "));
+            all = q.text + &carry + &all;
+            carry = q.head;
             start = q.start;
             assert_eq!(q.more, start > 0);
         }
-        assert_eq!(all.as_bytes(), &log[..]);
+        assert_eq!(carry, "");
+        assert!(all.as_bytes() == &log[..]);
     }
 
     #[test]
@@ -368,7 +360,8 @@ mod tests {
         ))
         .unwrap();
         assert!(b.skipped > 0 && b.text.starts_with("line "));
-        assert_eq!(&big[b.start as usize..], b.text.as_bytes());
+        assert_eq!(b.skipped + 10 + CHUNK, big.len() as u64);
+        assert_eq!(&big[b.start as usize..], (b.head + &b.text).as_bytes());
     }
 
     #[test]
@@ -404,7 +397,10 @@ mod tests {
             Want::Last,
         ))
         .unwrap();
-        assert_eq!((p.start, p.text.as_str()), (200_007, "end\n"));
+        assert_eq!(
+            (p.start + p.head.len() as u64, p.text.as_str()),
+            (200_007, "end\n")
+        );
         let mut long = vec![b'y'; (MAX_LINE + 3 * CHUNK) as usize];
         long.push(b'\n');
         let p = block_on(read_piece(
@@ -418,8 +414,48 @@ mod tests {
     }
 
     #[test]
+    fn offsets_stay_exact_when_text_and_bytes_differ() {
+        // Colour codes: the daemon sends ESC as a 3-byte Control Picture. Pages still join
+        // up: the text is exactly what the byte ranges decode to.
+        let log: Vec<u8> = (0..5000)
+            .flat_map(|i| format!("\x1b[32mok\x1b[0m {i:05} done\n").into_bytes())
+            .collect();
+        let pictures = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .chars()
+                .map(|c| if c == '\x1b' { '\u{241b}' } else { c })
+                .collect::<String>()
+        };
+        let mut rpc = |method: &'static str, params: Vec<Value>| {
+            let r = fake(&log)(method, params);
+            let v = r.into_inner().unwrap();
+            ready(Ok(match v {
+                Value::String(t) => Value::String(pictures(t.as_bytes())),
+                other => other,
+            }))
+        };
+        let p = block_on(read_piece(&mut rpc, "a", Channel::Stdout, Want::Last)).unwrap();
+        let mut all = p.text;
+        let (mut carry, mut start) = (p.head, p.start);
+        while start > 0 {
+            let q = block_on(read_piece(
+                &mut rpc,
+                "a",
+                Channel::Stdout,
+                Want::Before(start),
+            ))
+            .unwrap();
+            all = q.text + &carry + &all;
+            carry = q.head;
+            start = q.start;
+        }
+        assert_eq!(all, pictures(&log));
+    }
+
+    #[test]
     fn json_escapes_and_reports_faults() {
         let ok = Ok(LogPiece {
+            head: String::new(),
             text: "</script>".into(),
             start: 1,
             end: 10,

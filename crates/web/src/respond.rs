@@ -137,7 +137,7 @@ where
                     // As much as was asked for came back: the read most likely started
                     // inside a line, which the page must not show cut.
                     if text.len() as u64 >= limit {
-                        crate::logview::from_line_start(text, 1).0
+                        crate::logview::from_line_start(text, 1).1
                     } else {
                         text
                     }
@@ -435,6 +435,29 @@ mod tests {
         let r = block_on(handle(&req, None, &key(), NOW, Fake::new().rpc())).unwrap();
         let body = String::from_utf8(r.body.into_owned()).unwrap();
         assert!(body.contains(">ERROR: unexpected rpc fault [10] BAD_NAME: nope</pre>"));
+    }
+
+    #[test]
+    fn log_json_reads_and_never_acts() {
+        let fake = Fake::new();
+        let req = request("GET", "/api/log.json", "processname=&after=5", b"");
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        assert_eq!(
+            (r.status, r.header("Content-Type")),
+            (200, Some("application/json"))
+        );
+        assert_eq!(r.body.as_ref(), br#"{"error":"BAD_NAME: no process name"}"#);
+        assert!(fake.calls.borrow().is_empty());
+        let req = request("GET", "/api/log.json", "processname=nope", b"");
+        let fake = Fake::new();
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert!(v["error"].as_str().is_some());
+        assert!(fake
+            .calls
+            .borrow()
+            .iter()
+            .all(|(m, _)| m.starts_with("supervisor.tail") || m.starts_with("supervisor.read")));
     }
 
     #[test]

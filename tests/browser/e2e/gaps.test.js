@@ -10,7 +10,8 @@
 //
 // It also takes the documentation screenshots (status.png, status-dark.png,
 // status-phone.png, tail.png) of this realistic page into $SCREENSHOT_DIR (default
-// tests/browser/out; `SCREENSHOT_DIR=docs/images tests/browser/run` refreshes the README's).
+// tests/browser/out; `SCREENSHOT_DIR=docs/images tests/browser/run` refreshes the README's;
+// the other suites never write there).
 // The daemon is stopped by its pid.
 const test = require('node:test');
 const assert = require('node:assert');
@@ -213,7 +214,7 @@ test('screenshots of a realistic page (desktop, dark, phone, log viewer)', async
   await p3.waitForSelector('#tailbody[data-loaded="1"]', { timeout: 10000 });
   const tailOverflow = await p3.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(tailOverflow <= 1, `the log viewer is ${tailOverflow}px wider than the phone screen`);
-  await p3.screenshot({ path: path.join(SHOTS, 'tail-phone.png') });
+  await p3.screenshot({ path: path.join(ROOT, 'tests', 'browser', 'out', 'tail-phone.png') });
   await phone.close();
 });
 
