@@ -40,15 +40,14 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A 256 KiB tmpfs mounted on a fresh directory, unmounted at teardown."""
+def mount_tmpfs(tmp_path, options):
+    """Mounts a tmpfs with `options` on a fresh directory; yields it, unmounts after."""
     mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:8]}"
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root (the full-disk test runs as root in CI)")
     r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
         capture_output=True, text=True, timeout=30,
     )
     if r.returncode != 0:
@@ -59,6 +58,18 @@ def small_tmpfs(tmp_path):
         r = subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30)
         if r.returncode != 0:
             subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 256 KiB tmpfs, unmounted at teardown."""
+    yield from mount_tmpfs(tmp_path, "size=256k")
+
+
+@pytest.fixture
+def few_inodes_tmpfs(tmp_path):
+    """A tmpfs with room for data but only 4 inodes (creating a file fails first)."""
+    yield from mount_tmpfs(tmp_path, "size=1m,nr_inodes=4")
 
 
 def fill(path):
@@ -229,4 +240,70 @@ def test_main_log_on_the_same_full_disk_neither_spins_nor_stops_the_daemon(
                      r"written \(write: No space left on device \(os error 28\)\)$",
                      text, re.M)
     assert len(own) == 1 and int(own[0]) > 0, warn_lines(text)
+    d.stop()
+
+
+def test_failed_rotation_is_logged_and_does_not_grow_the_backup(few_inodes_tmpfs, make_daemon):
+    """A rotation renames the log to `.1` but cannot create the new file (no inode left):
+    one `rotation failed` line; output meanwhile is dropped and counted instead of being
+    appended to the renamed backup; once a file can be created again the log is reopened
+    and the recovery line has the exact count. (The reference writes on into the old,
+    renamed file and retries the rotation on every write, printing tracebacks.)"""
+    mnt = few_inodes_tmpfs
+    log = mnt / "writer.log"
+    d = make_daemon("rust", start=False)
+    script = d.dir / "writer.py"
+    script.write_text(WRITER)
+    acks = d.dir / "acks"
+    d.conf.write_text(d.conf.read_text() + textwrap.dedent(f"""
+        [program:writer]
+        command={sys.executable} -u {script} {acks}
+        stdout_logfile={log}
+        stdout_logfile_maxbytes=1000
+        stdout_logfile_backups=1
+        redirect_stderr=true
+        startsecs=0
+        autorestart=false
+        """))
+    d.start()
+    d.wait_state("writer", "RUNNING")
+    child = d.rpc().supervisor.getProcessInfo("writer")["pid"]
+    fillers = []
+    while True:
+        f = mnt / f"inode{len(fillers)}"
+        try:
+            f.touch()
+        except OSError as e:
+            assert e.errno == 28, e
+            break
+        fillers.append(f)
+    assert fillers, "no inode was free for a filler"
+
+    def write(tag, n):
+        send(d, tag, n)
+        d.wait_for(lambda: tag in acks.read_text().split(), what=f"the child wrote {tag}")
+        d.wait_for(lambda: pipe_unread(child, 1) == 0, what=f"the daemon read {tag}")
+        return n
+
+    write("first", 1500)  # reaches maxbytes: renamed to .1, the new file cannot be made
+    d.wait_for(lambda: "rotation failed" in d.mainlog(), what="the rotation failure line")
+    text = d.mainlog()
+    failing = re.findall(r"^.* WARN stdout log of 'writer' \((.*)\): rotation failed: (.*)$",
+                         text, re.M)
+    assert len(failing) == 1, warn_lines(text)
+    assert failing[0][0] == str(log)
+    assert failing[0][1].startswith("No space left on device"), failing
+    lost = write("second", 300) + write("third", 400)
+    backup = mnt / "writer.log.1"
+    assert backup.read_bytes() == b"first-" + b"x" * 1493 + b"\n", "the backup grew"
+    assert not log.exists()
+
+    fillers.pop().unlink()
+    write("back", 50)
+    pattern = (r"^.* WARN stdout log of 'writer' \(" + re.escape(str(log))
+               + r"\): writing works again; (\d+) bytes of output were lost$")
+    d.wait_for(lambda: re.search(pattern, d.mainlog(), re.M), what="the recovery line")
+    assert [int(n) for n in re.findall(pattern, d.mainlog(), re.M)] == [lost]
+    assert log.read_bytes() == b"back-" + b"x" * 44 + b"\n"
+    assert len(backup.read_bytes()) == 1500
     d.stop()
