@@ -64,6 +64,10 @@ ALLOWED = [
 ]
 
 
+# The longest a getState may wait while another client's big request is read and parsed.
+STALL_BOUND = 2.5
+
+
 def post(sock, body, timeout=60):
     c = UnixStreamHTTPConnection(str(sock), timeout)
     try:
@@ -151,7 +155,9 @@ def test_wide_struct_does_not_freeze_the_daemon(make_daemon):
     assert f.value.faultString == ("INCORRECT_PARAMETERS: request over a limit: more than "
                                    "10000 members in one <struct>")
     assert took < 10, took
-    assert slowest < 1.0, f"getState took {slowest:.2f} s during the big request"
+    # About 0.1 s on an idle machine with the debug build; the bound leaves room for a
+    # loaded test machine (the stall used to be over 10 s).
+    assert slowest < STALL_BOUND, f"getState took {slowest:.2f} s during the big request"
     assert "XML-RPC request refused: more than 10000 members in one <struct>" in d.mainlog()
 
 
@@ -168,7 +174,7 @@ def test_struct_at_the_limit_parses_and_repeated_names_are_linear(make_daemon):
     result, took, slowest, _ = latencies_during(
         d, lambda: post(d.sock, wide_struct(100_000, unique=False)))
     assert result[0] == 200 and b"10000 members" in result[2]
-    assert slowest < 1.0, slowest
+    assert slowest < STALL_BOUND, slowest
 
 
 def fault_of(sock, body):

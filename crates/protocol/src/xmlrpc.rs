@@ -841,30 +841,29 @@ fn is_bad_control(b: u8) -> bool {
 
 /// Refuses a document holding a character XML 1.0 does not allow (a C0 control other than
 /// tab, LF and CR, or U+FFFE/U+FFFF; UTF-8 validity already excludes surrogates), wherever it
-/// is: between elements, in text, names, attributes, comments or CDATA. Linear, and cheap:
-/// the control scan works 64 bytes at a time.
-fn check_chars(text: &str) -> Result<(), ParseError> {
-    let b = text.as_bytes();
+/// is: between elements, in text, names, attributes, comments or CDATA. `b` starts at byte
+/// `base` of the document. Linear, and cheap: the control scan works 64 bytes at a time.
+fn check_chars(b: &[u8], base: usize) -> Result<(), ParseError> {
     let bad = |i: usize, c: u32| {
         Err(ParseError::new(format!(
             "invalid XML character U+{c:04X} at byte {i}"
         )))
     };
-    let mut base = 0;
+    let mut at = base;
     for chunk in b.chunks(64) {
         // No early exit inside the chunk, so the compiler vectorizes the test.
         if chunk.iter().fold(false, |acc, &c| acc | is_bad_control(c)) {
             if let Some(i) = chunk.iter().position(|&c| is_bad_control(c)) {
-                return bad(base + i, u32::from(chunk[i]));
+                return bad(at + i, u32::from(chunk[i]));
             }
         }
-        base += chunk.len();
+        at += chunk.len();
     }
     // U+FFFE and U+FFFF are EF BF BE / EF BF BF (the input is valid UTF-8, so a lead byte
     // EF always has two continuation bytes after it).
     for i in memchr::memchr_iter(0xEF, b) {
         if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) {
-            return bad(i, 0xFFFE + u32::from(b[i + 2] - 0xBE));
+            return bad(base + i, 0xFFFE + u32::from(b[i + 2] - 0xBE));
         }
     }
     Ok(())
@@ -1015,6 +1014,8 @@ enum Tok<'a> {
 struct Scanner<'a> {
     s: &'a str,
     pos: usize,
+    /// The bytes before this have been checked by [`check_chars`].
+    checked: usize,
 }
 
 /// XML's white space.
@@ -1078,7 +1079,20 @@ impl<'a> Scanner<'a> {
         Ok(&self.s[start..start + i])
     }
 
+    /// The next token, once every byte it spans is checked to be an XML character (so a
+    /// document refused at a limit is not even read past it).
     fn next(&mut self) -> Result<Tok<'a>, ParseError> {
+        let tok = self.next_unchecked();
+        let b = self.bytes();
+        let end = self.pos.min(b.len());
+        if self.checked < end {
+            check_chars(&b[self.checked..end], self.checked)?;
+            self.checked = end;
+        }
+        tok
+    }
+
+    fn next_unchecked(&mut self) -> Result<Tok<'a>, ParseError> {
         loop {
             let b = self.bytes();
             if self.pos >= b.len() {
@@ -1213,8 +1227,11 @@ fn parse_document(doc: &[u8], mode: Mode, limits: Limits) -> Result<Doc, ParseEr
     let text = std::str::from_utf8(doc).map_err(|e| ParseError::new(format!("not UTF-8: {e}")))?;
     // A byte order mark is allowed before everything, the XML declaration included.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    check_chars(text)?;
-    let mut scanner = Scanner { s: text, pos: 0 };
+    let mut scanner = Scanner {
+        s: text,
+        pos: 0,
+        checked: 0,
+    };
     let mut p = Parser {
         mode,
         lenient: mode == Mode::Response,
