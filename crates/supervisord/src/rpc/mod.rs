@@ -14,7 +14,9 @@
 //! ([`dispatch_xml`]): methods with an [`XmlHandler`](methods::XmlHandler)
 //! (`getProcessInfo`, `getAllProcessInfo`) write their XML straight from the process table,
 //! the others are encoded from their [`Value`]. The web UI sends [`ControlRequest::Call`]
-//! and gets the [`Value`]. Both forms are byte-identical on the wire (tested).
+//! and gets the [`Value`]. Both forms are byte-identical on the wire (tested). A `/RPC2`
+//! `system.multicall` encodes each result into the answer as soon as it is known
+//! ([`XmlWaiter`]), and the size of every answer is capped ([`budget`]).
 //!
 //! What the event loop provides (the contract of [`Backend`]):
 //! * `start` spawns and advances the state machine once before returning, so a failed
