@@ -92,11 +92,21 @@ impl Clock {
         }
     }
 
-    /// The instant corresponding to a monotonic core time.
-    pub fn instant(&self, mono: f64) -> Instant {
-        self.origin + Duration::from_secs_f64(mono.max(0.0))
+    /// The instant corresponding to a monotonic core time, or `None` for a time so far
+    /// ahead ([`NEVER_AFTER`] from the origin, or not a number) that it stands for
+    /// "never": a `startsecs=9223372036854775807` deadline must not overflow `Instant`.
+    pub fn instant(&self, mono: f64) -> Option<Instant> {
+        if mono.is_nan() || mono >= NEVER_AFTER.as_secs_f64() {
+            return None;
+        }
+        let offset = Duration::try_from_secs_f64(mono.max(0.0)).ok()?;
+        self.origin.checked_add(offset)
     }
 }
+
+/// Deadlines further than this from the loop's start (about 100 years) are never reached:
+/// the loop does not set a timer for them.
+pub const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 impl Default for Clock {
     fn default() -> Self {
@@ -181,6 +191,8 @@ impl Daemon {
             bus: bus.clone(),
             bus_wake: bus_wake.clone(),
             fcgi: HashMap::new(),
+            unopened_logs: 0,
+            spawn_time: Duration::ZERO,
         };
         let mut d = Daemon {
             sup,
@@ -205,6 +217,7 @@ impl Daemon {
         };
         d.apply_outputs();
         d.defer_auto = false;
+        d.host.unopened_logs = d.auto_logs.len();
         d
     }
 
@@ -236,19 +249,25 @@ impl Daemon {
                 Channel::Stdout => Some(&io.stdout),
                 Channel::Stderr => io.stderr.as_ref(),
             };
-            if let Some(logger) = logger {
-                let _ = logger.borrow_mut().resolve();
-            }
+            let opened = logger.map(|l| l.borrow_mut().resolve());
+            let name = || {
+                self.sup
+                    .process(key)
+                    .map(|p| p.config().name.clone())
+                    .unwrap_or_default()
+            };
             if let Err(e) = auto.create() {
-                let name = self.sup.process(key).map(|p| p.config().name.clone());
-                self.log(
-                    LogLevel::Critical,
-                    &format!(
-                        "could not create {} log for '{}': {e}",
-                        chan.as_str(),
-                        name.unwrap_or_default()
-                    ),
+                let text = format!(
+                    "could not create {} log for '{}': {e}",
+                    chan.as_str(),
+                    name()
                 );
+                self.log(LogLevel::Critical, &text);
+            } else if let Some(Err(e)) = opened {
+                // Created but not opened (out of descriptors, say): its output is lost,
+                // which must not go unsaid.
+                let text = format!("could not open {} log for '{}': {e}", chan.as_str(), name());
+                self.log(LogLevel::Critical, &text);
             }
             if touched.last() != Some(&key) {
                 touched.push(key);
@@ -265,6 +284,7 @@ impl Daemon {
             let (out, err) = (show(Some(&io.stdout)), show(io.stderr.as_ref()));
             self.sup.set_log_paths(key, out, err);
         }
+        self.host.unopened_logs = 0;
     }
 
     /// Logs a main-log line.
@@ -490,6 +510,7 @@ impl Daemon {
             }
             self.stop_grace_until = None;
         }
+        self.host.spawn_time = Duration::ZERO;
         self.sup.tick(now, &mut self.host);
         self.apply_outputs();
     }
@@ -703,12 +724,16 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             };
         }
         let now = d.clock.now();
-        let mut deadline = d.next_deadline(now).map(|t| d.clock.instant(t));
+        let mut deadline = d.next_deadline(now).and_then(|t| d.clock.instant(t));
         if !pending.is_empty() {
             deadline = Some(deadline.map_or(next_poll, |t| t.min(next_poll)));
         }
         let sleep = async {
             match deadline {
+                // Due already (restarts left for the next tick, say): let the other tasks
+                // (connections, pipe readers) and the I/O driver run first, so a busy
+                // core cannot keep the loop from its clients.
+                Some(t) if t <= Instant::now() => tokio::task::yield_now().await,
                 Some(t) => tokio::time::sleep_until(t.into()).await,
                 None => std::future::pending::<()>().await,
             }
@@ -745,6 +770,18 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             }
             () = sleep => {}
         }
+        // Requests that arrived while this turn reaped or ran a timer are served before
+        // the next transition pass: in a crash loop a SIGCHLD is pending at every turn,
+        // and the biased select alone would starve the clients.
+        if let Ok(req) = control_rx.try_recv() {
+            d.finish_auto_logs();
+            rpc::handle(&mut d, &mut pending, req);
+            d.apply_outputs();
+            while let Ok(req) = control_rx.try_recv() {
+                rpc::handle(&mut d, &mut pending, req);
+                d.apply_outputs();
+            }
+        }
     };
     // No AUTO log may be left half-made for the next run's clean-up to race with.
     d.finish_auto_logs();
@@ -774,4 +811,26 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         }
     }
     Ok(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far_deadlines_are_never_instead_of_overflowing() {
+        let clock = Clock::new();
+        // startsecs=9223372036854775807 gives a deadline of about 9.2e18 s.
+        assert_eq!(clock.instant(9_223_372_036_854_775_807.0), None);
+        assert_eq!(clock.instant(f64::INFINITY), None);
+        assert_eq!(clock.instant(f64::NAN), None);
+        assert_eq!(clock.instant(NEVER_AFTER.as_secs_f64()), None);
+        let soon = clock.instant(1.5).expect("a near deadline");
+        assert_eq!(soon - clock.origin, Duration::from_millis(1500));
+        // Times before the origin (or -inf: "now") are the origin itself.
+        assert_eq!(clock.instant(f64::NEG_INFINITY), Some(clock.origin));
+        assert_eq!(clock.instant(-3.0), Some(clock.origin));
+        let decades = clock.instant(50.0 * 365.0 * 24.0 * 3600.0);
+        assert!(decades.is_some());
+    }
 }

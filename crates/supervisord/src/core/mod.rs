@@ -147,6 +147,13 @@ pub trait Host {
     ) -> Result<i32, String>;
     /// Sends `signal` to `pid` (a negative pid addresses the process group).
     fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError>;
+    /// Whether the current tick may still make automatic restarts (autorestart, BACKOFF
+    /// retries): the runtime bounds the time one tick spends spawning, so that a crash
+    /// loop on a busy machine cannot keep the loop from its clients. Those not made stay
+    /// due for the next tick. The default has no bound.
+    fn may_restart(&self) -> bool {
+        true
+    }
 }
 
 /// The numeric value of SIGKILL (Linux and every other unix).

@@ -9,16 +9,38 @@ use supervisor_protocol::{ProcessState, SupervisorState};
 /// The text recorded as `spawnerr` when a process dies before `startsecs`.
 pub(crate) const EXITED_TOO_QUICKLY: &str = "Exited too quickly (process log may have details)";
 
+/// A run shorter than this (seconds, start to exit) is a quick exit: the automatic
+/// restart that follows waits for [`MIN_RESPAWN_INTERVAL`].
+pub(crate) const QUICK_EXIT: f64 = 0.25;
+
+/// A process that exited quickly is restarted automatically (`autorestart`) no sooner than
+/// this many seconds after its previous start, so a crash loop costs at most one spawn per
+/// second per program. A process that ran longer is restarted at once. Not in the
+/// reference (see docs/COMPATIBILITY.md).
+pub(crate) const MIN_RESPAWN_INTERVAL: f64 = 1.0;
+
 /// What the process methods need from their caller: the time, the host and the outbox.
 pub(crate) struct Ctx<'a> {
     pub now: Now,
     pub host: &'a mut dyn Host,
     pub out: &'a mut Outbox,
+    /// Automatic (re)starts (autorestart, BACKOFF retries) this transition pass may still
+    /// make; the rest wait for the next pass, so the loop serves its clients in between.
+    pub restarts_left: u32,
 }
 
 impl Ctx<'_> {
     fn log(&mut self, level: LogLevel, text: String) {
         self.out.log(level, text);
+    }
+
+    /// Takes one automatic (re)start from the pass's budget; false when none is left.
+    fn take_restart(&mut self) -> bool {
+        if self.restarts_left == 0 || !self.host.may_restart() {
+            return false;
+        }
+        self.restarts_left -= 1;
+        true
     }
 }
 
@@ -42,6 +64,9 @@ pub struct Process {
     pub(crate) exitstatus: Option<i32>,
     /// Monotonic time of the last `waiting for x to stop` line (None = not yet).
     pub(crate) laststopreport: Option<f64>,
+    /// Monotonic time before which an automatic restart from EXITED must not happen
+    /// (`-inf` = at once): set after a quick exit, see [`MIN_RESPAWN_INTERVAL`].
+    pub(crate) respawn_at: f64,
     /// Resolved log paths (AUTO names are chosen by the runtime).
     pub(crate) stdout_logfile: String,
     pub(crate) stderr_logfile: String,
@@ -62,6 +87,7 @@ impl Process {
             spawnerr: None,
             exitstatus: None,
             laststopreport: None,
+            respawn_at: f64::NEG_INFINITY,
             stdout_logfile: String::new(),
             stderr_logfile: String::new(),
         }
@@ -168,7 +194,7 @@ impl Process {
         }
         self.state = new;
         if new == ProcessState::Backoff {
-            self.backoff += 1;
+            self.backoff = self.backoff.saturating_add(1);
             self.delay = ctx.now.mono + f64::from(self.backoff);
         }
         if let Some(ev) = self.event(new, old, expected) {
@@ -190,6 +216,7 @@ impl Process {
         self.spawnerr = None;
         self.exitstatus = None;
         self.laststart = Some(ctx.now);
+        self.respawn_at = f64::NEG_INFINITY;
         self.change_state(ctx, ProcessState::Starting, true);
         match ctx.host.spawn(self.key, &self.config) {
             Err(msg) => {
@@ -219,23 +246,18 @@ impl Process {
         let now = ctx.now.mono;
         if mood == SupervisorState::Running {
             match state {
-                ProcessState::Exited => {
-                    let restart = match self.config.autorestart {
-                        AutoRestart::Always => true,
-                        AutoRestart::Unexpected => !self
-                            .exitstatus
-                            .is_some_and(|es| self.config.exitcodes.contains(&es)),
-                        AutoRestart::Never => false,
-                    };
-                    if restart {
-                        self.spawn(ctx);
-                    }
+                ProcessState::Exited
+                    if self.autorestarts() && now >= self.respawn_at && ctx.take_restart() =>
+                {
+                    self.spawn(ctx);
                 }
                 ProcessState::Stopped if self.laststart.is_none() && self.config.autostart => {
                     self.spawn(ctx);
                 }
                 ProcessState::Backoff
-                    if self.backoff <= self.config.startretries && now > self.delay =>
+                    if self.backoff <= self.config.startretries
+                        && now > self.delay
+                        && ctx.take_restart() =>
                 {
                     self.spawn(ctx);
                 }
@@ -413,7 +435,13 @@ impl Process {
         self.laststop_wall = now.wall;
         let name = self.config.name.clone();
         let started = self.laststart.map_or(now.mono, |t| t.mono);
-        let too_quickly = now.mono - started < self.config.startsecs as f64;
+        let ran_for = now.mono - started;
+        let too_quickly = ran_for < self.config.startsecs as f64;
+        self.respawn_at = if ran_for < QUICK_EXIT {
+            started + MIN_RESPAWN_INTERVAL
+        } else {
+            f64::NEG_INFINITY
+        };
         let expected = self.config.exitcodes.contains(&exit.code);
         if self.killing {
             self.killing = false;
@@ -477,6 +505,10 @@ impl Process {
                 }
             }
             ProcessState::Stopping => Some(self.delay),
+            // A restart held back after a quick exit (`-inf` = at once).
+            ProcessState::Exited if mood == SupervisorState::Running && self.autorestarts() => {
+                Some(self.respawn_at + TIMER_SLACK)
+            }
             _ => None,
         }
     }
@@ -500,22 +532,30 @@ impl Process {
             }
             // Retry when `now > delay`; SIGKILL when `delay - now <= 0`.
             ProcessState::Backoff | ProcessState::Stopping => Some(self.delay),
+            ProcessState::Exited if self.autorestarts() => Some(self.respawn_at),
             _ => None,
         }
     }
 
     /// True when the process would be (re)started by the next transition pass right now.
+    /// A restart held back after a quick exit is not immediate: its time is in
+    /// [`deadline`](Process::deadline) and [`due_at`](Process::due_at).
     pub(crate) fn wants_immediate_start(&self) -> bool {
         match self.state {
-            ProcessState::Exited => match self.config.autorestart {
-                AutoRestart::Always => true,
-                AutoRestart::Unexpected => !self
-                    .exitstatus
-                    .is_some_and(|es| self.config.exitcodes.contains(&es)),
-                AutoRestart::Never => false,
-            },
+            ProcessState::Exited => self.autorestarts() && self.respawn_at == f64::NEG_INFINITY,
             ProcessState::Stopped => self.laststart.is_none() && self.config.autostart,
             _ => false,
+        }
+    }
+
+    /// Whether `autorestart` asks for a restart after the last exit (in EXITED).
+    fn autorestarts(&self) -> bool {
+        match self.config.autorestart {
+            AutoRestart::Always => true,
+            AutoRestart::Unexpected => !self
+                .exitstatus
+                .is_some_and(|es| self.config.exitcodes.contains(&es)),
+            AutoRestart::Never => false,
         }
     }
 }

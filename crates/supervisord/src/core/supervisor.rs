@@ -165,6 +165,9 @@ pub struct Supervisor {
     idle: IdleCache,
     /// Full transition passes made so far (see [`Supervisor::transition_passes`]).
     passes: u64,
+    /// Automatic (re)starts the current [`Supervisor::tick`] may still make (see
+    /// [`MAX_RESTARTS_PER_TICK`]).
+    restart_budget: u32,
 }
 
 /// The state of the process table as of the end of the last full [`Supervisor::tick`].
@@ -246,6 +249,12 @@ const TICKS: [(i64, EventType); 3] = [
 /// one iteration of the reference's loop does; more passes settle chained transitions).
 const MAX_PASSES: usize = 8;
 
+/// How many automatic restarts (autorestart after an exit, BACKOFF retries) one
+/// [`Supervisor::tick`] makes at most; the others stay due and are made by the next tick,
+/// which the loop runs right after serving what arrived meanwhile (RPC, signals). Spawns
+/// the operator asks for and the start-up autostarts are not counted.
+pub const MAX_RESTARTS_PER_TICK: u32 = 64;
+
 impl Supervisor {
     /// A supervisor whose loaded config is `groups` (sorted by (priority, name)); every
     /// group is made active at once (first definition of a duplicated name wins), with the
@@ -274,6 +283,7 @@ impl Supervisor {
             stop_watch: std::collections::HashSet::new(),
             idle: IdleCache::DIRTY,
             passes: 0,
+            restart_budget: MAX_RESTARTS_PER_TICK,
         };
         for g in groups {
             sup.push_group(g);
@@ -703,8 +713,10 @@ impl Supervisor {
             now,
             host,
             out: &mut self.out,
+            restarts_left: self.restart_budget,
         };
         let r = f(p, &mut ctx);
+        self.restart_budget = ctx.restarts_left;
         if p.pid != before {
             if before != 0 {
                 self.pids.remove(&before);
@@ -760,6 +772,7 @@ impl Supervisor {
             return;
         }
         self.passes += 1;
+        self.restart_budget = MAX_RESTARTS_PER_TICK;
         let settled = self.transition_passes_at(now, host);
         self.idle = if settled && self.mood == SupervisorState::Running {
             self.summarize_timers()
@@ -831,7 +844,7 @@ impl Supervisor {
                     self.stop_groups = Some(names);
                     self.emit(EventType::SupervisorStateChangeStopping, String::new());
                 }
-                changed |= self.stop_last_group(now, host);
+                changed |= self.advance_shutdown(now, host);
                 if !self.shutdown_report(now) {
                     self.finished = true;
                     self.poll_waiters(now, host);
@@ -858,6 +871,23 @@ impl Supervisor {
         }
         self.tick_housekeeping(now, host);
         settled
+    }
+
+    /// The ordered shutdown's first phase: stops the highest-priority group still to stop
+    /// and, as long as that leaves the group with nothing to wait for (its processes were
+    /// stopped, exited, FATAL or in BACKOFF), drops it and goes on with the next one at
+    /// once. The reference takes one group per loop iteration (a second or more apart when
+    /// nothing happens), which made a shutdown with thousands of never-started programs
+    /// take hours before the first running child was signalled.
+    fn advance_shutdown(&mut self, now: Now, host: &mut dyn Host) -> bool {
+        let mut changed = false;
+        loop {
+            changed |= self.stop_last_group(now, host);
+            if !self.shutdown_phase_2() {
+                return changed;
+            }
+            changed = true;
+        }
     }
 
     /// Stops every running process of the highest-priority group still to stop (all at

@@ -412,12 +412,142 @@ fn startsecs_zero_running_at_next_transition_and_restart_loop_without_backoff() 
     w.run_to_deadline();
     assert_eq!(w.state("loop"), ProcessState::Running);
     for _ in 0..20 {
+        // A run longer than QUICK_EXIT: restarted by the very next pass.
+        w.advance(0.3);
         w.exit("loop", wait_status_exited(1));
         assert_eq!(w.state("loop"), ProcessState::Starting);
         w.run_to_deadline();
     }
     assert_eq!(w.state("loop"), ProcessState::Running);
     assert_eq!(w.host.spawned.len(), 21);
+}
+
+#[test]
+fn quick_exit_restarts_no_sooner_than_the_minimum_interval_after_the_last_start() {
+    let mut c = pconf("crash");
+    c.startsecs = 0;
+    c.autorestart = AutoRestart::Always;
+    let mut w = World::one(c);
+    w.tick();
+    w.run_to_deadline();
+    let started = w.now.mono;
+    for round in 0..5 {
+        w.advance(0.01);
+        w.exit("crash", wait_status_exited(1));
+        assert_eq!(w.state("crash"), ProcessState::Exited, "round {round}");
+        // Held back, not spinning: the deadline is the end of the interval.
+        let due = w.sup.next_deadline(w.now).expect("a restart deadline");
+        assert!(
+            due > w.now.mono + 0.5,
+            "round {round}: {due} vs {}",
+            w.now.mono
+        );
+        w.advance(0.5);
+        assert_eq!(w.state("crash"), ProcessState::Exited);
+        w.run_to_deadline();
+        assert_eq!(w.state("crash"), ProcessState::Starting);
+        w.run_to_deadline();
+        assert_eq!(w.state("crash"), ProcessState::Running);
+    }
+    assert_eq!(w.host.spawned.len(), 6);
+    // One start per MIN_RESPAWN_INTERVAL at most.
+    assert!(w.now.mono - started >= 5.0 * process::MIN_RESPAWN_INTERVAL);
+    // An exit after a longer run is restarted at once again.
+    w.advance(0.3);
+    w.exit("crash", wait_status_exited(1));
+    assert_eq!(w.state("crash"), ProcessState::Starting);
+}
+
+#[test]
+fn automatic_restarts_per_tick_are_bounded_and_the_rest_follow_next_tick() {
+    let n = 3 * supervisor::MAX_RESTARTS_PER_TICK as usize + 5;
+    let groups = (0..n)
+        .map(|i| {
+            let mut c = pconf(&format!("p{i:03}"));
+            c.startsecs = 0;
+            c.autorestart = AutoRestart::Always;
+            group(&c.name.clone(), 999, vec![c])
+        })
+        .collect();
+    let mut w = World::new(groups);
+    // Start-up autostarts are not budgeted.
+    w.tick();
+    assert_eq!(w.host.spawned.len(), n);
+    w.advance(2.0);
+    for i in 0..n {
+        let name = format!("p{i:03}");
+        let pid = w.pid(&name);
+        w.host.alive.remove(&pid);
+        w.sup.reaped(pid, wait_status_exited(1), w.now, &mut w.host);
+    }
+    w.drain();
+    let mut spawned = vec![];
+    for _ in 0..4 {
+        let before = w.host.spawned.len();
+        assert!(w.sup.next_deadline(w.now).is_some_and(|d| d <= w.now.mono));
+        w.tick();
+        spawned.push(w.host.spawned.len() - before);
+    }
+    let b = supervisor::MAX_RESTARTS_PER_TICK as usize;
+    assert_eq!(spawned, vec![b, b, b, 5]);
+}
+
+#[test]
+fn shutdown_skips_groups_with_nothing_to_stop_at_once() {
+    // 200 groups; the last 150 (stopped first) never started: shutdown must signal the
+    // first running child in the same tick, not 8 groups per 3-second report.
+    let groups = (0..200)
+        .map(|i| group(&format!("g{i:03}"), 999, vec![pconf(&format!("g{i:03}"))]))
+        .collect();
+    let mut w = World::new(groups);
+    for i in 50..200 {
+        w.host.fail.insert(format!("g{i:03}"));
+    }
+    w.tick();
+    w.advance(2.0);
+    assert_eq!(w.state("g000"), ProcessState::Running);
+    assert_eq!(w.state("g199"), ProcessState::Backoff);
+    w.sup.request_shutdown();
+    w.tick();
+    let g049 = w.pid("g049");
+    assert_eq!(w.host.kills, vec![(g049, 15)]);
+    assert_eq!(w.state("g199"), ProcessState::Fatal);
+    for i in (0..50).rev() {
+        let name = format!("g{i:03}");
+        w.exit(&name, wait_status_signaled(15, false));
+    }
+    assert_eq!(w.host.kills.len(), 50);
+    assert!(w.sup.is_finished());
+}
+
+#[test]
+fn huge_startsecs_and_stopwaitsecs_never_come_due() {
+    let mut c = pconf("slow");
+    c.startsecs = 9_223_372_036_854_775_807;
+    c.stopwaitsecs = 9_223_372_036_854_775_807;
+    c.startretries = u32::MAX;
+    let mut w = World::one(c);
+    w.tick();
+    assert_eq!(w.state("slow"), ProcessState::Starting);
+    let d = w.sup.next_deadline(w.now).expect("the startsecs deadline");
+    assert!(d.is_finite() && d > 1e18);
+    w.advance(1e6);
+    assert_eq!(w.state("slow"), ProcessState::Starting);
+    let k = w.key("slow");
+    w.sup.stop_process(k, w.now, &mut w.host).unwrap();
+    assert_eq!(w.state("slow"), ProcessState::Stopping);
+    w.advance(1e6);
+    // No SIGKILL: stopwaitsecs is not over.
+    assert_eq!(w.host.kills.len(), 1);
+    w.exit("slow", wait_status_signaled(15, false));
+    assert_eq!(w.state("slow"), ProcessState::Stopped);
+    // A quick death with huge startsecs: BACKOFF with the saturating counter.
+    w.sup.start_process(k, w.now, &mut w.host).unwrap();
+    w.advance(0.5);
+    w.exit("slow", wait_status_exited(1));
+    assert_eq!(w.state("slow"), ProcessState::Backoff);
+    let p = w.sup.process(k).unwrap();
+    assert_eq!(p.backoff(), 1);
 }
 
 #[test]

@@ -66,10 +66,16 @@ pub struct ProcIo {
 /// One output pipe of a live child, shared by its reader task and the loop.
 #[derive(Debug)]
 struct Pipe {
-    fd: Rc<AsyncFd<OwnedFd>>,
+    fd: PipeSlot,
     reader: Rc<Reader>,
     stop: Rc<Notify>,
 }
+
+/// The read end of a pipe. The loop empties the slot (closing the descriptor) the moment
+/// the child is reaped; the reader task only borrows it while it is being polled, never
+/// across an await, so a dead child's descriptors do not wait for its reader task to be
+/// scheduled (with a crash loop that could take many loop turns, and descriptors piled up).
+type PipeSlot = Rc<RefCell<Option<AsyncFd<OwnedFd>>>>;
 
 impl ProcIo {
     /// Opens the log channels of `pc`. AUTO files are created in `childlogdir` now, like
@@ -177,9 +183,13 @@ impl ProcIo {
     /// pipes gets EPIPE from then on, as under the reference, and no fd leaks per restart.
     pub fn child_gone(&self) {
         for pipe in self.pipes.borrow_mut().drain(..) {
-            let mut items = Vec::new();
-            drain(&pipe.fd, &pipe.reader, &mut items);
-            pipe.reader.finish(&mut items);
+            // An empty slot: the reader saw EOF and finished the channel itself.
+            let fd = pipe.fd.borrow_mut().take();
+            if let Some(fd) = fd {
+                let mut items = Vec::new();
+                drain(&fd, &pipe.reader, &mut items);
+                pipe.reader.finish(&mut items);
+            }
             pipe.stop.notify_one();
         }
         let mut s = self.stdin.borrow_mut();
@@ -433,23 +443,38 @@ fn drain(fd: &AsyncFd<OwnedFd>, r: &Reader, items: &mut Vec<ScanOutput>) -> bool
 }
 
 /// Reads one pipe until EOF or until the loop closes it (the child was reaped), writing
-/// straight into the channel's log file.
-async fn read_pipe(fd: Rc<AsyncFd<OwnedFd>>, r: Rc<Reader>, stop: Rc<Notify>) {
+/// straight into the channel's log file. At EOF it finishes the channel and closes the
+/// descriptor itself.
+async fn read_pipe(slot: PipeSlot, r: Rc<Reader>, stop: Rc<Notify>) {
     let mut items = Vec::new();
-    loop {
-        tokio::select! {
-            biased;
-            () = stop.notified() => return,
-            ready = fd.readable() => {
-                let Ok(mut guard) = ready else { break };
-                if drain(&fd, &r, &mut items) {
-                    break;
+    // Ready(true) at EOF or a read error, Ready(false) when the loop took the descriptor.
+    let eof = std::future::poll_fn(|cx| loop {
+        let held = slot.borrow();
+        let Some(fd) = held.as_ref() else {
+            return std::task::Poll::Ready(false);
+        };
+        match fd.poll_read_ready(cx) {
+            std::task::Poll::Pending => return std::task::Poll::Pending,
+            std::task::Poll::Ready(Err(_)) => return std::task::Poll::Ready(true),
+            std::task::Poll::Ready(Ok(mut guard)) => {
+                if drain(fd, &r, &mut items) {
+                    return std::task::Poll::Ready(true);
                 }
                 guard.clear_ready();
             }
         }
+    });
+    let at_eof = tokio::select! {
+        biased;
+        () = stop.notified() => false,
+        eof = eof => eof,
+    };
+    if at_eof {
+        let fd = slot.borrow_mut().take();
+        if fd.is_some() {
+            r.finish(&mut items);
+        }
     }
-    r.finish(&mut items);
 }
 
 /// The real [`Host`]: fork/exec through `spawn.rs`, `kill(2)`.
@@ -466,7 +491,17 @@ pub struct RealHost {
     pub bus_wake: Rc<Notify>,
     /// The shared sockets of fcgi groups, by group name.
     pub fcgi: HashMap<String, FcgiShared>,
+    /// Log files named but not opened yet (the start-up AUTO logs): spawns keep this many
+    /// descriptors free on top of [`spawn::fd_headroom`], so the files can still be opened.
+    pub unopened_logs: usize,
+    /// Time spent spawning since the loop's last tick began (see [`Host::may_restart`]).
+    pub spawn_time: std::time::Duration,
 }
+
+/// How long one tick may spend spawning before it leaves the remaining automatic restarts
+/// to the next tick (a spawn waits for the child's exec, which on a saturated machine
+/// can take many milliseconds).
+pub const SPAWN_TIME_PER_TICK: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The reference-counted socket of one `[fcgi-program:x]` group: created when a child is
 /// about to be spawned and none is open, closed when the last child holding it is gone.
@@ -525,8 +560,9 @@ impl RealHost {
     }
 }
 
-impl Host for RealHost {
-    fn spawn(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
+impl RealHost {
+    /// [`Host::spawn`] without the time accounting.
+    fn spawn_now(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
         let server_url = spawn::server_url_for(pc, &self.config);
         let fcgi_group = self.io.get(&key).and_then(|io| io.fcgi_group.clone());
         if let Some(g) = &fcgi_group {
@@ -543,7 +579,7 @@ impl Host for RealHost {
             server_url: server_url.as_deref(),
             fcgi_socket: fcgi_fd,
         };
-        let child = match spawn::spawn(&req) {
+        let child = match spawn::spawn_reserving(&req, self.unopened_logs) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(g) = &fcgi_group {
@@ -570,7 +606,7 @@ impl Host for RealHost {
                 let Some(fd) = async_fd(fd, Interest::READABLE) else {
                     return;
                 };
-                let fd = Rc::new(fd);
+                let fd: PipeSlot = Rc::new(RefCell::new(Some(fd)));
                 let r = Rc::new(Reader {
                     pid,
                     name: io.name.clone(),
@@ -600,6 +636,19 @@ impl Host for RealHost {
             }
         }
         Ok(pid)
+    }
+}
+
+impl Host for RealHost {
+    fn spawn(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
+        let began = std::time::Instant::now();
+        let result = self.spawn_now(key, pc);
+        self.spawn_time += began.elapsed();
+        result
+    }
+
+    fn may_restart(&self) -> bool {
+        self.spawn_time < SPAWN_TIME_PER_TICK
     }
 
     fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError> {

@@ -413,10 +413,52 @@ pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
 /// the reference's `spawnerr` texts; child-side failures (user, chdir, exec) show up as a
 /// quick exit 127 with the reason on the child's stderr.
 pub fn spawn(req: &SpawnRequest<'_>) -> Result<Child, SpawnError> {
-    spawn_with(req, Method::Auto)
+    spawn_with(req, Method::Auto, 0)
 }
 
-fn spawn_with(req: &SpawnRequest<'_>, method: Method) -> Result<Child, SpawnError> {
+/// Like [`spawn`], keeping `extra` descriptors free on top of the [`fd_headroom`]: the
+/// daemon passes the number of log files it has promised but not opened yet.
+pub fn spawn_reserving(req: &SpawnRequest<'_>, extra: usize) -> Result<Child, SpawnError> {
+    spawn_with(req, Method::Auto, extra)
+}
+
+/// The descriptors a spawn always leaves free for the daemon itself (accepting RPC
+/// connections, opening and rotating log files, reading its config): 32, or a quarter of
+/// the `RLIMIT_NOFILE` soft limit `limit` when that is less.
+pub fn fd_headroom(limit: u64) -> u64 {
+    (limit / 4).min(32)
+}
+
+/// The `RLIMIT_NOFILE` soft limit (`None` when it cannot be read or is unlimited).
+fn nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid out pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
+
+/// Whether a spawn whose new descriptors reach number `highest` would leave fewer than the
+/// headroom (plus `extra`) free. The kernel hands out the lowest free number, so every
+/// descriptor below `highest` is in use: the ones at or above the line `limit - headroom -
+/// extra` are then only ever taken by the daemon's own opens, which is what they are kept
+/// for. `limit` is the soft limit.
+pub fn breaks_headroom(highest: RawFd, limit: u64, extra: usize) -> bool {
+    let keep = fd_headroom(limit).saturating_add(extra as u64);
+    u64::try_from(highest).map_or(true, |h| h.saturating_add(1).saturating_add(keep) > limit)
+}
+
+fn spawn_with(
+    req: &SpawnRequest<'_>,
+    method: Method,
+    extra_fds: usize,
+) -> Result<Child, SpawnError> {
     let process = req.process;
     let name = process.name.as_str();
     let (path, argv) = resolve_command(process, req.supervisord_environment)?;
@@ -472,6 +514,26 @@ fn spawn_with(req: &SpawnRequest<'_>, method: Method) -> Result<Child, SpawnErro
     .flatten()
     {
         set_nonblocking(fd).map_err(pipe_error)?;
+    }
+    // Never take the descriptors the daemon keeps for itself: refuse like the kernel
+    // would (the reference's EMFILE text; every pipe made above is closed on return).
+    let highest = [
+        stdin_pipe
+            .as_ref()
+            .map(|p| p.0.as_raw_fd().max(p.1.as_raw_fd())),
+        Some(stdout_r.as_raw_fd().max(stdout_w.as_raw_fd())),
+        stderr_pipe
+            .as_ref()
+            .map(|p| p.0.as_raw_fd().max(p.1.as_raw_fd())),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(0);
+    if let Some(limit) = nofile_limit() {
+        if breaks_headroom(highest, limit, extra_fds) {
+            return Err(pipe_error(io::Error::from_raw_os_error(libc::EMFILE)));
+        }
     }
 
     let stdin_fd = match (&stdin_pipe, req.fcgi_socket) {
@@ -1083,7 +1145,7 @@ mod tests {
             server_url: None,
             fcgi_socket: None,
         };
-        let child = spawn_with(&req, method).unwrap();
+        let child = spawn_with(&req, method, 0).unwrap();
         collect(child)
     }
 
@@ -1328,6 +1390,22 @@ mod tests {
 
     fn dirs(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn headroom_is_kept_free() {
+        assert_eq!(fd_headroom(1024), 32);
+        assert_eq!(fd_headroom(128), 32);
+        assert_eq!(fd_headroom(64), 16);
+        assert_eq!(fd_headroom(0), 0);
+        // With a 128 limit and 32 kept, descriptors 0..=95 may go to a spawn.
+        assert!(!breaks_headroom(95, 128, 0));
+        assert!(breaks_headroom(96, 128, 0));
+        // Promised log files are kept on top.
+        assert!(breaks_headroom(95, 128, 1));
+        assert!(!breaks_headroom(85, 128, 10));
+        assert!(breaks_headroom(10, 128, usize::MAX));
+        assert!(breaks_headroom(-1, 128, 0));
     }
 
     #[test]
