@@ -123,7 +123,8 @@ def test_quickstart_in_a_fresh_clone(tmp_path):
     (clone / "target").symlink_to(target, target_is_directory=True)
     env = {k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"}
     log = open(tmp_path / "quickstart.log", "wb")
-    deadline = time.time() + TIMEOUT
+    started = time.time()
+    deadline = started + TIMEOUT
     proc = subprocess.Popen(["bash", "-c", first[0]], cwd=str(clone), env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             preexec_fn=_die_with_test_process)
@@ -143,6 +144,13 @@ def test_quickstart_in_a_fresh_clone(tmp_path):
             while not rpc_running(sock, name):
                 assert time.time() < deadline, f"{name} not RUNNING:\n{output()}"
                 time.sleep(0.2)
+        # every binary the next lines use was built by the first command (the clone's path
+        # is new, so cargo builds its crates afresh even in a shared target dir)
+        for used in sorted({b for line in later for b in re.findall(r"target/release/([\w-]+)",
+                                                                     line)}):
+            built = clone / "target" / "release" / used
+            assert built.exists(), f"the first command did not build {used}:\n{output()}"
+            assert built.stat().st_mtime >= started - 1, f"{used} was not built by it"
         for line in later:
             argv = line.split()
             if "-f" in argv:
