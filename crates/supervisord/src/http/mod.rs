@@ -33,7 +33,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -338,19 +338,33 @@ async fn drain_body(ctx: &ServerContext, req: Request<Incoming>) {
 }
 
 /// Reads a whole body within the size and time limits.
+///
+/// The chunks are appended to one buffer as they come, sized up front from
+/// `Content-Length` (already checked against the limit): the body is held once, not as a
+/// list of chunks plus their concatenation.
 async fn read_body(ctx: &ServerContext, body: Incoming) -> Result<Bytes, StatusCode> {
-    let limited = Limited::new(body, ctx.limits.max_body);
-    match tokio::time::timeout(ctx.limits.body_timeout, limited.collect()).await {
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(StatusCode::PAYLOAD_TOO_LARGE)
-            } else {
-                Err(StatusCode::BAD_REQUEST)
+    let max = ctx.limits.max_body;
+    let declared = hyper::body::Body::size_hint(&body).exact();
+    let mut body = body;
+    let read = async move {
+        let mut buf: Vec<u8> = match declared {
+            Some(n) if n as usize <= max => Vec::with_capacity(n as usize),
+            Some(_) => return Err(StatusCode::PAYLOAD_TOO_LARGE),
+            None => Vec::new(),
+        };
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+            if let Some(d) = frame.data_ref() {
+                if buf.len() + d.len() > max {
+                    return Err(StatusCode::PAYLOAD_TOO_LARGE);
+                }
+                buf.extend_from_slice(d);
             }
         }
+        Ok(Bytes::from(buf))
+    };
+    match tokio::time::timeout(ctx.limits.body_timeout, read).await {
+        Ok(r) => r,
         Err(_) => Err(StatusCode::BAD_REQUEST),
     }
 }
@@ -413,6 +427,8 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
             return error_response(StatusCode::BAD_REQUEST);
         }
     };
+    // The request text is not needed any more: free it before the answer is built.
+    drop(body);
     if ctx.logs(LogLevel::Trace) {
         ctx.log(
             LogLevel::Trace,
@@ -629,6 +645,54 @@ where
 struct TrackedBody {
     body: Body,
     _busy: conns::Busy,
+    /// Whether the request or this answer was big enough to return freed memory to the
+    /// system once the answer is written.
+    trim: bool,
+}
+
+/// Requests or answers of at least this many bytes give the allocator's free memory back
+/// to the system once they are done ([`release_free_memory`]).
+pub const TRIM_AFTER: u64 = 1024 * 1024;
+
+/// Hands the allocator's free memory back to the system. glibc keeps the memory of freed
+/// small blocks (a big request's value tree, say) in its heap, fragmented, so the RSS
+/// would stay at its peak; `malloc_trim` returns every free page. It costs a walk over
+/// the heap, so it runs only after big requests.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only works on the allocator's own state.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Allocations of at least this size get their own mapping (returned to the system when
+/// freed), whatever sizes were freed before.
+pub const MMAP_THRESHOLD: usize = 1024 * 1024;
+
+/// Makes big request and answer buffers leave nothing behind: glibc raises its mmap
+/// threshold after each big buffer freed, so the next big buffers are carved from the
+/// heap and stay there once freed; a fixed threshold ([`MMAP_THRESHOLD`]) turns that
+/// off. Done once per process, when the first server starts.
+pub fn tune_allocator() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: mallopt only sets the allocator's parameters.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+        }
+    });
+}
+
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        if self.trim {
+            // The answer is dropped here; the request's values are gone already.
+            self.body = Body::Full(None);
+            release_free_memory();
+        }
+    }
 }
 
 impl hyper::body::Body for TrackedBody {
@@ -676,14 +740,20 @@ async fn serve_tracked<I>(
     let service = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
         let busy = service_conn.begin();
+        let big_request = hyper::body::Body::size_hint(req.body()).lower() >= TRIM_AFTER;
         async move {
             let mut r = handle(ctx, req).await;
             r.headers_mut()
                 .insert("Server", HeaderValue::from_static("Medusa/1.12"));
             let (parts, body) = r.into_parts();
+            let trim = big_request || hyper::body::Body::size_hint(&body).lower() >= TRIM_AFTER;
             Ok::<_, Infallible>(Response::from_parts(
                 parts,
-                TrackedBody { body, _busy: busy },
+                TrackedBody {
+                    body,
+                    _busy: busy,
+                    trim,
+                },
             ))
         }
     });
@@ -761,6 +831,7 @@ pub async fn serve_until(
     ctx: Arc<ServerContext>,
     mut stop: watch::Receiver<bool>,
 ) {
+    tune_allocator();
     let registry = Arc::new(conns::Registry::new());
     let reserve = Arc::new(conns::Reserve::new());
     let cap = ctx.limits.max_connections.max(1);
