@@ -1037,6 +1037,8 @@ fn is_name_byte(b: u8) -> bool {
 }
 
 impl<'a> Scanner<'a> {
+    const CHECK_BATCH: usize = 64 * 1024;
+
     fn bytes(&self) -> &'a [u8] {
         self.s.as_bytes()
     }
@@ -1079,13 +1081,20 @@ impl<'a> Scanner<'a> {
         Ok(&self.s[start..start + i])
     }
 
-    /// The next token, once every byte it spans is checked to be an XML character (so a
-    /// document refused at a limit is not even read past it).
+    /// The next token. The bytes passed are checked to be XML characters in batches of
+    /// [`Scanner::CHECK_BATCH`] (so a document refused at a limit is not read much past it)
+    /// and all of them before the end of the document is reported: nothing is accepted
+    /// unchecked.
     fn next(&mut self) -> Result<Tok<'a>, ParseError> {
         let tok = self.next_unchecked();
         let b = self.bytes();
         let end = self.pos.min(b.len());
-        if self.checked < end {
+        if end - self.checked >= Self::CHECK_BATCH
+            || !matches!(
+                tok,
+                Ok(Tok::Start { .. } | Tok::End { .. } | Tok::Text(_) | Tok::CData(_))
+            )
+        {
             check_chars(&b[self.checked..end], self.checked)?;
             self.checked = end;
         }
