@@ -95,17 +95,6 @@ fn stream_auth(s: &Settings) -> Option<String> {
     }
 }
 
-fn errno_name(n: i32) -> String {
-    match n {
-        libc::ENOENT => "ENOENT".into(),
-        libc::ECONNREFUSED => "ECONNREFUSED".into(),
-        libc::EACCES => "EACCES".into(),
-        libc::ENOTSOCK => "ENOTSOCK".into(),
-        libc::ECONNRESET => "ECONNRESET".into(),
-        other => other.to_string(),
-    }
-}
-
 /// Streams one log tail until Ctrl-C or the end of the body, writing to `out`.
 /// Errors are reported the way the reference's asyncore client does.
 fn stream_one(
@@ -131,14 +120,12 @@ fn stream_one(
         }
         Ok(end) => Ok(end),
         Err(e) => match (&endpoint, e.raw_os_error()) {
+            // the daemon went away (or the socket changed) after the first check: reported
+            // in plain words like any other connection problem
             (Endpoint::Unix(_), Some(n))
                 if n == libc::ENOENT || n == libc::ECONNREFUSED || n == libc::EACCES =>
             {
-                let class = CtlError::Io(std::io::Error::from_raw_os_error(n)).py_class();
-                Err(CtlError::Other {
-                    class,
-                    message: format!("[Errno {n}] {}", errno_name(n)),
-                })
+                Err(CtlError::Io(e))
             }
             _ => {
                 let err = CtlError::Io(e);
@@ -182,7 +169,13 @@ fn fg_foreground(ctl: &mut Controller, name: &str) -> Result<(), CtlError> {
         threads.push(std::thread::spawn(move || {
             let mut out = std::io::stdout();
             if let Err(e) = stream_one(&settings, &path, &stop, &mut out) {
-                eprintln!("{}", e.generic_line());
+                match &e {
+                    CtlError::Io(io) => match hints::ConnProblem::of(io) {
+                        Some(p) => eprintln!("{}", p.line(&settings.serverurl)),
+                        None => eprintln!("{}", e.generic_line()),
+                    },
+                    _ => eprintln!("{}", e.generic_line()),
+                }
             }
         }));
     }
