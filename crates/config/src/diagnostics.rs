@@ -41,8 +41,8 @@ pub struct Diagnostic {
     /// `duplicate-section`, `duplicate-key`, `include-no-match`, `include-unreadable`,
     /// `nested-include`,
     /// `header-missing-bracket`, `indented-header`, or one of the checks of
-    /// `--check-config` (`config-error`, `command`, `directory`, `user`, `log-directory`,
-    /// `socket-directory`).
+    /// `--check-config` (`config-error`, `command`, `directory`, `log-directory`,
+    /// `socket-directory`, `pidfile`).
     pub code: &'static str,
     /// What is wrong, in words (names the section and key; no file/line).
     pub message: String,

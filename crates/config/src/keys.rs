@@ -163,37 +163,39 @@ impl SectionKind {
             .map(|(_, k)| *k)
     }
 
-    /// The known keys, as groups of lists; `None` for free-form sections. `[DEFAULT]`
-    /// knows every key of every fixed kind.
-    fn tables(self) -> Option<Vec<&'static [&'static str]>> {
+    /// The known keys, as groups of lists; `None` for free-form sections and for
+    /// `[DEFAULT]` (which knows the keys of every fixed kind).
+    fn tables(self) -> Option<&'static [&'static [&'static str]]> {
         Some(match self {
-            SectionKind::Program => vec![REF_PROGRAM, EXT_PROGRAM],
-            SectionKind::EventListener => vec![REF_PROGRAM, EXT_PROGRAM, REF_EVENTLISTENER],
-            SectionKind::FcgiProgram => vec![REF_PROGRAM, EXT_PROGRAM, REF_FCGI],
-            SectionKind::Group => vec![REF_GROUP],
-            SectionKind::Supervisord => vec![REF_SUPERVISORD, EXT_SUPERVISORD],
-            SectionKind::Supervisorctl => vec![REF_SUPERVISORCTL],
-            SectionKind::Include => vec![REF_INCLUDE],
-            SectionKind::UnixHttpServer => vec![REF_UNIX],
-            SectionKind::InetHttpServer => vec![REF_INET],
-            SectionKind::Default => {
-                let mut all = Vec::new();
-                for k in FIXED_KINDS {
-                    all.extend(k.tables().unwrap_or_default());
-                }
-                all
+            SectionKind::Program => &[REF_PROGRAM, EXT_PROGRAM],
+            SectionKind::EventListener => &[REF_PROGRAM, EXT_PROGRAM, REF_EVENTLISTENER],
+            SectionKind::FcgiProgram => &[REF_PROGRAM, EXT_PROGRAM, REF_FCGI],
+            SectionKind::Group => &[REF_GROUP],
+            SectionKind::Supervisord => &[REF_SUPERVISORD, EXT_SUPERVISORD],
+            SectionKind::Supervisorctl => &[REF_SUPERVISORCTL],
+            SectionKind::Include => &[REF_INCLUDE],
+            SectionKind::UnixHttpServer => &[REF_UNIX],
+            SectionKind::InetHttpServer => &[REF_INET],
+            SectionKind::Default | SectionKind::RpcInterface | SectionKind::CtlPlugin => {
+                return None
             }
-            SectionKind::RpcInterface | SectionKind::CtlPlugin => return None,
         })
     }
 
     /// The known keys of this kind in table order (empty for free-form kinds).
     pub fn known_keys(self) -> Vec<&'static str> {
+        let kinds: &[SectionKind] = if self == SectionKind::Default {
+            FIXED_KINDS
+        } else {
+            std::slice::from_ref(&self)
+        };
         let mut out: Vec<&'static str> = Vec::new();
-        for t in self.tables().unwrap_or_default() {
-            for k in t {
-                if !out.contains(k) {
-                    out.push(k);
+        for kind in kinds {
+            for t in kind.tables().unwrap_or_default() {
+                for k in *t {
+                    if !out.contains(k) {
+                        out.push(k);
+                    }
                 }
             }
         }
@@ -203,6 +205,9 @@ impl SectionKind {
     /// True when `key` (lower-cased, as the parser stores it) is read in this kind of
     /// section; always true for free-form kinds.
     pub fn knows(self, key: &str) -> bool {
+        if self == SectionKind::Default {
+            return FIXED_KINDS.iter().any(|k| k.knows(key));
+        }
         match self.tables() {
             None => true,
             Some(t) => t.iter().any(|t| t.contains(&key)),

@@ -647,8 +647,9 @@ fn unwritable(path: &std::path::Path) -> Option<String> {
 /// Checks of what the config points at, as the user running the check sees it: the
 /// directory of each unix socket (the HTTP server's and fcgi-programs'), the main log,
 /// child logs and `childlogdir` (writable), each program's `command` (found and
-/// executable, searched like the daemon does before spawning) and `directory` (exists).
-/// Every finding is an error naming the file, line, section and key. (Users that do
+/// executable, searched like the daemon does before spawning) and `directory` (exists);
+/// the pid file (writable; a warning, since the daemon starts without it). Every finding
+/// names the file, line, section and key; all but the pid file's are errors. (Users that do
 /// not exist, and log directories that do not exist, already fail the load.)
 pub fn environment_checks(config: &Config) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
@@ -689,6 +690,22 @@ pub fn environment_checks(config: &Config) -> Vec<Diagnostic> {
                 ),
             ));
         }
+    }
+    if let Some(why) = unwritable(&sd.pidfile) {
+        // the reference starts anyway and logs `could not write pidfile`: a warning
+        let mut d = finding(
+            config,
+            &main_file,
+            "pidfile",
+            "supervisord",
+            "pidfile",
+            format!(
+                "the pid file {} cannot be written: {why} (supervisord starts without it)",
+                py_repr(&sd.pidfile.to_string_lossy())
+            ),
+        );
+        d.severity = Severity::Warning;
+        push(d);
     }
     let any_auto = config
         .groups
@@ -966,6 +983,36 @@ mod tests {
     }
 
     #[test]
+    fn unwritable_pidfile_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[supervisord]\nlogfile={d}/l.log\npidfile=/proc/sys/sd.pid\n",
+                d = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let config = supervisor_config::load(&conf).unwrap();
+        let found = environment_checks(&config);
+        if nix::unistd::access("/proc/sys", nix::unistd::AccessFlags::W_OK).is_ok() {
+            eprintln!("skipped: /proc/sys is writable here");
+            return;
+        }
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert_eq!(
+            (found[0].line, found[0].key.as_deref()),
+            (Some(3), Some("pidfile"))
+        );
+        assert_eq!(
+            found[0].message,
+            "the pid file '/proc/sys/sd.pid' cannot be written: the directory '/proc/sys' is not writable (supervisord starts without it)"
+        );
+    }
+
+    #[test]
     fn json_only_with_check_config() {
         assert_eq!(err("--json"), "option --json not recognized");
         assert_eq!(err("-n --json"), "option --json not recognized");
@@ -990,19 +1037,27 @@ mod tests {
         )
         .unwrap();
         let config = supervisor_config::load(&conf).unwrap();
-        let found: Vec<(String, Option<usize>, Option<String>, Option<String>, &str)> =
-            environment_checks(&config)
-                .iter()
-                .map(|x| {
-                    (
-                        x.message.clone(),
-                        x.line,
-                        x.section.clone(),
-                        x.key.clone(),
-                        x.severity.as_str(),
-                    )
-                })
-                .collect();
+        let checks = environment_checks(&config);
+        assert!(checks.iter().all(|x| x.severity == Severity::Error));
+        type Row = (
+            String,
+            Option<usize>,
+            Option<String>,
+            Option<String>,
+            &'static str,
+        );
+        let found: Vec<Row> = checks
+            .iter()
+            .map(|x| {
+                (
+                    x.message.clone(),
+                    x.line,
+                    x.section.clone(),
+                    x.key.clone(),
+                    x.severity.as_str(),
+                )
+            })
+            .collect();
         let s = |x: &str| Some(x.to_string());
         assert_eq!(
             found,
