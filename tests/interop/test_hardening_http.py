@@ -176,20 +176,24 @@ def test_stopped_daemon_is_not_displaced(tmp_path, procs):
     assert info["statename"] == "RUNNING"
     sock_ino = os.stat(sock).st_ino
     os.kill(a.pid, signal.SIGSTOP)
+    t0 = time.time()
+    b = subprocess.Popen([str(IMPLS["rust"] / "supervisord"), "-n", "-c", str(conf)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=str(tmp_path), preexec_fn=_die_with_test_process)
     try:
-        t0 = time.time()
-        b = subprocess.run([str(IMPLS["rust"] / "supervisord"), "-n", "-c", str(conf)],
-                           capture_output=True, text=True, timeout=15,
-                           preexec_fn=_die_with_test_process)
+        out, err = b.communicate(timeout=15)
         took = time.time() - t0
     except subprocess.TimeoutExpired:
+        # It took the socket over: stop it the normal way, so it stops its children too.
+        b.terminate()
+        b.communicate(timeout=20)
         pytest.fail("the second daemon did not refuse to start: it took the socket over")
     finally:
         os.kill(a.pid, signal.SIGCONT)
-    assert b.returncode == 2, (b.returncode, b.stdout, b.stderr)
+    assert b.returncode == 2, (b.returncode, out, err)
     assert ("Error: Another program is already listening on a port that one of our HTTP "
             "servers is configured to use.  Shut this program down first before starting "
-            "supervisord.") in b.stderr, b.stderr
+            "supervisord.") in err, err
     assert took < 5, took
     assert os.stat(sock).st_ino == sock_ino
     again = rpc_proxy(sock, 5).supervisor.getProcessInfo("sleeper")
