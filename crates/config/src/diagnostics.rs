@@ -409,10 +409,11 @@ impl Verdict {
 ///                             "autostart": true, "command": "/usr/bin/web"}]}]}
 /// ```
 ///
-/// `groups` is `null` when the config could not be loaded.
+/// `groups` is `null` when the config could not be loaded, `config` when no config file
+/// was given or found.
 pub fn report_json(
     version: &str,
-    config_path: &Path,
+    config_path: Option<&Path>,
     config: Option<&crate::Config>,
     diags: &[Diagnostic],
 ) -> String {
@@ -453,7 +454,7 @@ pub fn report_json(
     });
     let doc = serde_json::json!({
         "version": version,
-        "config": config_path.to_string_lossy(),
+        "config": config_path.map(|p| p.to_string_lossy().into_owned()),
         "status": verdict.as_str(),
         "exit_code": verdict.exit_code(),
         "errors": count(Severity::Error),

@@ -852,7 +852,7 @@ pub fn render_check_text(report: &CheckReport) -> String {
 pub fn render_check_json(report: &CheckReport) -> String {
     supervisor_config::diagnostics::report_json(
         &banner(),
-        &report.path,
+        Some(&report.path),
         report.config.as_ref(),
         &report.diagnostics,
     )

@@ -205,6 +205,21 @@ fn check_exit(argv0: &str, opts: &Options) -> ! {
         Some(p) => p.clone(),
         None => match cli::find_config_file(argv0) {
             Ok(p) => p,
+            Err(e) if opts.json => {
+                let d = supervisor_config::diagnostics::diagnostic(
+                    supervisor_config::Severity::Error,
+                    "config-error",
+                    e.message,
+                    None,
+                    None,
+                    None,
+                );
+                print!(
+                    "{}",
+                    supervisor_config::diagnostics::report_json(&cli::banner(), None, None, &[d])
+                );
+                std::process::exit(2);
+            }
             Err(e) => usage_exit(argv0, &e.message),
         },
     };
