@@ -246,7 +246,7 @@ impl Controller {
     }
 
     /// The plain report of a connection problem: the stdout line and the stderr hint.
-    /// Returns false when `e` is not one.
+    /// `None` (and nothing printed) when `e` is not one.
     fn report_connection(&mut self, e: &CtlError) -> Option<crate::hints::ConnProblem> {
         let CtlError::Io(io) = e else {
             return None;
