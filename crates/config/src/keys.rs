@@ -241,10 +241,16 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let mut best: Option<(usize, &'a str)> = None;
+    let len = word.chars().count();
     for c in candidates {
-        let d = strsim::osa_distance(word, c);
         let limit = (c.chars().count() / 3).max(1);
-        if d == 0 || d > limit || d >= word.chars().count() {
+        // the distance is at least the difference in length: skip the O(n*m) computation
+        // (a pasted 100 KB "key" must stay cheap)
+        if len.abs_diff(c.chars().count()) > limit {
+            continue;
+        }
+        let d = strsim::osa_distance(word, c);
+        if d == 0 || d > limit || d >= len {
             continue;
         }
         if !matches!(best, Some((bd, _)) if bd <= d) {
@@ -380,5 +386,10 @@ mod tests {
             Some("unix_http_server")
         );
         assert_eq!(suggest_section("mysection"), None);
+        let long = "a".repeat(200_000);
+        let t = std::time::Instant::now();
+        assert_eq!(suggest_key(SectionKind::Program, &long), None);
+        assert_eq!(suggest_section(&long), None);
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
     }
 }
