@@ -757,7 +757,9 @@
 
     // Older text: the piece read before the first one, whose hidden head now shows.
     function prepend(piece) {
-      var shown = piece.text + first().head;
+      var f = first();
+      var shown = piece.text + f.head;
+      f.gap = false; // its head, hidden until now, joins the piece read before it
       pieces.unshift({ start: piece.start, head: piece.head, text: piece.text });
       var before = pre.scrollHeight, top = pre.scrollTop;
       text = shown + text;

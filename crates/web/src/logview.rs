@@ -20,6 +20,10 @@ use crate::route::Channel;
 
 /// How many bytes one piece covers (before it is cut back to a line start).
 pub const CHUNK: u64 = 64 * 1024;
+/// The most new output one `After` read returns; when more arrived since, the oldest of
+/// it is left out (`skipped`). Larger than [`CHUNK`] so that a page that falls behind a
+/// fast writer for a moment catches up without a gap.
+pub const MAX_FOLLOW: u64 = 1024 * 1024;
 /// How far back a piece may reach to find the start of a line before it gives up and shows
 /// the line cut (flagged with `cut`).
 pub const MAX_LINE: u64 = 1024 * 1024;
@@ -31,7 +35,7 @@ pub enum Want {
     Last,
     /// The [`CHUNK`] bytes that end at this offset (the history before what is shown).
     Before(u64),
-    /// What was written from this offset on (at most [`CHUNK`] bytes, the newest).
+    /// What was written from this offset on (at most [`MAX_FOLLOW`] bytes, the newest).
     After(u64),
 }
 
@@ -54,7 +58,7 @@ pub struct LogPiece {
     /// `After` only: the log is now shorter than the offset asked for (cleared or rotated);
     /// the page should start again from [`Want::Last`].
     pub reset: bool,
-    /// `After` only: bytes left out because more than [`CHUNK`] arrived at once.
+    /// `After` only: bytes left out because more than [`MAX_FOLLOW`] arrived at once.
     pub skipped: u64,
 }
 
@@ -176,16 +180,21 @@ where
                 piece.start = size;
                 return Ok(piece);
             }
-            if size - after <= CHUNK {
+            if size - after <= MAX_FOLLOW {
                 piece.text = read(rpc, read_m, ns, after, size - after).await?;
                 piece.start = after;
                 return Ok(piece);
             }
-            piece.skipped = size - CHUNK - after;
+            piece.skipped = size - MAX_FOLLOW - after;
             size
         }
     };
-    let mut start = end.saturating_sub(CHUNK);
+    let span = if matches!(want, Want::After(_)) {
+        MAX_FOLLOW
+    } else {
+        CHUNK
+    };
+    let mut start = end.saturating_sub(span);
     let mut text = read(rpc, read_m, ns, start, end - start).await?;
     // A piece that starts inside the file is cut at a line start; when it holds none, older
     // bytes are added until one turns up (or MAX_LINE is reached).
@@ -351,7 +360,7 @@ mod tests {
         .unwrap();
         assert!(gone.reset && gone.text.is_empty());
         // Far behind: the newest CHUNK, from a line start, with the gap counted.
-        let big = lines(10_000);
+        let big = lines(60_000);
         let b = block_on(read_piece(
             &mut fake(&big),
             "a",
@@ -360,7 +369,7 @@ mod tests {
         ))
         .unwrap();
         assert!(b.skipped > 0 && b.text.starts_with("line "));
-        assert_eq!(b.skipped + 10 + CHUNK, big.len() as u64);
+        assert_eq!(b.skipped + 10 + MAX_FOLLOW, big.len() as u64);
         assert_eq!(&big[b.start as usize..], (b.head + &b.text).as_bytes());
     }
 

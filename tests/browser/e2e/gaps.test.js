@@ -30,6 +30,9 @@ const PASSWORD = 's3cret-pw';
 const LINES = 10000;
 // Every line of the import log: "import: record 00042 of 10000 stored in orders.db (ok)".
 const LINE_RE = /^import: record (\d{5}) of 10000 stored in orders\.db \(ok\)$/;
+// The flood program's lines: more than the 4 Mi characters the viewer keeps.
+const FLOOD = 90000;
+const FLOOD_RE = /^flood (\d{7}) 0{40}$/;
 
 let daemon, dir, port, base, chromium, context, pageErrors;
 
@@ -99,6 +102,10 @@ command=/bin/sh -c 'echo "report: 3 regions missing"; exit 3'
 startsecs=0
 autorestart=false
 
+[program:flood]
+command=/bin/sh ${dir}/flood.sh ${dir}/go
+startsecs=0
+
 [group:maintenance]
 programs=reindex,cleanup
 
@@ -149,6 +156,11 @@ test.before(async () => {
   assert.ok(fs.existsSync(bin), `no ${bin}; build it first (cargo build -p supervisord --bins)`);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sv-web-gaps-'));
   port = await freePort();
+  // Waits for the go file, then writes FLOOD lines of 55 bytes, 500 every 0.1 s.
+  fs.writeFileSync(path.join(dir, 'flood.sh'), `echo "waiting for the go file"
+while [ ! -e "$1" ]; do sleep 0.1; done
+exec awk 'BEGIN { pad = sprintf("%040d", 0); for (i = 0; i < ${FLOOD}; i++) { printf "flood %07d %s\\n", i, pad; if (i % 500 == 499) { fflush(); system("sleep 0.1") } } fflush(); system("exec sleep 100000") }'
+`);
   fs.writeFileSync(path.join(dir, 'supervisord.conf'), config());
   base = `http://127.0.0.1:${port}/`;
   const out = fs.openSync(path.join(dir, 'daemon.out'), 'w');
@@ -431,6 +443,40 @@ test('name column first; problems sort to the top; columns stay put when filteri
   assert.strictEqual(await page.inputValue('#sortorder'), 'problems');
   assert.ok(problem(await page.$eval('#tbody tr', (r) => Number(r.dataset.state))));
   await page.selectOption('#sortorder', 'name');
+  assert.deepStrictEqual(pageErrors, []);
+  await page.close();
+});
+
+test('following a flood keeps at most 4 Mi characters, whole lines, and pages back exactly', async () => {
+  const page = await context.newPage();
+  await page.goto(base + 'tail.html?processname=flood');
+  await page.waitForSelector('#tailbody[data-loaded="1"]', { timeout: 10000 });
+  fs.writeFileSync(path.join(dir, 'go'), '');
+  const last = `flood ${String(FLOOD - 1).padStart(7, '0')} `;
+  await page.waitForFunction((l) => document.getElementById('tailbody').textContent.slice(-200).includes(l), last, { timeout: 120000 });
+  const check = (text) => {
+    const lines = text.split('\n');
+    assert.strictEqual(lines.pop(), '');
+    const nums = lines.map((l, i) => {
+      const m = FLOOD_RE.exec(l);
+      assert.ok(m, `line ${i} of the view is cut or wrong: ${JSON.stringify(l.slice(0, 80))}`);
+      return Number(m[1]);
+    });
+    nums.forEach((n, i) => { if (i) assert.strictEqual(n, nums[i - 1] + 1, `line after ${nums[i - 1]} is ${n}`); });
+    assert.strictEqual(nums[nums.length - 1], FLOOD - 1);
+    return nums;
+  };
+  const text = await page.textContent('#tailbody');
+  assert.ok(text.length <= 4 * 1024 * 1024, `the view holds ${text.length} characters`);
+  const nums = check(text);
+  assert.ok(nums[0] > 0, 'nothing was dropped from the top');
+  // Scrolling up reads the lines that were dropped, joined exactly.
+  await page.evaluate(() => { const pre = document.getElementById('tailbody'); pre.scrollTop = 0; pre.dispatchEvent(new Event('scroll')); });
+  await page.waitForFunction((n) => {
+    const m = /flood (\d{7})/.exec(document.getElementById('tailbody').textContent);
+    return m && Number(m[1]) < n;
+  }, nums[0], { timeout: 10000 });
+  check(await page.textContent('#tailbody'));
   assert.deepStrictEqual(pageErrors, []);
   await page.close();
 });
