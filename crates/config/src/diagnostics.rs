@@ -156,7 +156,7 @@ fn section_label(section: &Option<String>) -> String {
 /// suspicious lines. `files` is the reading order of the files (for sorting).
 pub fn from_ini(ini: &Ini, files: &[String]) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
-    let mut bracket_keys: Vec<(Option<String>, String)> = Vec::new();
+    let mut bracket_keys: std::collections::HashSet<(Option<String>, String)> = Default::default();
     for s in ini.suspects() {
         match s {
             Suspect::MissingBracket {
@@ -165,7 +165,7 @@ pub fn from_ini(ini: &Ini, files: &[String]) -> Vec<Diagnostic> {
                 section,
                 key,
             } => {
-                bracket_keys.push((section.clone(), key.clone()));
+                bracket_keys.insert((section.clone(), key.clone()));
                 let mut d = diagnostic(
                     Severity::Error,
                     "header-missing-bracket",
