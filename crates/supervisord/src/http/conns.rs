@@ -100,6 +100,15 @@ pub fn is_fd_exhaustion(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
 }
 
+/// Whether an accept error concerns only the connection being accepted (it was reset or
+/// aborted on its way in), so the next one can be accepted at once.
+pub fn is_transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED) | Some(libc::ECONNRESET) | Some(libc::EPROTO) | Some(libc::EINTR)
+    )
+}
+
 /// The state of one connection, shared by its task and the server's [`Registry`].
 pub struct Conn {
     accepted: Instant,

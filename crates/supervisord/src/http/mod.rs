@@ -850,10 +850,15 @@ pub async fn serve_until(
                 // Out of descriptors with the reserve spent: close a connection that
                 // may be closed (no head yet, or idle), let its task release the
                 // descriptor into the reserve, and accept again.
-                let pause = if conns::is_fd_exhaustion(&e)
-                    && registry.evict_one(ctx.limits.evict_after).is_ok()
-                {
-                    Duration::from_millis(5)
+                let pause = if conns::is_fd_exhaustion(&e) {
+                    if registry.evict_one(ctx.limits.evict_after).is_ok() {
+                        Duration::from_millis(5)
+                    } else {
+                        ACCEPT_ERROR_PAUSE
+                    }
+                } else if conns::is_transient(&e) {
+                    // A connection that failed on its way in (reset, aborted): next.
+                    continue;
                 } else {
                     ACCEPT_ERROR_PAUSE
                 };
