@@ -349,11 +349,12 @@
     }
 
     // exit status 3 · started Nov 21 18:15:20 · stopped Nov 21 18:15:25 (EXITED; FATAL and
-    // BACKOFF without the exit status, which is not kept for a process that exited too quickly)
+    // BACKOFF keep no exit status: last_exit is what the main log says, when it says it)
     function detail(p) {
       if (!(p.state === 100 || p.state === 200 || p.state === 30) || !(p.start > 0)) return '';
       var off = snap && snap.utc_offset;
-      var text = (p.state === 100 ? 'exit status ' + p.exitstatus + ' \u00b7 ' : '') + 'started ' + stamp(p.start, off);
+      var how = p.state === 100 ? 'exit status ' + p.exitstatus : p.last_exit;
+      var text = (how ? how + ' \u00b7 ' : '') + 'started ' + stamp(p.start, off);
       if (p.stop >= p.start) {
         var a = stamp(p.start, off), b = stamp(p.stop, off);
         text += ' \u00b7 stopped ' + (a.slice(0, 7) === b.slice(0, 7) ? b.slice(7) : b);

@@ -88,6 +88,7 @@ impl Model {
             },
             stop: 0,
             exitstatus: 0,
+            last_exit: None,
         };
         row.description = describe(&row, now);
         let log = format!("{} starting up\nready to serve\n", row.namespec()).into_bytes();

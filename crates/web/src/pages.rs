@@ -58,8 +58,9 @@ fn row_actions(state: ProcessState) -> [Option<(&'static str, &'static str)>; 3]
 
 /// The second line of the description of an EXITED, FATAL or BACKOFF row that has run:
 /// `exit status 3 · started Dec 04 18:14:02 · stopped Dec 04 18:14:05` (daemon local time).
-/// The exit status only on EXITED rows: a process that exited too quickly (BACKOFF, then
-/// FATAL) has none recorded (the reference reports 0), so those rows show the times only.
+/// A process that exited too quickly (BACKOFF, then FATAL) has no exit status recorded (the
+/// reference reports 0): those rows show how the last run ended as the main log says
+/// ([`ProcessRow::last_exit`]), or the times only.
 pub fn row_detail(p: &ProcessRow, utc_offset: i32) -> Option<String> {
     let ended = matches!(
         p.state,
@@ -69,14 +70,14 @@ pub fn row_detail(p: &ProcessRow, utc_offset: i32) -> Option<String> {
         return None;
     }
     let at = |unix: i64| clock::short_stamp(LocalTime { unix, utc_offset });
-    let mut text = if p.state == ProcessState::Exited {
-        format!(
+    let mut text = match (&p.last_exit, p.state) {
+        (_, ProcessState::Exited) => format!(
             "exit status {} \u{b7} started {}",
             p.exitstatus,
             at(p.start)
-        )
-    } else {
-        format!("started {}", at(p.start))
+        ),
+        (Some(how), _) => format!("{how} \u{b7} started {}", at(p.start)),
+        (None, _) => format!("started {}", at(p.start)),
     };
     if p.stop >= p.start {
         // "Nov 21 " is not repeated when the stop was on the day of the start.
@@ -349,6 +350,7 @@ mod tests {
             start: 0,
             stop: 0,
             exitstatus: 0,
+            last_exit: None,
         }
     }
 
@@ -453,6 +455,13 @@ mod tests {
         assert!(row_detail(&later, 0)
             .unwrap()
             .ends_with("stopped Nov 22 18:15:25"));
+        let mut fatal = backoff.clone();
+        fatal.state = ProcessState::Fatal;
+        fatal.last_exit = Some("exit status 1".into());
+        assert_eq!(
+            row_detail(&fatal, 0).as_deref(),
+            Some("exit status 1 \u{b7} started Nov 21 18:15:20")
+        );
         let never = row("f", "f", ProcessState::Fatal, "can't find command 'x'");
         assert_eq!(row_detail(&never, 0), None);
         let running = row("a", "a", ProcessState::Running, "");

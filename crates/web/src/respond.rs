@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 
-use supervisor_protocol::{Fault, Value, SUPERVISOR_VERSION};
+use supervisor_protocol::{Fault, ProcessState, Value, SUPERVISOR_VERSION};
 
 use crate::action::{action_json, action_message, redirect_location};
 use crate::clock::{self, LocalTime};
@@ -56,7 +56,12 @@ impl WebResponse {
     }
 }
 
-/// Builds the status snapshot from `getAllProcessInfo` and `getIdentification`.
+/// How much of the end of the main log is searched for the last exit of FATAL and BACKOFF
+/// processes.
+const MAIN_LOG_TAIL: u64 = 64 * 1024;
+
+/// Builds the status snapshot from `getAllProcessInfo` and `getIdentification` (and, when a
+/// process is FATAL or BACKOFF, the end of the main log: `readLog`).
 async fn snapshot<F, Fut>(rpc: &mut F, now: LocalTime) -> Result<StatusSnapshot, Fault>
 where
     F: FnMut(&'static str, Vec<Value>) -> Fut,
@@ -68,13 +73,25 @@ where
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| "supervisor".to_string());
-    let processes = match &infos {
+    let mut processes: Vec<ProcessRow> = match &infos {
         Value::Array(items) => items
             .iter()
             .filter_map(ProcessRow::from_process_info)
             .collect(),
         _ => Vec::new(),
     };
+    // FATAL and BACKOFF keep no exit status; the main log says how the last run ended.
+    let ended = |p: &ProcessRow| {
+        p.start > 0 && matches!(p.state, ProcessState::Fatal | ProcessState::Backoff)
+    };
+    if processes.iter().any(ended) {
+        let tail = -i32::try_from(MAIN_LOG_TAIL).unwrap_or(i32::MAX);
+        if let Ok(Value::String(log)) =
+            rpc("supervisor.readLog", vec![Value::Int(tail), Value::Int(0)]).await
+        {
+            crate::snapshot::add_last_exits(&mut processes, &log);
+        }
+    }
     Ok(StatusSnapshot {
         version: SUPERVISOR_VERSION.to_string(),
         identification,

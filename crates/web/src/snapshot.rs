@@ -23,6 +23,9 @@ pub struct ProcessRow {
     pub stop: i64,
     /// Last exit status (`exitstatus`).
     pub exitstatus: i64,
+    /// How the last run ended, from the daemon's main log (`exit status 1`, `terminated by
+    /// SIGKILL`), for FATAL and BACKOFF processes, whose `exitstatus` is not kept.
+    pub last_exit: Option<String>,
 }
 
 impl ProcessRow {
@@ -49,7 +52,30 @@ impl ProcessRow {
             start: int("start"),
             stop: int("stop"),
             exitstatus: int("exitstatus"),
+            last_exit: None,
         })
+    }
+}
+
+/// Fills `last_exit` of the FATAL and BACKOFF rows from the tail of the daemon's main log:
+/// the last `exited: <name> (<how>; ...)` line of each. Only for process names that are
+/// unique among `rows` (the log line names the process, not its group).
+pub fn add_last_exits(rows: &mut [ProcessRow], main_log: &str) {
+    for i in 0..rows.len() {
+        let row = &rows[i];
+        let wanted = matches!(row.state, ProcessState::Fatal | ProcessState::Backoff);
+        if !wanted || rows.iter().filter(|r| r.name == row.name).count() != 1 {
+            continue;
+        }
+        let needle = format!(" exited: {} (", row.name);
+        let found = main_log.lines().rev().find_map(|line| {
+            let at = line.find(&needle)? + needle.len();
+            let rest = &line[at..];
+            let how = &rest[..rest.find(';')?];
+            let plausible = how.starts_with("exit status ") || how.starts_with("terminated by ");
+            plausible.then(|| how.to_string())
+        });
+        rows[i].last_exit = found;
     }
 }
 
@@ -101,6 +127,7 @@ struct JsonProcess<'a> {
     start: i64,
     stop: i64,
     exitstatus: i64,
+    last_exit: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -136,6 +163,7 @@ pub fn render_status_json(snapshot: &StatusSnapshot, csrf_token: &str) -> String
                 start: p.start,
                 stop: p.stop,
                 exitstatus: p.exitstatus,
+                last_exit: p.last_exit.as_deref(),
             })
             .collect(),
     };
@@ -156,6 +184,7 @@ mod tests {
             start: 0,
             stop: 0,
             exitstatus: 0,
+            last_exit: None,
         }
     }
 
@@ -183,6 +212,35 @@ mod tests {
         assert_eq!((r.pid, r.start), (42, 100));
         assert_eq!(ProcessRow::from_process_info(&Value::Int(1)), None);
         assert_eq!(ProcessRow::from_process_info(&Value::Struct(vec![])), None);
+    }
+
+    #[test]
+    fn last_exits_come_from_the_main_log() {
+        let log = "2026-12-04 03:04:57,001 INFO spawned: 'sync' with pid 7\n\
+                   2026-12-04 03:04:57,010 WARN exited: sync (exit status 1; not expected)\n\
+                   2026-12-04 03:04:58,010 WARN exited: sync (exit status 2; not expected)\n\
+                   2026-12-04 03:04:58,020 WARN exited: crash (terminated by SIGSEGV (core dumped); not expected)\n\
+                   2026-12-04 03:04:58,030 WARN exited: a (exit status 9; not expected)\n";
+        let mut rows = vec![
+            row("sync", "sync", ProcessState::Fatal),
+            row("crash", "crash", ProcessState::Backoff),
+            row("g1", "a", ProcessState::Fatal),
+            row("g2", "a", ProcessState::Fatal),
+            row("up", "up", ProcessState::Running),
+        ];
+        rows[4].name = "sync2".into();
+        add_last_exits(&mut rows, log);
+        assert_eq!(rows[0].last_exit.as_deref(), Some("exit status 2"));
+        assert_eq!(
+            rows[1].last_exit.as_deref(),
+            Some("terminated by SIGSEGV (core dumped)")
+        );
+        // The same process name in two groups: the log cannot tell them apart.
+        assert_eq!(
+            (rows[2].last_exit.clone(), rows[3].last_exit.clone()),
+            (None, None)
+        );
+        assert_eq!(rows[4].last_exit, None);
     }
 
     #[test]

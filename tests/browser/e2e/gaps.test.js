@@ -30,9 +30,9 @@ const PASSWORD = 's3cret-pw';
 const LINES = 10000;
 // Every line of the import log: "import: record 00042 of 10000 stored in orders.db (ok)".
 const LINE_RE = /^import: record (\d{5}) of 10000 stored in orders\.db \(ok\)$/;
-// The flood program's lines: more than the 4 Mi characters the viewer keeps.
+// The audit-export program's lines: more than the 4 Mi characters the viewer keeps.
 const FLOOD = 90000;
-const FLOOD_RE = /^flood (\d{7}) 0{40}$/;
+const FLOOD_RE = /^audit (\d{7}) 0{40}$/;
 
 let daemon, dir, port, base, chromium, context, pageErrors;
 
@@ -102,7 +102,7 @@ command=/bin/sh -c 'echo "report: 3 regions missing"; exit 3'
 startsecs=0
 autorestart=false
 
-[program:flood]
+[program:audit-export]
 command=/bin/sh ${dir}/flood.sh ${dir}/go
 startsecs=0
 
@@ -159,7 +159,7 @@ test.before(async () => {
   // Waits for the go file, then writes FLOOD lines of 55 bytes, 500 every 0.1 s.
   fs.writeFileSync(path.join(dir, 'flood.sh'), `echo "waiting for the go file"
 while [ ! -e "$1" ]; do sleep 0.1; done
-exec awk 'BEGIN { pad = sprintf("%040d", 0); for (i = 0; i < ${FLOOD}; i++) { printf "flood %07d %s\\n", i, pad; if (i % 500 == 499) { fflush(); system("sleep 0.1") } } fflush(); system("exec sleep 100000") }'
+exec awk 'BEGIN { pad = sprintf("%040d", 0); for (i = 0; i < ${FLOOD}; i++) { printf "audit %07d %s\\n", i, pad; if (i % 500 == 499) { fflush(); system("sleep 0.1") } } fflush(); system("exec sleep 100000") }'
 `);
   fs.writeFileSync(path.join(dir, 'supervisord.conf'), config());
   base = `http://127.0.0.1:${port}/`;
@@ -398,7 +398,8 @@ test('log history of 10,000 lines: scroll up to the first line, then search', as
 });
 
 // The daemon, like the reference, keeps no exit status for a process that exited too quickly
-// (BACKOFF, then FATAL): those rows show the start and stop times without one.
+// (BACKOFF, then FATAL; getProcessInfo says 0): the page takes it from the main log's
+// "exited: payments-sync (exit status 1; not expected)".
 test('EXITED and FATAL rows show the exit status and the last start/stop times', async () => {
   const page = await context.newPage();
   await page.goto(base);
@@ -408,11 +409,12 @@ test('EXITED and FATAL rows show the exit status and the last start/stop times',
   assert.match(exited, /started \S.*stopped \S/);
   const fatal = await page.textContent('tr[data-ns="payments-sync"] td.desc');
   assert.match(fatal, /Exited too quickly/);
-  assert.match(fatal, /started \S.*stopped \S/);
-  assert.doesNotMatch(fatal, /exit status/);
+  assert.match(fatal, /exit status 1 · started \S.*stopped \S/);
+  assert.doesNotMatch(fatal, /exit status 0/);
   // The server-rendered page says the same.
   const html = await (await fetch(base, { headers: auth() })).text();
   assert.match(html, /data-ns="nightly-report"[^]*?exit status 3[^]*?<\/tr>/);
+  assert.match(html, /data-ns="payments-sync"[^<]*<td[^]*?exit status 1 [^]*?<\/tr>/);
   await page.close();
 });
 
@@ -449,10 +451,10 @@ test('name column first; problems sort to the top; columns stay put when filteri
 
 test('following a flood keeps at most 4 Mi characters, whole lines, and pages back exactly', async () => {
   const page = await context.newPage();
-  await page.goto(base + 'tail.html?processname=flood');
+  await page.goto(base + 'tail.html?processname=audit-export');
   await page.waitForSelector('#tailbody[data-loaded="1"]', { timeout: 10000 });
   fs.writeFileSync(path.join(dir, 'go'), '');
-  const last = `flood ${String(FLOOD - 1).padStart(7, '0')} `;
+  const last = `audit ${String(FLOOD - 1).padStart(7, '0')} `;
   await page.waitForFunction((l) => document.getElementById('tailbody').textContent.slice(-200).includes(l), last, { timeout: 120000 });
   const check = (text) => {
     const lines = text.split('\n');
@@ -473,7 +475,7 @@ test('following a flood keeps at most 4 Mi characters, whole lines, and pages ba
   // Scrolling up reads the lines that were dropped, joined exactly.
   await page.evaluate(() => { const pre = document.getElementById('tailbody'); pre.scrollTop = 0; pre.dispatchEvent(new Event('scroll')); });
   await page.waitForFunction((n) => {
-    const m = /flood (\d{7})/.exec(document.getElementById('tailbody').textContent);
+    const m = /audit (\d{7})/.exec(document.getElementById('tailbody').textContent);
     return m && Number(m[1]) < n;
   }, nums[0], { timeout: 10000 });
   check(await page.textContent('#tailbody'));
