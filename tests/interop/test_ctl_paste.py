@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import IMPLS
+from conftest import IMPLS, free_port
 from test_ctl_shell import Pty
 
 RS_CTL = str(IMPLS["rust"] / "supervisorctl")
@@ -140,3 +140,37 @@ def test_bracketed_paste_runs_each_line_in_order(daemon):
         assert p.wait() == 0
     finally:
         p.close()
+
+
+def test_a_password_typed_ahead_after_the_user_name_is_never_run_as_a_command(make_daemon,
+                                                                             tmp_path):
+    """`open` a server that wants a login, then type the user name and the password in
+    one go. As with the reference, the terminal echoes what is typed before the password
+    question and that question discards it (no-echo mode is set with TCSAFLUSH), so the
+    password is typed again; what must not happen is the read-ahead password being run as
+    a command at the next prompt and written to the history file."""
+    port = free_port()
+    d = make_daemon("rust", BODY,
+                    extra_sections=f"[inet_http_server]\nport=127.0.0.1:{port}\n"
+                                   "username=user\npassword=s3cret\n")
+    d.wait_state("sleeper", "RUNNING")
+    hist = tmp_path / "hist"
+    p = Pty([RS_CTL, "-c", str(d.conf), "-r", str(hist)], cwd=str(d.dir))
+    try:
+        p.expect(rb"supervisor> ")
+        p.send(f"open http://127.0.0.1:{port}\r")
+        p.expect(rb"Server requires authentication\nUsername:")
+        p.send("user\rs3cret\r")
+        p.expect(rb"Password:")
+        time.sleep(0.3)
+        p.send("s3cret\r")
+        p.expect(rb"sleeper\s+RUNNING.*\nsupervisor> ")
+        p.send("version\r")
+        out = p.expect(rb"4\.3\.0\nsupervisor> ")
+        assert "Unknown syntax" not in out and "s3cret" not in out, out
+        p.send("quit\r")
+        assert p.wait() == 0
+    finally:
+        p.close()
+    assert "Unknown syntax" not in p.buf.decode(errors="replace")
+    assert "s3cret" not in hist.read_text()

@@ -54,6 +54,11 @@ pub trait Input {
     fn raw_input(&mut self, prompt: &str) -> Option<String>;
     /// Like `raw_input` but without echo.
     fn getpass(&mut self, prompt: &str) -> Option<String>;
+    /// The `Username:` question before a `getpass`: read so that a password typed right
+    /// after it is left for `getpass` (never buffered away and run as a command).
+    fn login_name(&mut self, prompt: &str) -> Option<String> {
+        self.raw_input(prompt)
+    }
 }
 
 /// Builds a client for the current settings (called again after `open` or a login).
@@ -356,7 +361,7 @@ impl Controller {
                     // one-shot command) is reported, not asked again
                     if self.settings.interactive && !asked {
                         asked = true;
-                        let Some(user) = self.input.raw_input("Username:") else {
+                        let Some(user) = self.input.login_name("Username:") else {
                             self.output("");
                             self.hint("hint: no user name given (end of input)");
                             self.exitstatus = exit::NO_PERMISSION;

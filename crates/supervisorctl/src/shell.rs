@@ -149,6 +149,15 @@ impl Input for EditorInput {
         }
         self.fallback.getpass(prompt)
     }
+
+    fn login_name(&mut self, prompt: &str) -> Option<String> {
+        if let Some(line) = self.take_pending(prompt, true) {
+            return Some(line);
+        }
+        // byte by byte from the terminal, not through the editor (which reads ahead): a
+        // password typed or pasted right after the name stays for the no-echo read
+        self.fallback.raw_input(prompt)
+    }
 }
 
 /// Runs the shell until the user leaves. The exit status is always 0 (as the reference).
