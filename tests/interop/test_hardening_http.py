@@ -219,6 +219,47 @@ def test_lock_released_for_next_daemon(tmp_path, procs):
     wait_ready(lambda: rpc_proxy(sock, 5), b)
 
 
+def test_daemonized_daemon_keeps_its_lock(tmp_path):
+    """The lock survives daemonizing (the background child inherits it): a second daemon
+    is refused while the detached one runs, and the lock file goes with it at exit."""
+    conf, sock = write_conf(tmp_path / "a")
+    conf.write_text(conf.read_text().replace("nodaemon=true", "nodaemon=false"))
+    pidfile = tmp_path / "a" / "supervisord.pid"
+    r = subprocess.run([str(IMPLS["rust"] / "supervisord"), "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20, cwd=str(tmp_path))
+    assert r.returncode == 0, r
+    pid = None
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                pid = int(pidfile.read_text())
+                if rpc_proxy(sock, 2).supervisor.getState()["statename"] == "RUNNING":
+                    break
+            except (OSError, ValueError, xmlrpc.client.Error):
+                pass
+            time.sleep(0.05)
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            b = subprocess.run([str(IMPLS["rust"] / "supervisord"), "-n", "-c", str(conf)],
+                               capture_output=True, text=True, timeout=15,
+                               cwd=str(tmp_path), preexec_fn=_die_with_test_process)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert b.returncode == 2 and "Another program is already listening" in b.stderr, b
+        assert rpc_proxy(sock, 5).supervisor.getState()["statename"] == "RUNNING"
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 15
+        while time.time() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        assert not sock.exists() and not Path(str(sock) + ".lock").exists()
+    finally:
+        if pid is not None and Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)
+
+
 # -- item 4: half-open connections ----------------------------------------------------------
 
 class TimeoutTransport(xmlrpc.client.Transport):
