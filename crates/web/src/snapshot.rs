@@ -61,21 +61,39 @@ impl ProcessRow {
 /// the last `exited: <name> (<how>; ...)` line of each. Only for process names that are
 /// unique among `rows` (the log line names the process, not its group).
 pub fn add_last_exits(rows: &mut [ProcessRow], main_log: &str) {
-    for i in 0..rows.len() {
-        let row = &rows[i];
-        let wanted = matches!(row.state, ProcessState::Fatal | ProcessState::Backoff);
-        if !wanted || rows.iter().filter(|r| r.name == row.name).count() != 1 {
+    // One pass over the log: process name -> how its last run ended (names hold no spaces).
+    let mut last: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for line in main_log.lines() {
+        let Some(at) = line.find(" exited: ") else {
             continue;
+        };
+        let rest = &line[at + " exited: ".len()..];
+        let Some((name, rest)) = rest.split_once(" (") else {
+            continue;
+        };
+        let Some((how, _)) = rest.split_once(';') else {
+            continue;
+        };
+        if how.starts_with("exit status ") || how.starts_with("terminated by ") {
+            last.insert(name, how);
         }
-        let needle = format!(" exited: {} (", row.name);
-        let found = main_log.lines().rev().find_map(|line| {
-            let at = line.find(&needle)? + needle.len();
-            let rest = &line[at..];
-            let how = &rest[..rest.find(';')?];
-            let plausible = how.starts_with("exit status ") || how.starts_with("terminated by ");
-            plausible.then(|| how.to_string())
-        });
-        rows[i].last_exit = found;
+    }
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for r in rows.iter() {
+        *count.entry(r.name.as_str()).or_default() += 1;
+    }
+    let found: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| {
+            let wanted = matches!(r.state, ProcessState::Fatal | ProcessState::Backoff);
+            let unique = count.get(r.name.as_str()) == Some(&1);
+            (wanted && unique)
+                .then(|| last.get(r.name.as_str()).map(|h| h.to_string()))
+                .flatten()
+        })
+        .collect();
+    for (r, f) in rows.iter_mut().zip(found) {
+        r.last_exit = f;
     }
 }
 
