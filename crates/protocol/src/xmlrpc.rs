@@ -279,9 +279,12 @@ enum ValueState<'a> {
 #[derive(Debug, Default)]
 struct Members {
     list: Vec<(String, Value)>,
-    /// Positions in `list` plus one (0: a free slot); a power of two at least twice as long
-    /// as `list`, or empty while the struct is small.
-    table: Vec<u32>,
+    /// Per slot: the position in `list` plus one in the low 32 bits (0: a free slot), the top
+    /// 32 bits of the name's hash above (most probes then skip the name comparison). A power
+    /// of two at least twice as long as `list`, or empty while the struct is small.
+    table: Vec<u64>,
+    /// The hash of each name in `list` (the table is rebuilt without hashing again).
+    hashes: Vec<u64>,
     hasher: Option<RandomState>,
     /// `<member>` elements seen (repeats included), for the limit.
     seen: usize,
@@ -319,20 +322,29 @@ impl Members {
             return;
         }
         let hasher = self.hasher.get_or_insert_with(RandomState::new);
+        let hash = hasher.hash_one(name.as_str());
+        let tag = hash & !0xFFFF_FFFF;
         let mask = self.table.len() - 1;
-        let mut i = hasher.hash_one(name.as_str()) as usize & mask;
+        let mut i = hash as usize & mask;
         // The table is at most half full, so a free slot comes.
-        while let Some(pos) = self.table[i].checked_sub(1) {
-            let slot = &mut self.list[pos as usize];
-            count_comparison();
-            if slot.0 == name {
-                slot.1 = value;
-                return;
+        loop {
+            let entry = self.table[i];
+            let Some(pos) = (entry as u32).checked_sub(1) else {
+                break;
+            };
+            if entry & !0xFFFF_FFFF == tag {
+                let slot = &mut self.list[pos as usize];
+                count_comparison();
+                if slot.0 == name {
+                    slot.1 = value;
+                    return;
+                }
             }
             i = (i + 1) & mask;
         }
-        self.table[i] = self.list.len() as u32 + 1;
+        self.table[i] = tag | (self.list.len() as u64 + 1);
         self.list.push((name, value));
+        self.hashes.push(hash);
         if self.list.len() * 2 > self.table.len() {
             self.rebuild(self.table.len() * 2);
         }
@@ -341,14 +353,22 @@ impl Members {
     /// Rebuilds the table with `size` slots (a power of two above twice the member count).
     fn rebuild(&mut self, size: usize) {
         let hasher = self.hasher.get_or_insert_with(RandomState::new);
-        let mut table = vec![0u32; size];
+        if self.hashes.len() < self.list.len() {
+            // First build: hash the members collected so far.
+            self.hashes = self
+                .list
+                .iter()
+                .map(|(k, _)| hasher.hash_one(k.as_str()))
+                .collect();
+        }
+        let mut table = vec![0u64; size];
         let mask = size - 1;
-        for (pos, (k, _)) in self.list.iter().enumerate() {
-            let mut i = hasher.hash_one(k.as_str()) as usize & mask;
+        for (pos, &hash) in self.hashes.iter().enumerate() {
+            let mut i = hash as usize & mask;
             while table[i] != 0 {
                 i = (i + 1) & mask;
             }
-            table[i] = pos as u32 + 1;
+            table[i] = (hash & !0xFFFF_FFFF) | (pos as u64 + 1);
         }
         self.table = table;
     }
