@@ -3,8 +3,10 @@
 //!
 //! * a cap per server ([`connection_cap`], derived from the descriptor limit): past it, the
 //!   oldest connection that has not sent a complete request head within
-//!   [`Limits::evict_after`](super::Limits::evict_after) is closed to make room (then the
-//!   longest-idle keep-alive connection); a connection with a request in flight (an RPC
+//!   [`Limits::evict_after`](super::Limits::evict_after) (or
+//!   [`Limits::evict_starved_after`](super::Limits::evict_starved_after) once the server has
+//!   read everything it sent) is closed to make room (then the longest-idle keep-alive
+//!   connection); a connection with a request in flight (an RPC
 //!   being answered, a `tail -f` or `/events` stream) is never closed for room;
 //! * a reserve of descriptors ([`Reserve`], on `/dev/null`): when `accept` fails because
 //!   the process is out of descriptors, one is closed and the accept retried at once, so a
@@ -113,6 +115,8 @@ pub fn is_transient(e: &std::io::Error) -> bool {
 pub struct Conn {
     accepted: Instant,
     head_seen: AtomicBool,
+    /// Set once a read found nothing more to read: the server is waiting for the client.
+    starved: AtomicBool,
     inflight: AtomicUsize,
     idle_since: Mutex<Instant>,
     /// Notified when the server closes this connection to make room.
@@ -131,6 +135,7 @@ impl Conn {
         Conn {
             accepted: now,
             head_seen: AtomicBool::new(false),
+            starved: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
             idle_since: Mutex::new(now),
             evict: Notify::new(),
@@ -146,6 +151,12 @@ impl Conn {
     /// Whether a complete request head has been received on it.
     pub fn head_seen(&self) -> bool {
         self.head_seen.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a read on the connection found no data waiting (the head so far is all
+    /// the client has sent).
+    pub fn note_starved(&self) {
+        self.starved.store(true, Ordering::Relaxed);
     }
 
     /// Marks a request as begun (its head is complete); the returned guard marks it done
@@ -242,10 +253,16 @@ impl Registry {
     }
 
     /// Closes one connection to make room: the oldest one without a complete request head
-    /// that is at least `min_age` old, else the longest-idle keep-alive one idle for at
-    /// least `min_age`. `Err(wait)` when none may be closed: `wait` is when one may be at
-    /// the earliest, unless something else changes first (`None`: not before a change).
-    pub fn evict_one(&self, min_age: Duration) -> Result<(), Option<Duration>> {
+    /// that is at least `min_age` old, or `starved_age` old if the server has already
+    /// read all it sent (so it is not just waiting for its task to run), else the
+    /// longest-idle keep-alive one idle for at least `min_age`. `Err(wait)` when none may
+    /// be closed: `wait` is when one may be at the earliest, unless something else
+    /// changes first (`None`: not before a change).
+    pub fn evict_one(
+        &self,
+        min_age: Duration,
+        starved_age: Duration,
+    ) -> Result<(), Option<Duration>> {
         let now = Instant::now();
         let mut g = locked(&self.inner);
         let inner = &mut *g;
@@ -260,14 +277,19 @@ impl Registry {
                 continue;
             }
             let age = now.saturating_duration_since(c.accepted);
-            if age >= min_age {
+            let needed = if c.starved.load(Ordering::Relaxed) {
+                starved_age.min(min_age)
+            } else {
+                min_age
+            };
+            if age >= needed {
                 inner.fresh.pop_front();
                 if let Some(c) = inner.live.remove(&id) {
                     c.evict.notify_one();
                 }
                 return Ok(());
             }
-            wait = Some(min_age - age);
+            wait = Some(needed - age);
             break;
         }
         let idlest = inner
@@ -313,21 +335,33 @@ mod tests {
         let (_b, b) = r.add();
         let (_c, c) = r.add();
         // Too young: nothing may be closed yet.
-        assert!(r.evict_one(Duration::from_secs(60)).is_err());
+        assert!(r
+            .evict_one(Duration::from_secs(60), Duration::from_secs(60))
+            .is_err());
         // `a` has sent a head and is answering: never a candidate.
         let busy = a.begin();
-        assert_eq!(r.evict_one(Duration::ZERO), Ok(()));
+        assert_eq!(r.evict_one(Duration::ZERO, Duration::ZERO), Ok(()));
         // b was the oldest without a head.
         assert_eq!(r.len(), 2);
         assert!(!c.head_seen());
         let _ = b;
-        assert_eq!(r.evict_one(Duration::ZERO), Ok(()));
+        assert_eq!(r.evict_one(Duration::ZERO, Duration::ZERO), Ok(()));
         // Only `a` is left, busy: nothing to close.
-        assert_eq!(r.evict_one(Duration::ZERO), Err(None));
+        assert_eq!(r.evict_one(Duration::ZERO, Duration::ZERO), Err(None));
         drop(busy);
         // Idle now: it may go.
-        assert_eq!(r.evict_one(Duration::ZERO), Ok(()));
+        assert_eq!(r.evict_one(Duration::ZERO, Duration::ZERO), Ok(()));
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn starved_connections_go_sooner() {
+        let r = Registry::new();
+        let (_a, a) = r.add();
+        let long = Duration::from_secs(60);
+        assert!(r.evict_one(long, Duration::ZERO).is_err());
+        a.note_starved();
+        assert_eq!(r.evict_one(long, Duration::ZERO), Ok(()));
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub struct Limits {
     /// How long a connection without a complete request head (or an idle keep-alive one)
     /// is left alone before it may be closed to make room for a new one at the cap.
     pub evict_after: Duration,
+    /// Like `evict_after`, for a connection whose task has read everything the client
+    /// sent so far without finding a complete head (it is not merely unread yet).
+    pub evict_starved_after: Duration,
 }
 
 impl Default for Limits {
@@ -168,6 +171,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(30),
             max_connections: conns::connection_cap(conns::nofile_limit()),
             evict_after: Duration::from_secs(1),
+            evict_starved_after: Duration::from_millis(100),
         }
     }
 }
@@ -715,6 +719,58 @@ impl hyper::body::Body for TrackedBody {
     }
 }
 
+/// A connection's stream that tells its [`conns::Conn`] when a read finds nothing more to
+/// read before the first request head is complete.
+struct Watched<I> {
+    io: I,
+    conn: Arc<conns::Conn>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
+        if r.is_pending() && !this.conn.head_seen() {
+            this.conn.note_starved();
+        }
+        r
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
 async fn serve_tracked<I>(
     io: I,
     ctx: Arc<ServerContext>,
@@ -757,6 +813,10 @@ async fn serve_tracked<I>(
             ))
         }
     });
+    let io = Watched {
+        io,
+        conn: conn.clone(),
+    };
     let http = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(http);
     let first_head = tokio::time::sleep_until(first_head_by.into());
@@ -851,7 +911,10 @@ pub async fn serve_until(
                 // may be closed (no head yet, or idle), let its task release the
                 // descriptor into the reserve, and accept again.
                 let pause = if conns::is_fd_exhaustion(&e) {
-                    if registry.evict_one(ctx.limits.evict_after).is_ok() {
+                    if registry
+                        .evict_one(ctx.limits.evict_after, ctx.limits.evict_starved_after)
+                        .is_ok()
+                    {
                         Duration::from_millis(5)
                     } else {
                         ACCEPT_ERROR_PAUSE
@@ -874,12 +937,12 @@ pub async fn serve_until(
         // from a connection that may be closed, so the next client gets in too.
         reserve.refill();
         if reserve.len() < conns::FD_RESERVE {
-            let _ = registry.evict_one(ctx.limits.evict_after);
+            let _ = registry.evict_one(ctx.limits.evict_after, ctx.limits.evict_starved_after);
         }
         // At the cap: make room, or hold this one until a connection closes or may be
         // closed (at most one connection waits here; the rest wait in the backlog).
         while registry.len() >= cap {
-            match registry.evict_one(ctx.limits.evict_after) {
+            match registry.evict_one(ctx.limits.evict_after, ctx.limits.evict_starved_after) {
                 Ok(()) => break,
                 Err(wait) => {
                     let wait = wait.unwrap_or(Duration::from_secs(1));
