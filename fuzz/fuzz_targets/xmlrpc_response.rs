@@ -4,9 +4,20 @@
 use libfuzzer_sys::fuzz_target;
 use supervisor_protocol::xmlrpc::{parse_method_response, write_fault, write_response, Value};
 
+/// Line ends as an XML reader sees them: a raw CR (or CR LF) in text becomes LF. Our
+/// writer, like `xmlrpc.client`, writes a CR that came from `&#13;` as a raw CR, so a
+/// round trip turns it into LF under the reference too.
+fn eol(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Equality after a round trip: NaN equals itself (a parsed `nan` is written and read
+/// back as NaN) and text is compared with [`eol`] applied to the original.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Double(x), Value::Double(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (Value::String(x), Value::String(y)) => eol(x) == *y,
+        (Value::DateTime(x), Value::DateTime(y)) => eol(x) == *y,
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
@@ -14,7 +25,7 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len()
                 && x.iter()
                     .zip(y)
-                    .all(|((ka, a), (kb, b))| ka == kb && same(a, b))
+                    .all(|((ka, a), (kb, b))| eol(ka) == *kb && same(a, b))
         }
         _ => a == b,
     }
@@ -36,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(Err(fault)) => {
             let wire = write_fault(&fault);
             match parse_method_response(&wire) {
-                Ok(Err(again)) => assert_eq!(again, fault),
+                Ok(Err(again)) => {
+                    assert_eq!(again.code, fault.code);
+                    assert_eq!(again.string, eol(&fault.string));
+                }
                 other => panic!("our encoding of {fault:?} reads back as {other:?}"),
             }
         }
