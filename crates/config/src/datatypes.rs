@@ -5,58 +5,23 @@
 use crate::pyfmt::{py_isspace, py_repr, py_strip};
 use crate::LogLevel;
 use std::path::{Path, PathBuf};
+use supervisor_protocol::pyint::{self, IntError};
 
-/// Python `int(s)` in base `radix` (whitespace, sign, `_` between digits; `0o` prefix for
-/// base 8). `None` when Python would reject it or the value does not fit an `i64`.
+/// Python `int(s, radix)` (see [`supervisor_protocol::pyint`]); `None` when Python would
+/// reject it or the value does not fit an `i64`.
 fn py_int_radix(s: &str, radix: u32) -> Option<i64> {
-    let t = py_strip(s);
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let body = if radix == 8 {
-        body.strip_prefix("0o")
-            .or_else(|| body.strip_prefix("0O"))
-            .map(|b| b.strip_prefix('_').unwrap_or(b))
-            .unwrap_or(body)
-    } else {
-        body
-    };
-    if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for c in body.chars() {
-        if c == '_' {
-            continue;
-        }
-        let d = c.to_digit(radix)? as i64;
-        v = v.checked_mul(radix as i64)?.checked_add(d)?;
-    }
-    Some(if neg { -v } else { v })
+    pyint::parse_radix(s, radix).ok()
 }
 
-/// Python `int(v)` with its error text `invalid literal for int() with base 10: '<v>'`.
+/// Python `int(v)` with its error text `invalid literal for int() with base 10: '<v>'`
+/// (`value '<v>' is out of the supported range` for a valid literal beyond `i64`).
 pub fn parse_int(v: &str) -> Result<i64, String> {
-    py_int_radix(v, 10).ok_or_else(|| {
-        if py_int_radix_unbounded_ok(v) {
+    pyint::parse(v).map_err(|e| match e {
+        IntError::OutOfRange { .. } => {
             format!("value {} is out of the supported range", py_repr(v))
-        } else {
-            format!("invalid literal for int() with base 10: {}", py_repr(v))
         }
+        IntError::Invalid => format!("invalid literal for int() with base 10: {}", py_repr(v)),
     })
-}
-
-fn py_int_radix_unbounded_ok(v: &str) -> bool {
-    let t = py_strip(v);
-    let body = t.trim_start_matches(['-', '+']);
-    t.len() - body.len() <= 1
-        && !body.is_empty()
-        && !body.starts_with('_')
-        && !body.ends_with('_')
-        && !body.contains("__")
-        && body.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
 
 /// Narrows a parsed integer to a field's type, with a clear message when out of range.

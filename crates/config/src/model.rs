@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use supervisor_protocol::events::EventType;
 
 /// A whole parsed `supervisord.conf` (plus its includes), as the daemon needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +184,7 @@ pub struct UnixHttpServerConfig {
 /// `[inet_http_server]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InetHttpServerConfig {
+    /// The section name as written (`inet_http_server`), for messages.
     pub section: String,
     /// Lower-cased host; empty = all interfaces.
     pub host: String,
@@ -259,6 +261,7 @@ pub enum GroupKind {
 pub struct FcgiSocketConfig {
     /// The expanded `socket=` URL as written (`tcp://h:p` or `unix:///path`), used in log lines.
     pub url: String,
+    /// Where to bind, parsed from `url`.
     pub address: SocketAddress,
     /// `socket_backlog=`; `None` = the system default.
     pub backlog: Option<u32>,
@@ -286,12 +289,20 @@ pub enum SocketAddress {
 /// The pool-level keys of an `[eventlistener:x]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventListenerPoolConfig {
-    /// Subscribed event type names, upper-cased, in the order written.
-    pub events: Vec<String>,
+    /// The subscribed event types, in the order written, without repeats (validated at
+    /// load with the reference's messages: nothing downstream parses names again).
+    pub events: Vec<EventType>,
     /// `buffer_size=`.
     pub buffer_size: usize,
     /// `result_handler=`.
     pub result_handler: String,
+}
+
+impl EventListenerPoolConfig {
+    /// The subscribed types' names (`PROCESS_STATE`, `TICK_5`...), in [`Self::events`] order.
+    pub fn event_names(&self) -> Vec<&'static str> {
+        self.events.iter().map(|t| t.name()).collect()
+    }
 }
 
 /// A process group: what `addProcessGroup`/`reloadConfig` work on.

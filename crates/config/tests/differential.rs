@@ -152,7 +152,7 @@ fn dump(c: &Config) -> Value {
             let o = d.as_object_mut().unwrap();
             match &g.kind {
                 GroupKind::EventListenerPool(pool) => {
-                    let mut ev = pool.events.clone();
+                    let mut ev = pool.event_names();
                     ev.sort();
                     o.insert("kind".into(), json!("eventlistener"));
                     o.insert("events".into(), json!(ev));

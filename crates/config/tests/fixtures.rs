@@ -194,7 +194,11 @@ fn seed_003_everything() {
     let GroupKind::EventListenerPool(pool) = &c.groups[0].kind else {
         panic!("not a pool")
     };
-    assert_eq!(pool.events, vec!["PROCESS_STATE".to_string()]);
+    assert_eq!(
+        pool.events,
+        vec![supervisor_protocol::events::EventType::ProcessState]
+    );
+    assert_eq!(pool.event_names(), ["PROCESS_STATE"]);
     assert_eq!(pool.buffer_size, 10);
     assert_eq!(c.groups[0].processes.len(), 5);
     assert_eq!(c.groups[0].processes[4].name, "theeventlistenername_04");

@@ -9,7 +9,8 @@
 //!   global and per-pool serials, the envelope, dispatch to RUNNING+READY listeners, the
 //!   READY/RESULT protocol of each listener ([`ListenerProtocol`]), TICK generation from a
 //!   wall-clock time passed in, and streaming subscribers for the `/events` endpoint.
-//! * [`validate`]: the `[eventlistener:x]` key checks with the reference's messages.
+//! * [`validate`]: the `/events?events=` filter (`[eventlistener:x] events=` itself is
+//!   validated by the config loader and arrives typed).
 //!
 //! What is not here: reading or writing pipes, timers, spawning listeners, the capture-mode
 //! scanner (the daemon's log code finds the XSUPERVISOR tokens and builds the

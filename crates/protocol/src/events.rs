@@ -132,6 +132,36 @@ impl EventType {
             .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
+    /// The type named exactly `name` (upper case, no blanks): how an `events=` entry is
+    /// looked up once it has been upper-cased, as the reference does.
+    pub fn from_exact_name(name: &str) -> Option<EventType> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Resolves the entries of an `events=` list, already split and stripped: each is
+    /// upper-cased (Unicode rules, like Python's `str.upper`) and must then name a type
+    /// exactly; repeats are dropped and the written order kept. An empty list is
+    /// [`EventListError::Missing`]; the first entry that names no type is
+    /// [`EventListError::Unknown`] (upper-cased).
+    pub fn parse_list<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<EventType>, EventListError> {
+        let upper: Vec<String> = names.into_iter().map(str::to_uppercase).collect();
+        if upper.is_empty() {
+            return Err(EventListError::Missing);
+        }
+        let mut out = Vec::new();
+        for name in upper {
+            let Some(t) = Self::from_exact_name(&name) else {
+                return Err(EventListError::Unknown(name));
+            };
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
     /// True when an event of type `self` is delivered to a subscriber of `subscribed`.
     pub fn is_a(self, subscribed: EventType) -> bool {
         let mut t = Some(self);
@@ -142,6 +172,28 @@ impl EventType {
             t = cur.parent();
         }
         false
+    }
+}
+
+/// Why an `events=` list was refused (see [`EventType::parse_list`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventListError {
+    /// The list names no type at all.
+    Missing,
+    /// The first entry, upper-cased, that names no type (possibly empty).
+    Unknown(String),
+}
+
+impl EventListError {
+    /// The reference's message for the `events=` of section `section`
+    /// (e.g. `eventlistener:x`).
+    pub fn message(&self, section: &str) -> String {
+        match self {
+            EventListError::Missing => format!("[{section}] section requires an \"events\" line"),
+            EventListError::Unknown(name) => {
+                format!("Unknown event type {name} in [{section}] events")
+            }
+        }
     }
 }
 
@@ -159,5 +211,40 @@ mod tests {
         for t in EventType::ALL {
             assert!(t.is_a(EventType::Event));
         }
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(
+            EventType::parse_list(["process_state", "TICK_5", "PROCESS_STATE", "Tick_5"]),
+            Ok(vec![EventType::ProcessState, EventType::Tick5])
+        );
+        assert_eq!(EventType::parse_list([]), Err(EventListError::Missing));
+        assert_eq!(
+            EventType::parse_list(["TICK_5", "bogus_one", "other"]),
+            Err(EventListError::Unknown("BOGUS_ONE".into()))
+        );
+        // looked up exactly once upper-cased: no blanks, no empty entry
+        assert_eq!(
+            EventType::parse_list(["TICK_5", ""]),
+            Err(EventListError::Unknown(String::new()))
+        );
+        assert_eq!(
+            EventType::parse_list([" TICK_5"]),
+            Err(EventListError::Unknown(" TICK_5".into()))
+        );
+        // Unicode upper-casing, as Python's str.upper: dotless i becomes I
+        assert_eq!(
+            EventType::parse_list(["t\u{131}ck_5"]),
+            Ok(vec![EventType::Tick5])
+        );
+        assert_eq!(
+            EventListError::Missing.message("eventlistener:lis"),
+            "[eventlistener:lis] section requires an \"events\" line"
+        );
+        assert_eq!(
+            EventListError::Unknown(String::new()).message("eventlistener:lis"),
+            "Unknown event type  in [eventlistener:lis] events"
+        );
     }
 }

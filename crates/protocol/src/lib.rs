@@ -1,13 +1,15 @@
 //! The vocabulary every supervisor-rs component shares with Python Supervisor's clients.
 //!
 //! What is here: process states and their numeric codes, daemon and event-listener states,
-//! XML-RPC fault codes, the event type hierarchy, and the XML-RPC value codec
-//! ([`xmlrpc`]). What is not here: any I/O, any knowledge of configuration, any policy.
+//! XML-RPC fault codes, the event type hierarchy, Python's `int()` and `repr()` of text
+//! ([`pyint`], [`pyrepr`]), and the XML-RPC value codec ([`xmlrpc`]). What is not here:
+//! any I/O, any knowledge of configuration, any policy.
 //! The daemon and `supervisorctl` both build on these types so that a code or a name
 //! seen by a user is spelled in exactly one place.
 
 pub mod events;
 pub mod faults;
+pub mod pyint;
 pub mod pyrepr;
 pub mod states;
 pub mod xmlrpc;

@@ -480,7 +480,7 @@ pub fn render_program_list(config: &Config) -> String {
             GroupKind::Heterogeneous => "group".to_string(),
             GroupKind::FcgiProgram(s) => format!("fcgi-program, socket {}", s.url),
             GroupKind::EventListenerPool(p) => {
-                format!("eventlistener, events {}", p.events.join(","))
+                format!("eventlistener, events {}", p.event_names().join(","))
             }
         };
         out.push_str(&format!(

@@ -4,6 +4,7 @@
 
 use super::program::processes_from_section;
 use super::*;
+use supervisor_protocol::events::{EventListError, EventType};
 
 pub(super) fn read_groups(ld: &mut Loader<'_>) -> Result<Vec<GroupConfig>, ConfigError> {
     let mut groups: Vec<GroupConfig> = Vec::new();
@@ -91,27 +92,14 @@ pub(super) fn read_groups(ld: &mut Loader<'_>) -> Result<Vec<GroupConfig>, Confi
             ))));
         }
         let ev = ld.get_d(&section, "events", "", &here).map_err(e)?;
-        let mut events: Vec<String> = Vec::new();
-        for name in dt::parse_list_of_strings(&ev.value) {
-            let up = name.to_uppercase();
-            if !events.contains(&up) {
-                events.push(up);
+        let names = dt::parse_list_of_strings(&ev.value);
+        let events = EventType::parse_list(names.iter().map(String::as_str)).map_err(|err| {
+            let message = err.message(&section);
+            match err {
+                EventListError::Missing => e(Fail::msg(message)),
+                EventListError::Unknown(_) => e(Fail::at(message, &ev)),
             }
-        }
-        if events.is_empty() {
-            return Err(e(Fail::msg(format!(
-                "[{section}] section requires an \"events\" line"
-            ))));
-        }
-        for name in &events {
-            if supervisor_protocol::events::EventType::from_name(name).is_none() || name.is_empty()
-            {
-                return Err(e(Fail::at(
-                    format!("Unknown event type {name} in [{section}] events"),
-                    &ev,
-                )));
-            }
-        }
+        })?;
         let v = ld
             .get_d(&section, "redirect_stderr", "false", &here)
             .map_err(e)?;

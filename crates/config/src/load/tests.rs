@@ -337,8 +337,12 @@ fn groups_listeners_fcgi() {
     };
     assert_eq!(
         pool.events,
-        vec!["TICK_5".to_string(), "PROCESS_STATE".to_string()]
+        vec![
+            supervisor_protocol::events::EventType::Tick5,
+            supervisor_protocol::events::EventType::ProcessState
+        ]
     );
+    assert_eq!(pool.event_names(), ["TICK_5", "PROCESS_STATE"]);
     assert_eq!(pool.buffer_size, 10);
     assert_eq!(pool.result_handler, DEFAULT_RESULT_HANDLER);
     assert_eq!(c.groups[0].processes[0].priority, 999);
