@@ -133,25 +133,10 @@ fn namespec_opt(group: &str, process: &Option<String>) -> String {
     make_namespec(group, process.as_deref().unwrap_or("None"))
 }
 
-/// Python's `int()` of a command argument (sign, digits, single underscores).
+/// Python's `int()` of a command argument (sign, digits, single underscores); a number
+/// beyond `i64` saturates (it is then refused as beyond the XML-RPC limits).
 pub fn py_int(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
-    {
-        return None;
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    let n: i64 = clean.parse().unwrap_or(i64::MAX);
-    Some(if neg { -n } else { n })
+    supervisor_protocol::pyint::parse_saturating(text)
 }
 
 fn xmlrpc_int(n: i64) -> Result<Value, CtlError> {
