@@ -63,12 +63,13 @@ def proxy(sock, timeout=10.0):
 class Daemon:
     """One supervisord in its own temp dir, started with an optional RLIMIT_NOFILE."""
 
-    def __init__(self, bin_dir, programs, nofile=None, loglevel="info"):
+    def __init__(self, bin_dir, programs, nofile=None, loglevel="info", nice=0):
         self.dir = Path(tempfile.mkdtemp(prefix="bench-hardening-"))
         self.sock = self.dir / "supervisor.sock"
         self.conf = self.dir / "supervisord.conf"
         self.binary = (Path(bin_dir) / "supervisord").resolve()
         self.nofile = nofile
+        self.nice = nice
         self.conf.write_text(
             f"[unix_http_server]\nfile={self.sock}\n\n"
             f"[supervisord]\nlogfile={self.dir / 'supervisord.log'}\n"
@@ -84,6 +85,8 @@ class Daemon:
         os.setsid()
         if self.nofile:
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+        if self.nice:
+            os.nice(self.nice)
 
     def start(self, timeout=60.0):
         self.out = open(self.dir / "daemon.out", "wb")
@@ -250,6 +253,9 @@ def main():
     common.add_argument("--settle", type=float, default=2.0, help="seconds before sampling")
     common.add_argument("--nofile", type=int, default=20000, help="RLIMIT_NOFILE (soft=hard)")
     common.add_argument("--keep", action="store_true", help="keep the temp dirs")
+    common.add_argument("--nice", type=int, default=0,
+                        help="niceness of the daemon and its children (negative needs root; "
+                             "keeps other load on a shared machine from dominating)")
     sub = ap.add_subparsers(dest="scenario", required=True)
     for name, (_, _, help, options) in SCENARIOS.items():
         sp = sub.add_parser(name, help=help, parents=[common])
@@ -259,7 +265,7 @@ def main():
     run, configure, _, _ = SCENARIOS[args.scenario]
     rows = []
     for bin_dir in args.bin:
-        d = Daemon(bin_dir, configure(args), nofile=args.nofile)
+        d = Daemon(bin_dir, configure(args), nofile=args.nofile, nice=args.nice)
         try:
             d.start()
             time.sleep(args.settle)

@@ -335,9 +335,17 @@ impl Daemon {
         let GroupKind::EventListenerPool(p) = &g.kind else {
             return;
         };
+        let section = format!("eventlistener:{group}");
+        let events = match supervisor_events::validate::event_types(&section, &p.events) {
+            Ok(e) => e,
+            Err(e) => {
+                self.log(LogLevel::Error, &e.to_string());
+                return;
+            }
+        };
         let spec = PoolSpec {
             name: group.to_string(),
-            events: p.events.clone(),
+            events,
             buffer_size: p.buffer_size,
             listeners: g.processes.iter().map(|c| c.name.clone()).collect(),
         };
@@ -644,6 +652,25 @@ pub fn run(prepared: Prepared, servers: Servers) -> std::io::Result<Exit> {
     exit
 }
 
+/// Serves every control request already queued, without waiting for more.
+fn serve_queued(
+    d: &mut Daemon,
+    pending: &mut Pending,
+    control_rx: &mut mpsc::Receiver<ControlRequest>,
+) {
+    let Ok(first) = control_rx.try_recv() else {
+        return;
+    };
+    // Answers read and report log files: they must all exist by now.
+    d.finish_auto_logs();
+    rpc::handle(d, pending, first);
+    d.apply_outputs();
+    while let Ok(req) = control_rx.try_recv() {
+        rpc::handle(d, pending, req);
+        d.apply_outputs();
+    }
+}
+
 async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<Exit> {
     let Prepared { daemon: mut d } = prepared;
     let bus_wake = d.bus_wake.clone();
@@ -722,10 +749,6 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         }
         let sleep = async {
             match deadline {
-                // Due already (restarts left for the next tick, say): let the other tasks
-                // (connections, pipe readers) and the I/O driver run first, so a busy
-                // core cannot keep the loop from its clients.
-                Some(t) if t <= Instant::now() => tokio::task::yield_now().await,
                 Some(t) => tokio::time::sleep_until(t.into()).await,
                 None => std::future::pending::<()>().await,
             }
@@ -765,15 +788,14 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         // Requests that arrived while this turn reaped or ran a timer are served before
         // the next transition pass: in a crash loop a SIGCHLD is pending at every turn,
         // and the biased select alone would starve the clients.
-        if let Ok(req) = control_rx.try_recv() {
-            d.finish_auto_logs();
-            rpc::handle(&mut d, &mut pending, req);
-            d.apply_outputs();
-            while let Ok(req) = control_rx.try_recv() {
-                rpc::handle(&mut d, &mut pending, req);
-                d.apply_outputs();
-            }
-        }
+        serve_queued(&mut d, &mut pending, &mut control_rx);
+        // Let the connection tasks, the pipe readers and the I/O driver run before the next
+        // turn: in a crash loop some branch above is ready at every turn (a SIGCHLD, a due
+        // restart), and the loop would otherwise keep the thread for hundreds of turns.
+        tokio::task::yield_now().await;
+        // What the connections handed over meanwhile is answered now, not after the next
+        // transition pass (whose spawns may take milliseconds).
+        serve_queued(&mut d, &mut pending, &mut control_rx);
     };
     // No AUTO log may be left half-made for the next run's clean-up to race with.
     d.finish_auto_logs();

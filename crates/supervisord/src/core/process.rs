@@ -9,14 +9,15 @@ use supervisor_protocol::{ProcessState, SupervisorState};
 /// The text recorded as `spawnerr` when a process dies before `startsecs`.
 pub(crate) const EXITED_TOO_QUICKLY: &str = "Exited too quickly (process log may have details)";
 
-/// A run shorter than this (seconds, start to exit) is a quick exit: the automatic
-/// restart that follows waits for [`MIN_RESPAWN_INTERVAL`].
+/// A run shorter than this (seconds, start to exit) is a quick exit: after two in a row,
+/// the automatic restart waits for [`MIN_RESPAWN_INTERVAL`].
 pub(crate) const QUICK_EXIT: f64 = 0.25;
 
-/// A process that exited quickly is restarted automatically (`autorestart`) no sooner than
-/// this many seconds after its previous start, so a crash loop costs at most one spawn per
-/// second per program. A process that ran longer is restarted at once. Not in the
-/// reference (see docs/COMPATIBILITY.md).
+/// A process whose last two runs both ended quickly is restarted automatically
+/// (`autorestart`) no sooner than this many seconds after its previous start, so a crash
+/// loop costs at most one spawn per second per program. The first quick exit, and any exit
+/// after a longer run, is restarted at once. Not in the reference (see
+/// docs/COMPATIBILITY.md).
 pub(crate) const MIN_RESPAWN_INTERVAL: f64 = 1.0;
 
 /// What the process methods need from their caller: the time, the host and the outbox.
@@ -65,8 +66,10 @@ pub struct Process {
     /// Monotonic time of the last `waiting for x to stop` line (None = not yet).
     pub(crate) laststopreport: Option<f64>,
     /// Monotonic time before which an automatic restart from EXITED must not happen
-    /// (`-inf` = at once): set after a quick exit, see [`MIN_RESPAWN_INTERVAL`].
+    /// (`-inf` = at once): set after a second quick exit, see [`MIN_RESPAWN_INTERVAL`].
     pub(crate) respawn_at: f64,
+    /// How many runs in a row ended within [`QUICK_EXIT`] of their start.
+    pub(crate) quick_exits: u32,
     /// Resolved log paths (AUTO names are chosen by the runtime).
     pub(crate) stdout_logfile: String,
     pub(crate) stderr_logfile: String,
@@ -88,6 +91,7 @@ impl Process {
             exitstatus: None,
             laststopreport: None,
             respawn_at: f64::NEG_INFINITY,
+            quick_exits: 0,
             stdout_logfile: String::new(),
             stderr_logfile: String::new(),
         }
@@ -437,7 +441,12 @@ impl Process {
         let started = self.laststart.map_or(now.mono, |t| t.mono);
         let ran_for = now.mono - started;
         let too_quickly = ran_for < self.config.startsecs as f64;
-        self.respawn_at = if ran_for < QUICK_EXIT {
+        self.quick_exits = if ran_for < QUICK_EXIT {
+            self.quick_exits.saturating_add(1)
+        } else {
+            0
+        };
+        self.respawn_at = if self.quick_exits >= 2 {
             started + MIN_RESPAWN_INTERVAL
         } else {
             f64::NEG_INFINITY

@@ -430,6 +430,12 @@ fn quick_exit_restarts_no_sooner_than_the_minimum_interval_after_the_last_start(
     let mut w = World::one(c);
     w.tick();
     w.run_to_deadline();
+    // The first quick exit is restarted at once (a kill right after the start, say).
+    w.advance(0.01);
+    w.exit("crash", wait_status_exited(1));
+    assert_eq!(w.state("crash"), ProcessState::Starting);
+    w.run_to_deadline();
+    assert_eq!(w.state("crash"), ProcessState::Running);
     let started = w.now.mono;
     for round in 0..5 {
         w.advance(0.01);
@@ -449,11 +455,16 @@ fn quick_exit_restarts_no_sooner_than_the_minimum_interval_after_the_last_start(
         w.run_to_deadline();
         assert_eq!(w.state("crash"), ProcessState::Running);
     }
-    assert_eq!(w.host.spawned.len(), 6);
+    assert_eq!(w.host.spawned.len(), 7);
     // One start per MIN_RESPAWN_INTERVAL at most.
     assert!(w.now.mono - started >= 5.0 * process::MIN_RESPAWN_INTERVAL);
-    // An exit after a longer run is restarted at once again.
+    // An exit after a longer run is restarted at once again, and so is the first quick
+    // exit after it.
     w.advance(0.3);
+    w.exit("crash", wait_status_exited(1));
+    assert_eq!(w.state("crash"), ProcessState::Starting);
+    w.run_to_deadline();
+    w.advance(0.01);
     w.exit("crash", wait_status_exited(1));
     assert_eq!(w.state("crash"), ProcessState::Starting);
 }
