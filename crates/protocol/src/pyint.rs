@@ -54,9 +54,7 @@ pub fn parse_radix(text: &str, radix: u32) -> Result<i64, IntError> {
         || body.starts_with('_')
         || body.ends_with('_')
         || body.contains("__")
-        || !body
-            .chars()
-            .all(|c| c == '_' || c.to_digit(radix).is_some())
+        || !body.chars().all(|c| c == '_' || c.is_digit(radix))
     {
         return Err(IntError::Invalid);
     }
