@@ -1,6 +1,8 @@
 //! `echo_supervisord_conf`: prints the sample `supervisord.conf` to stdout and exits 0.
 //! Like the reference it takes no options (arguments are ignored).
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 
 fn main() {

@@ -28,6 +28,8 @@
 //!    while [`EventBus::wants_ticks`]) or [`EventBus::tick`] with
 //!    [`EventBus::next_tick_deadline`], never both.
 
+#![forbid(unsafe_code)]
+
 pub mod bus;
 pub mod event;
 pub mod listener;

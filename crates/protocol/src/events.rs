@@ -4,32 +4,59 @@
 /// are never emitted; subscribing to one delivers all of its descendants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
+    /// `EVENT`: the root; subscribing to it delivers every event.
     Event,
+    /// `PROCESS_STATE`: abstract parent of the process state changes.
     ProcessState,
+    /// `PROCESS_STATE_STOPPED`: a process entered STOPPED.
     ProcessStateStopped,
+    /// `PROCESS_STATE_STARTING`: a process entered STARTING.
     ProcessStateStarting,
+    /// `PROCESS_STATE_RUNNING`: a process entered RUNNING.
     ProcessStateRunning,
+    /// `PROCESS_STATE_BACKOFF`: a process entered BACKOFF.
     ProcessStateBackoff,
+    /// `PROCESS_STATE_STOPPING`: a process entered STOPPING.
     ProcessStateStopping,
+    /// `PROCESS_STATE_EXITED`: a process entered EXITED.
     ProcessStateExited,
+    /// `PROCESS_STATE_FATAL`: a process entered FATAL.
     ProcessStateFatal,
+    /// `PROCESS_STATE_UNKNOWN`: a process entered UNKNOWN.
     ProcessStateUnknown,
+    /// `PROCESS_LOG`: abstract parent of the captured output events.
     ProcessLog,
+    /// `PROCESS_LOG_STDOUT`: a process wrote to stdout (`stdout_events_enabled`).
     ProcessLogStdout,
+    /// `PROCESS_LOG_STDERR`: a process wrote to stderr (`stderr_events_enabled`).
     ProcessLogStderr,
+    /// `PROCESS_COMMUNICATION`: abstract parent of the capture-mode events.
     ProcessCommunication,
+    /// `PROCESS_COMMUNICATION_STDOUT`: a capture-mode block read from stdout.
     ProcessCommunicationStdout,
+    /// `PROCESS_COMMUNICATION_STDERR`: a capture-mode block read from stderr.
     ProcessCommunicationStderr,
+    /// `REMOTE_COMMUNICATION`: sent by `supervisor.sendRemoteCommEvent`.
     RemoteCommunication,
+    /// `SUPERVISOR_STATE_CHANGE`: abstract parent of the daemon state changes.
     SupervisorStateChange,
+    /// `SUPERVISOR_STATE_CHANGE_RUNNING`: the daemon is up and running.
     SupervisorStateChangeRunning,
+    /// `SUPERVISOR_STATE_CHANGE_STOPPING`: the daemon is shutting down.
     SupervisorStateChangeStopping,
+    /// `TICK`: abstract parent of the periodic ticks.
     Tick,
+    /// `TICK_5`: at each multiple of 5 seconds of the wall clock.
     Tick5,
+    /// `TICK_60`: at each multiple of 60 seconds of the wall clock.
     Tick60,
+    /// `TICK_3600`: at each multiple of 3600 seconds of the wall clock.
     Tick3600,
+    /// `PROCESS_GROUP`: abstract parent of the group changes.
     ProcessGroup,
+    /// `PROCESS_GROUP_ADDED`: a group was added (start, `addProcessGroup`, `update`).
     ProcessGroupAdded,
+    /// `PROCESS_GROUP_REMOVED`: a group was removed (`removeProcessGroup`, `update`).
     ProcessGroupRemoved,
 }
 

@@ -3,23 +3,42 @@
 /// A fault code of the `supervisor.*` and `system.*` namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FaultCode {
+    /// 1, `UNKNOWN_METHOD`: no callable method of that name.
     UnknownMethod,
+    /// 2, `INCORRECT_PARAMETERS`: the wrong number or types of parameters.
     IncorrectParameters,
+    /// 3, `BAD_ARGUMENTS`: well-typed parameters with values the method refuses (a log
+    /// offset or length out of range).
     BadArguments,
+    /// 4, `SIGNATURE_UNSUPPORTED`: `system.methodSignature`/`methodHelp` of an unknown method.
     SignatureUnsupported,
+    /// 6, `SHUTDOWN_STATE`: the daemon is shutting down and refuses the call.
     ShutdownState,
+    /// 10, `BAD_NAME`: no process or group of that name.
     BadName,
+    /// 11, `BAD_SIGNAL`: the signal name or number is not a signal.
     BadSignal,
+    /// 20, `NO_FILE`: the command or log file does not exist.
     NoFile,
+    /// 21, `NOT_EXECUTABLE`: the command exists but cannot be executed.
     NotExecutable,
+    /// 30, `FAILED`: the operation failed (the fault string says why).
     Failed,
+    /// 40, `ABNORMAL_TERMINATION`: a process waited on left STARTING for a state other than RUNNING.
     AbnormalTermination,
+    /// 50, `SPAWN_ERROR`: the process could not be spawned.
     SpawnError,
+    /// 60, `ALREADY_STARTED`: start of a process that is already running.
     AlreadyStarted,
+    /// 70, `NOT_RUNNING`: stop, signal or stdin write to a process that is not running.
     NotRunning,
+    /// 80, `SUCCESS`: the status of a successful entry in a group result list (never a fault).
     Success,
+    /// 90, `ALREADY_ADDED`: `addProcessGroup` of a group that is already active.
     AlreadyAdded,
+    /// 91, `STILL_RUNNING`: `removeProcessGroup` of a group with processes still running.
     StillRunning,
+    /// 92, `CANT_REREAD`: `reloadConfig` could not read the configuration.
     CantReread,
 }
 
@@ -103,7 +122,10 @@ impl FaultCode {
 /// An XML-RPC fault: `faultCode` and `faultString`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
+    /// The numeric `faultCode`; any integer a peer sent, not only the known
+    /// [`FaultCode`]s.
     pub code: i32,
+    /// The `faultString`: the code's name, then `: ` and a detail when there is one.
     pub string: String,
 }
 

@@ -7,6 +7,8 @@
 //! The daemon and `supervisorctl` both build on these types so that a code or a name
 //! seen by a user is spelled in exactly one place.
 
+#![forbid(unsafe_code)]
+
 pub mod events;
 pub mod faults;
 pub mod pyint;

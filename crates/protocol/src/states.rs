@@ -3,13 +3,22 @@
 /// The state of one supervised process (`statename`/`state` in `getProcessInfo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProcessState {
+    /// 0, `STOPPED`: not running, stopped on purpose or never started.
     Stopped,
+    /// 10, `STARTING`: spawned, not yet up for `startsecs`.
     Starting,
+    /// 20, `RUNNING`: up for at least `startsecs`.
     Running,
+    /// 30, `BACKOFF`: exited while STARTING; waits before the next try.
     Backoff,
+    /// 40, `STOPPING`: sent its stop signal, not yet reaped.
     Stopping,
+    /// 100, `EXITED`: exited from RUNNING (expectedly or not).
     Exited,
+    /// 200, `FATAL`: could not be started after `startretries` tries.
     Fatal,
+    /// 1000, `UNKNOWN`: signalling the process failed in an unexpected way; its state is
+    /// not known.
     Unknown,
 }
 
@@ -101,9 +110,13 @@ impl std::fmt::Display for ProcessState {
 /// The daemon's own state (`supervisor.getState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupervisorState {
+    /// 2, `FATAL`: the daemon hit an unrecoverable error.
     Fatal,
+    /// 1, `RUNNING`: the normal state.
     Running,
+    /// 0, `RESTARTING`: a restart was requested (SIGHUP, `supervisor.restart`).
     Restarting,
+    /// -1, `SHUTDOWN`: shutting down (SIGTERM, `supervisor.shutdown`).
     Shutdown,
 }
 
@@ -132,9 +145,13 @@ impl SupervisorState {
 /// The protocol state of one event-listener process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerState {
+    /// 10, `READY`: sent `READY`; may be sent the next event.
     Ready,
+    /// 20, `BUSY`: has an event and owes a `RESULT`.
     Busy,
+    /// 30, `ACKNOWLEDGED`: started, has not sent `READY` yet (or just sent a result).
     Acknowledged,
+    /// 40, `UNKNOWN`: sent something the protocol does not allow; gets no events.
     Unknown,
 }
 

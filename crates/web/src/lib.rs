@@ -20,6 +20,8 @@
 //! anything here), `/logtail` streaming and the `/events` SSE stream (served by the daemon;
 //! the page's script consumes them).
 
+#![forbid(unsafe_code)]
+
 pub mod action;
 pub mod assets;
 pub mod clock;
