@@ -771,6 +771,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
     }
 }
 
+/// Timeouts are cut to this, so no deadline computation can overflow.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 async fn serve_tracked<I>(
     io: I,
     ctx: Arc<ServerContext>,
@@ -788,10 +791,10 @@ async fn serve_tracked<I>(
         // `Content-Type`, not `content-type`: what the reference sends, for naive clients.
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.limits.idle_timeout)
+        .header_read_timeout(ctx.limits.idle_timeout.min(LONGEST_TIMEOUT))
         .max_buf_size(ctx.limits.max_head.max(8192))
         .max_headers(ctx.limits.max_headers);
-    let first_head_by = conn.accepted() + ctx.limits.head_timeout;
+    let first_head_by = conn.accepted() + ctx.limits.head_timeout.min(LONGEST_TIMEOUT);
     let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
