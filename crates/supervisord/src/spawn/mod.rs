@@ -825,15 +825,19 @@ const ALL_SIGNALS: u64 = !0;
 /// Sets the calling thread's signal mask with the raw system call, so that glibc's
 /// internal signals are covered too. Returns the previous mask.
 unsafe fn raw_sigmask(how: libc::c_int, set: u64) -> u64 {
-    let mut old: u64 = 0;
-    libc::syscall(
-        libc::SYS_rt_sigprocmask,
-        how,
-        &set as *const u64,
-        &mut old as *mut u64,
-        std::mem::size_of::<u64>(),
-    );
-    old
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe {
+        let mut old: u64 = 0;
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &set as *const u64,
+            &mut old as *mut u64,
+            std::mem::size_of::<u64>(),
+        );
+        old
+    }
 }
 
 /// Creates the child with `clone(CLONE_VM | CLONE_VFORK | SIGCHLD | extra)`: the child
@@ -932,60 +936,76 @@ fn max_fd() -> RawFd {
 
 /// Writes all of `buf` to fd 2 (async-signal-safe).
 unsafe fn write_stderr(buf: &[u8]) {
-    write_fd(2, buf)
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe { write_fd(2, buf) }
 }
 
 /// Writes all of `buf` to `fd` (async-signal-safe).
 unsafe fn write_fd(fd: RawFd, buf: &[u8]) {
-    let mut off = 0;
-    while off < buf.len() {
-        let n = libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off);
-        if n < 0 {
-            if *libc::__errno_location() == libc::EINTR {
-                continue;
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe {
+        let mut off = 0;
+        while off < buf.len() {
+            let n = libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off);
+            if n < 0 {
+                if *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                return;
             }
-            return;
+            if n == 0 {
+                return;
+            }
+            off += n as usize;
         }
-        if n == 0 {
-            return;
-        }
-        off += n as usize;
     }
 }
 
 /// Writes the symbolic name of `errno` (or its number) followed by a newline.
 unsafe fn write_errno_line(code: i32) {
-    match errno_static_name(code) {
-        Some(name) => write_stderr(name.as_bytes()),
-        None => {
-            let mut digits = [0u8; 12];
-            let mut i = digits.len();
-            let mut v = code.unsigned_abs();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe {
+        match errno_static_name(code) {
+            Some(name) => write_stderr(name.as_bytes()),
+            None => {
+                let mut digits = [0u8; 12];
+                let mut i = digits.len();
+                let mut v = code.unsigned_abs();
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    if v == 0 {
+                        break;
+                    }
                 }
+                if code < 0 {
+                    i -= 1;
+                    digits[i] = b'-';
+                }
+                write_stderr(&digits[i..]);
             }
-            if code < 0 {
-                i -= 1;
-                digits[i] = b'-';
-            }
-            write_stderr(&digits[i..]);
         }
+        write_stderr(b"\n");
     }
-    write_stderr(b"\n");
 }
 
 unsafe fn errno() -> i32 {
-    *libc::__errno_location()
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe { *libc::__errno_location() }
 }
 
 unsafe fn child_fail() -> ! {
-    write_stderr(b"supervisor: child process was not spawned\n");
-    libc::_exit(127)
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe {
+        write_stderr(b"supervisor: child process was not spawned\n");
+        libc::_exit(127)
+    }
 }
 
 #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
@@ -997,101 +1017,105 @@ use libc::{
 
 /// The child side of [`spawn`]. Only async-signal-safe calls from here on.
 unsafe fn child_exec(plan: &ChildPlan, fds: ChildFds) -> ! {
-    // Start from a clean signal state: the daemon blocks and ignores signals (SIGPIPE in
-    // particular) that a program expects at their defaults. Dispositions go back to the
-    // default while every signal is still blocked (after clone the child shares the
-    // daemon's memory, so none of the daemon's handlers may run here), then the mask is
-    // emptied.
-    for sig in 1..65 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::signal(sig, libc::SIG_DFL);
+    // SAFETY: the caller upholds this function's contract (a raw, async-signal-safe
+    // system call on descriptors and memory that are valid for its duration).
+    unsafe {
+        // Start from a clean signal state: the daemon blocks and ignores signals (SIGPIPE in
+        // particular) that a program expects at their defaults. Dispositions go back to the
+        // default while every signal is still blocked (after clone the child shares the
+        // daemon's memory, so none of the daemon's handlers may run here), then the mask is
+        // emptied.
+        for sig in 1..65 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
         }
-    }
-    raw_sigmask(libc::SIG_SETMASK, 0);
+        raw_sigmask(libc::SIG_SETMASK, 0);
 
-    if let Some(below) = fds.unshare_below {
-        // Started on the daemon's fd table: take a private one holding only the low
-        // descriptors (ours are parked there) before touching any descriptor.
-        if libc::syscall(
-            libc::SYS_close_range,
-            below,
-            libc::c_uint::MAX,
-            CLOSE_RANGE_UNSHARE,
-        ) != 0
-        {
-            // Still sharing: only write to our own stderr pipe, then leave.
-            write_fd(fds.stderr, b"supervisor: child process was not spawned\n");
-            libc::_exit(127);
+        if let Some(below) = fds.unshare_below {
+            // Started on the daemon's fd table: take a private one holding only the low
+            // descriptors (ours are parked there) before touching any descriptor.
+            if libc::syscall(
+                libc::SYS_close_range,
+                below,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_UNSHARE,
+            ) != 0
+            {
+                // Still sharing: only write to our own stderr pipe, then leave.
+                write_fd(fds.stderr, b"supervisor: child process was not spawned\n");
+                libc::_exit(127);
+            }
         }
-    }
 
-    libc::setpgid(0, 0);
+        libc::setpgid(0, 0);
 
-    libc::dup2(fds.stdin, 0);
-    libc::dup2(fds.stdout, 1);
-    libc::dup2(fds.stderr, 2);
-    for fd in 0..3 {
-        libc::fcntl(fd, libc::F_SETFD, 0);
-    }
-    if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-        for fd in 3..plan.max_fd {
-            libc::close(fd);
+        libc::dup2(fds.stdin, 0);
+        libc::dup2(fds.stdout, 1);
+        libc::dup2(fds.stderr, 2);
+        for fd in 0..3 {
+            libc::fcntl(fd, libc::F_SETFD, 0);
         }
-    }
-
-    match &plan.user {
-        UserPlan::Keep => {}
-        UserPlan::Fail(msg) => {
-            write_stderr(msg);
-            child_fail();
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..plan.max_fd {
+                libc::close(fd);
+            }
         }
-        UserPlan::Switch {
-            uid,
-            gid,
-            groups,
-            groups_failed,
-            gid_failed,
-            uid_failed,
-        } => {
-            // Raw system calls: glibc's wrappers would try to change the credentials of
-            // every thread of the daemon, whose memory a cloned child shares.
-            if libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) != 0 {
-                write_stderr(groups_failed);
+
+        match &plan.user {
+            UserPlan::Keep => {}
+            UserPlan::Fail(msg) => {
+                write_stderr(msg);
                 child_fail();
             }
-            if libc::syscall(SYS_SETGID, *gid) != 0 {
-                write_stderr(gid_failed);
-                child_fail();
+            UserPlan::Switch {
+                uid,
+                gid,
+                groups,
+                groups_failed,
+                gid_failed,
+                uid_failed,
+            } => {
+                // Raw system calls: glibc's wrappers would try to change the credentials of
+                // every thread of the daemon, whose memory a cloned child shares.
+                if libc::syscall(SYS_SETGROUPS, groups.len(), groups.as_ptr()) != 0 {
+                    write_stderr(groups_failed);
+                    child_fail();
+                }
+                if libc::syscall(SYS_SETGID, *gid) != 0 {
+                    write_stderr(gid_failed);
+                    child_fail();
+                }
+                if libc::syscall(SYS_SETUID, *uid) != 0 {
+                    let code = errno();
+                    write_stderr(uid_failed);
+                    write_errno_line(code);
+                    child_fail();
+                }
             }
-            if libc::syscall(SYS_SETUID, *uid) != 0 {
+        }
+
+        if let Some(dir) = &plan.directory {
+            if libc::chdir(dir.as_ptr()) != 0 {
                 let code = errno();
-                write_stderr(uid_failed);
+                write_stderr(&plan.chdir_failed);
                 write_errno_line(code);
                 child_fail();
             }
         }
-    }
-
-    if let Some(dir) = &plan.directory {
-        if libc::chdir(dir.as_ptr()) != 0 {
-            let code = errno();
-            write_stderr(&plan.chdir_failed);
-            write_errno_line(code);
-            child_fail();
+        if let Some(mask) = plan.umask {
+            libc::umask(mask);
         }
+        libc::execve(
+            plan.path.as_ptr(),
+            plan.argv_ptrs.as_ptr(),
+            plan.env_ptrs.as_ptr(),
+        );
+        let code = errno();
+        write_stderr(&plan.exec_failed);
+        write_errno_line(code);
+        child_fail()
     }
-    if let Some(mask) = plan.umask {
-        libc::umask(mask);
-    }
-    libc::execve(
-        plan.path.as_ptr(),
-        plan.argv_ptrs.as_ptr(),
-        plan.env_ptrs.as_ptr(),
-    );
-    let code = errno();
-    write_stderr(&plan.exec_failed);
-    write_errno_line(code);
-    child_fail()
 }
 
 #[cfg(test)]
