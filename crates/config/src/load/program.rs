@@ -36,9 +36,6 @@ fn processes_inner(
     file: &str,
 ) -> R<Vec<ProcessConfig>> {
     let program_name = dt::parse_name(section_suffix(section)).map_err(Fail::msg)?;
-    let cwd = ld.ctx.cwd.clone();
-    let home = ld.home().map(String::from);
-    let home = home.as_deref();
     let mut common = Expansions::new();
     common.set_str("here", ld.here.clone());
     common.set_str("program_name", program_name.clone());
@@ -162,76 +159,22 @@ fn processes_inner(
             .getp(s, "directory", &common, &prog_env)?
             .map(|v| v.value);
 
-        let mut channels: Vec<LogChannelConfig> = Vec::new();
-        let mut stderr_named = false;
-        for ch in ["stdout", "stderr"] {
-            let lf_key = format!("{ch}_logfile");
-            let logfile = match ld.getp(s, &lf_key, &common, &prog_env)? {
-                Some(v) => {
-                    let twice = expand(
-                        &v.value,
-                        &Scope::three(&common, &ld.environ, &prog_env),
-                        &lf_key,
-                    )
-                    .map_err(|m| Fail::at(m, &v))?;
-                    conv(&Val { value: twice, ..v }, |x| {
-                        dt::logfile_name(x, &cwd, home)
-                    })?
-                }
-                None => LogName::Auto,
-            };
-            let backups = match ld.getp(s, &format!("{ch}_logfile_backups"), &common, &prog_env)? {
-                Some(v) => conv(&v, dt::parse_int)?,
-                None => 10,
-            };
-            let mb_key = format!("{ch}_logfile_maxbytes");
-            let v = match ld.getp(s, &mb_key, &common, &prog_env)? {
-                Some(v) => v,
-                None => Val {
-                    value: "50MB".into(),
-                    key: mb_key.clone(),
-                    entry: None,
-                },
-            };
-            let maxbytes_signed = conv(&v, dt::parse_byte_size_signed)?;
-            let maxbytes = dt::clamp_u64(maxbytes_signed);
-            let sy_key = format!("{ch}_syslog");
-            let mut syslog = match ld.getp(s, &sy_key, &common, &prog_env)? {
-                Some(v) => conv(&v, dt::parse_bool)?,
-                None => false,
-            };
-            if ch == "stderr" {
-                stderr_named = matches!(logfile, LogName::Path(_));
-            }
-            let mut logfile = logname_to_logfile(logfile);
-            if logfile == LogFile::Syslog {
-                ld.warnings.push(format!(
-                    "For [{s}], {lf_key}=syslog but this is deprecated and will be removed.  Use {sy_key}=true to enable syslog instead."
-                ));
-                logfile = LogFile::None;
-                syslog = true;
-            }
-            if logfile == LogFile::Auto && maxbytes_signed == 0 {
-                ld.warnings.push(format!(
-                    "For [{s}], AUTO logging used for {lf_key} without rollover, set maxbytes > 0 to avoid filling up filesystem unintentionally"
-                ));
-            }
-            let (cmax, events) = if ch == "stdout" {
-                (stdout_cmax, stdout_events)
-            } else {
-                (stderr_cmax, stderr_events)
-            };
-            channels.push(LogChannelConfig {
-                logfile,
-                logfile_maxbytes: maxbytes,
-                logfile_backups: backups.clamp(0, u32::MAX as i64) as u32,
-                capture_maxbytes: cmax,
-                events_enabled: events,
-                syslog,
-            });
-        }
-        let mut stderr = channels.pop().expect("two channels");
-        let stdout = channels.pop().expect("two channels");
+        let (stdout, _) = read_channel(
+            ld,
+            s,
+            "stdout",
+            (&common, &prog_env),
+            stdout_cmax,
+            stdout_events,
+        )?;
+        let (mut stderr, stderr_named) = read_channel(
+            ld,
+            s,
+            "stderr",
+            (&common, &prog_env),
+            stderr_cmax,
+            stderr_events,
+        )?;
         if redirect_stderr {
             if stderr_named {
                 ld.warnings.push(format!(
@@ -284,4 +227,78 @@ fn processes_inner(
     }
     out.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
     Ok(out)
+}
+
+/// One log channel (`ch` is `stdout` or `stderr`) of one process of section `s`: its
+/// `{ch}_logfile*` and `{ch}_syslog` keys expanded with this round's names
+/// (`common`, `prog_env`), with the reference's warnings. Also says whether the logfile
+/// names a file (for the `redirect_stderr` warning).
+fn read_channel(
+    ld: &mut Loader<'_>,
+    s: &str,
+    ch: &str,
+    (common, prog_env): (&Expansions, &Expansions),
+    capture_maxbytes: u64,
+    events_enabled: bool,
+) -> R<(LogChannelConfig, bool)> {
+    let ctx = ld.ctx;
+    let (cwd, home) = (&ctx.cwd, ctx.home());
+    let lf_key = format!("{ch}_logfile");
+    let logfile = match ld.getp(s, &lf_key, common, prog_env)? {
+        Some(v) => {
+            let twice = expand(
+                &v.value,
+                &Scope::three(common, &ld.environ, prog_env),
+                &lf_key,
+            )
+            .map_err(|m| Fail::at(m, &v))?;
+            conv(&Val { value: twice, ..v }, |x| {
+                dt::logfile_name(x, cwd, home)
+            })?
+        }
+        None => LogName::Auto,
+    };
+    let backups = match ld.getp(s, &format!("{ch}_logfile_backups"), common, prog_env)? {
+        Some(v) => conv(&v, dt::parse_int)?,
+        None => 10,
+    };
+    let mb_key = format!("{ch}_logfile_maxbytes");
+    let v = match ld.getp(s, &mb_key, common, prog_env)? {
+        Some(v) => v,
+        None => Val {
+            value: "50MB".into(),
+            key: mb_key.clone(),
+            entry: None,
+        },
+    };
+    let maxbytes_signed = conv(&v, dt::parse_byte_size_signed)?;
+    let maxbytes = dt::clamp_u64(maxbytes_signed);
+    let sy_key = format!("{ch}_syslog");
+    let mut syslog = match ld.getp(s, &sy_key, common, prog_env)? {
+        Some(v) => conv(&v, dt::parse_bool)?,
+        None => false,
+    };
+    let names_file = matches!(logfile, LogName::Path(_));
+    let mut logfile = logname_to_logfile(logfile);
+    if logfile == LogFile::Syslog {
+        ld.warnings.push(format!(
+            "For [{s}], {lf_key}=syslog but this is deprecated and will be removed.  Use {sy_key}=true to enable syslog instead."
+        ));
+        logfile = LogFile::None;
+        syslog = true;
+    }
+    if logfile == LogFile::Auto && maxbytes_signed == 0 {
+        ld.warnings.push(format!(
+            "For [{s}], AUTO logging used for {lf_key} without rollover, set maxbytes > 0 to avoid filling up filesystem unintentionally"
+        ));
+    }
+    let channel = LogChannelConfig {
+        logfile,
+        logfile_maxbytes: maxbytes,
+        logfile_backups: backups.clamp(0, u32::MAX as i64) as u32,
+        capture_maxbytes,
+        events_enabled,
+        syslog,
+    };
+    Ok((channel, names_file))
 }
