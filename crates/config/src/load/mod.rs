@@ -175,22 +175,19 @@ impl<'a> Loader<'a> {
         default: Option<&str>,
         extra: &Expansions,
     ) -> R<Option<Val>> {
-        let (raw, entry) = match self.ini.get(section, key) {
-            Some(Entry { value, file, line }) => (value.clone(), Some((file.clone(), *line))),
-            None => match default {
-                Some(d) => (d.to_string(), None),
-                None => return Ok(None),
-            },
-        };
-        let v = Val {
-            value: raw,
-            key: key.to_string(),
-            entry,
-        };
+        if default.is_none() && self.ini.get(section, key).is_none() {
+            return Ok(None);
+        }
+        let v = self.raw(section, key, default.unwrap_or_default());
+        self.expand(section, v, extra).map(Some)
+    }
+
+    /// A looked-up value expanded with ENV_* plus `extra`.
+    fn expand(&self, section: &str, v: Val, extra: &Expansions) -> R<Val> {
         let scope = Scope::two(&self.environ, extra);
-        let value =
-            expand(&v.value, &scope, &format!("{section}.{key}")).map_err(|m| Fail::at(m, &v))?;
-        Ok(Some(Val { value, ..v }))
+        let value = expand(&v.value, &scope, &format!("{section}.{}", v.key))
+            .map_err(|m| Fail::at(m, &v))?;
+        Ok(Val { value, ..v })
     }
 
     /// `get` inside the per-process loop: ENV_* globals, then the section's names, then the
@@ -221,9 +218,7 @@ impl<'a> Loader<'a> {
 
     /// `get` for a key with a string default (never `None`).
     fn get_d(&self, section: &str, key: &str, default: &str, extra: &Expansions) -> R<Val> {
-        Ok(self
-            .get(section, key, Some(default), extra)?
-            .expect("a default was given"))
+        self.expand(section, self.raw(section, key, default), extra)
     }
 
     /// The raw value without expansion.
