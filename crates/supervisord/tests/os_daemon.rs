@@ -35,6 +35,8 @@ fn daemonize_detaches_chdirs_sets_umask_and_writes_pidfile() {
         let result = std::panic::catch_unwind(|| {
             let msgs = daemon::daemonize(Some(&workdir), 0o027).unwrap();
             let (_, started) = daemon::write_pidfile(&pidfile);
+            // SAFETY: umask only swaps the process's file mode mask (read, then put back); no
+            // memory is involved.
             let umask = unsafe {
                 let m = libc::umask(0);
                 libc::umask(m);
@@ -43,6 +45,7 @@ fn daemonize_detaches_chdirs_sets_umask_and_writes_pidfile() {
             let text = format!(
                 "pid={}\nsid={}\numask={:o}\ncwd={}\nstdin={}\nmsgs={}\nstarted={}\nEND\n",
                 std::process::id(),
+                // SAFETY: getsid(0) asks for this process's session id; no memory is involved.
                 unsafe { libc::getsid(0) },
                 umask,
                 std::env::current_dir().unwrap().display(),
@@ -55,16 +58,22 @@ fn daemonize_detaches_chdirs_sets_umask_and_writes_pidfile() {
             );
             std::fs::write(&report, text).unwrap();
         });
+        // SAFETY: _exit ends the forked child at once, without running destructors or exit handlers
+        // on state copied from the test process.
         unsafe { libc::_exit(if result.is_ok() { 0 } else { 1 }) };
     }
     // The helper is the "parent" half of daemonize: it must exit 0 right away.
     let mut st = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
+        // SAFETY: waitpid writes one int through a pointer to a live local; `helper` is our
+        // unreaped child.
         if unsafe { libc::waitpid(helper, &mut st, libc::WNOHANG) } == helper {
             break;
         }
         if Instant::now() > deadline {
+            // SAFETY: kill takes plain integers; `helper` is our child, not yet reaped, so its pid
+            // cannot have been reused.
             unsafe { libc::kill(helper, libc::SIGKILL) };
             panic!("daemonize parent did not exit");
         }
@@ -107,6 +116,8 @@ fn daemonize_detaches_chdirs_sets_umask_and_writes_pidfile() {
         std::thread::sleep(Duration::from_millis(10));
     }
     if daemon::pid_alive(pid) {
+        // SAFETY: kill takes plain integers; `pid` is the detached daemon this test started, seen
+        // alive just above.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }

@@ -62,6 +62,8 @@ fn pump(pid: i32, stdout: OwnedFd, limit: Duration, mut sink: impl FnMut(&[u8]))
         // Drain until the pipe is empty (as the daemon's edge-triggered readers do), then
         // wait for readiness.
         loop {
+            // SAFETY: read writes at most buf.len() bytes into `buf`, which is valid for that
+            // length; the pipe end is owned by `stdout`.
             let n = unsafe { libc::read(stdout.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 sink(&buf[..n as usize]);
@@ -76,15 +78,22 @@ fn pump(pid: i32, stdout: OwnedFd, limit: Duration, mut sink: impl FnMut(&[u8]))
             events: libc::POLLIN,
             revents: 0,
         };
+        // SAFETY: poll reads and writes the one pollfd `pfd` points to, a live local.
         unsafe { libc::poll(&mut pfd, 1, 100) };
     }
     let mut st = 0;
     loop {
+        // SAFETY: waitpid writes one int through a pointer to a live local; `pid` is our unreaped
+        // child.
         if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } == pid {
             break;
         }
         if Instant::now() > deadline {
+            // SAFETY: kill takes plain integers; `pid` is our child, not yet reaped, so its pid
+            // cannot have been reused.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: waitpid writes one int through a pointer to a live local; `pid` is our child,
+            // just killed.
             unsafe { libc::waitpid(pid, &mut st, 0) };
             panic!("child did not exit in time");
         }

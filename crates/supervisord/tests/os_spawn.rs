@@ -75,9 +75,13 @@ fn collect(child: Child, limit: Duration) -> (i32, String, String) {
                 revents: 0,
             })
             .collect();
+        // SAFETY: poll reads and writes pfds.len() pollfds in `pfds`, a live Vec of exactly that
+        // length.
         unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as _, 100) };
         for o in outs.iter_mut().filter(|o| !o.2) {
             let mut buf = [0u8; 65536];
+            // SAFETY: read writes at most buf.len() bytes into `buf`, which is valid for that
+            // length; the fd is owned by `o.0`.
             let n = unsafe { libc::read(o.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 o.1.extend_from_slice(&buf[..n as usize]);
@@ -103,6 +107,8 @@ fn collect(child: Child, limit: Duration) -> (i32, String, String) {
 fn wait_pid(pid: i32, deadline: Instant) -> i32 {
     loop {
         let mut st = 0;
+        // SAFETY: waitpid writes one int through a pointer to a live local; `pid` is our unreaped
+        // child.
         let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
         if r == pid {
             return if libc::WIFEXITED(st) {
@@ -112,7 +118,11 @@ fn wait_pid(pid: i32, deadline: Instant) -> i32 {
             };
         }
         if Instant::now() > deadline {
+            // SAFETY: kill takes plain integers; `pid` is our child, not yet reaped, so its pid
+            // cannot have been reused.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: waitpid writes one int through a pointer to a live local; `pid` is our child,
+            // just killed.
             unsafe { libc::waitpid(pid, &mut st, 0) };
             panic!("child {pid} did not exit in time");
         }
@@ -235,8 +245,10 @@ fn stdin_pipe_reaches_child() {
 fn child_has_own_process_group_clean_fds_and_default_signals() {
     let p = process("sh -c 'exec sleep 5'");
     // Leak an fd without CLOEXEC in the parent: the child must not inherit it.
+    // SAFETY: dup takes and returns plain descriptors; fd 0 is open for the whole test run.
     let leaked = unsafe { libc::dup(0) };
     let child = spawn(&request(&p)).unwrap();
+    // SAFETY: closes the descriptor `dup` returned above; nothing else owns or uses it.
     unsafe { libc::close(leaked) };
     let pid = child.pid;
     let deadline = Instant::now() + LIMIT;
@@ -251,6 +263,8 @@ fn child_has_own_process_group_clean_fds_and_default_signals() {
     fds.sort();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // SAFETY: kill takes plain integers; `pid` is our running child, reaped only by `collect`
+    // below.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let (code, _, _) = collect(child, LIMIT);
     assert_eq!(code, -libc::SIGKILL);
@@ -293,6 +307,7 @@ fn user_switch_or_nonroot_refusal() {
     p.user = Some("nobody".into());
     p.uid = Some(65534);
     let (code, out, err) = collect(spawn(&request(&p)).unwrap(), LIMIT);
+    // SAFETY: getuid cannot fail and touches no memory.
     if unsafe { libc::getuid() } == 0 {
         assert_eq!(code, 0, "{err}");
         assert_eq!(out, "65534\n");
@@ -305,6 +320,7 @@ fn user_switch_or_nonroot_refusal() {
         );
     }
     // Asking for the current uid is always fine.
+    // SAFETY: getuid cannot fail and touches no memory.
     let me = unsafe { libc::getuid() };
     let mut p = process("id -u");
     p.user = Some(me.to_string());

@@ -62,6 +62,8 @@ fn spawn_as_root_user() -> (i32, String) {
     let mut err = Vec::new();
     loop {
         let mut buf = [0u8; 4096];
+        // SAFETY: read writes at most buf.len() bytes into `buf`, which is valid for that length;
+        // the fd is owned by `err_fd`.
         let n = unsafe { libc::read(err_fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n > 0 {
             err.extend_from_slice(&buf[..n as usize]);
@@ -72,6 +74,8 @@ fn spawn_as_root_user() -> (i32, String) {
         }
     }
     let mut st = 0;
+    // SAFETY: waitpid writes one int through a pointer to a live local; `child.pid` is our unreaped
+    // child.
     unsafe { libc::waitpid(child.pid, &mut st, 0) };
     (
         libc::WEXITSTATUS(st),
@@ -83,6 +87,7 @@ fn spawn_as_root_user() -> (i32, String) {
 fn nonroot_daemon_cannot_switch_user() {
     let expected = "supervisor: couldn't setuid to 0: Can't drop privilege as nonroot user\n\
                     supervisor: child process was not spawned\n";
+    // SAFETY: getuid cannot fail and touches no memory.
     if unsafe { libc::getuid() } != 0 {
         assert_eq!(spawn_as_root_user(), (127, expected.to_string()));
         return;
@@ -98,6 +103,8 @@ fn nonroot_daemon_cannot_switch_user() {
     let helper = unsafe { libc::fork() };
     assert!(helper >= 0);
     if helper == 0 {
+        // SAFETY: in the forked helper: setgid/setuid take plain integers and change only its own
+        // credentials.
         let ok = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 };
         let code = if ok {
             let (status, err) = spawn_as_root_user();
@@ -105,16 +112,24 @@ fn nonroot_daemon_cannot_switch_user() {
         } else {
             2
         };
+        // SAFETY: _exit ends the forked helper at once, without running destructors or exit
+        // handlers on state copied from the test process.
         unsafe { libc::_exit(code) };
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut st = 0;
     loop {
+        // SAFETY: waitpid writes one int through a pointer to a live local; `helper` is our
+        // unreaped child.
         if unsafe { libc::waitpid(helper, &mut st, libc::WNOHANG) } == helper {
             break;
         }
         if Instant::now() > deadline {
+            // SAFETY: kill takes plain integers; `helper` is our child, not yet reaped, so its pid
+            // cannot have been reused.
             unsafe { libc::kill(helper, libc::SIGKILL) };
+            // SAFETY: waitpid writes one int through a pointer to a live local; `helper` is our
+            // child, just killed.
             unsafe { libc::waitpid(helper, &mut st, 0) };
             panic!("helper did not finish");
         }
