@@ -535,6 +535,19 @@ mod tests {
         );
         assert!(parse_int("_1").is_err());
         assert!(parse_int("").is_err());
+        assert_eq!(
+            parse_int("99999999999999999999").unwrap_err(),
+            "value '99999999999999999999' is out of the supported range"
+        );
+        // int() skips Unicode White_Space around the digits but not U+001C..U+001F, which
+        // str.isspace() (and so the INI reader's strip) counts as blanks
+        assert_eq!(parse_int("\u{a0}7\u{2003}").unwrap(), 7);
+        assert_eq!(
+            parse_int("\u{1c}7").unwrap_err(),
+            "invalid literal for int() with base 10: '\\x1c7'"
+        );
+        assert_eq!(parse_octal("0o_22"), Ok(0o22));
+        assert_eq!(parse_exitcodes(" 1, 2 ,3"), Ok(vec![1, 2, 3]));
     }
 
     #[test]
