@@ -123,9 +123,10 @@ impl Fail {
     }
 }
 
-type R<T> = Result<T, Fail>;
+/// What the readers of one section return: a [`Fail`] gets the section suffix later.
+type SectionResult<T> = Result<T, Fail>;
 
-fn conv<T>(v: &Val, f: impl FnOnce(&str) -> Result<T, String>) -> R<T> {
+fn conv<T>(v: &Val, f: impl FnOnce(&str) -> Result<T, String>) -> SectionResult<T> {
     f(&v.value).map_err(|m| Fail::at(m, v))
 }
 
@@ -174,7 +175,7 @@ impl<'a> Loader<'a> {
         key: &str,
         default: Option<&str>,
         extra: &Expansions,
-    ) -> R<Option<Val>> {
+    ) -> SectionResult<Option<Val>> {
         if default.is_none() && self.ini.get(section, key).is_none() {
             return Ok(None);
         }
@@ -183,7 +184,7 @@ impl<'a> Loader<'a> {
     }
 
     /// A looked-up value expanded with ENV_* plus `extra`.
-    fn expand(&self, section: &str, v: Val, extra: &Expansions) -> R<Val> {
+    fn expand(&self, section: &str, v: Val, extra: &Expansions) -> SectionResult<Val> {
         let scope = Scope::two(&self.environ, extra);
         let value = expand(&v.value, &scope, &format!("{section}.{}", v.key))
             .map_err(|m| Fail::at(m, &v))?;
@@ -198,7 +199,7 @@ impl<'a> Loader<'a> {
         key: &str,
         common: &Expansions,
         prog: &Expansions,
-    ) -> R<Option<Val>> {
+    ) -> SectionResult<Option<Val>> {
         let Some(Entry { value, file, line }) = self.ini.get(section, key) else {
             return Ok(None);
         };
@@ -217,7 +218,13 @@ impl<'a> Loader<'a> {
     }
 
     /// `get` for a key with a string default (never `None`).
-    fn get_d(&self, section: &str, key: &str, default: &str, extra: &Expansions) -> R<Val> {
+    fn get_d(
+        &self,
+        section: &str,
+        key: &str,
+        default: &str,
+        extra: &Expansions,
+    ) -> SectionResult<Val> {
         self.expand(section, self.raw(section, key, default), extra)
     }
 
@@ -244,7 +251,7 @@ impl<'a> Loader<'a> {
         key: &str,
         default: i64,
         extra: &Expansions,
-    ) -> R<i64> {
+    ) -> SectionResult<i64> {
         match self.get(section, key, None, extra)? {
             Some(v) => conv(&v, dt::parse_int),
             None => Ok(default),

@@ -34,7 +34,7 @@ fn processes_inner(
     section: &str,
     group_name: &str,
     file: &str,
-) -> R<Vec<ProcessConfig>> {
+) -> SectionResult<Vec<ProcessConfig>> {
     let program_name = dt::parse_name(section_suffix(section)).map_err(Fail::msg)?;
     let mut common = Expansions::new();
     common.set_str("here", ld.here.clone());
@@ -43,12 +43,13 @@ fn processes_inner(
     common.set_str("group_name", group_name.to_string());
     let s = section;
 
-    let gi = |ld: &Loader<'_>, key: &str, d: i64, c: &Expansions| ld.get_int_default(s, key, d, c);
-    let gb = |ld: &Loader<'_>, key: &str, d: &str, c: &Expansions| -> R<bool> {
+    let int_key =
+        |ld: &Loader<'_>, key: &str, d: i64, c: &Expansions| ld.get_int_default(s, key, d, c);
+    let bool_key = |ld: &Loader<'_>, key: &str, d: &str, c: &Expansions| -> SectionResult<bool> {
         let v = ld.get_d(s, key, d, c)?;
         conv(&v, dt::parse_bool)
     };
-    let narrow = |v: i64, key: &str| -> R<i32> {
+    let narrow = |v: i64, key: &str| -> SectionResult<i32> {
         dt::int_in(v, &v.to_string()).map_err(|m| Fail {
             message: m,
             key: Some(key.to_string()),
@@ -56,8 +57,8 @@ fn processes_inner(
         })
     };
 
-    let priority = narrow(gi(ld, "priority", 999, &common)?, "priority")?;
-    let autostart = gb(ld, "autostart", "true", &common)?;
+    let priority = narrow(int_key(ld, "priority", 999, &common)?, "priority")?;
+    let autostart = bool_key(ld, "autostart", "true", &common)?;
     let v = ld.get_d(s, "autorestart", "unexpected", &common)?;
     let autorestart = conv(&v, |x| {
         let l = x.to_lowercase();
@@ -68,13 +69,13 @@ fn processes_inner(
             _ => Err(format!("invalid 'autorestart' value {}", py_repr(&l))),
         }
     })?;
-    let startsecs = dt::clamp_u64(gi(ld, "startsecs", 1, &common)?);
-    let startretries = gi(ld, "startretries", 3, &common)?.clamp(0, u32::MAX as i64) as u32;
+    let startsecs = dt::clamp_u64(int_key(ld, "startsecs", 1, &common)?);
+    let startretries = int_key(ld, "startretries", 3, &common)?.clamp(0, u32::MAX as i64) as u32;
     let v = ld.get_d(s, "stopsignal", "TERM", &common)?;
     let stopsignal = conv(&v, dt::parse_signal)?;
-    let stopwaitsecs = dt::clamp_u64(gi(ld, "stopwaitsecs", 10, &common)?);
-    let stopasgroup = gb(ld, "stopasgroup", "false", &common)?;
-    let killasgroup = gb(
+    let stopwaitsecs = dt::clamp_u64(int_key(ld, "stopwaitsecs", 10, &common)?);
+    let stopasgroup = bool_key(ld, "stopasgroup", "false", &common)?;
+    let killasgroup = bool_key(
         ld,
         "killasgroup",
         if stopasgroup { "true" } else { "false" },
@@ -82,16 +83,16 @@ fn processes_inner(
     )?;
     let v = ld.get_d(s, "exitcodes", "0", &common)?;
     let exitcodes = conv(&v, dt::parse_exitcodes)?;
-    let redirect_stderr = gb(ld, "redirect_stderr", "false", &common)?;
-    let numprocs = gi(ld, "numprocs", 1, &common)?;
-    let numprocs_start = gi(ld, "numprocs_start", 0, &common)?;
+    let redirect_stderr = bool_key(ld, "redirect_stderr", "false", &common)?;
+    let numprocs = int_key(ld, "numprocs", 1, &common)?;
+    let numprocs_start = int_key(ld, "numprocs_start", 0, &common)?;
     let env_raw = ld.raw(s, "environment", "");
     let v = ld.get_d(s, "stdout_capture_maxbytes", "0", &common)?;
     let stdout_cmax = conv(&v, dt::parse_byte_size)?;
-    let stdout_events = gb(ld, "stdout_events_enabled", "false", &common)?;
+    let stdout_events = bool_key(ld, "stdout_events_enabled", "false", &common)?;
     let v = ld.get_d(s, "stderr_capture_maxbytes", "0", &common)?;
     let stderr_cmax = conv(&v, dt::parse_byte_size)?;
-    let stderr_events = gb(ld, "stderr_events_enabled", "false", &common)?;
+    let stderr_events = bool_key(ld, "stderr_events_enabled", "false", &common)?;
     let serverurl = ld.get(s, "serverurl", None, &common)?.map(|v| v.value);
     let serverurl = match serverurl {
         Some(u) if py_strip(&u).to_uppercase() == "AUTO" => None,
@@ -240,7 +241,7 @@ fn read_channel(
     (common, prog_env): (&Expansions, &Expansions),
     capture_maxbytes: u64,
     events_enabled: bool,
-) -> R<(LogChannelConfig, bool)> {
+) -> SectionResult<(LogChannelConfig, bool)> {
     let ctx = ld.ctx;
     let (cwd, home) = (&ctx.cwd, ctx.home());
     let lf_key = format!("{ch}_logfile");

@@ -3,7 +3,10 @@
 
 use super::*;
 
-pub(super) fn read_supervisord(ld: &mut Loader<'_>, inc_exp: &Expansions) -> R<SupervisordConfig> {
+pub(super) fn read_supervisord(
+    ld: &mut Loader<'_>,
+    inc_exp: &Expansions,
+) -> SectionResult<SupervisordConfig> {
     let s = "supervisord";
     let mut here = Expansions::new();
     here.set_str("here", ld.here.clone());
