@@ -7,7 +7,7 @@
 //! * [`handle`]: the whole UI in one async call — a [`Request`] in, a [`WebResponse`] out,
 //!   XML-RPC calls made through a closure the daemon provides. Built from the pieces below,
 //!   which can also be used one by one.
-//! * [`route`]: classify a request for a web UI path into a [`WebRequest`] (status page,
+//! * [`route()`]: classify a request for a web UI path into a [`WebRequest`] (status page,
 //!   tail page, action, JSON snapshot, embedded asset, ...), verifying the anti-CSRF token of
 //!   POSTed actions. A GET never changes anything.
 //! * [`render_status_page`], [`render_tail_page`], [`render_status_json`], [`error_page`]:
