@@ -524,10 +524,25 @@ impl Daemon {
     }
 
     /// Reopens the main log and every child log (SIGUSR2).
+    /// A file that cannot be reopened is reported once (WARN, path and OS error) and the
+    /// file already open stays in use.
     pub fn reopen_logs(&mut self) {
-        let _ = self.mainlog.borrow_mut().reopen();
-        for io in self.host.io.values() {
-            io.reopen();
+        let main = self.mainlog.borrow_mut().reopen();
+        if let Err(e) = main {
+            let path = self
+                .mainlog
+                .borrow()
+                .path()
+                .map(|p| p.display().to_string());
+            let path = path.unwrap_or_default();
+            self.log(
+                LogLevel::Warn,
+                &format!("could not reopen log file {path}: {e}"),
+            );
+        }
+        let failed: Vec<String> = self.host.io.values().flat_map(|io| io.reopen()).collect();
+        for text in failed {
+            self.log(LogLevel::Warn, &text);
         }
     }
 

@@ -90,7 +90,19 @@ impl Backend for Daemon {
 
     fn reopen_main_log(&mut self) {
         self.log(LogLevel::Info, "reopening log file");
-        let _ = self.mainlog.borrow_mut().reopen();
+        let reopened = self.mainlog.borrow_mut().reopen();
+        if let Err(e) = reopened {
+            let path = self
+                .mainlog
+                .borrow()
+                .path()
+                .map(|p| p.display().to_string());
+            let path = path.unwrap_or_default();
+            self.log(
+                LogLevel::Warn,
+                &format!("could not reopen log file {path}: {e}"),
+            );
+        }
     }
 
     fn group_names(&self) -> Vec<String> {

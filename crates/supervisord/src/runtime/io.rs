@@ -161,12 +161,23 @@ impl ProcIo {
         )
     }
 
-    /// Reopens both log files (SIGUSR2).
-    pub fn reopen(&self) {
-        let _ = self.stdout.borrow_mut().reopen();
-        if let Some(e) = &self.stderr {
-            let _ = e.borrow_mut().reopen();
+    /// Reopens both log files (SIGUSR2). Returns one main-log warning per file that could
+    /// not be reopened (its channel keeps writing to the file it had open).
+    pub fn reopen(&self) -> Vec<String> {
+        let mut failed = Vec::new();
+        for ch in std::iter::once(&self.stdout).chain(self.stderr.as_ref()) {
+            let mut ch = ch.borrow_mut();
+            if let Err(e) = ch.reopen() {
+                let path = ch.path().map(|p| p.display().to_string());
+                failed.push(format!(
+                    "could not reopen {} log file {} of {}: {e}",
+                    ch.channel().as_str(),
+                    path.as_deref().unwrap_or("(none)"),
+                    self.name
+                ));
+            }
         }
+        failed
     }
 
     /// Removes and reopens both log files (`clearProcessLogs`).
