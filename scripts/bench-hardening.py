@@ -88,7 +88,7 @@ class Daemon:
         if self.nice:
             os.nice(self.nice)
 
-    def start(self, timeout=60.0):
+    def start(self, timeout=180.0):
         self.out = open(self.dir / "daemon.out", "wb")
         self.proc = subprocess.Popen([str(self.binary), "-n", "-c", str(self.conf)],
                                      stdout=self.out, stderr=subprocess.STDOUT,
@@ -234,6 +234,29 @@ def scenario_crashloop(args, d):
     return {
         "spawns/s": (log.count("spawned:") - log_before) / args.seconds,
         "spawnerr": log.count("spawnerr:"),
+        "sampler": s,
+    }
+
+
+# ---- exhaustion --------------------------------------------------------------------------
+
+def configure_exhaustion(args):
+    return "".join(
+        f"[program:p{i:05d}]\ncommand=sleep 100000\nstartsecs=0\nstartretries=0\n"
+        f"stdout_logfile=NONE\nredirect_stderr=true\n\n"
+        for i in range(args.programs))
+
+
+@scenario("exhaustion", "N long-running programs, one group each, more than --nofile allows; "
+          "the last column is the shutdown", configure_exhaustion,
+          options=[(("--programs",), dict(type=int, default=10000))])
+def scenario_exhaustion(args, d):
+    infos = proxy(d.sock, 60).supervisor.getAllProcessInfo()
+    s = Sampler(d)
+    s.run(args.seconds)
+    return {
+        "running": sum(1 for i in infos if i["statename"] == "RUNNING"),
+        "fatal": sum(1 for i in infos if i["statename"] == "FATAL"),
         "sampler": s,
     }
 

@@ -518,16 +518,42 @@ fn shutdown_skips_groups_with_nothing_to_stop_at_once() {
     w.advance(2.0);
     assert_eq!(w.state("g000"), ProcessState::Running);
     assert_eq!(w.state("g199"), ProcessState::Backoff);
+    let pids: Vec<i32> = (0..50).rev().map(|i| w.pid(&format!("g{i:03}"))).collect();
     w.sup.request_shutdown();
     w.tick();
-    let g049 = w.pid("g049");
-    assert_eq!(w.host.kills, vec![(g049, 15)]);
+    // Equal priorities: every running group is signalled in this tick, last name first.
+    assert_eq!(
+        w.host.kills,
+        pids.iter().map(|&p| (p, 15)).collect::<Vec<_>>()
+    );
     assert_eq!(w.state("g199"), ProcessState::Fatal);
     for i in (0..50).rev() {
         let name = format!("g{i:03}");
+        assert!(!w.sup.is_finished());
         w.exit(&name, wait_status_signaled(15, false));
     }
     assert_eq!(w.host.kills.len(), 50);
+    assert!(w.sup.is_finished());
+}
+
+#[test]
+fn shutdown_waits_for_higher_priorities_but_not_for_equal_ones() {
+    let mut w = World::new(vec![
+        group("low", 1, vec![pconf("low")]),
+        group("x", 5, vec![pconf("x")]),
+        group("y", 5, vec![pconf("y")]),
+    ]);
+    w.tick();
+    w.advance(2.0);
+    let (low, x, y) = (w.pid("low"), w.pid("x"), w.pid("y"));
+    w.sup.request_shutdown();
+    w.tick();
+    assert_eq!(w.host.kills, vec![(y, 15), (x, 15)]);
+    w.exit("y", wait_status_signaled(15, false));
+    assert_eq!(w.host.kills.len(), 2, "low waits for x too");
+    w.exit("x", wait_status_signaled(15, false));
+    assert_eq!(w.host.kills, vec![(y, 15), (x, 15), (low, 15)]);
+    w.exit("low", wait_status_signaled(15, false));
     assert!(w.sup.is_finished());
 }
 
