@@ -35,8 +35,32 @@ fn autorestart_matrix() {
             sd.wait_count(&format!("spawned: '{name}'"), 2);
         }
     }
-    // give would-be restarts time to show up
-    std::thread::sleep(Duration::from_millis(700));
+    // A would-be restart is decided by the pass that handles the exit or the next one.
+    // Proof that those passes ran: after the last exit of a program that must stay down,
+    // some restarting program exited and was spawned again (no fixed sleep: on a slow
+    // machine this waits longer, on a fast one it does not wait for nothing).
+    let text = sd.mainlog();
+    let settled = cases
+        .iter()
+        .filter(|c| !c.3)
+        .map(|(name, ..)| {
+            let needle = format!("exited: {name} (");
+            text.rfind(&needle).expect("exit logged") + needle.len()
+        })
+        .max()
+        .expect("cases that stay down");
+    let restarting: Vec<&str> = cases.iter().filter(|c| c.3).map(|c| c.0).collect();
+    sd.wait_until(
+        util::WAIT,
+        "a restart cycle after the last exit of a program that stays down",
+        |t| {
+            let tail = &t[settled..];
+            restarting.iter().any(|name| {
+                tail.find(&format!("exited: {name} ("))
+                    .is_some_and(|at| tail[at..].contains(&format!("spawned: '{name}'")))
+            })
+        },
+    );
     for (name, _, _, restarts) in cases {
         let n = sd.count(&format!("spawned: '{name}'"));
         if restarts {
