@@ -12,6 +12,7 @@ pub mod completions;
 pub mod error;
 pub mod hints;
 pub mod input;
+pub mod namespec;
 pub mod options;
 pub mod rpc;
 pub mod shell;

@@ -1,40 +1,10 @@
-//! Output formatting: the `status` table, `help` columns and texts, JSON documents.
+//! Output formatting: the `status` table, `help` columns, JSON documents.
 
 use supervisor_protocol::Value;
 
-use crate::commands::make_namespec;
 use crate::error::CtlError;
+use crate::namespec::make_namespec;
 use crate::rpc::{member, member_int, member_str, member_truthy};
-
-/// The `help <cmd>` texts (exact reference output; each is printed followed by a newline).
-pub fn help_text(cmd: &str) -> Option<&'static str> {
-    Some(match cmd {
-        "add" => "add <name> [...]\tActivates any updates in config for process/group",
-        "avail" => "avail\t\t\tDisplay all configured processes\navail --json\t\tThe same as a JSON array",
-        "clear" => "clear <name>\t\tClear a process' log files.\nclear <name> <name>\tClear multiple process' log files\nclear all\t\tClear all process' log files",
-        "exit" => "exit\tExit the supervisor shell.",
-        "quit" => "quit\tExit the supervisor shell.",
-        "fg" => "fg <process>\tConnect to a process in foreground mode\n\t\tCtrl-C to exit",
-        "maintail" => "maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\nmaintail -100\tlast 100 *bytes* of supervisord main log file\nmaintail\tlast 1600 *bytes* of supervisor main log file\n",
-        "open" => "open <url>\tConnect to a remote supervisord process.\n\t\t(for UNIX domain socket, use unix:///socket/path)",
-        "pid" => "pid\t\t\tGet the PID of supervisord.\npid <name>\t\tGet the PID of a single child process by name.\npid all\t\t\tGet the PID of every child process, one per line.",
-        "reload" => "reload \t\tRestart the remote supervisord.",
-        "remove" => "remove <name> [...]\tRemoves process/group from active config",
-        "reread" => "reread \t\t\tReload the daemon's configuration files without add/remove",
-        "restart" => "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes\nNote: restart does not reread config files. For that, see reread and update.",
-        "shutdown" => "shutdown \tShut the remote supervisord down.",
-        "signal" => "signal <signal name> <name>\t\tSignal a process\nsignal <signal name> <gname>:*\t\tSignal all processes in a group\nsignal <signal name> <name> <name>\tSignal multiple processes or groups\nsignal <signal name> all\t\tSignal all processes",
-        "start" => "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",
-        "status" => "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info\nstatus --json [...]\tThe same as a JSON array (errors on stderr)",
-        "stop" => "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
-        "tail" => "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr",
-        "update" => "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
-        "version" => "version\t\t\tShow the version of the remote supervisord process",
-        // Beyond the reference (listed by `help` in a block of its own).
-        "completions" => "completions bash|zsh|fish\tPrint a shell completion script for supervisorctl\n\t\t\t\t(supervisorctl completions bash > /etc/bash_completion.d/supervisorctl)",
-        _ => return None,
-    })
-}
 
 /// Python `cmd.Cmd.columnize`: the words in as few rows as fit `width`, column-major,
 /// each cell left-justified to its column width, columns joined by two spaces.
@@ -174,7 +144,6 @@ pub fn config_json(info: &Value) -> Result<serde_json::Value, CtlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::COMMANDS;
     use crate::rpc::{i, s};
 
     #[test]
@@ -182,7 +151,12 @@ mod tests {
         let expected = "add    exit      open  reload  restart   start   tail   \n\
 avail  fg        pid   remove  shutdown  status  update \n\
 clear  maintail  quit  reread  signal    stop    version\n";
-        assert_eq!(columnize(COMMANDS, 79), expected);
+        let reference = [
+            "add", "avail", "clear", "exit", "fg", "maintail", "open", "pid", "quit", "reload",
+            "remove", "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail",
+            "update", "version",
+        ];
+        assert_eq!(columnize(&reference, 79), expected);
         assert_eq!(columnize(&["a"], 79), "a\n");
         assert_eq!(columnize(&[], 79), "<empty>\n");
     }

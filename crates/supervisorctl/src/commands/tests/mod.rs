@@ -1,4 +1,5 @@
-//! Command logic against a scripted fake server.
+//! Command logic against a scripted fake server (`agreement`: help, dispatch and
+//! completion against the command table).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -8,7 +9,9 @@ use std::rc::Rc;
 use supervisor_protocol::{Fault, Value};
 
 use super::*;
+use crate::namespec::split_namespec;
 use crate::options::Settings;
+use crate::rpc::{i, s};
 
 type Calls = Rc<RefCell<Vec<(String, Vec<Value>)>>>;
 type Answers = Rc<RefCell<VecDeque<(String, Result<Value, CtlError>)>>>;
@@ -569,31 +572,6 @@ fn tail_follow_of_an_unknown_name_is_an_error() {
 }
 
 #[test]
-fn help_and_syntax() {
-    let mut h = harness(false, &[]);
-    // the reference's block as it is, then ours
-    assert_eq!(h.run("help"), ("\ndefault commands (type help <topic>):\n=====================================\nadd    exit      open  reload  restart   start   tail   \navail  fg        pid   remove  shutdown  status  update \nclear  maintail  quit  reread  signal    stop    version\n\nsupervisor-rs commands (type help <topic>):\n===========================================\ncompletions\n\n".into(), 0));
-    assert!(h.run("help status").0.contains("\nstatus --json [...]\t"));
-    assert!(h.run("help avail").0.contains("\navail --json\t"));
-    assert!(h
-        .run("help completions")
-        .0
-        .starts_with("completions bash|zsh|fish\t"));
-    assert_eq!(h.run("help foo").0, "*** No help on foo\n");
-    assert_eq!(
-        h.run("? help").0,
-        "help\t\tPrint a list of available actions\nhelp <action>\tPrint help for <action>\n"
-    );
-    assert_eq!(
-        h.run("bogus x"),
-        ("*** Unknown syntax: bogus x\n".into(), 1)
-    );
-    assert_eq!(h.run("-x"), ("*** Unknown syntax: -x\n".into(), 1));
-    assert_eq!(h.run("help maintail").0, "maintail -f \tContinuous tail of supervisor main log file (Ctrl-C to exit)\nmaintail -100\tlast 100 *bytes* of supervisord main log file\nmaintail\tlast 1600 *bytes* of supervisor main log file\n\n");
-    assert!(h.ctl.onecmd("quit"));
-}
-
-#[test]
 fn pid_and_signal() {
     let mut h = harness(false, &[]);
     h.up()
@@ -628,25 +606,6 @@ fn fg_without_terminal_forwards_lines() {
 }
 
 #[test]
-fn completion() {
-    let mut h = harness(true, &[]);
-    assert_eq!(h.ctl.complete("sta", "sta"), vec!["start ", "status "]);
-    h.answer(
-        "getAllProcessInfo",
-        Ok(Value::Array(vec![
-            proc_info("web", "web", 20, "RUNNING", ""),
-            proc_info("grp", "a", 20, "RUNNING", ""),
-        ])),
-    );
-    assert_eq!(
-        h.ctl.complete("start ", ""),
-        vec!["web ", "grp:a ", "grp:* "]
-    );
-    // cached until the next command
-    assert_eq!(h.ctl.complete("add g", "g"), vec!["grp "]);
-}
-
-#[test]
 fn numbers_like_python() {
     assert_eq!(py_int("100"), Some(100));
     assert_eq!(py_int("-5"), Some(-5));
@@ -660,3 +619,5 @@ fn numbers_like_python() {
     assert_eq!(url_scheme("HTTP://x"), "http");
     assert_eq!(url_scheme("/tmp"), "");
 }
+
+mod agreement;
