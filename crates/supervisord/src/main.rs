@@ -111,6 +111,17 @@ fn run_once(
     }
     messages.sort_by_key(|m| std::cmp::Reverse(level_rank(m.level)));
 
+    // The servers first: binding takes the instance lock (`<socket>.lock`) or finds the
+    // address in use, so a second daemon on the config of a running one stops here,
+    // before it appends to the main log, clears AUTO child logs or writes the pid file:
+    // the running daemon's files stay exactly as they were. (The reference clears the
+    // AUTO logs first and then fails.) The listeners and the lock belong to this process
+    // and pass to the daemonized child below.
+    let (servers, server_lines) = match Servers::bind(&config) {
+        Ok(s) => s,
+        Err(e) => usage_exit(argv0, &e.0),
+    };
+
     let mainlog = match MainLog::open(&MainLogConfig {
         logfile: sd.logfile.clone(),
         maxbytes: sd.logfile_maxbytes,
@@ -119,7 +130,11 @@ fn run_once(
         echo_stdout: sd.nodaemon && !sd.silent,
     }) {
         Ok(l) => Rc::new(RefCell::new(l)),
-        Err(e) => usage_exit(argv0, &format!("Cannot open the main log: {e}")),
+        Err(e) => {
+            // exit() runs no destructors: remove our socket and lock files first
+            drop(servers);
+            usage_exit(argv0, &format!("Cannot open the main log: {e}"))
+        }
     };
     let log = |level: LogLevel, text: &str| mainlog.borrow_mut().log(level, text);
     // Ours: what is running and from which file, before the reference's lines.
@@ -150,13 +165,10 @@ fn run_once(
         config.unix_http_server.clone(),
         config.inet_http_servers.clone(),
     );
-    let (servers, server_lines) = match Servers::bind(&config) {
-        Ok(s) => s,
-        Err(e) => usage_exit(argv0, &e.0),
-    };
     let prepared = match runtime::prepare(config, mainlog.clone(), loader, bus.clone()) {
         Ok(p) => p,
         Err(e) => {
+            drop(servers);
             eprintln!("Error: {}", e.0);
             std::process::exit(1);
         }

@@ -619,8 +619,13 @@ impl Servers {
                 .push((ServerKind::Tcp(l), inet.credentials.clone()));
         }
         if let Some(unix) = &config.unix_http_server {
-            let (l, f) =
-                crate::http::bind::bind_unix(unix).map_err(|e| StartupError(e.to_string()))?;
+            // The reference's line first (scripts match it), then ours naming the path.
+            let (l, f) = crate::http::bind::bind_unix(unix).map_err(|e| {
+                match crate::http::bind::unix_bind_hint(unix, &e) {
+                    Some(hint) => StartupError(format!("{e}\n{hint}")),
+                    None => StartupError(e.to_string()),
+                }
+            })?;
             announce("unix_http_server", unix.credentials.is_some());
             s.listeners
                 .push((ServerKind::Unix(l), unix.credentials.clone()));

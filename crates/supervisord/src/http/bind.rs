@@ -75,6 +75,52 @@ config file or on command line to values that the current user ({}) can successf
 
 impl std::error::Error for BindError {}
 
+/// A second line for a unix server that could not be opened, naming what the user can
+/// fix: `the directory '/x' of [unix_http_server] file=/x/s.sock does not exist` (or is
+/// not a directory, is not writable, is on a read-only file system). `None` for errors
+/// that are not about the socket's directory (the reference's line says enough).
+pub fn unix_bind_hint(cfg: &UnixHttpServerConfig, err: &BindError) -> Option<String> {
+    let BindError::Os(e) = err else {
+        return None;
+    };
+    let dir = match cfg.file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (dir, why) = match e.raw_os_error()? {
+        libc::ENOENT => {
+            // name the first missing directory on the way (the one to create)
+            let missing = dir
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .filter(|a| std::fs::symlink_metadata(a).is_err())
+                .last()
+                .map(Path::to_path_buf)
+                .unwrap_or(dir);
+            (missing, "does not exist")
+        }
+        libc::ENOTDIR => {
+            let file = dir
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .filter(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir()))
+                .last()
+                .map(Path::to_path_buf)
+                .unwrap_or(dir);
+            (file, "is not a directory")
+        }
+        libc::EACCES | libc::EPERM => (dir, "is not writable by this user"),
+        libc::EROFS => (dir, "is on a read-only file system"),
+        _ => return None,
+    };
+    Some(format!(
+        "the directory {} of [{}] file={} {why}",
+        crate::spawn::pyfmt::py_repr(&dir.to_string_lossy()),
+        cfg.section,
+        cfg.file.display()
+    ))
+}
+
 fn errno_name(code: i32) -> Option<&'static str> {
     Some(match code {
         libc::EACCES => "EACCES",
@@ -411,6 +457,58 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(5));
         assert!(path.exists());
         assert!(!lock_path(&path).exists());
+    }
+
+    #[test]
+    fn missing_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        // the first missing directory on the way is the one named
+        let c = cfg(dir.path().join("no/deeper/s.sock"));
+        let err = bind_unix(&c).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cannot open an HTTP server: socket.error reported errno.ENOENT (2)"
+        );
+        assert_eq!(
+            unix_bind_hint(&c, &err).unwrap(),
+            format!(
+                "the directory '{d}/no' of [unix_http_server] file={d}/no/deeper/s.sock \
+does not exist"
+            )
+        );
+        // nothing left behind by the failed attempt
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn file_in_the_way_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        std::fs::write(dir.path().join("f"), b"").unwrap();
+        let c = cfg(dir.path().join("f/s.sock"));
+        let err = bind_unix(&c).unwrap_err();
+        assert!(err.to_string().ends_with("errno.ENOTDIR (20)"), "{err}");
+        assert_eq!(
+            unix_bind_hint(&c, &err).unwrap(),
+            format!(
+                "the directory '{d}/f' of [unix_http_server] file={d}/f/s.sock is not a directory"
+            )
+        );
+    }
+
+    #[test]
+    fn unwritable_directory_is_named() {
+        let c = cfg(PathBuf::from("/x/s.sock"));
+        let err = BindError::Os(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(
+            unix_bind_hint(&c, &err).unwrap(),
+            "the directory '/x' of [unix_http_server] file=/x/s.sock is not writable by this user"
+        );
+        // errors that are not about the directory get no second line
+        assert!(unix_bind_hint(&c, &BindError::AddressInUse).is_none());
+        let other = BindError::Os(std::io::Error::from_raw_os_error(libc::EINVAL));
+        assert!(unix_bind_hint(&c, &other).is_none());
     }
 
     #[test]
