@@ -2,6 +2,10 @@
 //! and HTTP layers (and of anything else that talks to the control plane) without real
 //! processes.
 //!
+//! Test code: compiled only for this crate's unit tests and with the `test-support`
+//! feature (which the integration tests enable through a dev-dependency on the crate
+//! itself), never in a normal build of the library or the daemon.
+//!
 //! Processes move one step per [`FakeBackend::step`]: STARTING → RUNNING (or → BACKOFF with
 //! a spawn error when listed in `dies_on_start`), STOPPING → STOPPED.
 

@@ -33,6 +33,7 @@
 
 pub mod backend;
 pub mod budget;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod logread;
 pub mod methods;
