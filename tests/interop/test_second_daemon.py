@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IMPLS, _die_with_test_process
+from conftest import IMPLS, _die_with_test_process, free_port
 
 ADDRESS_IN_USE = (
     "Error: Another program is already listening on a port that one of our HTTP servers is "
@@ -58,8 +58,8 @@ def snapshot(d):
     }
 
 
-def start_a(make_daemon, impl):
-    d = make_daemon(impl, PROGRAMS)
+def start_a(make_daemon, impl, inet=False):
+    d = make_daemon(impl, PROGRAMS, inet_port=free_port() if inet else None)
     # every AUTO log has its program's line (second's stderr log is empty), and the main
     # log is quiet again
     d.wait_for(lambda: sorted(auto_logs(d).values()) == sorted(
@@ -71,9 +71,15 @@ def start_a(make_daemon, impl):
     return d
 
 
-def run_b(d):
-    """Starts a second daemon in the foreground on `d`'s config; returns (rc, stdout, stderr)."""
-    b = subprocess.Popen([str(d.bin_dir / "supervisord"), "-n", "-c", str(d.conf)],
+def run_b(d, daemonize=False):
+    """Starts a second daemon on `d`'s config, in the foreground or (`daemonize`) as it would
+    detach; returns (rc, stdout, stderr)."""
+    args = ["-n", "-c", str(d.conf)]
+    if daemonize:
+        conf = d.dir / "detaching.conf"
+        conf.write_text(d.conf.read_text().replace("nodaemon=true", "nodaemon=false"))
+        args = ["-c", str(conf)]
+    b = subprocess.Popen([str(d.bin_dir / "supervisord"), *args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          cwd=str(d.dir), start_new_session=True,
                          preexec_fn=_die_with_test_process)
@@ -84,29 +90,44 @@ def run_b(d):
         os.kill(b.pid, signal.SIGTERM)
         b.communicate(timeout=20)
         pytest.fail("the second daemon did not refuse to start")
+    if b.returncode == 0 and daemonize:
+        # it detached: the running daemon was displaced; stop the newcomer by its pid
+        pid, deadline = d.proc.pid, time.time() + 5
+        while pid == d.proc.pid and time.time() < deadline:
+            try:
+                pid = int((d.dir / "supervisord.pid").read_text())
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        if pid != d.proc.pid:
+            os.kill(pid, signal.SIGTERM)
+        pytest.fail(f"the second daemon detached (pid {pid}) instead of refusing")
     return b.returncode, out, err
 
 
-def reference_refusal(make_daemon):
+def reference_refusal(make_daemon, inet, daemonize):
     """The reference's exit status and stderr for the same scenario."""
-    ref = start_a(make_daemon, "python")
-    rc, _out, err = run_b(ref)
+    ref = start_a(make_daemon, "python", inet)
+    rc, _out, err = run_b(ref, daemonize)
     ref.stop()
     return rc, err.replace(str(ref.bin_dir / "supervisord"), "{bin}")
 
 
-@pytest.mark.parametrize("stopped", [False, True], ids=["running", "sigstopped"])
-def test_second_daemon_leaves_running_daemon_alone(make_daemon, stopped):
+@pytest.mark.parametrize("case", ["running", "sigstopped", "daemonizing", "inet"])
+def test_second_daemon_leaves_running_daemon_alone(make_daemon, case):
     """Daemon A runs programs with AUTO stdout/stderr logs that have content; daemon B on
     the same config is refused with the reference's message and exit status (2), and A's
     AUTO logs (every file, same content), pid file, main log, socket and lock file are
     unchanged; A still answers with the same children. Also with A stopped (SIGSTOP) while
-    B tries. The reference deletes A's AUTO logs here (then fails to bind): it fails this
+    B tries, with B about to detach (`nodaemon=false`: the refusal comes from the process
+    started, before it forks), and with an `[inet_http_server]` too (its port is bound
+    first). The reference deletes A's AUTO logs here (then fails to bind): it fails this
     test."""
-    ref_rc, ref_err = reference_refusal(make_daemon)
+    stopped, daemonize, inet = case == "sigstopped", case == "daemonizing", case == "inet"
+    ref_rc, ref_err = reference_refusal(make_daemon, inet, daemonize)
     assert ref_rc == 2 and ref_err == ADDRESS_IN_USE, (ref_rc, ref_err)
 
-    a = start_a(make_daemon, "rust")
+    a = start_a(make_daemon, "rust", inet)
     before = snapshot(a)
     assert len(before["auto"]) == 4, before["auto"]
     pids = {p["name"]: p["pid"] for p in a.rpc(5).supervisor.getAllProcessInfo()}
@@ -114,7 +135,7 @@ def test_second_daemon_leaves_running_daemon_alone(make_daemon, stopped):
         os.kill(a.proc.pid, signal.SIGSTOP)
     try:
         t0 = time.time()
-        rc, out, err = run_b(a)
+        rc, out, err = run_b(a, daemonize)
         took = time.time() - t0
         during = snapshot(a)
     finally:
