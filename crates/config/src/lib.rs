@@ -9,8 +9,10 @@
 //! Errors are [`ConfigError`]s whose `Display` is the reference's message (what a script
 //! may grep), with the file, line, section and key kept as fields for richer reporting.
 //!
-//! Entry points: [`load`], [`load_with_env`], [`load_ctl`], [`find_config`],
+//! Entry points: [`load()`], [`load_with_env`], [`load_ctl`], [`find_config`],
 //! [`split_command`] and the value parsers re-exported from [`datatypes`].
+
+#![forbid(unsafe_code)]
 
 pub mod datatypes;
 pub mod diagnostics;
@@ -55,7 +57,7 @@ pub fn load_with_env(
     load::load_with_context(path, &ctx)
 }
 
-/// Loads `path` as [`load`] does and also returns the findings of the load even when it
+/// Loads `path` as [`load()`] does and also returns the findings of the load even when it
 /// fails (what `--check-config` reports): `(result, findings)`. On success the findings
 /// are the same as [`Config::diagnostics`].
 pub fn check(path: &Path) -> (Result<Config, ConfigError>, Vec<Diagnostic>) {
