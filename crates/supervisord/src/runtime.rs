@@ -335,17 +335,9 @@ impl Daemon {
         let GroupKind::EventListenerPool(p) = &g.kind else {
             return;
         };
-        let section = format!("eventlistener:{group}");
-        let events = match supervisor_events::validate::event_types(&section, &p.events) {
-            Ok(e) => e,
-            Err(e) => {
-                self.log(LogLevel::Error, &e.to_string());
-                return;
-            }
-        };
         let spec = PoolSpec {
             name: group.to_string(),
-            events,
+            events: p.events.clone(),
             buffer_size: p.buffer_size,
             listeners: g.processes.iter().map(|c| c.name.clone()).collect(),
         };
