@@ -239,17 +239,17 @@ impl Controller {
         let (cmd, arg) = (&line[..split], line[split..].trim());
         self.complete_info = None;
         self.reset_client();
-        if cmd.is_empty() || !is_command(cmd) {
+        let Some(command) = table::find(cmd) else {
             self.output(&format!("*** Unknown syntax: {line}"));
             self.exitstatus = exit::GENERIC;
             return false;
-        }
-        let (cmd, arg) = (cmd.to_string(), arg.to_string());
+        };
+        let arg = arg.to_string();
         self.hinted.clear();
         let mut asked = false;
         loop {
-            match self.dispatch(&cmd, &arg) {
-                Ok(stop) => return stop,
+            match (command.run)(self, &arg) {
+                Ok(()) => return command.ends_shell,
                 Err(CtlError::Http { status: 401, .. }) => {
                     self.output("Server requires authentication");
                     // the shell asks once per command line; a second refusal (or a
@@ -303,19 +303,6 @@ impl Controller {
                 self.exitstatus = exit::GENERIC;
             }
         }
-    }
-
-    /// Runs `cmd` (a name or alias of the table, checked by the caller). Returns true
-    /// when the shell should stop.
-    fn dispatch(&mut self, cmd: &str, arg: &str) -> Result<bool, CtlError> {
-        let Some(command) = table::find(cmd) else {
-            // onecmd checked the name; an unknown one is reported like a typo
-            self.output(&format!("*** Unknown syntax: {cmd}"));
-            self.exitstatus = exit::GENERIC;
-            return Ok(false);
-        };
-        (command.run)(self, arg)?;
-        Ok(command.ends_shell)
     }
 
     // ---------------------------------------------------------------- upcheck
