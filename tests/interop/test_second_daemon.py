@@ -121,7 +121,8 @@ def test_second_daemon_leaves_running_daemon_alone(make_daemon, case):
     unchanged; A still answers with the same children. Also with A stopped (SIGSTOP) while
     B tries, with B about to detach (`nodaemon=false`: the refusal comes from the process
     started, before it forks), and with an `[inet_http_server]` too (its port is bound
-    first). The reference deletes A's AUTO logs here (then fails to bind): it fails this
+    first). After A stops, the next start still clears A's old AUTO logs. The reference
+    deletes A's AUTO logs here (then fails to bind): it fails this
     test."""
     stopped, daemonize, inet = case == "sigstopped", case == "daemonizing", case == "inet"
     ref_rc, ref_err = reference_refusal(make_daemon, inet, daemonize)
@@ -151,6 +152,13 @@ def test_second_daemon_leaves_running_daemon_alone(make_daemon, case):
     # A still writes its AUTO logs: the files it has open are the ones on disk
     assert a.rpc(5).supervisor.readProcessStdoutLog("talker", 0, 0) == "out-of-talker\n"
     assert snapshot(a) == before
+    if case == "running":
+        # once A is gone, the next start on the config does clear the old AUTO logs (the
+        # cleanup now follows the bind) and makes new ones
+        a.stop()
+        a.start()
+        a.wait_for(lambda: len(auto_logs(a)) == 4, what="new AUTO logs")
+        assert not set(auto_logs(a)) & set(before["auto"]), (auto_logs(a), before["auto"])
 
 
 def ctl_free_conf(tmp_path, sock_file):
