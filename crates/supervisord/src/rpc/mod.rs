@@ -261,6 +261,37 @@ pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: Control
     }
 }
 
+/// Sends one call to the event loop and waits for its [`Value`] answer (the web UI's way
+/// in; `/RPC2` sends [`ControlRequest::CallXml`]). When the loop is gone, or drops the call
+/// unanswered, the answer is FAILED `the daemon is shutting down`.
+pub async fn call(
+    control: &tokio::sync::mpsc::Sender<ControlRequest>,
+    name: &str,
+    params: Vec<Value>,
+) -> Result<Value, Fault> {
+    let gone = || Fault::new(FaultCode::Failed, "the daemon is shutting down");
+    let (reply, answer) = oneshot::channel();
+    let request = ControlRequest::Call {
+        name: name.to_string(),
+        params,
+        reply,
+    };
+    if control.send(request).await.is_err() {
+        return Err(gone());
+    }
+    answer.await.unwrap_or_else(|_| Err(gone()))
+}
+
+/// The fault for a well-formed request body that is over one of the XML-RPC reader's
+/// limits (depth, elements, members ...): INCORRECT_PARAMETERS naming the limit. The
+/// reference has no such limits; a malformed body is the HTTP layer's 400 instead.
+pub fn over_limit_fault(e: &xmlrpc::ParseError) -> Fault {
+    Fault::new(
+        FaultCode::IncorrectParameters,
+        format!("request over a limit: {e}"),
+    )
+}
+
 /// The file behind a log target, if it is configured and exists now.
 pub fn log_path(backend: &dyn Backend, target: &LogTarget) -> Option<PathBuf> {
     let path = match target {

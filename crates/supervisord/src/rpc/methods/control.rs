@@ -178,7 +178,7 @@ fn stop_one(b: &mut dyn Backend, p: &ProcessSnapshot, spec: &str, wait: bool) ->
 
 /// Parses a signal as the reference does: a number (0-31, 34, 64) or a name with or
 /// without `SIG`, any case, surrounding blanks ignored.
-pub fn signal_number(v: &Value) -> Option<i32> {
+fn signal_number(v: &Value) -> Option<i32> {
     const VALID: fn(i64) -> bool = |n| (0..=31).contains(&n) || n == 34 || n == 64;
     let text = match v {
         Value::Int(i) => return VALID(i64::from(*i)).then_some(*i),

@@ -82,7 +82,7 @@ pub fn describe(p: &ProcessSnapshot, now: f64, utc_offset: i32) -> String {
 }
 
 /// The `description` field (§2.7) of borrowed fields.
-pub fn describe_fields(p: &InfoFields<'_>, now: f64, utc_offset: i32) -> String {
+fn describe_fields(p: &InfoFields<'_>, now: f64, utc_offset: i32) -> String {
     let mut s = String::new();
     push_description(&mut s, p, now, utc_offset);
     s
@@ -257,7 +257,7 @@ fn logfile_value(f: &LogFile, resolved: Option<std::path::PathBuf>) -> Value {
 
 /// One ConfigInfo struct (getAllConfigInfo), members in the reference's order. `auto_logs`
 /// are the files AUTO logs were resolved to (stdout, stderr), if any.
-pub fn config_info(
+fn config_info(
     g: &GroupConfig,
     p: &ProcessConfig,
     inuse: bool,

@@ -47,10 +47,9 @@ use logs::{
 };
 use system::{list_methods, method_help, method_signature, multicall};
 
-pub use control::signal_number;
 pub use info::{
-    config_info, describe, describe_fields, process_info, process_info_of, process_info_size_hint,
-    push_description, write_process_info, InfoFields,
+    describe, process_info, process_info_of, process_info_size_hint, push_description,
+    write_process_info, InfoFields,
 };
 pub use system::multicall_xml;
 #[cfg(test)]
