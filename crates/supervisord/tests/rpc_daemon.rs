@@ -165,7 +165,17 @@ fn a_waiting_start_leaves_the_loop_free() {
     let t0 = Instant::now();
     let waiter =
         std::thread::spawn(move || try_call(&sock, "supervisor.startProcess", &[s("slow")]));
-    std::thread::sleep(Duration::from_millis(300));
+    // The waiting call has reached the daemon once the process left STOPPED (no fixed
+    // sleep: the checks below must run while that call is parked).
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let info = call(&d, "supervisor.getProcessInfo", &[s("slow")]).unwrap();
+        if info.get("statename") != Some(&s("STOPPED")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "startProcess never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     for _ in 0..20 {
         let info = call(&d, "supervisor.getProcessInfo", &[s("slow")]).unwrap();
         assert_eq!(info.get("statename"), Some(&s("STARTING")));
