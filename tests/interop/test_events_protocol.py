@@ -4,7 +4,6 @@ log line, a listener dying while BUSY loses nothing, garbage puts a listener in 
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -60,7 +59,12 @@ def test_full_buffer_drops_the_oldest(make_daemon, tmp_path, impl):
         assert f"ERRO pool rec event buffer overflowed, discarding event {serial}" in log
     assert "discarding event 3" not in log
     records = wait_records(daemon, out, lambda r: len(r) >= 2, what="the last two events")
-    time.sleep(0.5)
+    # Both replies were handled and the listener is ready again: any further delivery would
+    # have been sent (and logged) by the time a later RPC call is answered.
+    daemon.wait_for(lambda: daemon.mainlog().count("DEBG rec: ACKNOWLEDGED -> READY") >= 3,
+                    what="the listener ready after the second event")
+    rpc.getState()
+    assert daemon.mainlog().count("sent to listener rec") == 2, daemon.mainlog()
     assert summary(read_records(out)) == [
         ("3", "3", "type:t\nd", "RESULT 2\nOK"),
         ("4", "4", "type:t\ne", "RESULT 2\nOK"),
@@ -116,7 +120,11 @@ def test_garbage_makes_the_listener_unknown_until_restarted(make_daemon, tmp_pat
     assert ("WARN rec: has entered the UNKNOWN state and will no longer receive events, this "
             "usually indicates the process violated the eventlistener protocol") in log
     rpc.sendRemoteCommEvent("t", "2")
-    time.sleep(1.5)
+    # The daemon tries to dispatch on the loop turn after the event is queued; a later RPC
+    # call answered proves that turn came. A delivery would have been logged by then.
+    rpc.getState()
+    rpc.getState()
+    assert "event 1 sent to listener rec" not in daemon.mainlog(), daemon.mainlog()
     assert len(read_records(out)) == 1, "an UNKNOWN listener gets no events"
     # A restart brings it back: the rejected event and the waiting one are delivered.
     assert rpc.stopProcess("rec:rec")
@@ -190,8 +198,9 @@ events=REMOTE_COMMUNICATION
     r1 = wait_records(daemon, d / "events_01.jsonl", lambda r: len(r) >= 1,
                       what="rec_01's event")
     assert summary(r1) == [("1", "1", "type:t\nsecond", "RESULT 2\nOK")]
-    # once rec_00 is free again it is preferred
-    time.sleep(2.5)
+    # once rec_00 is free again it is preferred (it is free once it says READY again)
+    daemon.wait_for(lambda: daemon.mainlog().count("DEBG rec_00: ACKNOWLEDGED -> READY") >= 2,
+                    what="rec_00 ready after the slow event")
     rpc.sendRemoteCommEvent("t", "third")
     r0 = wait_records(daemon, d / "events_00.jsonl", lambda r: len(r) >= 2,
                       what="rec_00's second event")
