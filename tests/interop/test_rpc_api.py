@@ -375,7 +375,9 @@ def test_waiting_start_does_not_block_other_clients(daemon):
     t = threading.Thread(target=lambda: result.setdefault("r", daemon.rpc().supervisor.startProcess("slow")))
     t0 = time.time()
     t.start()
-    time.sleep(0.3)
+    # the waiting call has reached the daemon once the process left STOPPED
+    daemon.wait_for(lambda: s.getProcessInfo("slow")["statename"] != "STOPPED", timeout=1,
+                    interval=0.01, what="the start call")
     for _ in range(10):
         assert daemon.rpc().supervisor.getProcessInfo("slow")["statename"] == "STARTING"
     assert time.time() - t0 < 1.9
