@@ -348,6 +348,27 @@ mod tests {
         f.write(b"data").unwrap();
         f.reopen().unwrap();
         f.write(b"more").unwrap();
+        // A named pipe (no size, no seeking): what is written comes out of the pipe, also
+        // after a reopen, and nothing is rotated next to it.
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut f = RotatingFile::open(&fifo, 0, 10).unwrap();
+        f.write(b"data").unwrap();
+        f.reopen().unwrap();
+        f.write(b"more").unwrap();
+        let mut got = [0u8; 16];
+        let n = reader.read(&mut got).unwrap();
+        assert_eq!(&got[..n], b"datamore");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]
