@@ -479,24 +479,12 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
 
 pub use supervisor_protocol::pyrepr::str_repr as python_str_repr;
 
-/// Decodes `%XX` escapes (invalid escapes are kept as written).
+/// Decodes `%XX` escapes (invalid escapes are kept as written; bytes that are not UTF-8
+/// become U+FFFD, as Python's `unquote` does).
 pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// `/logtail/<namespec>[/<channel>]` → the target (channel defaults to stdout).
@@ -1034,6 +1022,46 @@ mod tests {
         assert_eq!(logtail_target("/logtail"), None);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    #[test]
+    fn percent_decode_is_pythons_unquote() {
+        // Expected values are Python's urllib.parse.unquote of each input.
+        let cases = [
+            ("", ""),
+            ("%", "%"),
+            ("%%", "%%"),
+            ("%4", "%4"),
+            ("%41", "A"),
+            ("a%2", "a%2"),
+            ("%41%zz", "A%zz"),
+            ("%zz%41", "%zzA"),
+            ("%%41", "%A"),
+            ("%4%41", "%4A"),
+            ("%G1", "%G1"),
+            ("%+1", "%+1"),
+            ("%-1", "%-1"),
+            ("%+f", "%+f"),
+            ("% 1", "% 1"),
+            ("%1 ", "%1 "),
+            ("%C3%A9", "\u{e9}"),
+            ("%C3", "\u{fffd}"),
+            ("%C3%", "\u{fffd}%"),
+            ("%FF%FE", "\u{fffd}\u{fffd}"),
+            ("%e9t%E9", "\u{fffd}t\u{fffd}"),
+            ("%2F%2f", "//"),
+            ("%00", "\u{0}"),
+            ("+", "+"),
+            ("a+b%20c", "a+b c"),
+            ("%\u{e9}1", "%\u{e9}1"),
+            ("%1\u{e9}", "%1\u{e9}"),
+            ("\u{e9}%41", "\u{e9}A"),
+            ("%ff", "\u{fffd}"),
+            ("%80x", "\u{fffd}x"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(percent_decode(input), expected, "{input:?}");
+        }
     }
 
     #[test]
