@@ -186,11 +186,8 @@ impl RotatingFile {
     /// Rotates now (shift backups, start an empty file).
     pub fn rotate(&mut self) -> io::Result<()> {
         if self.backups > 0 {
-            for i in (1..self.backups).rev() {
-                let src = numbered(&self.path, i);
-                if src.exists() {
-                    replace(&src, &numbered(&self.path, i + 1))?;
-                }
+            for i in existing_backups(&self.path, self.backups) {
+                replace(&numbered(&self.path, i), &numbered(&self.path, i + 1))?;
             }
             replace(&self.path, &numbered(&self.path, 1))?;
         }
@@ -258,6 +255,55 @@ pub fn numbered(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Up to this many backups, rotation probes `<f>.1 .. <f>.N-1` one by one; past it, one
+/// directory listing finds the backups that exist, so a huge `*_logfile_backups` costs no
+/// more than the files on disk (a loop over 2^32 names would stall the event loop).
+const PROBE_BACKUPS_UP_TO: u32 = 64;
+
+/// The indices `i` in `1..backups` for which `<f>.i` exists, highest first: the backups a
+/// rotation shifts to `i + 1` (higher ones are left alone, as the reference does).
+fn existing_backups(path: &Path, backups: u32) -> Vec<u32> {
+    if backups <= PROBE_BACKUPS_UP_TO {
+        return (1..backups)
+            .rev()
+            .filter(|&i| numbered(path, i).exists())
+            .collect();
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.as_encoded_bytes().to_vec();
+    prefix.push(b'.');
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<u32> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let file = e.file_name();
+            let digits = file.as_encoded_bytes().strip_prefix(prefix.as_slice())?;
+            backup_index(digits)
+        })
+        .filter(|&i| i < backups)
+        .collect();
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found
+}
+
+/// `N` of a `<f>.N` name as [`numbered`] writes it: decimal digits, no sign, no leading
+/// zero, at least 1.
+fn backup_index(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// Renames `src` over `dst`, ignoring a vanished source like the reference.
 fn replace(src: &Path, dst: &Path) -> io::Result<()> {
     match fs::rename(src, dst) {
@@ -292,6 +338,48 @@ mod tests {
         f.write(b"0123456789").unwrap();
         assert_eq!(read(&numbered(&p, 2)), b"abcdefghijkl");
         assert!(!numbered(&p, 3).exists());
+    }
+
+    #[test]
+    fn huge_backup_counts_rotate_by_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.log");
+        // u32::MAX backups: probing every name would take hours; listing takes no time.
+        let mut f = RotatingFile::open(&p, 4, u32::MAX).unwrap();
+        let started = std::time::Instant::now();
+        for chunk in [b"aaaa", b"bbbb", b"cccc", b"dddd"] {
+            f.write(chunk).unwrap();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(read(&numbered(&p, 1)), b"dddd");
+        assert_eq!(read(&numbered(&p, 2)), b"cccc");
+        assert_eq!(read(&numbered(&p, 4)), b"aaaa");
+        assert!(!numbered(&p, 5).exists());
+        // Names that only look like backups are left alone.
+        for other in ["s.log.01", "s.log.x", "s.log.", "s.logs.1"] {
+            fs::write(dir.path().join(other), b"keep").unwrap();
+        }
+        f.write(b"eeee").unwrap();
+        assert_eq!(read(&numbered(&p, 5)), b"aaaa");
+        for other in ["s.log.01", "s.log.x", "s.log.", "s.logs.1"] {
+            assert_eq!(read(&dir.path().join(other)), b"keep");
+        }
+    }
+
+    #[test]
+    fn listing_and_probing_find_the_same_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.log");
+        for i in [1u32, 2, 5, 63, 64, 65, 100] {
+            fs::write(numbered(&p, i), b"x").unwrap();
+        }
+        fs::write(dir.path().join("m.log.007"), b"x").unwrap();
+        let listed = existing_backups(&p, 1000);
+        assert_eq!(listed, vec![100, 65, 64, 63, 5, 2, 1]);
+        assert_eq!(existing_backups(&p, 64), vec![63, 5, 2, 1]);
+        assert_eq!(existing_backups(&p, 65), vec![64, 63, 5, 2, 1]);
+        assert_eq!(backup_index(b"0"), None);
+        assert_eq!(backup_index(b"99999999999"), None);
     }
 
     #[test]
