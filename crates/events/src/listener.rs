@@ -239,38 +239,15 @@ impl ListenerProtocol {
 /// Parses a result length the way Python's `int(bytes)` does (surrounding ASCII whitespace,
 /// an optional sign, digits with single underscores between them). Negative values, which
 /// would leave the reference waiting forever, are refused (treated as a bad result line).
-/// Values beyond `u64` saturate: such a result never completes, as in the reference.
+/// Values beyond `i64` saturate to `u64::MAX`: such a result never completes, as in the
+/// reference. The reading itself is [`supervisor_protocol::pyint::parse_bytes`].
 pub fn parse_python_int(raw: &[u8]) -> Option<u64> {
-    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
-    let start = raw.iter().position(|b| !is_space(b))?;
-    let end = raw.iter().rposition(|b| !is_space(b))? + 1;
-    let mut s = &raw[start..end];
-    let mut negative = false;
-    if let Some((&sign, rest)) = s.split_first() {
-        if sign == b'+' || sign == b'-' {
-            negative = sign == b'-';
-            s = rest;
-        }
+    use supervisor_protocol::pyint::{self, IntError};
+    match pyint::parse_bytes(raw) {
+        Ok(v) => u64::try_from(v).ok(),
+        Err(IntError::OutOfRange { negative: false }) => Some(u64::MAX),
+        Err(IntError::OutOfRange { negative: true } | IntError::Invalid) => None,
     }
-    if s.is_empty() || s[0] == b'_' || s[s.len() - 1] == b'_' {
-        return None;
-    }
-    let mut value: u64 = 0;
-    let mut prev_underscore = false;
-    for &b in s {
-        match b {
-            b'_' if !prev_underscore => prev_underscore = true,
-            b'0'..=b'9' => {
-                prev_underscore = false;
-                value = value.saturating_mul(10).saturating_add(u64::from(b - b'0'));
-            }
-            _ => return None,
-        }
-    }
-    if negative && value != 0 {
-        return None;
-    }
-    Some(value)
 }
 
 #[cfg(test)]

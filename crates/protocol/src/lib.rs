@@ -1,7 +1,8 @@
 //! The vocabulary every supervisor-rs component shares with Python Supervisor's clients.
 //!
 //! What is here: process states and their numeric codes, daemon and event-listener states,
-//! XML-RPC fault codes, the event type hierarchy, Python's `int()` and `repr()` of text
+//! XML-RPC fault codes, the event type hierarchy, namespecs ([`namespec`]),
+//! HTTP Basic `Authorization` headers ([`basic_auth`]), Python's `int()` and `repr()` of text
 //! ([`pyint`], [`pyrepr`]), and the XML-RPC value codec ([`xmlrpc`]). What is not here:
 //! any I/O, any knowledge of configuration, any policy.
 //! The daemon and `supervisorctl` both build on these types so that a code or a name
@@ -9,8 +10,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod basic_auth;
 pub mod events;
 pub mod faults;
+pub mod namespec;
 pub mod pyint;
 pub mod pyrepr;
 pub mod states;

@@ -68,6 +68,26 @@ pub fn parse_radix(text: &str, radix: u32) -> Result<i64, IntError> {
     Ok(if negative { -v } else { v })
 }
 
+/// `int(raw)` of bytes: base 10, blanks are the six ASCII ones `bytes.isspace()` knows
+/// (space, `\t`, `\n`, `\v`, `\f`, `\r`) and any other non-ASCII byte is refused.
+pub fn parse_bytes(raw: &[u8]) -> Result<i64, IntError> {
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let start = raw.iter().position(|b| !is_space(b)).unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |e| e + 1);
+    let body = &raw[start..end];
+    if !body.is_ascii() {
+        return Err(IntError::Invalid);
+    }
+    // ASCII, and the only ASCII White_Space characters are the six trimmed above, so
+    // `parse` sees the same text Python's bytes reader would.
+    std::str::from_utf8(body)
+        .map_err(|_| IntError::Invalid)
+        .and_then(parse)
+}
+
 /// [`parse`], with a valid literal beyond `i64` clamped to `i64::MAX` or `-i64::MAX` by its
 /// sign (for callers that only need to know it is too big); `None` when it is not an int.
 pub fn parse_saturating(text: &str) -> Option<i64> {
@@ -96,6 +116,34 @@ mod tests {
             "\u{1c}7", "7\u{1f}", "- 1",
         ] {
             assert_eq!(parse(bad), Err(IntError::Invalid), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bytes_spellings() {
+        assert_eq!(parse_bytes(b" 5\x0b"), Ok(5));
+        assert_eq!(parse_bytes(b"\t\n\r\x0c+1_0 "), Ok(10));
+        assert_eq!(parse_bytes(b"-0"), Ok(0));
+        assert_eq!(parse_bytes(b"-7"), Ok(-7));
+        assert_eq!(
+            parse_bytes(b"99999999999999999999"),
+            Err(IntError::OutOfRange { negative: false })
+        );
+        for bad in [
+            &b""[..],
+            b" ",
+            b"\x1c5",
+            b"5\x1f",
+            b"\xc2\x855",
+            b"\xa05",
+            b"\xff",
+            b"_1",
+            b"1__0",
+            b"0x10",
+            b"+",
+            b"1 2",
+        ] {
+            assert_eq!(parse_bytes(bad), Err(IntError::Invalid), "{bad:?}");
         }
     }
 

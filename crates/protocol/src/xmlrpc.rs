@@ -1302,34 +1302,18 @@ fn parse_document(doc: &[u8], mode: Mode, limits: Limits) -> Result<Doc, ParseEr
     p.done.ok_or_else(|| ParseError::new("empty document"))
 }
 
-/// Parses an integer the way Python's `int()` does for the texts clients send: optional
-/// surrounding blanks, optional sign, decimal digits (underscores between digits allowed).
+/// Parses an `<int>`/`<i4>` text with Python's `int()` ([`crate::pyint`]): blanks around,
+/// an optional sign, decimal digits with single underscores between them; an `i32`.
 fn parse_int(text: &str) -> Result<i32, ParseError> {
     let t = text.trim();
-    let bad = || ParseError::new(format!("bad int: {}", clip(t)));
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        return Err(bad());
+    let out_of_range = || ParseError::new(format!("int out of range: {}", clip(t)));
+    match crate::pyint::parse(t) {
+        Ok(v) => i32::try_from(v).map_err(|_| out_of_range()),
+        Err(crate::pyint::IntError::OutOfRange { .. }) => Err(out_of_range()),
+        Err(crate::pyint::IntError::Invalid) => {
+            Err(ParseError::new(format!("bad int: {}", clip(t))))
+        }
     }
-    let mut v: i64 = 0;
-    for b in digits.bytes().filter(|b| *b != b'_') {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(i64::from(b - b'0')))
-            .filter(|v| *v <= i64::from(i32::MAX) + 1)
-            .ok_or_else(|| ParseError::new(format!("int out of range: {}", clip(t))))?;
-    }
-    let v = if neg { -v } else { v };
-    i32::try_from(v).map_err(|_| ParseError::new(format!("int out of range: {}", clip(t))))
 }
 
 /// `YYYYMMDDTHH:MM:SS`, the format Python's `xmlrpc.client.DateTime` writes.
@@ -1749,6 +1733,35 @@ pub fn write_fault(fault: &Fault) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int_texts_are_python_ints_in_i32() {
+        assert_eq!(parse_int(" 5 ").unwrap(), 5);
+        assert_eq!(parse_int("+1_0").unwrap(), 10);
+        assert_eq!(parse_int("-2147483648").unwrap(), i32::MIN);
+        assert_eq!(parse_int("2147483647").unwrap(), i32::MAX);
+        for big in ["2147483648", "-2147483649", "99999999999999999999"] {
+            assert!(parse_int(big)
+                .unwrap_err()
+                .to_string()
+                .contains("int out of range"));
+        }
+        for bad in [
+            "",
+            "_1",
+            "1_",
+            "1__0",
+            "0x10",
+            "1.0",
+            "99999999999999999999x",
+            "- 1",
+        ] {
+            assert!(
+                parse_int(bad).unwrap_err().to_string().contains("bad int"),
+                "{bad:?}"
+            );
+        }
+    }
     use proptest::prelude::*;
 
     fn call(doc: &str) -> Result<MethodCall, ParseError> {

@@ -1,28 +1,13 @@
 //! Namespecs: `group:process`, `group:*` and bare names, as the reference writes and
 //! reads them. A leaf module: the commands and the output formatting both use it.
 
-/// `group:process`, or just `process` when both names are equal.
-pub fn make_namespec(group: &str, process: &str) -> String {
-    if group == process {
-        process.to_string()
-    } else {
-        format!("{group}:{process}")
-    }
-}
+pub use supervisor_protocol::namespec::make_namespec;
 
-/// `g:p` → (g, Some(p)); `g:` / `g:*` → (g, None); `p` → (p, Some(p)).
+/// `g:p` → (g, Some(p)); `g:` / `g:*` → (g, None); `p` → (p, Some(p)): the shared
+/// [`supervisor_protocol::namespec::split_namespec`], owned.
 pub fn split_namespec(spec: &str) -> (String, Option<String>) {
-    match spec.split_once(':') {
-        Some((g, p)) => {
-            let p = if p.is_empty() || p == "*" {
-                None
-            } else {
-                Some(p.to_string())
-            };
-            (g.to_string(), p)
-        }
-        None => (spec.to_string(), Some(spec.to_string())),
-    }
+    let (g, p) = supervisor_protocol::namespec::split_namespec(spec);
+    (g.to_string(), p.map(str::to_string))
 }
 
 #[cfg(test)]

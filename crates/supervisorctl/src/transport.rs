@@ -11,8 +11,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use base64::Engine;
-
 use crate::error::CtlError;
 
 /// The largest response body we accept (a `readLog` of a huge file is still far below).
@@ -182,13 +180,7 @@ struct Head {
 }
 
 /// The value of a Basic `Authorization` header for these credentials.
-pub fn basic_auth(username: &str, password: &str) -> String {
-    let raw = format!("{username}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw.as_bytes())
-    )
-}
+pub use supervisor_protocol::basic_auth::header_value as basic_auth;
 
 /// The XML-RPC client connection: `POST /RPC2` on a kept-alive connection.
 pub struct HttpClient {

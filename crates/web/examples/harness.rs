@@ -548,13 +548,7 @@ fn main() {
     let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
     let procs: usize = arg("--procs").and_then(|p| p.parse().ok()).unwrap_or(12);
     let auth = match (arg("--user"), arg("--password")) {
-        (Some(u), Some(p)) => {
-            use base64::Engine as _;
-            Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            ))
-        }
+        (Some(u), Some(p)) => Some(supervisor_protocol::basic_auth::header_value(&u, &p)),
         _ => None,
     };
     let t = now();

@@ -87,20 +87,12 @@ impl CsrfKey {
 }
 
 /// The user name of a `Basic` `Authorization` header value (what tokens are bound to);
-/// empty when there is no such header or it cannot be decoded (servers without auth).
+/// empty when there is no such header or it gives no credentials (servers without auth).
 pub fn basic_auth_user(authorization: Option<&[u8]>) -> String {
-    use base64::Engine as _;
-    let Some(value) = authorization else {
-        return String::new();
-    };
-    let Some(rest) = value.strip_prefix(b"Basic ") else {
-        return String::new();
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim_ascii()) else {
-        return String::new();
-    };
-    let user = decoded.split(|b| *b == b':').next().unwrap_or(&[]);
-    String::from_utf8_lossy(user).into_owned()
+    authorization
+        .and_then(|value| supervisor_protocol::basic_auth::parse(value).ok())
+        .map(|c| c.username)
+        .unwrap_or_default()
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {

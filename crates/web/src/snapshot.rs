@@ -98,13 +98,7 @@ pub fn add_last_exits(rows: &mut [ProcessRow], main_log: &str) {
 }
 
 /// `name` when `group == name`, else `group:name` (the reference's `make_namespec`).
-pub fn namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
+pub use supervisor_protocol::namespec::make_namespec as namespec;
 
 /// Everything the status page and its JSON need.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 //! The password may be stored in clear or as `{SHA}<hex of SHA-1>`. Comparisons take the same
 //! time whatever the input (the reference compares with `==`).
 
-use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use supervisor_config::Credentials;
+use supervisor_protocol::basic_auth::{self, BasicAuthError};
 
 /// What the `Authorization` header says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,28 +54,14 @@ pub fn check(credentials: Option<&Credentials>, header: Option<&[u8]>) -> AuthRe
     let Some(header) = header else {
         return AuthResult::Unauthorized;
     };
-    let Ok(header) = std::str::from_utf8(header) else {
-        return AuthResult::Unauthorized;
-    };
-    let Some((scheme, token)) = header.trim_start().split_once(' ') else {
-        return AuthResult::Unauthorized;
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return AuthResult::Unauthorized;
-    }
-    let token: Vec<u8> = token.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token) else {
-        return AuthResult::Malformed;
-    };
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return AuthResult::Malformed;
-    };
-    let Some((user, pass)) = decoded.split_once(':') else {
-        return AuthResult::Unauthorized;
+    let given = match basic_auth::parse(header) {
+        Ok(given) => given,
+        Err(BasicAuthError::Malformed) => return AuthResult::Malformed,
+        Err(BasicAuthError::NotBasic | BasicAuthError::NoColon) => return AuthResult::Unauthorized,
     };
     // Evaluate both comparisons so the time does not tell which one failed.
-    let user_ok = constant_time_eq(creds.username.as_bytes(), user.as_bytes());
-    let pass_ok = password_matches(&creds.password, pass);
+    let user_ok = constant_time_eq(creds.username.as_bytes(), given.username.as_bytes());
+    let pass_ok = password_matches(&creds.password, &given.password);
     if user_ok & pass_ok {
         AuthResult::Allowed
     } else {
@@ -95,6 +81,7 @@ mod tests {
     }
 
     fn basic(s: &str) -> Vec<u8> {
+        use base64::Engine as _;
         format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(s)

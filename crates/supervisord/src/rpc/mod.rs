@@ -309,23 +309,7 @@ pub fn log_path(backend: &dyn Backend, target: &LogTarget) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// `g:p` → (g, Some(p)); `g:` or `g:*` → (g, None) (the whole group); `p` → (p, Some(p)).
-pub fn split_namespec(spec: &str) -> (&str, Option<&str>) {
-    match spec.split_once(':') {
-        Some((g, "")) | Some((g, "*")) => (g, None),
-        Some((g, p)) => (g, Some(p)),
-        None => (spec, Some(spec)),
-    }
-}
-
-/// `name` when the process is alone in a group of the same name, else `group:name`.
-pub fn make_namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
+pub use supervisor_protocol::namespec::{make_namespec, split_namespec};
 
 /// The method `name`, if it may be called with `params` now: UNKNOWN_METHOD for unknown
 /// names, INCORRECT_PARAMETERS for a wrong number of params, SHUTDOWN_STATE while
