@@ -1,7 +1,7 @@
 //! The vocabulary every supervisor-rs component shares with Python Supervisor's clients.
 //!
 //! What is here: process states and their numeric codes, daemon and event-listener states,
-//! XML-RPC fault codes, the event type hierarchy, namespecs ([`namespec`]),
+//! XML-RPC fault codes, the event type hierarchy, namespecs ([`namespec`]), errno names ([`errno`]),
 //! HTTP Basic `Authorization` headers ([`basic_auth`]), Python's `int()` and `repr()` of text
 //! ([`pyint`], [`pyrepr`]), and the XML-RPC value codec ([`xmlrpc`]). What is not here:
 //! any I/O, any knowledge of configuration, any policy.
@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod basic_auth;
+pub mod errno;
 pub mod events;
 pub mod faults;
 pub mod namespec;

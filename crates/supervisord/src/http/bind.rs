@@ -54,7 +54,7 @@ config file or on command line to values that the current user ({}) can successf
             ),
             BindError::Os(e) => {
                 let code = e.raw_os_error().unwrap_or(0);
-                match errno_name(code) {
+                match supervisor_protocol::errno::name(code) {
                     Some(name) => write!(
                         f,
                         "Cannot open an HTTP server: socket.error reported errno.{name} ({code})"
@@ -119,21 +119,6 @@ pub fn unix_bind_hint(cfg: &UnixHttpServerConfig, err: &BindError) -> Option<Str
         cfg.section,
         cfg.file.display()
     ))
-}
-
-fn errno_name(code: i32) -> Option<&'static str> {
-    Some(match code {
-        libc::EACCES => "EACCES",
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::EROFS => "EROFS",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::EINVAL => "EINVAL",
-        libc::EADDRINUSE => "EADDRINUSE",
-        _ => return None,
-    })
 }
 
 fn os_err(e: std::io::Error) -> BindError {
