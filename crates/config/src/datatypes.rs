@@ -180,16 +180,7 @@ pub fn parse_list_of_strings(v: &str) -> Vec<String> {
 
 /// `critical error warn info debug trace blather` (any case) → `bad logging level name '<v>'`.
 pub fn parse_log_level(v: &str) -> Result<LogLevel, String> {
-    Ok(match v.to_lowercase().as_str() {
-        "critical" => LogLevel::Critical,
-        "error" => LogLevel::Error,
-        "warn" => LogLevel::Warn,
-        "info" => LogLevel::Info,
-        "debug" => LogLevel::Debug,
-        "trace" => LogLevel::Trace,
-        "blather" => LogLevel::Blather,
-        _ => return Err(format!("bad logging level name {}", py_repr(v))),
-    })
+    LogLevel::from_name(v).ok_or_else(|| format!("bad logging level name {}", py_repr(v)))
 }
 
 /// A process or group name: stripped, no space, `:` or `/` →
@@ -628,6 +619,7 @@ mod tests {
     #[test]
     fn levels_and_names() {
         assert_eq!(parse_log_level("WARN").unwrap(), LogLevel::Warn);
+        assert_eq!(parse_log_level("blather").unwrap(), LogLevel::Blather);
         assert_eq!(
             parse_log_level("warning").unwrap_err(),
             "bad logging level name 'warning'"

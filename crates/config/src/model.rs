@@ -70,39 +70,8 @@ pub struct ParseMessage {
     pub text: String,
 }
 
-/// Main-log levels with the reference's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    /// `blather` (3).
-    Blather = 3,
-    /// `trace` (5).
-    Trace = 5,
-    /// `debug` (10).
-    Debug = 10,
-    /// `info` (20).
-    Info = 20,
-    /// `warn` (30).
-    Warn = 30,
-    /// `error` (40).
-    Error = 40,
-    /// `critical` (50).
-    Critical = 50,
-}
-
-impl LogLevel {
-    /// The 4-letter tag printed in the main log (`INFO`, `DEBG`, ...).
-    pub const fn tag(self) -> &'static str {
-        match self {
-            LogLevel::Blather => "BLAT",
-            LogLevel::Trace => "TRAC",
-            LogLevel::Debug => "DEBG",
-            LogLevel::Info => "INFO",
-            LogLevel::Warn => "WARN",
-            LogLevel::Error => "ERRO",
-            LogLevel::Critical => "CRIT",
-        }
-    }
-}
+/// Main-log levels with the reference's numbers (the shared [`supervisor_protocol::LogLevel`]).
+pub use supervisor_protocol::LogLevel;
 
 /// Where a main or child log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The vocabulary every supervisor-rs component shares with Python Supervisor's clients.
 //!
 //! What is here: process states and their numeric codes, daemon and event-listener states,
-//! XML-RPC fault codes, the event type hierarchy, namespecs ([`namespec`]), errno names ([`errno`]),
+//! XML-RPC fault codes, the event type hierarchy, namespecs ([`namespec`]), errno names ([`errno`]), main-log levels ([`loglevel`]),
 //! HTTP Basic `Authorization` headers ([`basic_auth`]), Python's `int()` and `repr()` of text
 //! ([`pyint`], [`pyrepr`]), and the XML-RPC value codec ([`xmlrpc`]). What is not here:
 //! any I/O, any knowledge of configuration, any policy.
@@ -14,6 +14,7 @@ pub mod basic_auth;
 pub mod errno;
 pub mod events;
 pub mod faults;
+pub mod loglevel;
 pub mod namespec;
 pub mod pyint;
 pub mod pyrepr;
@@ -21,6 +22,7 @@ pub mod states;
 pub mod xmlrpc;
 
 pub use faults::{Fault, FaultCode};
+pub use loglevel::LogLevel;
 pub use states::{ListenerState, ProcessState, SupervisorState};
 pub use xmlrpc::Value;
 

@@ -13,12 +13,6 @@ use supervisor_config::{LogFile, LogLevel};
 use super::rotating::RotatingFile;
 use super::syslog;
 
-/// Parses a level name case-insensitively (`warning` is not accepted, like the reference).
-/// The error is `bad logging level name '<v>'`.
-pub fn parse_level(value: &str) -> Result<LogLevel, String> {
-    supervisor_config::datatypes::parse_log_level(value)
-}
-
 /// Formats one main-log line (with its trailing newline).
 pub fn format_line<Tz: TimeZone>(when: &DateTime<Tz>, level: LogLevel, message: &str) -> String
 where
@@ -257,16 +251,6 @@ mod tests {
         assert_eq!(
             format_line(&t, LogLevel::Debug, "a\nb"),
             "2026-11-21 18:00:00,123 DEBG a\nb\n"
-        );
-    }
-
-    #[test]
-    fn level_names() {
-        assert_eq!(parse_level("WARN"), Ok(LogLevel::Warn));
-        assert_eq!(parse_level("blather"), Ok(LogLevel::Blather));
-        assert_eq!(
-            parse_level("warning"),
-            Err("bad logging level name 'warning'".into())
         );
     }
 
