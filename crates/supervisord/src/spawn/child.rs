@@ -84,7 +84,7 @@ pub(super) struct ChildStart<'a> {
 
 /// `close_range` flag: give the caller a private fd table holding only the descriptors
 /// below the range (Linux 5.9).
-pub(super) const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
+const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
 
 /// Sets the calling thread's signal mask with the raw system call, so that glibc's
 /// internal signals are covered too. Returns the previous mask. Async-signal-safe; used
@@ -118,6 +118,22 @@ pub(super) extern "C" fn clone_entry(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let start = &*(arg as *const ChildStart<'_>);
         child_exec(start.plan, start.fds)
+    }
+}
+
+/// The child `super::parent::unshare_works` clones (on the daemon's fd table) to learn
+/// whether `close_range(CLOSE_RANGE_UNSHARE)` works here: exits 0 when it does.
+pub(super) extern "C" fn unshare_probe(_: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: two raw, async-signal-safe system calls with no pointers; the range starts
+    // past every descriptor, so nothing is closed, the fd table is just unshared.
+    unsafe {
+        let r = libc::syscall(
+            libc::SYS_close_range,
+            libc::c_uint::MAX,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_UNSHARE,
+        );
+        libc::_exit(if r == 0 { 0 } else { 1 })
     }
 }
 

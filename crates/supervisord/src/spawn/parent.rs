@@ -11,20 +11,19 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, OnceLock};
 
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::resource::{getrlimit, Resource};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{sysconf, Pid, SysconfVar};
+
 use super::child::{
-    child_exec, clone_entry, raw_sigmask, ChildFds, ChildPlan, ChildStart, CLOSE_RANGE_UNSHARE,
+    child_exec, clone_entry, raw_sigmask, unshare_probe, ChildFds, ChildPlan, ChildStart,
 };
 
 /// A pipe whose ends are close-on-exec and numbered 3 or above (so dup2 onto 0/1/2 in the
 /// child can never clobber another pipe end, even if the daemon's 0/1/2 were closed).
 pub(super) fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid 2-element array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 returned two fresh fds we now own.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     Ok((lift_fd(r)?, lift_fd(w)?))
 }
 
@@ -43,29 +42,20 @@ fn lift_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
 
 /// Sets O_NONBLOCK on a parent pipe end.
 pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: plain fcntl on an fd we own.
-    unsafe {
-        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
+    let flags = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?;
+    fcntl(
+        fd.as_raw_fd(),
+        FcntlArg::F_SETFL(OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK),
+    )?;
     Ok(())
 }
 
 /// The `RLIMIT_NOFILE` soft limit (`None` when it cannot be read or is unlimited).
 pub(super) fn nofile_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit with a valid out pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
-        || lim.rlim_cur == libc::RLIM_INFINITY
-    {
-        return None;
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) if soft != libc::RLIM_INFINITY => Some(soft),
+        _ => None,
     }
-    Some(lim.rlim_cur)
 }
 
 /// How [`start_child_with`] creates the child.
@@ -138,30 +128,18 @@ pub(super) fn fd_slots() -> Option<&'static Mutex<FdSlots>> {
 /// Checks once that a `CLONE_VM | CLONE_VFORK | CLONE_FILES` child can unshare its fd
 /// table with `close_range` (kernel support, no seccomp filter in the way).
 pub(super) fn unshare_works() -> bool {
-    extern "C" fn probe(_: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: raw system calls only; the range is past every descriptor, so nothing
-        // is closed, the table is just unshared.
-        unsafe {
-            let r = libc::syscall(
-                libc::SYS_close_range,
-                libc::c_uint::MAX,
-                libc::c_uint::MAX,
-                CLOSE_RANGE_UNSHARE,
-            );
-            libc::_exit(if r == 0 { 0 } else { 1 })
-        }
-    }
     // Every signal blocked while the probe child shares this thread's memory.
     let old_mask = raw_sigmask(libc::SIG_SETMASK, ALL_SIGNALS);
-    let result = clone_on_stack(probe, std::ptr::null_mut(), libc::CLONE_FILES);
+    let result = clone_on_stack(unshare_probe, std::ptr::null_mut(), libc::CLONE_FILES);
     raw_sigmask(libc::SIG_SETMASK, old_mask);
     let Ok(pid) = result else {
         return false;
     };
-    let mut status = 0;
-    // SAFETY: reaping the probe child we just created (it has already exited: vfork).
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    // Reaping the probe child we just created (it has already exited: vfork).
+    matches!(
+        waitpid(Pid::from_raw(pid), None),
+        Ok(WaitStatus::Exited(_, 0))
+    )
 }
 
 pub(super) fn start_child_with(plan: &ChildPlan, method: Method) -> Result<libc::pid_t, i32> {
@@ -279,9 +257,8 @@ fn clone_on_stack(
     arg: *mut libc::c_void,
     extra: libc::c_int,
 ) -> Result<libc::pid_t, i32> {
-    // SAFETY: sysconf has no preconditions.
-    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-        n if n > 0 => n as usize,
+    let page = match sysconf(SysconfVar::PAGE_SIZE) {
+        Ok(Some(n)) if n > 0 => n as usize,
         _ => 4096,
     };
     let len = CHILD_STACK + page;
@@ -332,11 +309,8 @@ fn clone_on_stack(
 
 /// The highest fd number to close in the child if `close_range` is unavailable.
 pub(super) fn max_fd() -> RawFd {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
-    if n <= 0 {
-        4096
-    } else {
-        n.min(65536) as RawFd
+    match sysconf(SysconfVar::OPEN_MAX) {
+        Ok(Some(n)) if n > 0 => n.min(65536) as RawFd,
+        _ => 4096,
     }
 }
