@@ -5,8 +5,6 @@
 //! plus a few opt-in extras (`status --json`, `avail --json`, state colours on a
 //! terminal, `completions bash|zsh|fish`).
 
-#![warn(missing_docs)]
-
 pub mod commands;
 pub mod completions;
 pub mod error;
@@ -40,7 +38,7 @@ pub fn about() -> String {
     )
 }
 
-/// Runs supervisorctl with these arguments (argv[0] first); returns the exit status.
+/// Runs supervisorctl with these arguments (`argv[0]` first); returns the exit status.
 pub fn run(argv: Vec<String>) -> i32 {
     let progname = argv
         .first()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use supervisor_config::CtlConfig;
 
-/// The usage text of `-h` (`%s` is replaced by argv[0]).
+/// The usage text of `-h` (`%s` is replaced by `argv[0]`).
 pub const USAGE: &str =
     "supervisorctl -- control applications run by supervisord from the cmd line.
 
@@ -33,7 +33,7 @@ actions.
 /// Everything `supervisorctl` needs to run after option processing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// argv[0], used in messages.
+    /// `argv[0]`, used in messages.
     pub progname: String,
     /// The config file that was read, if any.
     pub configfile: Option<PathBuf>,
@@ -202,7 +202,7 @@ pub fn is_url(value: &str) -> bool {
     }
 }
 
-/// Resolves argv (without argv[0]) into settings, a help request or a usage error.
+/// Resolves argv (without `argv[0]`) into settings, a help request or a usage error.
 pub fn parse(progname: &str, args: &[String]) -> Parsed {
     let (opts, rest) = match getopt(args) {
         Ok(x) => x,

@@ -27,7 +27,7 @@ pub enum ScanOutput {
         /// True while in capture mode.
         captured: bool,
     },
-    /// An end token closed a capture: emit PROCESS_COMMUNICATION_<CHANNEL> with these
+    /// An end token closed a capture: emit `PROCESS_COMMUNICATION_<CHANNEL>` with these
     /// bytes and log `'<name>' <channel> emitted a comm event` at debug.
     Communication(Vec<u8>),
 }
