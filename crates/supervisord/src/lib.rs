@@ -1,7 +1,9 @@
 //! The supervisor-rs daemon. See ARCHITECTURE.md for the code map.
 pub mod spawn;
 
-pub mod core;
+/// The pure state machines live in their own crate (no I/O can reach them); the old
+/// `crate::core::...` paths keep working through this re-export.
+pub use supervisor_core as core;
 
 pub mod cli;
 pub mod daemon;

@@ -24,7 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::core::{KillResult, LogLevel, Now, Output, ProcKey, Supervisor, SupervisorState};
+use crate::core::{
+    KillResult, LogLevel, Now, Output, ProcKey, Signals, Supervisor, SupervisorState,
+};
 use crate::logs::childlog::AutoLogFile;
 use crate::logs::{Channel, ChannelLogger, MainLog};
 use crate::rpc::{self, ControlRequest, Pending};
@@ -179,7 +181,7 @@ impl Daemon {
         let d_childlogdir_is_absolute = config.supervisord.childlogdir.is_absolute();
         let auto_resolved = config.groups.iter().map(|g| g.name.clone()).collect();
         let config = Rc::new(config);
-        let mut sup = Supervisor::new(config.groups.clone());
+        let mut sup = Supervisor::new(config.groups.clone(), platform_signals());
         let sink_log = mainlog.clone();
         sup.set_log_sink(Box::new(move |level, text| {
             sink_log.borrow_mut().log(level, text)
@@ -837,6 +839,19 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         }
     }
     Ok(exit)
+}
+
+/// The platform's numbers for the signals the core acts on (the core crate has no libc).
+fn platform_signals() -> Signals {
+    Signals {
+        hup: libc::SIGHUP,
+        int: libc::SIGINT,
+        quit: libc::SIGQUIT,
+        term: libc::SIGTERM,
+        chld: libc::SIGCHLD,
+        usr2: libc::SIGUSR2,
+        kill: libc::SIGKILL,
+    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,27 @@
-//! The daemon's pure core: process state machines, groups, priorities and the daemon mood.
+//! supervisor-core: the daemon's pure core — process state machines, groups, priorities
+//! and the daemon mood of supervisor-rs.
 //!
-//! Nothing in here performs a system call or reads a clock. Every entry point takes the
-//! current time as a [`Now`] and, where a decision needs the outside world at once (a fork
-//! returning a pid, a `kill()` failing), a [`Host`] that the runtime implements with real
-//! syscalls and the tests with a fake. Everything else the core decides — main-log lines,
-//! events, groups appearing and going away — is queued as [`Output`] and drained by the
-//! caller with [`Supervisor::drain_output`]. [`Supervisor::next_deadline`] says when the
-//! core next needs to be ticked, so the loop never polls.
+//! What it is for: deciding. Every entry point takes the current time as a [`Now`] and,
+//! where a decision needs the outside world at once (a fork returning a pid, a `kill()`
+//! failing), a [`Host`] that the runtime implements with real syscalls and the tests with a
+//! fake. Everything else the core decides — main-log lines, events, groups appearing and
+//! going away — is queued as [`Output`] and drained by the caller with
+//! [`Supervisor::drain_output`]. [`Supervisor::next_deadline`] says when the core next
+//! needs to be ticked, so the loop never polls.
+//!
+//! What it is not for: doing. It performs no system call, reads no clock, opens no file
+//! and owns no socket; its dependencies (the config model and the protocol types) cannot
+//! reach an async runtime or libc bindings either. OS facts come in through its types: the
+//! signal numbers the daemon acts on through [`Signals`], pids and raw wait statuses
+//! through [`Host`] and [`Supervisor::reaped`], the time through [`Now`]. The
+//! runtime (the `supervisord` crate) owns the event loop, the pipes, the log files and the
+//! RPC server.
 //!
 //! The behaviour follows Python Supervisor 4.3 (`process.py`, `supervisord.py`): same
 //! transitions, same messages, same event payloads. Deliberate differences are listed on
 //! the items that make them.
+
+#![forbid(unsafe_code)]
 
 mod process;
 mod supervisor;
@@ -156,5 +167,22 @@ pub trait Host {
     }
 }
 
-/// The numeric value of SIGKILL (Linux and every other unix).
-pub const SIGKILL: i32 = 9;
+/// The signal numbers the core acts on, as the platform defines them. The runtime fills
+/// this from libc; the core never hand-codes a number, so it is right on any unix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signals {
+    /// SIGHUP: restart request.
+    pub hup: i32,
+    /// SIGINT: exit request.
+    pub int: i32,
+    /// SIGQUIT: exit request.
+    pub quit: i32,
+    /// SIGTERM: exit request.
+    pub term: i32,
+    /// SIGCHLD: a child quit (logged only; reaping is the runtime's job).
+    pub chld: i32,
+    /// SIGUSR2: reopen the log files.
+    pub usr2: i32,
+    /// SIGKILL: what a process gets when `stopwaitsecs` runs out.
+    pub kill: i32,
+}

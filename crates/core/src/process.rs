@@ -2,7 +2,7 @@
 //! [`Supervisor`](super::Supervisor).
 
 use super::text::{decode_wait_status, signal_name};
-use super::{Event, EventType, Host, KillError, LogLevel, Now, Outbox, Output, ProcKey, SIGKILL};
+use super::{Event, EventType, Host, KillError, LogLevel, Now, Outbox, Output, ProcKey};
 use supervisor_config::{AutoRestart, ProcessConfig};
 use supervisor_protocol::{ProcessState, SupervisorState};
 
@@ -28,6 +28,8 @@ pub(crate) struct Ctx<'a> {
     /// Automatic (re)starts (autorestart, BACKOFF retries) this transition pass may still
     /// make; the rest wait for the next pass, so the loop serves its clients in between.
     pub restarts_left: u32,
+    /// The platform's SIGKILL number (from [`Signals`](super::Signals)).
+    pub sigkill: i32,
 }
 
 impl Ctx<'_> {
@@ -299,7 +301,8 @@ impl Process {
                 LogLevel::Warn,
                 format!("killing '{}' ({}) with SIGKILL", self.config.name, self.pid),
             );
-            self.kill(ctx, SIGKILL);
+            let sigkill = ctx.sigkill;
+            self.kill(ctx, sigkill);
         }
         self.state != before
     }
