@@ -242,3 +242,33 @@ def test_huge_startsecs_and_stopwaitsecs(make_daemon, impl):
     assert rpc.getProcessInfo("slow")["statename"] == "STARTING"
     assert rpc.getState()["statename"] == "RUNNING"
     assert d.proc.poll() is None
+
+
+def test_huge_logfile_backups_rotate_without_stalling(make_daemon):
+    """stdout_logfile_backups=9223372036854775807 with a tiny maxbytes (the line-by-line
+    writer rotates every few lines): every rotation
+    used to probe each backup name up to the count, so the first rotation kept the loop
+    busy for hours (90% CPU, no answers). Now a rotation lists the directory once. The
+    reference's rollover has the same loop shape (it stalls too), so only ours is run."""
+    big = 9223372036854775807
+    pad = "x" * 300
+    d = make_daemon("rust", f"""
+        [program:chatty]
+        command=sh -c 'i=0; while [ $i -lt 40 ]; do echo line-$i-{pad}; i=$((i+1)); sleep 0.05; done; sleep 1000'
+        stdout_logfile=%(here)s/chatty.log
+        stdout_logfile_maxbytes=1KB
+        stdout_logfile_backups={big}
+        startsecs=0
+        """)
+    rpc = d.rpc(10).supervisor
+    d.wait_for(lambda: (d.dir / "chatty.log.5").exists(), timeout=20, what="5 rotations")
+    started = time.monotonic()
+    assert rpc.getState()["statename"] == "RUNNING"
+    assert time.monotonic() - started < 2.0
+    d.wait_for(lambda: "line-39-" in "".join(
+        p.read_text() for p in d.dir.glob("chatty.log*")), timeout=20, what="all lines")
+    text = "".join(p.read_text() for p in sorted(
+        d.dir.glob("chatty.log.*"), key=lambda p: -int(p.suffix[1:])))
+    text += (d.dir / "chatty.log").read_text()
+    assert [ln for ln in text.splitlines()] == [
+        f"line-{i}-{pad}" for i in range(40)]
