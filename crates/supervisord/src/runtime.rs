@@ -1,5 +1,5 @@
 //! The event loop: one tokio current-thread runtime whose main task owns the
-//! [`Supervisor`](crate::core::Supervisor) and turns the outside world into core inputs.
+//! [`Supervisor`] and turns the outside world into core inputs.
 //!
 //! Inputs: signals (TERM/INT/QUIT shut down, HUP restarts, USR2 reopens logs, CHLD reaps),
 //! the deadline the core asks for (no periodic wake-up), RPC requests from the HTTP
@@ -486,7 +486,7 @@ impl Daemon {
     /// every group at once, listeners included, whereas the reference stops one group per
     /// main-loop iteration and dispatches in between, so its running listeners receive
     /// the event before they are asked to stop. A listener still busy with an earlier
-    /// event gets up to [`LISTENER_DRAIN_GRACE`] to report READY and take what is queued
+    /// event gets up to `LISTENER_DRAIN_GRACE` (1 s) to report READY and take what is queued
     /// for it before the shutdown goes ahead.
     pub fn tick(&mut self) {
         let now = self.clock.now();
