@@ -63,15 +63,18 @@ def proxy(sock, timeout=10.0):
 class Daemon:
     """One supervisord in its own temp dir, started with an optional RLIMIT_NOFILE."""
 
-    def __init__(self, bin_dir, programs, nofile=None, loglevel="info", nice=0):
+    def __init__(self, bin_dir, programs, nofile=None, loglevel="info", nice=0, inet_port=None):
         self.dir = Path(tempfile.mkdtemp(prefix="bench-hardening-"))
         self.sock = self.dir / "supervisor.sock"
         self.conf = self.dir / "supervisord.conf"
         self.binary = (Path(bin_dir) / "supervisord").resolve()
         self.nofile = nofile
         self.nice = nice
+        self.inet_port = inet_port
+        inet = (f"[inet_http_server]\nport=127.0.0.1:{inet_port}\nusername=bench\npassword=bench\n\n"
+                if inet_port else "")
         self.conf.write_text(
-            f"[unix_http_server]\nfile={self.sock}\n\n"
+            f"[unix_http_server]\nfile={self.sock}\n\n" + inet +
             f"[supervisord]\nlogfile={self.dir / 'supervisord.log'}\n"
             f"pidfile={self.dir / 'supervisord.pid'}\n"
             f"childlogdir={self.dir}\nnodaemon=true\nloglevel={loglevel}\nminfds=64\n\n"
@@ -122,6 +125,16 @@ class Daemon:
         except OSError:
             return None
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def status(self, key):
+        """A `VmRSS`/`VmHWM` line of /proc/<pid>/status, in MiB."""
+        try:
+            for line in open(f"/proc/{self.pid}/status"):
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return None
 
     def mainlog(self):
         try:
@@ -261,6 +274,197 @@ def scenario_exhaustion(args, d):
     }
 
 
+# ---- slowloris ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def configure_idle(args):
+    return "[program:idle]\ncommand=sleep 100000\nstartsecs=0\n\n"
+
+
+@scenario("slowloris", "N connections to the inet server that send half a request head and "
+          "wait; an authenticated getState on inet is timed meanwhile", configure_idle,
+          options=[(("--connections",), dict(type=int, default=5000))])
+def scenario_slowloris(args, d):
+    import base64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.connections + 256
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    port = d.inet_port
+    held, refused = [], 0
+    t0 = time.time()
+    for _ in range(args.connections):
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=2)
+            c.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-")
+            held.append(c)
+        except OSError:
+            refused += 1
+    opened_s = time.time() - t0
+    auth = "Basic " + base64.b64encode(b"bench:bench").decode()
+    body = xmlrpc.client.dumps((), "supervisor.getState").encode()
+    lat, errors = [], 0
+    end = time.time() + args.seconds
+    while time.time() < end:
+        t = time.perf_counter()
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("POST", "/RPC2", body, {"Authorization": auth,
+                                               "Content-Type": "text/xml"})
+            r = c.getresponse()
+            r.read()
+            c.close()
+            if r.status != 200:
+                raise OSError(r.status)
+            lat.append(time.perf_counter() - t)
+        except (OSError, http.client.HTTPException):
+            errors += 1
+        time.sleep(0.05)
+    still_open = 0
+    for c in held:
+        try:
+            c.setblocking(False)
+            if c.recv(1) == b"":
+                pass
+            else:
+                still_open += 1
+        except BlockingIOError:
+            still_open += 1
+        except OSError:
+            pass
+        c.close()
+    s = Sampler(d)
+    s.latencies = lat
+    s.errors = errors
+    s.fds = [d.fds() or 0]
+    s.cpu_pct = None
+    return {"opened in s": opened_s, "refused": refused,
+            "half-open still held": still_open, "sampler": s}
+
+
+# ---- bigrequest --------------------------------------------------------------------------
+
+def big_shapes(size):
+    """16 MB-class adversarial XML-RPC requests, by name."""
+    head = b"<?xml version='1.0'?><methodCall><methodName>supervisor.getState</methodName><params>"
+    tail = b"</params></methodCall>"
+    member = b"<member><name>m%d</name><value><int>1</int></value></member>"
+    n = size // 60
+    wide = b"<param><value><struct>" + b"".join(member % i for i in range(100000)) + \
+        b"</struct></value></param>"
+    dup = b"<param><value><struct>" + (b"<member><name>a</name><value><int>1</int></value></member>"
+                                       * (size // 60)) + b"</struct></value></param>"
+    array = b"<param><value><array><data>" + b"<value><int>1</int></value>" * (size // 27) + \
+        b"</data></array></value></param>"
+    deep = b"<param>" + b"<value><array><data>" * 127 + b"<value>x</value>" + \
+        b"</data></array></value>" * 127 + b"</param>"
+    ent = b"<param><value><string>" + b"&amp;" * (size // 5) + b"</string></value></param>"
+    calls = b"<value><struct><member><name>methodName</name><value>supervisor.getState</value>" \
+        b"</member><member><name>params</name><value><array><data/></array></value></member>" \
+        b"</struct></value>"
+    multicall = (b"<?xml version='1.0'?><methodCall><methodName>system.multicall</methodName>"
+                 b"<params><param><value><array><data>" + calls * (size // len(calls)) +
+                 b"</data></array></value></param></params></methodCall>")
+    del n
+    return {
+        "wide struct 100k": head + wide + tail,
+        "dup members": head + dup + tail,
+        "array": head + array + tail,
+        "deep x2000": head + deep * 2000 + tail,
+        "entities": head + ent + tail,
+        "multicall getState": multicall,
+    }
+
+
+def post_raw(sock, body, timeout=120):
+    c = UnixHTTPConnection(str(sock), timeout)
+    c.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+@scenario("bigrequest", "16 MB-class adversarial XML-RPC requests (wide/duplicate structs, "
+          "arrays, depth, entities, a multicall) while getState is polled", configure_idle,
+          options=[(("--size",), dict(type=int, default=15 * 1024 * 1024))])
+def scenario_bigrequest(args, d):
+    s = Sampler(d, pause=0.005)
+    th = threading.Thread(target=s._poll, daemon=True)
+    th.start()
+    per = {}
+    cpu0 = d.cpu_seconds()
+    for name, body in big_shapes(args.size).items():
+        c0, t0 = d.cpu_seconds(), time.perf_counter()
+        status, data = post_raw(d.sock, body)
+        per[name] = (len(body) / 1e6, time.perf_counter() - t0, d.cpu_seconds() - c0, status,
+                     b"<fault>" in data)
+    s._stop.set()
+    th.join(10)
+    s.cpu_pct = None
+    for name, (mb, wall, cpu, status, fault) in per.items():
+        print(f"# bigrequest {name}: {mb:.1f} MB, {wall * 1000:.0f} ms wall, "
+              f"{cpu * 1000:.0f} ms daemon CPU, HTTP {status}{' fault' if fault else ''}",
+              file=sys.stderr)
+    return {"daemon CPU s": d.cpu_seconds() - cpu0,
+            "worst request CPU ms": max(v[2] for v in per.values()) * 1000,
+            "sampler": s}
+
+
+# ---- amplify / memory --------------------------------------------------------------------
+
+def configure_biglog(args):
+    return ("[program:big]\ncommand=sh -c 'head -c 2000000 /dev/zero | tr \"\\\\0\" x; "
+            "sleep 100000'\nstartsecs=0\nstdout_logfile=%(here)s/big.log\n"
+            "stdout_logfile_maxbytes=0\n\n")
+
+
+@scenario("amplify", "one system.multicall of --calls x 1 MB log tails; peak RSS (VmHWM) "
+          "and what came back", configure_biglog,
+          options=[(("--calls",), dict(type=int, default=1000))])
+def scenario_amplify(args, d):
+    rpc = proxy(d.sock, 600)
+    deadline = time.time() + 30
+    while time.time() < deadline and (d.dir / "big.log").stat().st_size < 2000000:
+        time.sleep(0.1)
+    base = d.status("VmRSS")
+    calls = [{"methodName": "supervisor.tailProcessStdoutLog", "params": ["big", 0, 1000000]}
+             for _ in range(args.calls)]
+    t0 = time.perf_counter()
+    res = rpc.system.multicall(calls)
+    took = time.perf_counter() - t0
+    ok = sum(1 for r in res if isinstance(r, list))
+    s = Sampler(d)
+    s.run(1.0)
+    return {"rss base MiB": base, "hwm MiB": d.status("VmHWM"),
+            "rss after MiB": d.status("VmRSS"), "answered": ok,
+            "faulted": len(res) - ok, "took s": took, "sampler": s}
+
+
+@scenario("memory", "RSS before, at peak and after: a 13 MB multicall of getState and a "
+          "15 MB string argument", configure_idle)
+def scenario_memory(args, d):
+    rpc = proxy(d.sock, 600)
+    base = d.status("VmRSS")
+    rpc.system.multicall([{"methodName": "supervisor.getState", "params": []}] * 69000)
+    after_multicall = d.status("VmRSS")
+    try:
+        rpc.supervisor.sendProcessStdin("idle", "x" * (15 * 1024 * 1024))
+    except xmlrpc.client.Fault:
+        pass
+    time.sleep(0.5)
+    s = Sampler(d)
+    s.run(1.0)
+    return {"rss base MiB": base, "hwm MiB": d.status("VmHWM"),
+            "after multicall MiB": after_multicall, "rss after MiB": d.status("VmRSS"),
+            "sampler": s}
+
+
 # ---- driver ------------------------------------------------------------------------------
 
 def fmt(v, spec="{:.1f}"):
@@ -288,7 +492,8 @@ def main():
     run, configure, _, _ = SCENARIOS[args.scenario]
     rows = []
     for bin_dir in args.bin:
-        d = Daemon(bin_dir, configure(args), nofile=args.nofile, nice=args.nice)
+        d = Daemon(bin_dir, configure(args), nofile=args.nofile, nice=args.nice,
+                   inet_port=free_port() if args.scenario == "slowloris" else None)
         try:
             d.start()
             time.sleep(args.settle)
