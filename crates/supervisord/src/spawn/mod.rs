@@ -2,11 +2,12 @@
 //!
 //! [`resolve_command`] turns `command=` into an executable path and argv exactly like the
 //! reference (shlex split, PATH search relative to the daemon's cwd, the same `spawnerr`
-//! texts). [`spawn`] creates the pipes, forks and, in the child, follows the reference's
-//! order: new process group, fds 0/1/2, close everything else, drop privileges, chdir,
-//! umask, execve. Every allocation (argv, envp, messages, group list) happens in the parent
-//! before `fork()`; the child only makes async-signal-safe system calls, so spawning is
-//! safe from a multi-threaded daemon. A failure in the child is reported on its stderr pipe
+//! texts). [`spawn`] creates the pipes, starts the child (`clone(CLONE_VM | CLONE_VFORK)`,
+//! `fork()` as the last fallback) and, in the child, follows the reference's order: new
+//! process group, fds 0/1/2, close everything else, drop privileges, chdir, umask, execve.
+//! Every allocation (argv, envp, messages, group list) happens in the parent before the
+//! child exists; the child only makes async-signal-safe system calls, so spawning is safe
+//! from a multi-threaded daemon. A failure in the child is reported on its stderr pipe
 //! in the reference's words and the child exits 127.
 //!
 //! This module does not track processes, reap them or decide anything: it returns a

@@ -72,7 +72,7 @@ pub(super) enum Method {
     Fork,
 }
 
-/// Three descriptors low in the fd table on which [`spawn`] parks the child's future
+/// Three descriptors low in the fd table on which [`super::spawn`] parks the child's future
 /// stdin/stdout/stderr, plus the `/dev/null` that fills them between spawns.
 ///
 /// A child cloned with its own copy of the fd table costs the kernel a reference on every
