@@ -2,6 +2,8 @@
 //! rlimits, main log, servers, daemonizing, pidfile), then run the event loop; run it
 //! again in the same process after a restart request (SIGHUP / `supervisor.restart`).
 
+#![forbid(unsafe_code)]
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
