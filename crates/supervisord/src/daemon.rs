@@ -129,7 +129,8 @@ fn raise_limit(
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: valid out-pointer.
+    // SAFETY: getrlimit writes one rlimit through the pointer to `lim`, a live local of
+    // that type; `resource` is one of the RLIMIT_* constants.
     if unsafe { libc::getrlimit(resource, &mut lim) } != 0 {
         return Ok(None);
     }
@@ -140,7 +141,7 @@ fn raise_limit(
         rlim_cur: soft,
         rlim_max: hard,
     };
-    // SAFETY: valid in-pointer.
+    // SAFETY: setrlimit only reads the rlimit behind the pointer to `new`, a live local.
     if unsafe { libc::setrlimit(resource, &new) } != 0 {
         // The reference reports the hard limit it tried to set.
         return Err(message(min, hard));
@@ -187,7 +188,8 @@ pub fn py_os_error(err: &io::Error, path: &str) -> String {
 ///
 /// Call before any thread exists (before building the tokio runtime).
 pub fn daemonize(directory: Option<&Path>, umask: u32) -> io::Result<Vec<StartupMessage>> {
-    // SAFETY: documented to be called while single-threaded.
+    // SAFETY: callers run this before any thread exists (see above), so the child's copy
+    // of the process holds no lock or state of a thread that did not come along.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -218,7 +220,8 @@ pub fn daemonize(directory: Option<&Path>, umask: u32) -> io::Result<Vec<Startup
         }
     }
     redirect_std_to_devnull()?;
-    // SAFETY: plain syscalls.
+    // SAFETY: setsid and umask take plain integers and touch no memory (setsid cannot fail
+    // here: a forked child is never a process-group leader).
     unsafe {
         libc::setsid();
         libc::umask(umask as libc::mode_t);
@@ -234,7 +237,8 @@ pub fn redirect_std_to_devnull() -> io::Result<()> {
         .open("/dev/null")?;
     use std::os::fd::AsRawFd;
     for fd in 0..3 {
-        // SAFETY: dup2 onto the standard fds.
+        // SAFETY: dup2 takes plain descriptors: `null` stays open for the whole loop and
+        // `fd` is 0, 1 or 2, replaced atomically.
         if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
             return Err(io::Error::last_os_error());
         }
