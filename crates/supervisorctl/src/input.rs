@@ -80,7 +80,9 @@ impl Input for StdInput {
                 let mut w = &tty;
                 // echo goes off before the prompt is shown, so nothing typed after the
                 // prompt can be echoed or flushed away
-                // SAFETY: termios calls on an open tty fd with initialised structs.
+                // SAFETY: termios is plain old data, so all-zero is a valid value; tcgetattr
+                // fills it and tcsetattr only reads it, both through pointers to this live
+                // local, on `fd`, which `tty` keeps open for the whole block.
                 let old = unsafe {
                     let mut t: libc::termios = std::mem::zeroed();
                     if libc::tcgetattr(fd, &mut t) != 0 {
@@ -97,7 +99,8 @@ impl Input for StdInput {
                 let mut line = String::new();
                 let n = BufReader::new(&tty).read_line(&mut line);
                 if let Some(old) = old {
-                    // SAFETY: restores the saved attributes.
+                    // SAFETY: tcsetattr only reads `old` (the attributes tcgetattr filled in),
+                    // on `fd`, still open through `tty`.
                     unsafe {
                         libc::tcsetattr(fd, libc::TCSAFLUSH, &old);
                     }
