@@ -130,7 +130,9 @@ pub(super) fn fd_slots() -> Option<&'static Mutex<FdSlots>> {
 pub(super) fn unshare_works() -> bool {
     // Every signal blocked while the probe child shares this thread's memory.
     let old_mask = raw_sigmask(libc::SIG_SETMASK, ALL_SIGNALS);
-    let result = clone_on_stack(unshare_probe, std::ptr::null_mut(), libc::CLONE_FILES);
+    // SAFETY: `unshare_probe` reads no memory (its `arg` is NULL), makes two raw system
+    // calls and `_exit`s; every signal is blocked just above.
+    let result = unsafe { clone_on_stack(unshare_probe, std::ptr::null_mut(), libc::CLONE_FILES) };
     raw_sigmask(libc::SIG_SETMASK, old_mask);
     let Ok(pid) = result else {
         return false;
@@ -241,18 +243,27 @@ const ALL_SIGNALS: u64 = !0;
 fn clone_vfork(start: &ChildStart<'_>, extra: libc::c_int) -> Result<libc::pid_t, i32> {
     // SAFETY: `clone_entry` only reads `start`, which outlives the call because
     // CLONE_VFORK keeps this thread suspended until the child has exec'd or exited; the
-    // child never returns into code of the daemon (it ends in execve or _exit).
-    clone_on_stack(
-        clone_entry,
-        start as *const ChildStart<'_> as *mut libc::c_void,
-        extra,
-    )
+    // child never returns into code of the daemon (it ends in execve or _exit) and makes
+    // only async-signal-safe calls (`child_exec`); the caller has blocked every signal.
+    unsafe {
+        clone_on_stack(
+            clone_entry,
+            start as *const ChildStart<'_> as *mut libc::c_void,
+            extra,
+        )
+    }
 }
 
 /// `clone(CLONE_VM | CLONE_VFORK | SIGCHLD | extra)` running `entry(arg)` on a freshly
-/// mapped stack that is unmapped once the child has exec'd or exited. `entry` must never
-/// return and must only make async-signal-safe calls.
-fn clone_on_stack(
+/// mapped stack that is unmapped once the child has exec'd or exited.
+///
+/// # Safety
+///
+/// `entry` runs on this process's memory while this thread is suspended: it must never
+/// return, must only make async-signal-safe calls, and may only use `arg` and memory that
+/// stays valid and unchanged until it has called `execve` or `_exit`. The calling thread
+/// must have blocked every signal, so that no handler of the daemon runs in the child.
+unsafe fn clone_on_stack(
     entry: extern "C" fn(*mut libc::c_void) -> libc::c_int,
     arg: *mut libc::c_void,
     extra: libc::c_int,
@@ -282,8 +293,9 @@ fn clone_on_stack(
     unsafe { libc::mprotect(base, page, libc::PROT_NONE) };
     // SAFETY: the top of the mapping, 16-byte aligned since both sizes are page multiples.
     let top = unsafe { base.cast::<u8>().add(len) }.cast::<libc::c_void>();
-    // SAFETY: see the function's contract; CLONE_VFORK keeps `arg` and the stack alive
-    // for as long as the child runs on them.
+    // SAFETY: the caller upholds the `# Safety` contract for `entry` and `arg`; the
+    // stack is ours, mapped above, and CLONE_VFORK keeps this thread (and with it `arg`
+    // and the mapping) waiting for as long as the child runs on them.
     let pid = unsafe {
         libc::clone(
             entry,
