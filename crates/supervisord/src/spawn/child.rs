@@ -15,6 +15,8 @@
 //! The parent side (pipes, the signal mask, the clone itself) is in `super::parent`; the
 //! pure decisions (what to exec, which user) are in `super::command`.
 
+#![allow(unsafe_code)] // the child is raw system calls by nature.
+
 use std::ffi::CString;
 use std::os::fd::RawFd;
 

@@ -23,6 +23,10 @@
 //!   start, `clone(CLONE_VM | CLONE_VFORK)` on a private stack with its fallbacks).
 //! * `child`: the async-signal-safe child, from its first instruction to `execve`: raw
 //!   system calls on memory prepared by the parent, nothing else.
+//!
+//! `unsafe` is denied for the whole module; `parent`, `child` and `tests` opt back in.
+
+#![deny(unsafe_code)]
 
 pub mod pyfmt;
 

@@ -7,6 +7,8 @@
 //! in the calling thread while the child exists as a copy of it. What runs in the child is
 //! in `super::child`; this module only hands it a plan and waits for `execve`.
 
+#![allow(unsafe_code)] // the parent side makes the raw clone, mmap and descriptor calls.
+
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, OnceLock};

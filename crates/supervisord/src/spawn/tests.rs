@@ -1,6 +1,8 @@
 //! Unit tests of the spawn module: every start method against real children, the fd slots,
 //! the headroom, command resolution, the environment and the server URL.
 
+#![allow(unsafe_code)] // the tests poll, read and reap real children.
+
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
