@@ -67,13 +67,72 @@ impl Now {
 /// never reused within one `Supervisor`).
 pub type ProcKey = u64;
 
-/// An event of Supervisor's event system, rendered eagerly as the reference does.
+/// An event of Supervisor's event system as typed values. The core never renders payload
+/// text: the runtime hands these fields to the events crate, which renders each payload
+/// once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// The concrete type (`PROCESS_STATE_RUNNING`, ...).
-    pub kind: EventType,
-    /// The payload text after the envelope header (no trailing newline unless the type has one).
-    pub payload: String,
+pub enum Event {
+    /// `PROCESS_STATE_<TO>`: a process changed state.
+    ProcessState(StateChange),
+    /// `SUPERVISOR_STATE_CHANGE_RUNNING`: the main loop starts running.
+    SupervisorRunning,
+    /// `SUPERVISOR_STATE_CHANGE_STOPPING`: a shutdown or restart begins.
+    SupervisorStopping,
+    /// `PROCESS_GROUP_ADDED` for the named group.
+    GroupAdded(String),
+    /// `PROCESS_GROUP_REMOVED` for the named group.
+    GroupRemoved(String),
+    /// `TICK_5`/`TICK_60`/`TICK_3600` for the period boundary `when` (epoch seconds).
+    Tick {
+        /// One of the three TICK types.
+        kind: EventType,
+        /// The boundary the tick is for.
+        when: i64,
+    },
+}
+
+impl Event {
+    /// The concrete event type (`PROCESS_STATE_RUNNING`, ...).
+    pub fn kind(&self) -> EventType {
+        match self {
+            Event::ProcessState(c) => match c.to {
+                ProcessState::Stopped => EventType::ProcessStateStopped,
+                ProcessState::Starting => EventType::ProcessStateStarting,
+                ProcessState::Running => EventType::ProcessStateRunning,
+                ProcessState::Backoff => EventType::ProcessStateBackoff,
+                ProcessState::Stopping => EventType::ProcessStateStopping,
+                ProcessState::Exited => EventType::ProcessStateExited,
+                ProcessState::Fatal => EventType::ProcessStateFatal,
+                ProcessState::Unknown => EventType::ProcessStateUnknown,
+            },
+            Event::SupervisorRunning => EventType::SupervisorStateChangeRunning,
+            Event::SupervisorStopping => EventType::SupervisorStateChangeStopping,
+            Event::GroupAdded(_) => EventType::ProcessGroupAdded,
+            Event::GroupRemoved(_) => EventType::ProcessGroupRemoved,
+            Event::Tick { kind, .. } => *kind,
+        }
+    }
+}
+
+/// One process state transition, with every value a `PROCESS_STATE_*` payload can carry
+/// (which of them the payload shows depends on `to`; the events crate knows the rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    /// Process name (`processname:`).
+    pub process: String,
+    /// Group name (`groupname:`).
+    pub group: String,
+    /// The state left (`from_state:`).
+    pub from: ProcessState,
+    /// The state entered; selects the event type.
+    pub to: ProcessState,
+    /// The backoff counter (`tries:`).
+    pub tries: u32,
+    /// Whether the exit status was one of `exitcodes` (`expected:`).
+    pub expected: bool,
+    /// The process's pid at the change (the pid that just died for EXITED/STOPPED; 0 when
+    /// there is none).
+    pub pid: i32,
 }
 
 /// Something the core decided that the runtime must carry out or publish.

@@ -2,7 +2,7 @@
 //! [`Supervisor`](super::Supervisor).
 
 use super::text::{decode_wait_status, signal_name};
-use super::{Event, EventType, Host, KillError, LogLevel, Now, Outbox, Output, ProcKey};
+use super::{Event, Host, KillError, LogLevel, Now, Outbox, Output, ProcKey, StateChange};
 use supervisor_config::{AutoRestart, ProcessConfig};
 use supervisor_protocol::{ProcessState, SupervisorState};
 
@@ -156,40 +156,16 @@ impl Process {
         &self.stderr_logfile
     }
 
-    fn event(&self, to: ProcessState, from: ProcessState, expected: bool) -> Option<Event> {
-        let kind = match to {
-            ProcessState::Stopped => EventType::ProcessStateStopped,
-            ProcessState::Starting => EventType::ProcessStateStarting,
-            ProcessState::Running => EventType::ProcessStateRunning,
-            ProcessState::Backoff => EventType::ProcessStateBackoff,
-            ProcessState::Stopping => EventType::ProcessStateStopping,
-            ProcessState::Exited => EventType::ProcessStateExited,
-            ProcessState::Fatal => EventType::ProcessStateFatal,
-            ProcessState::Unknown => EventType::ProcessStateUnknown,
-        };
-        let mut payload = format!(
-            "processname:{} groupname:{} from_state:{}",
-            self.config.name,
-            self.config.group,
-            from.name()
-        );
-        match to {
-            ProcessState::Starting | ProcessState::Backoff => {
-                payload.push_str(&format!(" tries:{}", self.backoff));
-            }
-            ProcessState::Exited => {
-                payload.push_str(&format!(
-                    " expected:{} pid:{}",
-                    i32::from(expected),
-                    self.pid
-                ));
-            }
-            ProcessState::Stopped | ProcessState::Running | ProcessState::Stopping => {
-                payload.push_str(&format!(" pid:{}", self.pid));
-            }
-            ProcessState::Fatal | ProcessState::Unknown => {}
-        }
-        Some(Event { kind, payload })
+    fn event(&self, to: ProcessState, from: ProcessState, expected: bool) -> Event {
+        Event::ProcessState(StateChange {
+            process: self.config.name.clone(),
+            group: self.config.group.clone(),
+            from,
+            to,
+            tries: self.backoff,
+            expected,
+            pid: self.pid,
+        })
     }
 
     /// Moves to `new`, bumping the backoff counter on BACKOFF and emitting the state event.
@@ -203,9 +179,8 @@ impl Process {
             self.backoff = self.backoff.saturating_add(1);
             self.delay = ctx.now.mono + f64::from(self.backoff);
         }
-        if let Some(ev) = self.event(new, old, expected) {
-            ctx.out.push(Output::Event(ev));
-        }
+        let ev = self.event(new, old, expected);
+        ctx.out.push(Output::Event(ev));
     }
 
     /// Starts the process (STOPPED/EXITED/FATAL/BACKOFF → STARTING, then BACKOFF on a spawn

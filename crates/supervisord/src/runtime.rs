@@ -301,12 +301,10 @@ impl Daemon {
             match out {
                 Output::Log { level, text } => self.mainlog.borrow_mut().log(level, &text),
                 Output::Event(e) => {
-                    if e.kind == supervisor_events::EventType::SupervisorStateChangeStopping
-                        && self.stopping_announced
-                    {
+                    if e == crate::core::Event::SupervisorStopping && self.stopping_announced {
                         continue;
                     }
-                    if let Some(ev) = supervisor_events::Event::from_rendered(e.kind, e.payload) {
+                    if let Some(ev) = bus_event(&e) {
                         self.bus.borrow_mut().publish(ev);
                     }
                 }
@@ -839,6 +837,31 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         }
     }
     Ok(exit)
+}
+
+/// The events crate's event for one the core decided: the payload is rendered here, once,
+/// from the typed values (`None` only for a TICK type the bus does not know).
+fn bus_event(e: &crate::core::Event) -> Option<supervisor_events::Event> {
+    use crate::core::Event as Core;
+    use supervisor_events::{Event, ProcessStateChange};
+    Some(match e {
+        Core::ProcessState(c) => Event::process_state(&ProcessStateChange {
+            process: &c.process,
+            group: &c.group,
+            from: c.from,
+            to: c.to,
+            // A pid is never negative; 0 already means "none".
+            pid: u32::try_from(c.pid).unwrap_or(0),
+            tries: c.tries,
+            expected: c.expected,
+        }),
+        Core::SupervisorRunning => Event::supervisor_running(),
+        Core::SupervisorStopping => Event::supervisor_stopping(),
+        Core::GroupAdded(g) => Event::group_added(g),
+        Core::GroupRemoved(g) => Event::group_removed(g),
+        // An epoch second before 1970 (a clock set far back) is ticked as 0.
+        Core::Tick { kind, when } => Event::tick(*kind, u64::try_from(*when).unwrap_or(0))?,
+    })
 }
 
 /// The platform's numbers for the signals the core acts on (the core crate has no libc).

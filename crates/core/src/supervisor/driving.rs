@@ -148,7 +148,7 @@ impl Supervisor {
                         .map(|i| self.groups[i].config.name.clone())
                         .collect();
                     self.stop_groups = Some(names);
-                    self.emit(EventType::SupervisorStateChangeStopping, String::new());
+                    self.emit(Event::SupervisorStopping);
                 }
                 changed |= self.advance_shutdown(now, host);
                 if !self.shutdown_report(now) {

@@ -48,7 +48,7 @@ impl Supervisor {
             group: name.clone(),
             keys,
         });
-        self.emit(EventType::ProcessGroupAdded, format!("groupname:{name}\n"));
+        self.emit(Event::GroupAdded(name.clone()));
         true
     }
 
@@ -93,10 +93,7 @@ impl Supervisor {
             group: name.to_string(),
             keys: group.keys,
         });
-        self.emit(
-            EventType::ProcessGroupRemoved,
-            format!("groupname:{name}\n"),
-        );
+        self.emit(Event::GroupRemoved(name.to_string()));
         Ok(())
     }
 

@@ -304,11 +304,11 @@ impl Supervisor {
 
     /// Emits SUPERVISOR_STATE_CHANGE_RUNNING (the loop calls this when it starts running).
     pub fn enter_running(&mut self) {
-        self.emit(EventType::SupervisorStateChangeRunning, String::new());
+        self.emit(Event::SupervisorRunning);
     }
 
-    fn emit(&mut self, kind: EventType, payload: String) {
-        self.out.push(Output::Event(Event { kind, payload }));
+    fn emit(&mut self, event: Event) {
+        self.out.push(Output::Event(event));
     }
 
     fn log(&mut self, level: LogLevel, text: String) {

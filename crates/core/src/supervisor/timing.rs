@@ -75,7 +75,10 @@ impl Supervisor {
             let this = w - w.rem_euclid(*period);
             if this != last[i] {
                 last[i] = this;
-                self.emit(*kind, format!("when:{this}"));
+                self.emit(Event::Tick {
+                    kind: *kind,
+                    when: this,
+                });
             }
         }
         self.ticks = Some(last);

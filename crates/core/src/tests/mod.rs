@@ -198,8 +198,8 @@ impl World {
         self.drain();
         self.events
             .iter()
-            .filter(|e| e.kind == kind)
-            .map(|e| e.payload.clone())
+            .filter(|e| e.kind() == kind)
+            .map(payload)
             .collect()
     }
     fn info(&self, spec: &str) -> ProcessInfo {
@@ -212,3 +212,39 @@ mod idle;
 mod random;
 mod starting;
 mod stopping;
+
+/// The payload text of `e` in the reference's format, so the assertions read like the
+/// bytes a listener gets. (The daemon renders through the events crate; the interop tests
+/// compare those bytes with the reference's.)
+pub(crate) fn payload(e: &Event) -> String {
+    match e {
+        Event::ProcessState(c) => {
+            let mut p = format!(
+                "processname:{} groupname:{} from_state:{}",
+                c.process,
+                c.group,
+                c.from.name()
+            );
+            match c.to {
+                ProcessState::Starting | ProcessState::Backoff => {
+                    p.push_str(&format!(" tries:{}", c.tries));
+                }
+                ProcessState::Exited => {
+                    p.push_str(&format!(
+                        " expected:{} pid:{}",
+                        i32::from(c.expected),
+                        c.pid
+                    ));
+                }
+                ProcessState::Stopped | ProcessState::Running | ProcessState::Stopping => {
+                    p.push_str(&format!(" pid:{}", c.pid));
+                }
+                ProcessState::Fatal | ProcessState::Unknown => {}
+            }
+            p
+        }
+        Event::SupervisorRunning | Event::SupervisorStopping => String::new(),
+        Event::GroupAdded(g) | Event::GroupRemoved(g) => format!("groupname:{g}\n"),
+        Event::Tick { when, .. } => format!("when:{when}"),
+    }
+}

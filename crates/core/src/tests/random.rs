@@ -78,12 +78,6 @@ fn state_of_event(kind: EventType) -> Option<ProcessState> {
     })
 }
 
-fn field<'a>(payload: &'a str, name: &str) -> Option<&'a str> {
-    payload
-        .split(' ')
-        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
     #[test]
@@ -141,14 +135,18 @@ proptest! {
             }
             // every state event is a transition the reference makes, from the state we saw
             for e in &w.events[seen..] {
-                let Some(to) = state_of_event(e.kind) else { continue };
-                let name = field(&e.payload, "processname").unwrap();
-                let i = names.iter().position(|n| n == name).unwrap();
-                let from = ProcessState::from_name(field(&e.payload, "from_state").unwrap()).unwrap();
+                let Event::ProcessState(change) = e else {
+                    prop_assert_eq!(state_of_event(e.kind()), None);
+                    continue;
+                };
+                let to = change.to;
+                prop_assert_eq!(state_of_event(e.kind()), Some(to));
+                let i = names.iter().position(|n| *n == change.process).unwrap();
+                let from = change.from;
                 prop_assert_eq!(from, states[i], "event {:?}", e);
                 prop_assert!(allowed(from, to), "{:?} -> {:?}", from, to);
                 if to == ProcessState::Starting {
-                    let tries: u32 = field(&e.payload, "tries").unwrap().parse().unwrap();
+                    let tries = change.tries;
                     prop_assert_eq!(tries, failures[i]);
                     prop_assert!(tries <= retries[i]);
                 }
