@@ -250,74 +250,6 @@ impl Event {
         )
     }
 
-    /// Rebuilds an event from a payload another component already rendered (the daemon's
-    /// core renders its own `kind` + `payload`). The payload is kept byte for byte; the
-    /// fields are parsed back from it (header tokens `key:value` up to the first newline,
-    /// the rest is the body for the types that have one) for the `/events` JSON, and for
-    /// `PROCESS_STATE_*` the process, group and `from_state` are recovered so the bus can
-    /// follow its listeners. Returns `None` for an abstract type.
-    pub fn from_rendered(kind: EventType, payload: String) -> Option<Event> {
-        let has_body = matches!(
-            kind,
-            EventType::ProcessLogStdout
-                | EventType::ProcessLogStderr
-                | EventType::ProcessCommunicationStdout
-                | EventType::ProcessCommunicationStderr
-                | EventType::RemoteCommunication
-                | EventType::ProcessGroupAdded
-                | EventType::ProcessGroupRemoved
-        );
-        let concrete = has_body
-            || matches!(
-                kind,
-                EventType::ProcessStateStopped
-                    | EventType::ProcessStateStarting
-                    | EventType::ProcessStateRunning
-                    | EventType::ProcessStateBackoff
-                    | EventType::ProcessStateStopping
-                    | EventType::ProcessStateExited
-                    | EventType::ProcessStateFatal
-                    | EventType::ProcessStateUnknown
-                    | EventType::SupervisorStateChangeRunning
-                    | EventType::SupervisorStateChangeStopping
-                    | EventType::Tick5
-                    | EventType::Tick60
-                    | EventType::Tick3600
-            );
-        if !concrete {
-            return None;
-        }
-        let (header, body) = match payload.split_once('\n') {
-            Some((h, b)) if has_body => (h, Some(b.to_owned())),
-            _ => (payload.as_str(), None),
-        };
-        let fields = parse_header(header);
-        let subject = process_state_from_event_type(kind).and_then(|to| {
-            let get = |key: &str| {
-                fields
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| match v {
-                        FieldValue::Str(s) => s.clone(),
-                        FieldValue::Int(n) => n.to_string(),
-                    })
-            };
-            Some(StateSubject {
-                process: get("processname")?,
-                group: get("groupname")?,
-                from: ProcessState::from_name(&get("from_state")?)?,
-                to,
-            })
-        });
-        Some(Event {
-            kind,
-            fields,
-            body,
-            payload,
-            subject,
-        })
-    }
-
     /// The event's type (never an abstract one).
     pub fn kind(&self) -> EventType {
         self.kind
@@ -377,53 +309,6 @@ pub const fn process_state_from_event_type(kind: EventType) -> Option<ProcessSta
         EventType::ProcessStateUnknown => ProcessState::Unknown,
         _ => return None,
     })
-}
-
-/// The keys whose values are numbers in the payloads.
-const NUMERIC_KEYS: [&str; 4] = ["pid", "tries", "expected", "when"];
-
-/// The keys payload headers use, so parsed fields can keep `&'static str` keys.
-const KNOWN_KEYS: [&str; 9] = [
-    "processname",
-    "groupname",
-    "from_state",
-    "tries",
-    "expected",
-    "pid",
-    "channel",
-    "type",
-    "when",
-];
-
-/// Parses `key:value key:value ...`. A token without a known `key:` continues the
-/// previous value (a name containing a blank).
-fn parse_header(header: &str) -> Vec<(&'static str, FieldValue)> {
-    let mut raw: Vec<(&'static str, String)> = Vec::new();
-    for token in header.split(' ') {
-        let known = token.split_once(':').and_then(|(k, v)| {
-            KNOWN_KEYS
-                .iter()
-                .find(|&&known| known == k)
-                .map(|&k| (k, v))
-        });
-        match (known, raw.last_mut()) {
-            (Some((k, v)), _) => raw.push((k, v.to_owned())),
-            (None, Some((_, prev))) => {
-                prev.push(' ');
-                prev.push_str(token);
-            }
-            (None, None) => {}
-        }
-    }
-    raw.into_iter()
-        .map(|(k, v)| {
-            let value = match v.parse::<i64>() {
-                Ok(n) if NUMERIC_KEYS.contains(&k) => FieldValue::Int(n),
-                _ => FieldValue::Str(v),
-            };
-            (k, value)
-        })
-        .collect()
 }
 
 /// Child output as payload text: the UTF-8 text when the bytes are valid UTF-8, else the
@@ -550,31 +435,6 @@ mod tests {
             ("PROCESS_GROUP_ADDED", "groupname:lis\n")
         );
         assert_eq!(Event::group_removed("x").payload(), "groupname:x\n");
-    }
-
-    #[test]
-    fn rendered_payloads_parse_back_to_the_same_event() {
-        let samples = [
-            Event::process_state(&change(ProcessState::Exited, ProcessState::Running)),
-            Event::process_state(&change(ProcessState::Starting, ProcessState::Backoff)),
-            Event::process_state(&change(ProcessState::Fatal, ProcessState::Backoff)),
-            Event::process_log(Channel::Stdout, "a b", "g", 3, b"x\ny\n"),
-            Event::process_communication(Channel::Stderr, "a", "", 3, b"\xff"),
-            Event::remote_communication("t", "l1\nl2"),
-            Event::supervisor_running(),
-            Event::tick(EventType::Tick60, 120).unwrap(),
-            Event::group_added("g"),
-            Event::group_removed("g"),
-        ];
-        for e in samples {
-            let back = Event::from_rendered(e.kind(), e.payload().to_owned()).unwrap();
-            assert_eq!(back, e);
-        }
-        assert!(Event::from_rendered(EventType::ProcessState, String::new()).is_none());
-        // A payload that does not parse still travels unchanged.
-        let odd = Event::from_rendered(EventType::ProcessStateRunning, "garbled".into()).unwrap();
-        assert_eq!(odd.payload(), "garbled");
-        assert!(odd.state_subject().is_none());
     }
 
     #[test]

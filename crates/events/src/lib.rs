@@ -19,8 +19,8 @@
 //! 1. [`EventBus::new`] once; [`EventBus::add_pool`] when an `[eventlistener:x]` group
 //!    becomes active, before its `PROCESS_GROUP_ADDED` is published; [`EventBus::remove_pool`]
 //!    when it goes away.
-//! 2. [`EventBus::publish`] every event, listener processes included (the core's rendered
-//!    events through [`Event::from_rendered`]).
+//! 2. [`EventBus::publish`] every event, listener processes included (the core's typed
+//!    events rendered once through the [`Event`] constructors).
 //! 3. [`EventBus::listener_output`] with each read from a listener's stdout;
 //!    [`EventBus::delivery_failed`] when a write to its stdin fails.
 //! 4. Each loop turn: [`EventBus::dispatch`] (write each [`Delivery`]), then
