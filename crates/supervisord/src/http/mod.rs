@@ -408,11 +408,7 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
             // Well-formed but over one of the parser's limits (the reference has none): a
             // fault naming the limit, not the 400 of a malformed document.
             ctx.log(LogLevel::Error, format!("XML-RPC request refused: {e}"));
-            let fault = supervisor_protocol::Fault::new(
-                supervisor_protocol::FaultCode::IncorrectParameters,
-                format!("request over a limit: {e}"),
-            );
-            return xml_response(xmlrpc::write_fault(&fault));
+            return xml_response(xmlrpc::write_fault(&crate::rpc::over_limit_fault(&e)));
         }
         Err(e) => {
             let why = if e.is_missing_method_name() {

@@ -14,9 +14,9 @@ use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
 use hyper::{Response, StatusCode};
 use rand::RngCore;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use supervisor_protocol::{Fault, FaultCode, Value};
+use supervisor_protocol::{Fault, Value};
 use supervisor_web as web;
 
 use super::{Body, WebFuture, WebRequest, WebUi};
@@ -51,17 +51,7 @@ async fn call(
     method: &'static str,
     params: Vec<Value>,
 ) -> Result<Value, Fault> {
-    let gone = || Fault::new(FaultCode::Failed, "the daemon is shutting down");
-    let (reply, answer) = oneshot::channel();
-    let request = ControlRequest::Call {
-        name: method.to_string(),
-        params,
-        reply,
-    };
-    if control.send(request).await.is_err() {
-        return Err(gone());
-    }
-    answer.await.unwrap_or_else(|_| Err(gone()))
+    crate::rpc::call(&control, method, params).await
 }
 
 async fn answer(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::methods;
 use supervisor_config::GroupConfig;
-use supervisor_protocol::{Fault, ProcessState, SupervisorState, Value};
+use supervisor_protocol::{ProcessState, SupervisorState, Value};
 
 /// A read-only picture of one process, as `getProcessInfo` and the waiting rules need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +67,18 @@ pub enum StdinError {
     NoFile,
     /// Any other I/O error; the text becomes a `FAILED` detail.
     Failed(String),
+}
+
+/// Why the exec pre-check of `startProcess` refuses a process (the RPC layer turns it into
+/// the reference's fault).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrecheckError {
+    /// The process is not in the active groups (`BAD_NAME`).
+    NoSuchProcess,
+    /// The command cannot be found; the reference's detail text (`NO_FILE`).
+    NoFile(String),
+    /// The command is not executable; the reference's detail text (`NOT_EXECUTABLE`).
+    NotExecutable(String),
 }
 
 /// The result of `reloadConfig`: group names.
@@ -150,9 +162,9 @@ pub trait Backend {
         supervisor_protocol::xmlrpc::write_value(out, &v);
     }
 
-    /// The exec pre-check of `startProcess` (no state change): NO_FILE / NOT_EXECUTABLE
-    /// faults with the reference's details.
-    fn precheck_command(&self, group: &str, name: &str) -> Result<(), Fault>;
+    /// The exec pre-check of `startProcess` (no state change): a command that cannot be
+    /// found or run, with the reference's detail text.
+    fn precheck_command(&self, group: &str, name: &str) -> Result<(), PrecheckError>;
     /// Spawns the process now (fork/exec done before returning, the child reaped once and
     /// the state machine advanced once, so a `startsecs=0` process is RUNNING on return and
     /// a failed spawn has its `spawnerr` set).

@@ -14,10 +14,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use supervisor_config::GroupConfig;
-use supervisor_protocol::{Fault, FaultCode, ProcessState, SupervisorState};
+use supervisor_protocol::{ProcessState, SupervisorState};
 use tokio::sync::mpsc;
 
-use super::{handle, Backend, ConfigDiff, ControlRequest, Pending, ProcessSnapshot, StdinError};
+use super::{
+    handle, Backend, ConfigDiff, ControlRequest, Pending, PrecheckError, ProcessSnapshot,
+    StdinError,
+};
 
 /// The fake daemon.
 #[derive(Debug, Clone)]
@@ -205,12 +208,11 @@ impl Backend for FakeBackend {
             .flat_map(|(_, p)| p.iter().cloned())
             .collect()
     }
-    fn precheck_command(&self, group: &str, name: &str) -> Result<(), Fault> {
+    fn precheck_command(&self, group: &str, name: &str) -> Result<(), PrecheckError> {
         if self.no_file.contains(&key(group, name)) {
-            Err(Fault::new(
-                FaultCode::NoFile,
-                format!("can't find command '{name}'"),
-            ))
+            Err(PrecheckError::NoFile(format!(
+                "can't find command '{name}'"
+            )))
         } else {
             Ok(())
         }

@@ -42,7 +42,7 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
-pub use backend::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
+pub use backend::{Backend, ConfigDiff, PrecheckError, ProcessSnapshot, StdinError};
 use supervisor_protocol::{xmlrpc, Fault, FaultCode, Value};
 
 /// The result of calling a method.

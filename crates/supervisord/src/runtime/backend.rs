@@ -6,10 +6,10 @@ use super::io::{write_stdin, StdinWriteError};
 use super::Daemon;
 use crate::core::ProcKey;
 use crate::rpc::methods::{self, InfoFields};
-use crate::rpc::{Backend, ConfigDiff, ProcessSnapshot, StdinError};
+use crate::rpc::{Backend, ConfigDiff, PrecheckError, ProcessSnapshot, StdinError};
 use crate::spawn::{self, SpawnErrorKind};
 use supervisor_config::{GroupConfig, LogFile, LogLevel};
-use supervisor_protocol::{Fault, FaultCode, SupervisorState, Value};
+use supervisor_protocol::{SupervisorState, Value};
 
 /// Items an `/events` subscriber may have queued before events are dropped for it.
 const STREAM_QUEUE: usize = 256;
@@ -207,17 +207,15 @@ impl Backend for Daemon {
         }
     }
 
-    fn precheck_command(&self, group: &str, name: &str) -> Result<(), Fault> {
+    fn precheck_command(&self, group: &str, name: &str) -> Result<(), PrecheckError> {
         let Some(p) = self.key_of(group, name).and_then(|k| self.sup.process(k)) else {
-            return Err(Fault::new(FaultCode::BadName, format!("{group}:{name}")));
+            return Err(PrecheckError::NoSuchProcess);
         };
         match spawn::resolve_command(p.config(), &self.config.supervisord.environment) {
             Ok(_) => Ok(()),
             Err(e) => match e.kind {
-                SpawnErrorKind::NoFile => Err(Fault::new(FaultCode::NoFile, e.message)),
-                SpawnErrorKind::NotExecutable => {
-                    Err(Fault::new(FaultCode::NotExecutable, e.message))
-                }
+                SpawnErrorKind::NoFile => Err(PrecheckError::NoFile(e.message)),
+                SpawnErrorKind::NotExecutable => Err(PrecheckError::NotExecutable(e.message)),
                 SpawnErrorKind::Other => Ok(()),
             },
         }

@@ -5,7 +5,8 @@
 use supervisor_protocol::{Fault, FaultCode, ProcessState, Value};
 
 use super::super::{
-    make_namespec, split_namespec, Backend, Outcome, ProcessSnapshot, StdinError, Waiter,
+    make_namespec, split_namespec, Backend, Outcome, PrecheckError, ProcessSnapshot, StdinError,
+    Waiter,
 };
 use super::args::{
     all_processes, arg_str, arg_wait, done, fail, python_repr, resolve, result_struct, scalar_text,
@@ -131,8 +132,19 @@ impl Waiter for StopWaiter {
     }
 }
 
+/// The fault of a failed exec pre-check, with the reference's code and detail.
+fn precheck_fault(e: PrecheckError, group: &str, name: &str) -> Fault {
+    match e {
+        PrecheckError::NoSuchProcess => Fault::new(FaultCode::BadName, format!("{group}:{name}")),
+        PrecheckError::NoFile(detail) => Fault::new(FaultCode::NoFile, detail),
+        PrecheckError::NotExecutable(detail) => Fault::new(FaultCode::NotExecutable, detail),
+    }
+}
+
 fn start_one(b: &mut dyn Backend, p: &ProcessSnapshot, spec: &str, wait: bool) -> Outcome {
-    tri!(b.precheck_command(&p.group, &p.name));
+    tri!(b
+        .precheck_command(&p.group, &p.name)
+        .map_err(|e| precheck_fault(e, &p.group, &p.name)));
     if p.state.is_running() {
         return fail(Fault::new(FaultCode::AlreadyStarted, spec));
     }
