@@ -279,16 +279,10 @@ pub fn expanduser(v: &str, home: Option<&str>) -> String {
     let dir = if user.is_empty() {
         match home {
             Some(h) => Some(h.to_string()),
-            None => nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir.to_string_lossy().into_owned()),
+            None => crate::sys::user_by_uid(crate::sys::getuid()).map(|u| u.dir),
         }
     } else {
-        nix::unistd::User::from_name(user)
-            .ok()
-            .flatten()
-            .map(|u| u.dir.to_string_lossy().into_owned())
+        crate::sys::user_by_name(user).map(|u| u.dir)
     };
     match dir {
         Some(d) => {
@@ -427,17 +421,19 @@ pub fn logfile_name(v: &str, cwd: &Path, home: Option<&str>) -> Result<LogName, 
 /// A user name or numeric uid that exists → `Invalid user name <v>` / `Invalid user id <v>`.
 pub fn name_to_uid(name: &str) -> Result<u32, String> {
     match py_int_radix(name, 10) {
-        Some(n) => match u32::try_from(n).ok().and_then(|u| {
-            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u))
-                .ok()
-                .flatten()
-        }) {
-            Some(u) => Ok(u.uid.as_raw()),
-            None => Err(format!("Invalid user id {name}")),
+        Some(n) => match u32::try_from(n).ok().and_then(crate::sys::user_by_uid) {
+            Some(u) => Ok(u.uid),
+            None => Err(format!(
+                "Invalid user id {name}{}",
+                crate::sys::LOOKUP_UNAVAILABLE
+            )),
         },
-        None => match nix::unistd::User::from_name(name).ok().flatten() {
-            Some(u) => Ok(u.uid.as_raw()),
-            None => Err(format!("Invalid user name {name}")),
+        None => match crate::sys::user_by_name(name) {
+            Some(u) => Ok(u.uid),
+            None => Err(format!(
+                "Invalid user name {name}{}",
+                crate::sys::LOOKUP_UNAVAILABLE
+            )),
         },
     }
 }
@@ -445,34 +441,37 @@ pub fn name_to_uid(name: &str) -> Result<u32, String> {
 /// A group name or numeric gid that exists → `Invalid group name <v>` / `Invalid group id <v>`.
 pub fn name_to_gid(name: &str) -> Result<u32, String> {
     match py_int_radix(name, 10) {
-        Some(n) => match u32::try_from(n).ok().and_then(|g| {
-            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(g))
-                .ok()
-                .flatten()
-        }) {
-            Some(g) => Ok(g.gid.as_raw()),
-            None => Err(format!("Invalid group id {name}")),
+        Some(n) => match u32::try_from(n).ok().and_then(crate::sys::group_by_gid) {
+            Some(g) => Ok(g),
+            None => Err(format!(
+                "Invalid group id {name}{}",
+                crate::sys::LOOKUP_UNAVAILABLE
+            )),
         },
-        None => match nix::unistd::Group::from_name(name).ok().flatten() {
-            Some(g) => Ok(g.gid.as_raw()),
-            None => Err(format!("Invalid group name {name}")),
+        None => match crate::sys::group_by_name(name) {
+            Some(g) => Ok(g),
+            None => Err(format!(
+                "Invalid group name {name}{}",
+                crate::sys::LOOKUP_UNAVAILABLE
+            )),
         },
     }
 }
 
 /// The primary gid of a uid (0 when unknown).
 pub fn gid_for_uid(uid: u32) -> u32 {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.gid.as_raw())
-        .unwrap_or(0)
+    crate::sys::user_by_uid(uid).map_or(0, |u| u.gid)
 }
 
 /// `user` or `user:group` → (uid, gid); gid `u32::MAX` (= -1, "unchanged") when no group.
 /// Error: `Invalid user:group definition <v>`.
 pub fn parse_user_group(v: &str) -> Result<(u32, u32), String> {
-    let err = || format!("Invalid user:group definition {v}");
+    let err = || {
+        format!(
+            "Invalid user:group definition {v}{}",
+            crate::sys::LOOKUP_UNAVAILABLE
+        )
+    };
     match v.split_once(':') {
         None => Ok((name_to_uid(v).map_err(|_| err())?, u32::MAX)),
         Some((u, g)) => Ok((
@@ -686,6 +685,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "os"),
+        ignore = "needs the user/group lookups of the `os` feature"
+    )]
     fn users() {
         assert_eq!(name_to_uid("root").unwrap(), 0);
         assert_eq!(name_to_uid("0").unwrap(), 0);

@@ -25,6 +25,7 @@ pub mod model;
 pub mod pyfmt;
 pub mod sample;
 pub mod shlex;
+pub mod sys;
 
 pub use datatypes::{
     parse_bool, parse_byte_size, parse_exitcodes, parse_inet_address, parse_int, parse_log_level,

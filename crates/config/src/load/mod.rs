@@ -54,7 +54,7 @@ impl LoadContext {
                 .collect(),
             hostname: hostname(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
-            uid: nix::unistd::getuid().as_raw(),
+            uid: crate::sys::getuid(),
         }
     }
 
@@ -69,9 +69,7 @@ impl LoadContext {
 
 /// The host name as Python's `platform.node()` reports it.
 pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    crate::sys::hostname()
 }
 
 /// A looked-up value and where it came from.

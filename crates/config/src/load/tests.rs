@@ -100,6 +100,10 @@ fn supervisord_defaults() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "os"),
+    ignore = "needs the user/group lookups of the `os` feature"
+)]
 fn supervisord_values() {
     let t = T::new();
     let c = t
@@ -123,6 +127,10 @@ fn supervisord_values() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "os"),
+    ignore = "needs the user/group lookups of the `os` feature"
+)]
 fn supervisord_validation_messages() {
     let cases = [
         ("minfds=x", "invalid literal for int() with base 10: 'x'"),
@@ -198,6 +206,10 @@ fn program_defaults() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "os"),
+    ignore = "needs the user/group lookups of the `os` feature"
+)]
 fn program_values() {
     let t = T::new();
     let c = t
@@ -232,6 +244,10 @@ fn program_values() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "os"),
+    ignore = "needs the user/group lookups of the `os` feature"
+)]
 fn program_validation_messages() {
     let suffix = " in section 'program:a' (file: 's.conf')";
     let cases = [
