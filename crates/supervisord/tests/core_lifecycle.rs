@@ -117,7 +117,10 @@ fn startsecs_success_line() {
     // startsecs counts from the start of the spawn (as the reference's laststart, taken
     // before it forks), while "spawned:" is logged once the child exists: a spawn that
     // takes a few ms under load puts the two lines slightly less than 1 s apart.
-    assert!(success - spawned >= 0.95 && success - spawned < 1.3, "{log}");
+    assert!(
+        success - spawned >= 0.95 && success - spawned < 1.3,
+        "{log}"
+    );
     assert!(sd.stop().success());
 }
 
