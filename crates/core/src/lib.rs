@@ -206,15 +206,54 @@ pub enum KillError {
     Other(String),
 }
 
+/// What kind of failure a `spawn()` was (how it maps onto XML-RPC faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnFailureKind {
+    /// The command was not found (fault `NO_FILE`).
+    NoFile,
+    /// The command cannot be parsed or run (fault `NOT_EXECUTABLE`).
+    NotExecutable,
+    /// Pipes, fork, sockets or environment could not be set up.
+    Other,
+}
+
+/// Why a `spawn()` failed. `message` is the reference's `spawnerr` text
+/// (`can't find command 'x'`, ...), logged and recorded as is; `Display` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnFailure {
+    /// Which kind of failure it was.
+    pub kind: SpawnFailureKind,
+    /// The `spawnerr` text.
+    pub message: String,
+}
+
+impl SpawnFailure {
+    /// A failure of `kind` with the `spawnerr` text `message`.
+    pub fn new(kind: SpawnFailureKind, message: impl Into<String>) -> Self {
+        SpawnFailure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SpawnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpawnFailure {}
+
 /// The side of the outside world the state machine needs answers from at once.
 pub trait Host {
-    /// Forks and execs the process `key` with `config`. Returns the child's pid, or the
-    /// reference's `spawnerr` text (`can't find command 'x'`, ...).
+    /// Forks and execs the process `key` with `config`. Returns the child's pid, or
+    /// why it failed (its `message` is the reference's `spawnerr` text).
     fn spawn(
         &mut self,
         key: ProcKey,
         config: &supervisor_config::ProcessConfig,
-    ) -> Result<i32, String>;
+    ) -> Result<i32, SpawnFailure>;
     /// Sends `signal` to `pid` (a negative pid addresses the process group).
     fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError>;
     /// Whether the current tick may still make automatic restarts (autorestart, BACKOFF

@@ -200,7 +200,8 @@ impl Process {
         self.respawn_at = f64::NEG_INFINITY;
         self.change_state(ctx, ProcessState::Starting, true);
         match ctx.host.spawn(self.key, &self.config) {
-            Err(msg) => {
+            Err(failure) => {
+                let msg = failure.message;
                 ctx.log(LogLevel::Info, format!("spawnerr: {msg}"));
                 self.spawnerr = Some(msg);
                 self.change_state(ctx, ProcessState::Backoff, true);

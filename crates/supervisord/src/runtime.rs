@@ -119,29 +119,29 @@ impl Default for Clock {
 /// Everything the loop owns. The RPC layer sees it through [`rpc::Backend`].
 pub struct Daemon {
     /// The process table.
-    pub sup: Supervisor,
+    sup: Supervisor,
     /// Spawns, kills and per-process I/O.
-    pub host: RealHost,
+    host: RealHost,
     /// The config in force (from the last start or restart).
-    pub config: Rc<Config>,
+    config: Rc<Config>,
     /// The main log.
-    pub mainlog: Rc<RefCell<MainLog>>,
+    mainlog: Rc<RefCell<MainLog>>,
     /// The clock.
-    pub clock: Clock,
+    clock: Clock,
     /// Re-reads the config file.
-    pub loader: ConfigLoader,
+    loader: ConfigLoader,
     /// The event bus: listener pools and `/events` subscribers. It lives as long as the
     /// daemon process (the global serial continues across restarts) and is shared with
     /// the pipe reader tasks, which publish output events and feed listener output.
-    pub bus: Rc<RefCell<EventBus>>,
+    bus: Rc<RefCell<EventBus>>,
     /// Poked when something fed the bus outside the loop task (a pipe reader): the loop
     /// then dispatches and writes the bus's log lines.
-    pub bus_wake: Rc<Notify>,
+    bus_wake: Rc<Notify>,
     /// Whether the core currently generates TICK events (someone subscribes to them).
     ticks_on: bool,
     /// The `/events` subscriptions made during this run (ended when the run ends, so
     /// their HTTP responses finish instead of holding the exit for the drain timeout).
-    pub(crate) streams: Vec<supervisor_events::StreamId>,
+    streams: Vec<supervisor_events::StreamId>,
     /// Set once the loop published SUPERVISOR_STATE_CHANGE_STOPPING itself (see
     /// [`Daemon::tick`]); the core's own copy of that event is then dropped.
     stopping_announced: bool,
@@ -149,9 +149,9 @@ pub struct Daemon {
     /// events queued for them (see [`Daemon::tick`]); `None` once it went ahead.
     stop_grace_until: Option<f64>,
     /// fcgi sockets that could not be created when their group was added.
-    pub fcgi_errors: Vec<String>,
+    fcgi_errors: Vec<String>,
     /// Groups of the loaded config whose AUTO log names are known (instantiated from it).
-    pub auto_resolved: std::collections::HashSet<String>,
+    auto_resolved: std::collections::HashSet<String>,
     /// AUTO logs of the start-up config named but maybe not created yet, with their owner
     /// (see [`Daemon::start_auto_logs`]). Empty once all are resolved.
     auto_logs: Vec<(ProcKey, Channel, Arc<AutoLogFile>)>,
@@ -159,7 +159,7 @@ pub struct Daemon {
     /// process table).
     defer_auto: bool,
     /// Poked by the thread creating the AUTO logs when it is done.
-    pub auto_logs_done: Arc<Notify>,
+    auto_logs_done: Arc<Notify>,
 }
 
 impl Daemon {

@@ -31,9 +31,12 @@ pub(crate) struct FakeHost {
 }
 
 impl Host for FakeHost {
-    fn spawn(&mut self, key: ProcKey, config: &ProcessConfig) -> Result<i32, String> {
+    fn spawn(&mut self, key: ProcKey, config: &ProcessConfig) -> Result<i32, SpawnFailure> {
         if self.fail.contains(&config.name) {
-            return Err(format!("can't find command '{}'", config.command));
+            return Err(SpawnFailure::new(
+                SpawnFailureKind::NoFile,
+                format!("can't find command '{}'", config.command),
+            ));
         }
         self.next_pid += 1;
         let pid = 100 + self.next_pid;

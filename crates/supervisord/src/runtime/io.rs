@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use supervisor_events::EventBus;
 
-use crate::core::{Host, KillError, ProcKey};
+use crate::core::{Host, KillError, ProcKey, SpawnFailure, SpawnFailureKind};
 use crate::fcgi::{self, FcgiSocket};
 use crate::logs::childlog::AutoLogFile;
 use crate::logs::mainlog::child_output_message;
@@ -573,11 +573,12 @@ impl RealHost {
 
 impl RealHost {
     /// [`Host::spawn`] without the time accounting.
-    fn spawn_now(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
+    fn spawn_now(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, SpawnFailure> {
         let server_url = spawn::server_url_for(pc, &self.config);
         let fcgi_group = self.io.get(&key).and_then(|io| io.fcgi_group.clone());
         if let Some(g) = &fcgi_group {
-            self.fcgi_acquire(g)?;
+            self.fcgi_acquire(g)
+                .map_err(|m| SpawnFailure::new(SpawnFailureKind::Other, m))?;
         }
         let fcgi_fd = fcgi_group
             .as_ref()
@@ -596,7 +597,7 @@ impl RealHost {
                 if let Some(g) = &fcgi_group {
                     self.fcgi_release(g);
                 }
-                return Err(e.to_string());
+                return Err(spawn_failure(e));
             }
         };
         if let (Some(io), Some(_)) = (self.io.get(&key), &fcgi_group) {
@@ -650,8 +651,18 @@ impl RealHost {
     }
 }
 
+/// The core's view of a parent-side spawn error: same kind, same `spawnerr` text.
+fn spawn_failure(e: spawn::SpawnError) -> SpawnFailure {
+    let kind = match e.kind {
+        spawn::SpawnErrorKind::NoFile => SpawnFailureKind::NoFile,
+        spawn::SpawnErrorKind::NotExecutable => SpawnFailureKind::NotExecutable,
+        spawn::SpawnErrorKind::Other => SpawnFailureKind::Other,
+    };
+    SpawnFailure::new(kind, e.message)
+}
+
 impl Host for RealHost {
-    fn spawn(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, String> {
+    fn spawn(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, SpawnFailure> {
         let began = std::time::Instant::now();
         let result = self.spawn_now(key, pc);
         self.spawn_time += began.elapsed();
