@@ -117,6 +117,7 @@ fuzz_target!(|data: &[u8]| {
         body_timeout: Duration::from_millis(200),
         max_connections: 8,
         evict_after: Duration::from_millis(100),
+        ..Limits::default()
     };
     RT.with(|rt| {
         rt.block_on(async {
