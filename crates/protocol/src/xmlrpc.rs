@@ -1171,10 +1171,14 @@ impl<'a> Scanner<'a> {
                     if target.eq_ignore_ascii_case(b"xml") && (at != 0 || target != b"xml") {
                         return Err(self.err("XML declaration not at the start"));
                     }
+                    let is_decl = target == b"xml";
                     if !self.space() && !b[self.pos..].starts_with(b"?>") {
                         return Err(self.err("bad processing instruction"));
                     }
-                    self.until(b"?>", "processing instruction")?;
+                    let body = self.until(b"?>", "processing instruction")?;
+                    if is_decl && !xml_decl_is_well_formed(body.as_bytes()) {
+                        return Err(self.err("XML declaration not well-formed"));
+                    }
                 }
                 _ => {
                     self.pos = at + 1;
@@ -1600,6 +1604,85 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// Whether `body` (what follows `<?xml` and its white space, up to `?>`) is a well-formed
+/// XML declaration as expat reads it: `version` first, then optionally `encoding` (an
+/// EncName), then optionally `standalone` (`yes`/`no`), white space between them, each
+/// `name = 'value'` with matching quotes, and nothing else.
+fn xml_decl_is_well_formed(body: &[u8]) -> bool {
+    fn is_space(c: u8) -> bool {
+        matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+    }
+    let mut rest = body;
+    let mut seen = 0usize; // 0 = nothing yet, 1 = version, 2 = encoding, 3 = standalone
+    loop {
+        let trimmed = rest
+            .iter()
+            .position(|&c| !is_space(c))
+            .unwrap_or(rest.len());
+        // The caller consumed the white space after `<?xml`.
+        let spaced = trimmed > 0 || seen == 0;
+        rest = &rest[trimmed..];
+        if rest.is_empty() {
+            return seen >= 1;
+        }
+        if !spaced {
+            return false;
+        }
+        let name_len = rest
+            .iter()
+            .position(|&c| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let (name, after) = rest.split_at(name_len);
+        let order = match name {
+            b"version" => 1,
+            b"encoding" => 2,
+            b"standalone" => 3,
+            _ => return false,
+        };
+        if order <= seen || (seen == 0 && order != 1) {
+            return false;
+        }
+        seen = order;
+        let after = &after[after
+            .iter()
+            .position(|&c| !is_space(c))
+            .unwrap_or(after.len())..];
+        let Some(after) = after.strip_prefix(b"=") else {
+            return false;
+        };
+        let after = &after[after
+            .iter()
+            .position(|&c| !is_space(c))
+            .unwrap_or(after.len())..];
+        let Some((&quote, after)) = after.split_first() else {
+            return false;
+        };
+        if quote != b'"' && quote != b'\'' {
+            return false;
+        }
+        let Some(end) = after.iter().position(|&c| c == quote) else {
+            return false;
+        };
+        let value = &after[..end];
+        let ok = match order {
+            1 => value
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-')),
+            2 => {
+                value.first().is_some_and(u8::is_ascii_alphabetic)
+                    && value
+                        .iter()
+                        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+            }
+            _ => value == b"yes" || value == b"no",
+        };
+        if !ok {
+            return false;
+        }
+        rest = &after[end + 1..];
+    }
+}
+
 const XML_DECL: &[u8] = b"<?xml version='1.0'?>\n";
 
 // Incremental writing: the pieces of [`write_value`]'s layout, for callers that encode a
@@ -1959,6 +2042,54 @@ mod tests {
         // Line ends are normalized as XML says (but not a CR given as a reference).
         let c = call(&one_param("<value>a\r\nb\rc<![CDATA[\r\n]]>&#13;</value>")).unwrap();
         assert_eq!(c.params, vec![Value::String("a\nb\nc\n\r".into())]);
+    }
+
+    #[test]
+    fn xml_declarations_like_expat() {
+        // (declaration body, expat accepts it) as Python's pyexpat answers.
+        let cases: &[(&str, bool)] = &[
+            ("version=\"1.0\"", true),
+            ("version='1.0'", true),
+            ("version=\"2.0\"", true),
+            ("version=\"\"", true),
+            ("version = \"1.0\"  ", true),
+            ("version=\"1.0\" encoding=\"utf-8\"", true),
+            ("version=\"1.0\" standalone=\"yes\"", true),
+            (
+                "version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\" ",
+                true,
+            ),
+            ("", false),
+            ("encoding=\"utf-8\"", false),
+            ("version=\"1.0\" foo=\"x\"", false),
+            ("version=\"1.0\" standalone=\"maybe\"", false),
+            (
+                "version=\"1.0\" standalone=\"yes\" encoding=\"utf-8\"",
+                false,
+            ),
+            ("version=\"1.0\"encoding=\"utf-8\"", false),
+            ("version=\"1.0\" encoding=\"9x\"", false),
+            ("version=\"1.0\" encoding=\"\"", false),
+            ("version='1.0\"", false),
+            ("VERSION=\"1.0\"", false),
+            ("version=\"1 0\"", false),
+            ("version=\"2.0<?xml version=\"2.0\"", false),
+        ];
+        for &(body, ok) in cases {
+            let doc = format!("<?xml {body}?><methodCall><methodName>a</methodName></methodCall>");
+            let got = parse_method_call(doc.as_bytes());
+            assert_eq!(got.is_ok(), ok, "{body:?}: {got:?}");
+            if !ok {
+                assert!(
+                    got.unwrap_err().to_string().contains("XML declaration"),
+                    "{body:?}"
+                );
+            }
+        }
+        assert!(
+            parse_method_call(b"<?xml?><methodCall><methodName>a</methodName></methodCall>")
+                .is_err()
+        );
     }
 
     #[test]
