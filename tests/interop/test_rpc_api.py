@@ -16,6 +16,11 @@ import pytest
 
 Fault = xmlrpc.client.Fault
 
+# `quick` exits at once and must count as "exited too quickly" (BACKOFF, spawnerr set,
+# SPAWN_ERROR) on both daemons. Both judge that by the time of the reap, so with
+# startsecs=1 a loaded machine (two xdist workers on two cores) sometimes reaped it after
+# a second: EXITED, no spawnerr, ABNORMAL_TERMINATION, on either daemon. startsecs=10
+# keeps the case the tests mean out of reach of scheduling delays.
 PROGRAMS = """
 [program:cat]
 command=/bin/cat
@@ -51,7 +56,7 @@ autostart=false
 
 [program:quick]
 command=/bin/true
-startsecs=1
+startsecs=10
 startretries=0
 autostart=false
 
