@@ -75,6 +75,10 @@ pub struct Process {
     /// Resolved log paths (AUTO names are chosen by the runtime).
     pub(crate) stdout_logfile: String,
     pub(crate) stderr_logfile: String,
+    /// Children forked for this process since the table was built (for the stats).
+    pub(crate) spawns: u64,
+    /// The exit code of the last run that ended, kept across restarts (for the stats).
+    pub(crate) last_exit: Option<i32>,
 }
 
 impl Process {
@@ -96,6 +100,8 @@ impl Process {
             quick_exits: 0,
             stdout_logfile: String::new(),
             stderr_logfile: String::new(),
+            spawns: 0,
+            last_exit: None,
         }
     }
 
@@ -155,6 +161,17 @@ impl Process {
     pub fn stderr_logfile(&self) -> &str {
         &self.stderr_logfile
     }
+    /// How many times a child was forked again after the first one since the daemon built
+    /// its process table (automatic and requested restarts alike; 0 before the first
+    /// start and after it).
+    pub fn restarts(&self) -> u64 {
+        self.spawns.saturating_sub(1)
+    }
+    /// The exit code of the last run that ended (`None` = none ended yet). Unlike
+    /// [`Process::exitstatus`] it is not cleared when the process starts again.
+    pub fn last_exit(&self) -> Option<i32> {
+        self.last_exit
+    }
 
     fn event(&self, to: ProcessState, from: ProcessState, expected: bool) -> Event {
         Event::ProcessState(StateChange {
@@ -209,6 +226,7 @@ impl Process {
             }
             Ok(pid) => {
                 self.pid = pid;
+                self.spawns = self.spawns.saturating_add(1);
                 ctx.log(
                     LogLevel::Info,
                     format!("spawned: '{}' with pid {}", self.config.name, pid),
@@ -416,6 +434,7 @@ impl Process {
         let exit = decode_wait_status(status);
         let now = ctx.now;
         self.laststop_wall = now.wall;
+        self.last_exit = Some(exit.code);
         let name = self.config.name.clone();
         let started = self.laststart.map_or(now.mono, |t| t.mono);
         let ran_for = now.mono - started;

@@ -409,3 +409,34 @@ fn exit_while_starting_after_startsecs_goes_running_then_exited() {
     assert_eq!(w.payloads(EventType::ProcessStateRunning).len(), 1);
     assert!(!w.logs.iter().any(|l| l.contains("success:")));
 }
+
+#[test]
+fn restarts_count_every_fork_after_the_first_and_last_exit_survives_a_restart() {
+    let mut w = World::one(pconf("web"));
+    let p = |w: &World| {
+        let p = w.sup.process(w.key("web")).unwrap();
+        (p.restarts(), p.last_exit())
+    };
+    assert_eq!(p(&w), (0, None));
+    w.tick();
+    w.advance(2.0);
+    assert_eq!(w.state("web"), ProcessState::Running);
+    assert_eq!(p(&w), (0, None));
+    // pconf's autorestart is `unexpected`: exit code 3 is restarted automatically.
+    w.exit("web", wait_status_exited(3));
+    let (_, last) = p(&w);
+    assert_eq!(last, Some(3));
+    // Whatever the autorestart policy, a start is one more fork.
+    if w.pid("web") == 0 {
+        w.run_to_deadline();
+    }
+    if w.pid("web") == 0 {
+        let k = w.key("web");
+        let _ = w.sup.start_process(k, w.now, &mut w.host);
+        w.drain();
+    }
+    assert_ne!(w.pid("web"), 0);
+    assert_eq!(p(&w), (1, Some(3)));
+    // The reference's exitstatus is cleared by the new start; ours for the stats is not.
+    assert_eq!(w.sup.process(w.key("web")).unwrap().exitstatus(), None);
+}
