@@ -165,6 +165,8 @@ struct Pool {
     serial: Option<u64>,
     buffer: VecDeque<Queued>,
     listeners: Vec<Listener>,
+    /// Events discarded because the buffer was full (for `/metrics`).
+    overflows: u64,
 }
 
 impl Pool {
@@ -188,6 +190,7 @@ impl Pool {
         }
         if self.buffer.len() >= self.buffer_size {
             if let Some(dropped) = self.buffer.pop_front() {
+                self.overflows += 1;
                 log.push(Level::Error, || {
                     format!(
                         "pool {} event buffer overflowed, discarding event {}",
@@ -249,6 +252,21 @@ pub struct EventBus {
     stream_seq: u64,
     ticks: [Option<u64>; 3],
     log: LogBuf,
+    /// Events published so far, by type (for `/metrics`; a few dozen types at most).
+    published: Vec<(EventType, u64)>,
+}
+
+/// The queue of one listener pool, as `/metrics` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The pool's name (its `[eventlistener:x]` group).
+    pub name: String,
+    /// Events buffered now, waiting for a listener.
+    pub queued: usize,
+    /// The pool's `buffer_size`.
+    pub capacity: usize,
+    /// Events discarded so far because the buffer was full.
+    pub overflows: u64,
 }
 
 impl EventBus {
@@ -268,7 +286,27 @@ impl EventBus {
                 min: Level::Debug,
                 lines: Vec::new(),
             },
+            published: Vec::new(),
         }
+    }
+
+    /// How many events of each type were published since the bus was created (types
+    /// never published are absent), in first-published order.
+    pub fn published_counts(&self) -> &[(EventType, u64)] {
+        &self.published
+    }
+
+    /// Queue depth, capacity and overflow count of every pool, in subscription order.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        self.pools
+            .iter()
+            .map(|p| PoolStats {
+                name: p.name.clone(),
+                queued: p.buffer.len(),
+                capacity: p.buffer_size,
+                overflows: p.overflows,
+            })
+            .collect()
     }
 
     /// Changes the `server:` identifier (after a config reload).
@@ -305,6 +343,7 @@ impl EventBus {
             buffer_size: spec.buffer_size.max(1),
             serial: None,
             buffer: VecDeque::new(),
+            overflows: 0,
             listeners: spec
                 .listeners
                 .into_iter()
@@ -349,6 +388,10 @@ impl EventBus {
     pub fn publish(&mut self, event: Event) {
         let event = Arc::new(event);
         let kind = event.kind();
+        match self.published.iter_mut().find(|(t, _)| *t == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.published.push((kind, 1)),
+        }
         let mut serial: Option<u64> = None;
         for pool in &mut self.pools {
             if !pool.subscribes(kind) {
@@ -897,6 +940,20 @@ mod tests {
         assert_eq!(
             lines(&mut bus),
             vec!["ERRO pool lis event buffer overflowed, discarding event 0"]
+        );
+        // The /metrics figures: one overflow, two queued, three events of the type.
+        assert_eq!(
+            bus.pool_stats(),
+            vec![PoolStats {
+                name: "lis".into(),
+                queued: 2,
+                capacity: 2,
+                overflows: 1
+            }]
+        );
+        assert_eq!(
+            bus.published_counts(),
+            &[(EventType::RemoteCommunication, 3)]
         );
     }
 

@@ -37,8 +37,8 @@ pub mod stream;
 pub mod validate;
 
 pub use bus::{
-    envelope, Delivery, DuplicatePool, EventBus, LenUnit, Level, LogLine, PoolSpec, StreamId,
-    StreamStats,
+    envelope, Delivery, DuplicatePool, EventBus, LenUnit, Level, LogLine, PoolSpec, PoolStats,
+    StreamId, StreamStats,
 };
 pub use event::{Channel, Event, FieldValue, ProcessStateChange, StateSubject};
 pub use listener::{ListenerProtocol, ProtocolEffect};
