@@ -73,8 +73,13 @@ const REF_PROGRAM: &[&str] = &[
     "umask",
     "serverurl",
 ];
-/// Keys of supervisor-rs's own features in program-like sections (none yet).
-const EXT_PROGRAM: &[&str] = &[];
+/// Keys of supervisor-rs's own features in program-like sections.
+const EXT_PROGRAM: &[&str] = &[
+    // Readiness (docs/configuration.md, issue 14).
+    "ready",
+    "ready_timeout",
+    "ready_interval",
+];
 /// `[eventlistener:x]` keys beyond the program keys.
 const REF_EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];
 /// `[fcgi-program:x]` keys beyond the program keys.

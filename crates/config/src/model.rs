@@ -356,4 +356,7 @@ pub struct ProcessConfig {
     pub umask: Option<u32>,
     /// `serverurl=`; `None` = AUTO.
     pub serverurl: Option<String>,
+    /// `ready=` with `ready_timeout=`/`ready_interval=` (supervisor-rs): `None` = RUNNING
+    /// after `startsecs`, as in the reference.
+    pub ready: Option<crate::checks::ReadyConfig>,
 }

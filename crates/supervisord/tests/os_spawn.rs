@@ -44,6 +44,7 @@ fn process(command: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        ready: None,
     }
 }
 

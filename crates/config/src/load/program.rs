@@ -198,6 +198,7 @@ fn processes_inner(
             "process_name",
         )
         .map_err(|m| Fail::at(m, &pn_raw))?;
+        let ready = read_ready(ld, s, (&common, &prog_env))?;
         out.push(ProcessConfig {
             name,
             group: group_name.to_string(),
@@ -223,11 +224,40 @@ fn processes_inner(
             directory,
             umask,
             serverurl: serverurl.clone(),
+            ready,
         });
         process_num += 1;
     }
     out.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
     Ok(out)
+}
+
+/// `ready=`, `ready_timeout=` and `ready_interval=` of one process (expanded like
+/// `command=`, so `%(process_num)d` can pick a port per process). The timing keys are
+/// checked even without `ready=`, so a typo never waits for the day a check is added.
+fn read_ready(
+    ld: &Loader<'_>,
+    s: &str,
+    (common, prog_env): (&Expansions, &Expansions),
+) -> SectionResult<Option<crate::checks::ReadyConfig>> {
+    use crate::checks::{parse_positive_seconds, Check, ReadyConfig};
+    let seconds = |key: &str, default: f64| -> SectionResult<f64> {
+        match ld.getp(s, key, common, prog_env)? {
+            Some(v) => conv(&v, |x| parse_positive_seconds(x, key)),
+            None => Ok(default),
+        }
+    };
+    let timeout = seconds("ready_timeout", crate::checks::DEFAULT_READY_TIMEOUT)?;
+    let interval = seconds("ready_interval", crate::checks::DEFAULT_READY_INTERVAL)?;
+    let Some(v) = ld.getp(s, "ready", common, prog_env)? else {
+        return Ok(None);
+    };
+    let check = conv(&v, Check::parse)?;
+    Ok(Some(ReadyConfig {
+        check,
+        timeout,
+        interval,
+    }))
 }
 
 /// One log channel (`ch` is `stdout` or `stderr`) of one process of section `s`: its

@@ -90,6 +90,7 @@ pub(crate) fn pconf(name: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        ready: None,
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn process(command: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        ready: None,
     }
 }
 
