@@ -122,6 +122,10 @@ const REF_INCLUDE: &[&str] = &["files"];
 const REF_UNIX: &[&str] = &["file", "chmod", "chown", "username", "password"];
 /// `[inet_http_server]`.
 const REF_INET: &[&str] = &["port", "username", "password"];
+/// Keys of supervisor-rs's TLS on `[inet_http_server]` (docs/tls.md).
+const EXT_INET_TLS: &[&str] = &["tls_cert", "tls_key", "tls_client_ca", "tls_client_cn_user"];
+/// Keys of supervisor-rs's TLS client settings in `[supervisorctl]` (docs/tls.md).
+const EXT_SUPERVISORCTL_TLS: &[&str] = &["tls_ca", "tls_cert", "tls_key"];
 
 /// Every kind whose keys are a fixed list, in the order suggestions are searched.
 const FIXED_KINDS: &[SectionKind] = &[
@@ -177,10 +181,10 @@ impl SectionKind {
             SectionKind::FcgiProgram => &[REF_PROGRAM, EXT_PROGRAM, REF_FCGI],
             SectionKind::Group => &[REF_GROUP],
             SectionKind::Supervisord => &[REF_SUPERVISORD, EXT_SUPERVISORD],
-            SectionKind::Supervisorctl => &[REF_SUPERVISORCTL],
+            SectionKind::Supervisorctl => &[REF_SUPERVISORCTL, EXT_SUPERVISORCTL_TLS],
             SectionKind::Include => &[REF_INCLUDE],
             SectionKind::UnixHttpServer => &[REF_UNIX],
-            SectionKind::InetHttpServer => &[REF_INET],
+            SectionKind::InetHttpServer => &[REF_INET, EXT_INET_TLS],
             SectionKind::Default | SectionKind::RpcInterface | SectionKind::CtlPlugin => {
                 return None
             }

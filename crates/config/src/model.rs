@@ -161,6 +161,36 @@ pub struct InetHttpServerConfig {
     pub port: u16,
     /// `username=`/`password=`, when set.
     pub credentials: Option<Credentials>,
+    /// `tls_cert=`/`tls_key=` (and `tls_client_ca=`): serve HTTPS instead of HTTP
+    /// (supervisor-rs; `None` = plain HTTP, as the reference).
+    pub tls: Option<InetTlsConfig>,
+}
+
+/// A file named by a `tls_*` key, with where it was named (for errors that point at it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFile {
+    /// The key (`tls_cert`, ...).
+    pub key: String,
+    /// The file, absolute (relative values are taken from the current directory,
+    /// `%(here)s` is the config file's directory).
+    pub path: PathBuf,
+    /// `[section] key (file: 'F', line N)`: where the value was written.
+    pub origin: String,
+}
+
+/// TLS of one `[inet_http_server]` (supervisor-rs; see docs/tls.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetTlsConfig {
+    /// `tls_cert=`: the server's certificate chain (PEM, leaf first).
+    pub cert: TlsFile,
+    /// `tls_key=`: the private key of that certificate (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: TlsFile,
+    /// `tls_client_ca=`: CA certificates (PEM) that client certificates must chain to;
+    /// when set, a client without a verified certificate is refused in the handshake.
+    pub client_ca: Option<TlsFile>,
+    /// `tls_client_cn_user=` (default false): a verified client certificate's subject CN
+    /// authenticates its requests as the user of that name.
+    pub client_cn_user: bool,
 }
 
 /// `[rpcinterface:x]`.
@@ -187,6 +217,13 @@ pub struct CtlConfig {
     pub prompt: String,
     /// `history_file=`, absolute.
     pub history_file: Option<PathBuf>,
+    /// `tls_ca=`: CA certificates (PEM) to verify an `https://` server with, instead of
+    /// the system's trusted roots (supervisor-rs).
+    pub tls_ca: Option<PathBuf>,
+    /// `tls_cert=`: a client certificate chain (PEM) for servers that require one.
+    pub tls_cert: Option<PathBuf>,
+    /// `tls_key=`: the private key of `tls_cert` (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for CtlConfig {
@@ -197,6 +234,9 @@ impl Default for CtlConfig {
             password: None,
             prompt: "supervisor".into(),
             history_file: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -22,11 +22,16 @@ pub enum ConnProblem {
     Refused,
     /// The socket file exists but this user may not connect to it (`EACCES`).
     PermissionDenied,
+    /// An `https://` connection failed in TLS (see [`crate::tls::TlsProblem`]).
+    Tls(crate::tls::TlsProblem),
 }
 
 impl ConnProblem {
     /// The problem an I/O error stands for, if it is one of the connection problems.
     pub fn of(e: &io::Error) -> Option<ConnProblem> {
+        if let Some(t) = crate::tls::TlsProblem::of(e) {
+            return Some(ConnProblem::Tls(t));
+        }
         match e.raw_os_error() {
             Some(libc::ENOENT) => Some(ConnProblem::NoSuchFile),
             Some(libc::ECONNREFUSED) => Some(ConnProblem::Refused),
@@ -42,6 +47,7 @@ impl ConnProblem {
             ConnProblem::NoSuchFile => format!("{serverurl} no such file"),
             ConnProblem::Refused => format!("{serverurl} refused connection"),
             ConnProblem::PermissionDenied => format!("{serverurl} permission denied"),
+            ConnProblem::Tls(t) => t.line(serverurl),
         }
     }
 
@@ -76,7 +82,12 @@ impl ConnProblem {
                  left behind); start it, or check the URL{from}",
                 path.display()
             ),
-            (ConnProblem::Refused, Some(Endpoint::Tcp { host, port })) => format!(
+            (ConnProblem::Tls(t), Some(Endpoint::Https { host, .. })) => t.hint(&host),
+            (ConnProblem::Tls(t), _) => t.hint(serverurl),
+            (
+                ConnProblem::Refused,
+                Some(Endpoint::Tcp { host, port } | Endpoint::Https { host, port }),
+            ) => format!(
                 "hint: nothing listens on {host}:{port}: supervisord is not running, or its \
                  [inet_http_server] port= is another one{from}"
             ),

@@ -16,6 +16,7 @@ pub mod rpc;
 pub mod shell;
 pub mod signals;
 pub mod text;
+pub mod tls;
 pub mod transport;
 
 use std::io::{IsTerminal, Write};
@@ -57,6 +58,7 @@ pub fn run(argv: Vec<String>) -> i32 {
             return 2;
         }
     };
+    tls::configure(settings.tls.clone());
     let mut ctl = controller(settings);
     ctl.color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if !ctl.settings.args.is_empty() {
@@ -118,6 +120,8 @@ fn stream_one(
             Ok(StreamEnd::Status(code))
         }
         Ok(end) => Ok(end),
+        // TLS failures are connection problems reported in plain words.
+        Err(e) if crate::tls::TlsProblem::of(&e).is_some() => Err(CtlError::Io(e)),
         Err(e) => match (&endpoint, e.raw_os_error()) {
             // the daemon went away (or the socket changed) after the first check: reported
             // in plain words like any other connection problem

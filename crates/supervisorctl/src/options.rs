@@ -54,6 +54,9 @@ pub struct Settings {
     pub history_file: Option<PathBuf>,
     /// The action words, if any.
     pub args: Vec<String>,
+    /// `https://` settings: `tls_ca`/`tls_cert`/`tls_key` of `[supervisorctl]` and
+    /// `--insecure` (see [`crate::tls`]).
+    pub tls: crate::tls::TlsOptions,
 }
 
 /// What option processing decided.
@@ -86,7 +89,12 @@ const LONG: &[(&str, bool)] = &[
     ("password", true),
     ("history_file", true),
     ("version", false),
+    ("insecure", false),
 ];
+
+/// Long options of ours (not the reference's): a prefix that also matches one of the
+/// reference's options means the reference's (`--in` stays `--interactive`).
+const EXT_LONG: &[&str] = &["version", "insecure"];
 
 /// Options (name, value) in command-line order, and the remaining arguments.
 pub type Getopt = (Vec<(String, String)>, Vec<String>);
@@ -170,6 +178,10 @@ fn long_has_args(opt: &str) -> Result<(&'static str, bool), String> {
         return Ok((n, *h));
     }
     if poss.len() > 1 {
+        let reference: Vec<_> = poss.iter().filter(|(n, _)| !EXT_LONG.contains(n)).collect();
+        if let [only] = reference.as_slice() {
+            return Ok((only.0, only.1));
+        }
         return Err(format!("option --{opt} not a unique prefix"));
     }
     Ok((poss[0].0, poss[0].1))
@@ -214,6 +226,7 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
     let mut username: Option<String> = None;
     let mut password: Option<String> = None;
     let mut history: Option<String> = None;
+    let mut insecure = false;
     for (opt, value) in opts {
         let slot: &mut Option<String> = match opt.as_str() {
             "-h" | "-?" | "--help" => {
@@ -226,6 +239,10 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
                     return Parsed::Usage(format!("conflicting command line option '{opt}'"));
                 }
                 interactive = Some(true);
+                continue;
+            }
+            "--insecure" => {
+                insecure = true;
                 continue;
             }
             "-c" | "--configuration" => &mut configfile,
@@ -276,6 +293,12 @@ pub fn parse(progname: &str, args: &[String]) -> Parsed {
             .map(|h| expand_user_abs(&h))
             .or(section.history_file),
         args: rest,
+        tls: crate::tls::TlsOptions {
+            ca: section.tls_ca,
+            cert: section.tls_cert,
+            key: section.tls_key,
+            insecure,
+        },
     }))
 }
 
@@ -293,6 +316,23 @@ fn expand_user_abs(p: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insecure_flag_and_reference_prefixes() {
+        let Parsed::Run(s) = parse("ctl", &v(&["-c", "", "--insecure", "status"])) else {
+            panic!()
+        };
+        assert!(s.tls.insecure);
+        // `--in` is the reference's --interactive, not our --insecure.
+        let Parsed::Run(s) = parse("ctl", &v(&["-c", "", "--in", "status"])) else {
+            panic!()
+        };
+        assert!(s.interactive_flag && !s.tls.insecure);
+        assert_eq!(
+            parse("ctl", &v(&["--insecure=1"])),
+            Parsed::Usage("option --insecure must not have an argument".into())
+        );
+    }
 
     fn v(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()

@@ -30,17 +30,30 @@ pub enum Endpoint {
         /// TCP port.
         port: u16,
     },
+    /// `https://host[:port]` (port 443 when absent; see [`crate::tls`]).
+    Https {
+        /// Host name or address (what the server's certificate must name).
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
 }
 
 impl Endpoint {
-    /// Parses a server URL the way the reference's transport does: only `http://` and
-    /// `unix://` are accepted; anything else is the reference's `ValueError`.
+    /// Parses a server URL the way the reference's transport does: `http://` and
+    /// `unix://` (and, beyond the reference, `https://`); anything else is the reference's
+    /// `ValueError`.
     pub fn from_serverurl(url: &str) -> Result<Endpoint, CtlError> {
         if let Some(rest) = url.strip_prefix("http://") {
             let netloc = rest.split(['/', '?', '#']).next().unwrap_or("");
             let hostport = netloc.rsplit('@').next().unwrap_or("");
-            let (host, port) = split_host_port(hostport)?;
+            let (host, port) = split_host_port(hostport, 80)?;
             Ok(Endpoint::Tcp { host, port })
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            let netloc = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let hostport = netloc.rsplit('@').next().unwrap_or("");
+            let (host, port) = split_host_port(hostport, 443)?;
+            Ok(Endpoint::Https { host, port })
         } else if let Some(path) = url.strip_prefix("unix://") {
             Ok(Endpoint::Unix(PathBuf::from(path)))
         } else {
@@ -54,13 +67,18 @@ impl Endpoint {
     pub fn host_header(&self) -> String {
         match self {
             Endpoint::Unix(_) => "localhost".into(),
-            Endpoint::Tcp { host, port } => {
+            Endpoint::Tcp { host, port } | Endpoint::Https { host, port } => {
                 let h = if host.contains(':') {
                     format!("[{host}]")
                 } else {
                     host.clone()
                 };
-                if *port == 80 {
+                let default = if matches!(self, Endpoint::Https { .. }) {
+                    443
+                } else {
+                    80
+                };
+                if *port == default {
                     h
                 } else {
                     format!("{h}:{port}")
@@ -78,11 +96,14 @@ impl Endpoint {
                 let _ = s.set_nodelay(true);
                 Ok(Stream::Tcp(s))
             }
+            Endpoint::Https { host, port } => {
+                Ok(Stream::Tls(Box::new(crate::tls::connect(host, *port)?)))
+            }
         }
     }
 }
 
-fn split_host_port(hostport: &str) -> Result<(String, u16), CtlError> {
+fn split_host_port(hostport: &str, default_port: u16) -> Result<(String, u16), CtlError> {
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         match rest.split_once(']') {
             Some((h, tail)) => (h.to_string(), tail.strip_prefix(':')),
@@ -95,7 +116,7 @@ fn split_host_port(hostport: &str) -> Result<(String, u16), CtlError> {
         }
     };
     let port = match port {
-        None | Some("") => 80,
+        None | Some("") => default_port,
         Some(p) => match p.parse::<u32>() {
             Ok(n) if n <= 65535 => n as u16,
             Ok(_) => return Err(CtlError::value_error("Port out of range 0-65535")),
@@ -116,6 +137,8 @@ pub enum Stream {
     Unix(UnixStream),
     /// TCP socket.
     Tcp(TcpStream),
+    /// TLS over TCP (`https://`).
+    Tls(Box<crate::tls::TlsStream>),
 }
 
 impl Stream {
@@ -123,6 +146,7 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.set_read_timeout(d),
             Stream::Tcp(s) => s.set_read_timeout(d),
+            Stream::Tls(s) => s.sock.set_read_timeout(d),
         }
     }
 
@@ -130,6 +154,7 @@ impl Stream {
         let _ = match self {
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Tls(s) => s.sock.shutdown(std::net::Shutdown::Both),
         };
     }
 }
@@ -139,6 +164,7 @@ impl Read for Stream {
         match self {
             Stream::Unix(s) => s.read(buf),
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -148,12 +174,14 @@ impl Write for Stream {
         match self {
             Stream::Unix(s) => s.write(buf),
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Unix(s) => s.flush(),
             Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
         }
     }
 }
@@ -612,6 +640,24 @@ mod tests {
                 .host_header(),
             "h:12"
         );
+        let https = Endpoint::from_serverurl("https://Ctl.example:9443/RPC2").unwrap();
+        assert_eq!(
+            https,
+            Endpoint::Https {
+                host: "ctl.example".into(),
+                port: 9443
+            }
+        );
+        assert_eq!(https.host_header(), "ctl.example:9443");
+        let default = Endpoint::from_serverurl("https://[::1]").unwrap();
+        assert_eq!(
+            default,
+            Endpoint::Https {
+                host: "::1".into(),
+                port: 443
+            }
+        );
+        assert_eq!(default.host_header(), "[::1]");
     }
 
     #[test]

@@ -676,6 +676,19 @@ pub fn environment_checks(config: &Config) -> Vec<Diagnostic> {
             ));
         }
     }
+    // TLS files of the inet servers (read and checked as the daemon would at start).
+    for inet in &config.inet_http_servers {
+        if let Some(Err(e)) = inet.tls.as_ref().map(crate::http::tls::load) {
+            push(finding(
+                config,
+                &main_file,
+                "tls",
+                &inet.section,
+                &e.key,
+                e.message,
+            ));
+        }
+    }
     if let LogFile::Path(p) = &sd.logfile {
         if let Some(why) = unwritable(p) {
             push(finding(

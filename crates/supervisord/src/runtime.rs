@@ -578,6 +578,7 @@ pub struct Servers {
 enum ServerKind {
     Unix(std::os::unix::net::UnixListener),
     Tcp(std::net::TcpListener),
+    Tls(std::net::TcpListener, Arc<crate::http::tls::ServerTls>),
 }
 
 impl Servers {
@@ -605,10 +606,20 @@ impl Servers {
             }
         };
         for inet in &config.inet_http_servers {
+            // TLS files first: a bad one stops the start before anything is bound.
+            let tls = match &inet.tls {
+                Some(t) => Some(Arc::new(
+                    crate::http::tls::load(t).map_err(|e| StartupError(e.to_string()))?,
+                )),
+                None => None,
+            };
             let l = crate::http::bind::bind_inet(inet).map_err(|e| StartupError(e.to_string()))?;
             announce("inet_http_server", inet.credentials.is_some());
-            s.listeners
-                .push((ServerKind::Tcp(l), inet.credentials.clone()));
+            let kind = match tls {
+                Some(t) => ServerKind::Tls(l, t),
+                None => ServerKind::Tcp(l),
+            };
+            s.listeners.push((kind, inet.credentials.clone()));
         }
         if let Some(unix) = &config.unix_http_server {
             // The reference's line first (scripts match it), then ours naming the path.
@@ -710,6 +721,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         let listener = match kind {
             ServerKind::Unix(l) => crate::http::Listener::from_std_unix(l)?,
             ServerKind::Tcp(l) => crate::http::Listener::from_std_tcp(l)?,
+            ServerKind::Tls(l, t) => crate::http::Listener::from_std_tls(l, t)?,
         };
         let ctx = Arc::new(crate::http::ServerContext {
             credentials,

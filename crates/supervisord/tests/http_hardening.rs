@@ -42,6 +42,7 @@ fn start(creds: Option<Credentials>, limits: Limits) -> Server {
         host: "127.0.0.1".into(),
         port: 0,
         credentials: creds.clone(),
+        tls: None,
     })
     .unwrap();
     let port = tl.local_addr().unwrap().port();

@@ -52,6 +52,7 @@ fn start_with(
         host: "127.0.0.1".into(),
         port: 0,
         credentials: creds.clone(),
+        tls: None,
     })
     .unwrap();
     let port = tl.local_addr().unwrap().port();

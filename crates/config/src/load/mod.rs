@@ -13,6 +13,7 @@ use std::sync::Arc;
 mod group;
 mod program;
 mod supervisord;
+mod tls;
 
 use group::read_groups;
 pub use supervisord::load_ctl_with_context;

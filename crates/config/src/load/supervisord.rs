@@ -156,11 +156,13 @@ pub(super) fn read_servers(
             }
         };
         let (host, port) = conv(&port, dt::parse_inet_address).map_err(e)?;
+        let tls = super::tls::read_inet_tls(ld, &section).map_err(e)?;
         inet.push(InetHttpServerConfig {
             section: section.clone(),
             host,
             port,
             credentials,
+            tls,
         });
     }
     let mut unix = Vec::new();
@@ -245,11 +247,15 @@ pub fn load_ctl_with_context(path: &Path, ctx: &LoadContext) -> Result<CtlConfig
         .map(|v| v.value)
         .filter(|v| !v.is_empty())
         .map(|v| PathBuf::from(dt::normalize_path(&v, &ctx.cwd, home)));
+    let (tls_ca, tls_cert, tls_key) = super::tls::read_ctl_tls(&ld, s).map_err(e)?;
     Ok(CtlConfig {
         serverurl,
         username,
         password,
         prompt,
         history_file,
+        tls_ca,
+        tls_cert,
+        tls_key,
     })
 }

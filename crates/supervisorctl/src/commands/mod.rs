@@ -297,6 +297,7 @@ impl Controller {
             Some(crate::hints::ConnProblem::PermissionDenied) => {
                 self.exitstatus = exit::NO_PERMISSION
             }
+            Some(crate::hints::ConnProblem::Tls(t)) => self.exitstatus = t.exit_status(),
             Some(_) => self.exitstatus = exit::GENERIC,
             None => {
                 self.output(&e.generic_line());
@@ -341,6 +342,10 @@ impl Controller {
                 }
                 Some(crate::hints::ConnProblem::PermissionDenied) => {
                     self.exitstatus = exit::NO_PERMISSION;
+                    Ok(false)
+                }
+                Some(crate::hints::ConnProblem::Tls(t)) => {
+                    self.exitstatus = t.exit_status();
                     Ok(false)
                 }
                 None => {

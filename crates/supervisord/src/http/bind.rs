@@ -525,6 +525,7 @@ does not exist"
             host: "127.0.0.1".into(),
             port,
             credentials: None,
+            tls: None,
         };
         assert!(matches!(bind_inet(&c), Err(BindError::AddressInUse)));
         drop(l);

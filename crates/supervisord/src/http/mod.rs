@@ -23,6 +23,7 @@ pub mod auth;
 pub mod bind;
 pub mod conns;
 pub mod tail;
+pub mod tls;
 pub mod web;
 
 use std::convert::Infallible;
@@ -252,7 +253,15 @@ fn unauthorized() -> Response<Body> {
 /// Answers one request (after hyper parsed its head).
 pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
     let authz = req.headers().get(hyper::header::AUTHORIZATION);
-    match auth::check(ctx.credentials.as_ref(), authz.map(|h| h.as_bytes())) {
+    // A verified client certificate whose CN names the user (tls_client_cn_user) stands
+    // for the credentials when the request sends none.
+    let by_cert = authz.is_none() && tls::certificate_user(&req, ctx.credentials.as_ref());
+    let checked = if by_cert {
+        auth::AuthResult::Allowed
+    } else {
+        auth::check(ctx.credentials.as_ref(), authz.map(|h| h.as_bytes()))
+    };
+    match checked {
         auth::AuthResult::Allowed => {}
         auth::AuthResult::Unauthorized => {
             drain_body(&ctx, req).await;
@@ -625,7 +634,7 @@ pub async fn serve_connection_until<I>(io: I, ctx: Arc<ServerContext>, stop: wat
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    serve_tracked(io, ctx, stop, conns::Conn::standalone()).await;
+    serve_tracked(io, ctx, stop, conns::Conn::standalone(), None).await;
 }
 
 /// A response body that keeps its connection marked busy until it is written (or
@@ -763,6 +772,7 @@ async fn serve_tracked<I>(
     ctx: Arc<ServerContext>,
     mut stop: watch::Receiver<bool>,
     conn: Arc<conns::Conn>,
+    client_cert: Option<tls::ClientCert>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -780,9 +790,13 @@ async fn serve_tracked<I>(
         .max_headers(ctx.limits.max_headers);
     let first_head_by = conn.accepted() + ctx.limits.head_timeout.min(LONGEST_TIMEOUT);
     let service_conn = conn.clone();
-    let service = hyper::service::service_fn(move |req| {
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let ctx = ctx.clone();
         let busy = service_conn.begin();
+        // TLS with client certificates: each request carries the verified certificate.
+        if let Some(c) = &client_cert {
+            req.extensions_mut().insert(c.clone());
+        }
         let big_request = hyper::body::Body::size_hint(req.body()).lower() >= TRIM_AFTER;
         async move {
             let mut r = handle(ctx, req).await;
@@ -833,6 +847,8 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
     /// `[inet_http_server]`.
     Tcp(tokio::net::TcpListener),
+    /// `[inet_http_server]` with `tls_cert`/`tls_key`: HTTPS only.
+    Tls(tokio::net::TcpListener, Arc<tls::ServerTls>),
 }
 
 impl Listener {
@@ -846,6 +862,15 @@ impl Listener {
     pub fn from_std_tcp(l: std::net::TcpListener) -> std::io::Result<Listener> {
         l.set_nonblocking(true)?;
         Ok(Listener::Tcp(tokio::net::TcpListener::from_std(l)?))
+    }
+
+    /// Wraps a std TCP listener that serves HTTPS with `tls` (inside the runtime).
+    pub fn from_std_tls(
+        l: std::net::TcpListener,
+        tls: Arc<tls::ServerTls>,
+    ) -> std::io::Result<Listener> {
+        l.set_nonblocking(true)?;
+        Ok(Listener::Tls(tokio::net::TcpListener::from_std(l)?, tls))
     }
 }
 
@@ -948,8 +973,9 @@ pub async fn serve_until(
         let reserve = reserve.clone();
         tasks.spawn(async move {
             match io {
-                Accepted::Unix(s) => serve_tracked(s, ctx, stop, conn).await,
-                Accepted::Tcp(s) => serve_tracked(s, ctx, stop, conn).await,
+                Accepted::Unix(s) => serve_tracked(s, ctx, stop, conn, None).await,
+                Accepted::Tcp(s) => serve_tracked(s, ctx, stop, conn, None).await,
+                Accepted::Tls(s, t) => tls::serve(s, t, ctx, stop, conn).await,
             }
             // The socket is closed by now: take its descriptor back into the reserve if
             // the reserve is short, before anything else can claim it.
@@ -963,6 +989,7 @@ pub async fn serve_until(
 enum Accepted {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
+    Tls(tokio::net::TcpStream, Arc<tls::ServerTls>),
 }
 
 /// One accept; out of descriptors, a spare one is closed and the accept retried in the
@@ -978,6 +1005,10 @@ fn poll_accept(
             Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| {
                 let _ = s.set_nodelay(true);
                 Accepted::Tcp(s)
+            }),
+            Listener::Tls(l, t) => l.poll_accept(cx).map_ok(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                Accepted::Tls(s, t.clone())
             }),
         };
         match r {

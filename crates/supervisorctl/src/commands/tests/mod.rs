@@ -70,6 +70,7 @@ fn settings(interactive: bool) -> Settings {
         prompt: "supervisor".into(),
         history_file: None,
         args: vec![],
+        tls: Default::default(),
     }
 }
 
