@@ -1,0 +1,387 @@
+//! Per-process resource figures, sampled only when someone asks.
+//!
+//! Nothing here runs on a timer: a figure is read from `/proc` (or the process's own
+//! cgroup) at the moment a client calls `supervisor_rs.getProcessStats`,
+//! `supervisor_rs.getAllProcessStats` or scrapes `/metrics`. With nobody asking the cost is
+//! zero. The only state kept between two requests is, per live process instance, the CPU
+//! time and the instant of its previous sample (for CPU %), dropped when the process is
+//! gone.
+//!
+//! What one sample covers: the process and its live descendants (walked through the
+//! `children` files of `/proc/<pid>/task/<tid>/`, bounded by [`MAX_TREE`] processes). CPU
+//! seconds are user + system time of every live member, plus the CPU time of the children
+//! they already reaped; when the process sits in a cgroup (v2) of its own (not the
+//! daemon's), the cgroup's `cpu.stat` `usage_usec` is used instead, which also counts
+//! descendants that are gone. RSS, threads and open descriptors are summed over the tree.
+//!
+//! CPU % is the CPU seconds used since the previous sample of the same process instance,
+//! divided by the wall time between the two samples, times 100 (100 % = one core busy, a
+//! multi-threaded process can show more). The first sample of a process instance measures
+//! from its start. Two samples closer than [`MIN_INTERVAL`] share the first one's figure
+//! (a `/metrics` scrape and a `top` refresh at the same moment do not make each other's
+//! figure noisy).
+//!
+//! Cost, per process: a read of `stat`, of its `children` file, a `stat` call on its `fd`
+//! directory (Linux 6.2 and later count descriptors there), and the same for each
+//! descendant; a read of `cgroup` the first time a process instance is sampled.
+
+pub mod procfs;
+pub mod rpc;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use supervisor_protocol::ProcessState;
+
+use procfs::ProcPath;
+
+/// Most processes (the process itself and its descendants) one sample walks.
+pub const MAX_TREE: usize = 256;
+
+/// Samples of one process closer than this (seconds) reuse the previous CPU %.
+pub const MIN_INTERVAL: f64 = 0.25;
+
+/// Where the CPU seconds of a sample come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuSource {
+    /// The process's own cgroup (`cpu.stat`).
+    Cgroup,
+    /// `/proc/<pid>/stat` of the process and its descendants.
+    Proc,
+}
+
+impl CpuSource {
+    /// `cgroup` or `proc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CpuSource::Cgroup => "cgroup",
+            CpuSource::Proc => "proc",
+        }
+    }
+}
+
+/// The resource figures of one running process (and its descendants).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// CPU seconds used (user + system) since the process started.
+    pub cpu_seconds: f64,
+    /// CPU % over the time since the previous sample (see the module doc).
+    pub cpu_percent: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Open file descriptors.
+    pub fds: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Processes counted (1 + live descendants, at most [`MAX_TREE`]).
+    pub processes: u64,
+    /// Where the CPU figure came from.
+    pub cpu_source: CpuSource,
+}
+
+/// What the stats report for one process of the table: its bookkeeping plus, while it
+/// has a live pid that could be read, a [`Sample`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessFigures {
+    /// Group name.
+    pub group: String,
+    /// Process name.
+    pub name: String,
+    /// Current state.
+    pub state: ProcessState,
+    /// Live pid (0 = none).
+    pub pid: i32,
+    /// Wall-clock epoch seconds of the last start (0 = never).
+    pub start: f64,
+    /// Seconds since the last start while it has a pid, else 0.
+    pub uptime: f64,
+    /// Starts after the first since the daemon built its process table.
+    pub restarts: u64,
+    /// Exit code of the last run that ended (`None` = none ended yet).
+    pub last_exit: Option<i32>,
+    /// The figures read now; `None` without a pid or when `/proc` could not be read.
+    pub sample: Option<Sample>,
+}
+
+/// The previous sample of one process instance.
+#[derive(Debug, Clone)]
+struct Prev {
+    cpu_seconds: f64,
+    at: Instant,
+    percent: f64,
+    /// The process's own cgroup directory (looked up once per instance).
+    cgroup: Option<PathBuf>,
+    /// The last request that saw this instance (for dropping the gone ones).
+    seen: u64,
+}
+
+/// Reads samples and remembers what CPU % needs. Owned by the event loop.
+#[derive(Debug)]
+pub struct Sampler {
+    prev: HashMap<(i32, u64), Prev>,
+    path: ProcPath,
+    buf: Vec<u8>,
+    tree: Vec<i32>,
+    ticks: f64,
+    page: u64,
+    /// The daemon's own cgroup directory, read at the start of each request.
+    own_cgroup: Option<PathBuf>,
+    request: u64,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler::new()
+    }
+}
+
+impl Sampler {
+    /// A sampler with no history.
+    pub fn new() -> Sampler {
+        Sampler {
+            prev: HashMap::new(),
+            path: ProcPath::default(),
+            buf: Vec::with_capacity(1024),
+            tree: Vec::new(),
+            ticks: procfs::clock_ticks(),
+            page: procfs::page_size(),
+            own_cgroup: None,
+            request: 0,
+        }
+    }
+
+    /// Starts one request (a stats call or a scrape): call before its [`Sampler::sample`]
+    /// calls, and [`Sampler::end_request`] after them.
+    pub fn begin_request(&mut self) {
+        self.request += 1;
+        let me = std::process::id() as i32;
+        self.own_cgroup = procfs::cgroup_dir(me, &mut self.path, &mut self.buf);
+    }
+
+    /// Ends a request that sampled every process of the table: instances not seen in it
+    /// are forgotten. (After a single-process request nothing is dropped.)
+    pub fn end_full_request(&mut self) {
+        let r = self.request;
+        self.prev.retain(|_, p| p.seen == r);
+    }
+
+    /// Instances remembered (for tests and bounds).
+    pub fn remembered(&self) -> usize {
+        self.prev.len()
+    }
+
+    /// Samples process `pid`, started at wall time `start_wall`. `now_wall` is the wall
+    /// clock now (epoch seconds), `now` the monotonic one. `None` when `/proc/<pid>` cannot
+    /// be read (the process just exited, or /proc is not mounted).
+    pub fn sample(
+        &mut self,
+        pid: i32,
+        start_wall: f64,
+        now_wall: f64,
+        now: Instant,
+    ) -> Option<Sample> {
+        if pid <= 0 {
+            return None;
+        }
+        let root = procfs::read_stat(pid, &mut self.path, &mut self.buf)?;
+        let key = (pid, root.starttime);
+        // One cgroup lookup per process instance.
+        let own = self.own_cgroup.clone();
+        let cgroup = match self.prev.get(&key) {
+            Some(p) => p.cgroup.clone(),
+            None => procfs::cgroup_dir(pid, &mut self.path, &mut self.buf)
+                .filter(|c| Some(c) != own.as_ref()),
+        };
+        let mut ticks = root.utime + root.stime + root.cutime + root.cstime;
+        let mut rss = root.rss_pages;
+        let mut threads = root.threads;
+        let mut fds = procfs::count_fds(pid, &mut self.path).unwrap_or(0);
+        let mut processes = 1u64;
+        // The descendants, breadth first, bounded.
+        self.tree.clear();
+        procfs::read_children(
+            pid,
+            root.threads,
+            &mut self.path,
+            &mut self.buf,
+            &mut self.tree,
+        );
+        let mut i = 0;
+        while i < self.tree.len() && (processes as usize) < MAX_TREE {
+            let child = self.tree[i];
+            i += 1;
+            let Some(s) = procfs::read_stat(child, &mut self.path, &mut self.buf) else {
+                continue;
+            };
+            processes += 1;
+            ticks += s.utime + s.stime + s.cutime + s.cstime;
+            rss += s.rss_pages;
+            threads += s.threads;
+            fds += procfs::count_fds(child, &mut self.path).unwrap_or(0);
+            if self.tree.len() < MAX_TREE * 4 {
+                procfs::read_children(
+                    child,
+                    s.threads,
+                    &mut self.path,
+                    &mut self.buf,
+                    &mut self.tree,
+                );
+            }
+        }
+        let (cpu_seconds, cpu_source) = match cgroup
+            .as_deref()
+            .and_then(|c| procfs::cgroup_cpu_seconds(c, &mut self.buf))
+        {
+            Some(secs) => (secs, CpuSource::Cgroup),
+            None => (ticks as f64 / self.ticks, CpuSource::Proc),
+        };
+        let since_start = (now_wall - start_wall).max(0.0);
+        let cpu_percent = match self.prev.get_mut(&key) {
+            Some(p) => {
+                let dt = now.saturating_duration_since(p.at).as_secs_f64();
+                if dt >= MIN_INTERVAL {
+                    p.percent = cpu_percent(cpu_seconds - p.cpu_seconds, dt);
+                    p.cpu_seconds = cpu_seconds;
+                    p.at = now;
+                }
+                p.seen = self.request;
+                p.percent
+            }
+            None => {
+                let percent = cpu_percent(cpu_seconds, since_start);
+                self.prev.insert(
+                    key,
+                    Prev {
+                        cpu_seconds,
+                        at: now,
+                        percent,
+                        cgroup,
+                        seen: self.request,
+                    },
+                );
+                percent
+            }
+        };
+        Some(Sample {
+            cpu_seconds,
+            cpu_percent,
+            rss_bytes: rss.saturating_mul(self.page),
+            fds,
+            threads,
+            processes,
+            cpu_source,
+        })
+    }
+}
+
+/// CPU % of `used` CPU seconds over `elapsed` wall seconds: 0 for no elapsed time, never
+/// negative (a descendant that exited unreaped takes its CPU time with it), rounded to
+/// 0.1.
+pub fn cpu_percent(used: f64, elapsed: f64) -> f64 {
+    if elapsed <= 0.0 || !used.is_finite() || !elapsed.is_finite() {
+        return 0.0;
+    }
+    let p = (used.max(0.0) / elapsed) * 100.0;
+    (p * 10.0).round() / 10.0
+}
+
+/// The daemon's own CPU seconds (user + system) and resident bytes.
+pub fn own_usage() -> Option<(f64, u64)> {
+    let mut path = ProcPath::default();
+    let mut buf = Vec::with_capacity(512);
+    let s = procfs::read_stat(std::process::id() as i32, &mut path, &mut buf)?;
+    Some((
+        (s.utime + s.stime) as f64 / procfs::clock_ticks(),
+        s.rss_pages.saturating_mul(procfs::page_size()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_percent_math() {
+        assert_eq!(cpu_percent(0.5, 1.0), 50.0);
+        assert_eq!(cpu_percent(2.0, 1.0), 200.0);
+        assert_eq!(cpu_percent(1.0, 3.0), 33.3);
+        assert_eq!(cpu_percent(-1.0, 1.0), 0.0);
+        assert_eq!(cpu_percent(1.0, 0.0), 0.0);
+        assert_eq!(cpu_percent(f64::NAN, 1.0), 0.0);
+    }
+
+    #[test]
+    fn first_sample_measures_from_the_start_later_ones_from_the_previous_sample() {
+        let mut s = Sampler::new();
+        s.begin_request();
+        let me = std::process::id() as i32;
+        let t0 = Instant::now();
+        // Started "1000 s ago": this test process used far less than 1000 CPU seconds.
+        let first = s.sample(me, 1000.0, 2000.0, t0).unwrap();
+        assert!(first.cpu_seconds > 0.0);
+        assert!(first.cpu_percent < 100.0, "{first:?}");
+        assert!(first.rss_bytes > 0 && first.threads >= 1 && first.fds >= 3);
+        assert_eq!(first.processes, 1);
+        // Within MIN_INTERVAL: the figure is kept.
+        let again = s.sample(me, 1000.0, 2000.0, t0).unwrap();
+        assert_eq!(again.cpu_percent, first.cpu_percent);
+        // Burn CPU for a while: the next figure covers only that time.
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed().as_secs_f64() < 0.3 {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        let later = s.sample(me, 1000.0, 2000.3, Instant::now()).unwrap();
+        assert!(later.cpu_percent > 30.0, "{later:?}");
+        assert!(later.cpu_seconds >= first.cpu_seconds);
+        s.end_full_request();
+        assert_eq!(s.remembered(), 1);
+        // A request that no longer sees the process forgets it.
+        s.begin_request();
+        s.end_full_request();
+        assert_eq!(s.remembered(), 0);
+    }
+
+    #[test]
+    fn no_pid_or_a_gone_pid_has_no_sample() {
+        let mut s = Sampler::new();
+        s.begin_request();
+        assert_eq!(s.sample(0, 0.0, 1.0, Instant::now()), None);
+        // Above the kernel's pid_max (4194304): never a live process.
+        assert_eq!(s.sample(999_999_999, 0.0, 1.0, Instant::now()), None);
+    }
+
+    #[test]
+    fn descendants_are_counted() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut s = Sampler::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = 0;
+        while Instant::now() < deadline {
+            s.begin_request();
+            seen = s.sample(pid, 0.0, 1.0, Instant::now()).unwrap().processes;
+            if seen == 3 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Stop the two sleeps by their pids, then the shell.
+        let mut kids = vec![];
+        procfs::read_children(pid, 1, &mut ProcPath::default(), &mut vec![], &mut kids);
+        for k in kids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(k),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(seen, 3);
+    }
+}
