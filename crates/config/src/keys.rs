@@ -79,6 +79,15 @@ const EXT_PROGRAM: &[&str] = &[
     "ready",
     "ready_timeout",
     "ready_interval",
+    // Container logging and time-based rotation (docs/configuration.md, issue 17).
+    "stdout_log_prefix",
+    "stdout_logfile_rotate",
+    "stdout_logfile_compress",
+    "stdout_logfile_maxage",
+    "stderr_log_prefix",
+    "stderr_logfile_rotate",
+    "stderr_logfile_compress",
+    "stderr_logfile_maxage",
 ];
 /// `[eventlistener:x]` keys beyond the program keys.
 const REF_EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];
@@ -106,8 +115,13 @@ const REF_SUPERVISORD: &[&str] = &[
     "environment",
     "identifier",
 ];
-/// Keys of supervisor-rs's own features in `[supervisord]` (none yet).
-const EXT_SUPERVISORD: &[&str] = &[];
+/// Keys of supervisor-rs's own features in `[supervisord]`.
+const EXT_SUPERVISORD: &[&str] = &[
+    // Time-based rotation of the main log (docs/configuration.md, issue 17).
+    "logfile_rotate",
+    "logfile_compress",
+    "logfile_maxage",
+];
 /// `[supervisorctl]`.
 const REF_SUPERVISORCTL: &[&str] = &[
     "serverurl",

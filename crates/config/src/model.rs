@@ -74,9 +74,10 @@ pub struct ParseMessage {
 pub use supervisor_protocol::LogLevel;
 
 /// Where a main or child log goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum LogFile {
     /// `NONE`/`OFF`: not logged.
+    #[default]
     None,
     /// `AUTO`: a generated file in `childlogdir` (child logs only). Compares equal to any other AUTO.
     Auto,
@@ -95,6 +96,8 @@ pub struct SupervisordConfig {
     pub logfile_maxbytes: u64,
     /// `logfile_backups=`; 0 = no backups.
     pub logfile_backups: u32,
+    /// `logfile_rotate=`, `logfile_compress=`, `logfile_maxage=` of the main log.
+    pub logfile_rotation: LogRotation,
     /// `loglevel=`.
     pub loglevel: LogLevel,
     /// `pidfile=`, absolute.
@@ -328,8 +331,33 @@ pub struct GroupConfig {
     pub processes: Vec<ProcessConfig>,
 }
 
+/// When a log file rotates besides reaching its size (`*logfile_rotate=`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RotateWhen {
+    /// `size` (the default): only when `*logfile_maxbytes` is reached, as the reference.
+    #[default]
+    Size,
+    /// `daily`: also at every local midnight.
+    Daily,
+    /// `hourly`: also at the start of every local hour.
+    Hourly,
+}
+
+/// The rotation extras of one log file: `*logfile_rotate=`, `*logfile_compress=`,
+/// `*logfile_maxage=` (supervisor-rs keys; the defaults change nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRotation {
+    /// `*logfile_rotate=`.
+    pub when: RotateWhen,
+    /// `*logfile_compress=`: gzip the rotated files (`<f>.1.gz` ...).
+    pub compress: bool,
+    /// `*logfile_maxage=` in seconds: rotated files older than this are deleted (`None`
+    /// or 0: kept until `*logfile_backups` pushes them out).
+    pub maxage_secs: Option<u64>,
+}
+
 /// One log channel (stdout or stderr) of a process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogChannelConfig {
     /// `logfile=` (main log) / `*_logfile=` (child channel).
     pub logfile: LogFile,
@@ -343,6 +371,11 @@ pub struct LogChannelConfig {
     pub events_enabled: bool,
     /// `*_syslog=` (also set by the deprecated `*_logfile=syslog`).
     pub syslog: bool,
+    /// `*_log_prefix=` after expansion: written before every line of the log file
+    /// (empty: nothing, the default).
+    pub prefix: String,
+    /// `*_logfile_rotate=`, `*_logfile_compress=`, `*_logfile_maxage=`.
+    pub rotation: LogRotation,
 }
 
 /// One process (after `numprocs` expansion).

@@ -161,6 +161,44 @@ pub enum Output {
         /// Its processes.
         keys: Vec<ProcKey>,
     },
+    /// Start probing process `key`'s child `pid` with its check of `kind` (the runtime
+    /// reports results with [`Supervisor::probe_report`] until it passes or is stopped).
+    StartProbe {
+        /// The process.
+        key: ProcKey,
+        /// Its child the probe is for.
+        pid: i32,
+        /// Which of its checks.
+        kind: ProbeKind,
+    },
+    /// Stop the probe of `kind` for process `key`'s child `pid` (the wait ended).
+    StopProbe {
+        /// The process.
+        key: ProcKey,
+        /// Its child the probe was for.
+        pid: i32,
+        /// Which of its checks.
+        kind: ProbeKind,
+    },
+}
+
+/// Which check of a process a probe performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    /// `ready=`: STARTING → RUNNING when it passes.
+    Ready,
+}
+
+/// What a probe found, fed back to the core with [`Supervisor::probe_report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeReport {
+    /// The check passed (the probe ended).
+    Passed,
+    /// A try failed, with the reason (`connection refused`, `HTTP 503`, `exit status 1`);
+    /// the probe goes on trying.
+    Failed(String),
+    /// A `STATUS=` text from the process's notify socket.
+    Status(String),
 }
 
 /// Where a main-log line goes the moment the core decides it (so its timestamp is the

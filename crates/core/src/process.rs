@@ -79,6 +79,8 @@ pub struct Process {
     pub(crate) spawns: u64,
     /// The exit code of the last run that ended, kept across restarts (for the stats).
     pub(crate) last_exit: Option<i32>,
+    /// Readiness (`ready=`) of the current run (see `supervisor/ready.rs`).
+    pub(crate) ready: crate::supervisor::Readiness,
 }
 
 impl Process {
@@ -100,6 +102,7 @@ impl Process {
             quick_exits: 0,
             stdout_logfile: String::new(),
             stderr_logfile: String::new(),
+            ready: Default::default(),
             spawns: 0,
             last_exit: None,
         }
@@ -186,7 +189,7 @@ impl Process {
     }
 
     /// Moves to `new`, bumping the backoff counter on BACKOFF and emitting the state event.
-    fn change_state(&mut self, ctx: &mut Ctx<'_>, new: ProcessState, expected: bool) {
+    pub(crate) fn change_state(&mut self, ctx: &mut Ctx<'_>, new: ProcessState, expected: bool) {
         let old = self.state;
         if new == old {
             return;
@@ -196,6 +199,7 @@ impl Process {
             self.backoff = self.backoff.saturating_add(1);
             self.delay = ctx.now.mono + f64::from(self.backoff);
         }
+        self.ready_state_changed(ctx, old, new);
         let ev = self.event(new, old, expected);
         ctx.out.push(Output::Event(ev));
     }
@@ -233,6 +237,7 @@ impl Process {
                 );
                 self.spawnerr = None;
                 self.delay = ctx.now.mono + self.config.startsecs as f64;
+                self.ready_spawned(ctx);
                 Some(pid)
             }
         }
@@ -264,7 +269,10 @@ impl Process {
                 _ => {}
             }
         }
-        if state == ProcessState::Starting {
+        if state == ProcessState::Starting && self.has_ready_check() {
+            // `ready=`: RUNNING comes from the check (supervisor/ready.rs), not startsecs.
+            self.ready_transition(ctx);
+        } else if state == ProcessState::Starting {
             let started = self.laststart.map_or(now, |t| t.mono);
             if now - started > self.config.startsecs as f64 {
                 self.delay = 0.0;
@@ -450,7 +458,9 @@ impl Process {
             f64::NEG_INFINITY
         };
         let expected = self.config.exitcodes.contains(&exit.code);
-        if self.killing {
+        if self.ready_exit(ctx, &exit) {
+            // A `ready=` process that died before it was ready: BACKOFF (ready.rs).
+        } else if self.killing {
             self.killing = false;
             self.delay = 0.0;
             self.exitstatus = Some(exit.code);
@@ -497,6 +507,9 @@ impl Process {
     /// The monotonic time at which this process next needs a transition, if any.
     pub(crate) fn deadline(&self, mood: SupervisorState) -> Option<f64> {
         match self.state {
+            ProcessState::Starting if self.pid != 0 && self.has_ready_check() => {
+                self.ready_due().map(|t| t + TIMER_SLACK)
+            }
             ProcessState::Starting if self.pid != 0 => {
                 let started = self.laststart.map_or(0.0, |t| t.mono);
                 // `>` is strict: wake just after the boundary.
@@ -531,6 +544,7 @@ impl Process {
         match self.state {
             // `now - started > startsecs`: a microsecond early, so rounding of the sum
             // can never make it late.
+            ProcessState::Starting if self.has_ready_check() => self.ready_due(),
             ProcessState::Starting => Some(self.laststart.map_or(f64::NEG_INFINITY, |t| {
                 t.mono + self.config.startsecs as f64 - 1e-6
             })),

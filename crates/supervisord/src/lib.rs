@@ -10,5 +10,6 @@ pub mod daemon;
 pub mod fcgi;
 pub mod http;
 pub mod logs;
+pub mod probe;
 pub mod rpc;
 pub mod runtime;

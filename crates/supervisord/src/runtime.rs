@@ -160,6 +160,8 @@ pub struct Daemon {
     defer_auto: bool,
     /// Poked by the thread creating the AUTO logs when it is done.
     auto_logs_done: Arc<Notify>,
+    /// Results of the probes (`ready=` checks), taken by the loop when it starts.
+    probe_rx: Option<mpsc::UnboundedReceiver<crate::probe::ProbeMsg>>,
 }
 
 impl Daemon {
@@ -186,7 +188,9 @@ impl Daemon {
         sup.set_log_sink(Box::new(move |level, text| {
             sink_log.borrow_mut().log(level, text)
         }));
+        let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         let host = RealHost {
+            probes: crate::probe::Probes::new(probe_tx),
             config: config.clone(),
             io: HashMap::new(),
             mainlog: mainlog.clone(),
@@ -216,6 +220,7 @@ impl Daemon {
             // fork), relative to the directory of the moment: only absolute ones wait.
             defer_auto: d_childlogdir_is_absolute,
             auto_logs_done: Arc::new(Notify::new()),
+            probe_rx: Some(probe_rx),
         };
         d.apply_outputs();
         d.defer_auto = false;
@@ -308,6 +313,8 @@ impl Daemon {
                         self.bus.borrow_mut().publish(ev);
                     }
                 }
+                Output::StartProbe { key, pid, kind } => self.start_probe(key, pid, kind),
+                Output::StopProbe { key, pid, kind } => self.host.probes.stop(key, pid, kind),
                 Output::GroupAdded { group, keys } => {
                     self.open_logs(&keys);
                     self.setup_fcgi(&group, &keys);
@@ -316,6 +323,7 @@ impl Daemon {
                 Output::GroupRemoved { group, keys } => {
                     for k in keys {
                         self.host.io.remove(&k);
+                        self.host.probes.forget(k);
                     }
                     self.host.fcgi.remove(&group);
                     self.bus.borrow_mut().remove_pool(&group);
@@ -463,6 +471,10 @@ impl Daemon {
                 break;
             }
             any = true;
+            // An exec probe's child: its status goes to the probe (crate::probe::exec).
+            if self.host.probes.reaped(pid, status) {
+                continue;
+            }
             // Log the child's last output before its exit line, then close its pipes.
             if let Some(io) = self.sup.key_for_pid(pid).and_then(|k| self.host.io.get(&k)) {
                 io.child_gone();
@@ -475,6 +487,23 @@ impl Daemon {
             self.apply_outputs();
         }
         any
+    }
+
+    /// Starts a probe the core asked for, with the process's config.
+    fn start_probe(&mut self, key: ProcKey, pid: i32, kind: crate::core::ProbeKind) {
+        if let Some(p) = self.sup.process(key) {
+            self.host
+                .probes
+                .start(key, pid, kind, p.config(), &self.config);
+        }
+    }
+
+    /// A probe's result, handed to the core at once (a pass makes the process RUNNING).
+    pub fn probe_result(&mut self, m: crate::probe::ProbeMsg) {
+        let now = self.clock.now();
+        self.sup
+            .probe_report(m.key, m.pid, m.kind, m.report, now, &mut self.host);
+        self.apply_outputs();
     }
 
     /// Runs the core's due transitions and publishes what they produced.
@@ -697,6 +726,10 @@ fn serve_queued(
 async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<Exit> {
     let Prepared { daemon: mut d } = prepared;
     let bus_wake = d.bus_wake.clone();
+    let mut probe_rx = d
+        .probe_rx
+        .take()
+        .unwrap_or_else(|| mpsc::unbounded_channel().1);
     // Signal handlers first: no child may exit unnoticed.
     let mut sig_chld = signal(SignalKind::child())?;
     let mut sig_term = signal(SignalKind::terminate())?;
@@ -800,6 +833,12 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
                 }
             }
             () = bus_wake.notified() => d.flush_bus(),
+            Some(m) = probe_rx.recv() => {
+                d.probe_result(m);
+                while let Ok(m) = probe_rx.try_recv() {
+                    d.probe_result(m);
+                }
+            }
             () = auto_logs_done.notified() => d.finish_auto_logs(),
             Some((level, text)) = log_rx.recv() => {
                 d.log(level, &text);

@@ -20,6 +20,7 @@ fn process(command: &str) -> ProcessConfig {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
+        ..Default::default()
     };
     ProcessConfig {
         name: "writer".into(),
@@ -127,6 +128,7 @@ fn rotation_keeps_every_line_of_a_numbered_stream() {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
+        ..Default::default()
     };
     let mut channel =
         ChannelLogger::open("writer", Channel::Stdout, &cfg, Some(&log), false).unwrap();

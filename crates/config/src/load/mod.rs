@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod group;
+mod logopts;
 mod program;
 mod supervisord;
 mod tls;

@@ -323,6 +323,7 @@ fn read_channel(
             "For [{s}], AUTO logging used for {lf_key} without rollover, set maxbytes > 0 to avoid filling up filesystem unintentionally"
         ));
     }
+    let (prefix, rotation) = super::logopts::read_channel_extras(ld, s, ch, common, prog_env)?;
     let channel = LogChannelConfig {
         logfile,
         logfile_maxbytes: maxbytes,
@@ -330,6 +331,8 @@ fn read_channel(
         capture_maxbytes,
         events_enabled,
         syslog,
+        prefix,
+        rotation,
     };
     Ok((channel, names_file))
 }

@@ -31,6 +31,7 @@ pub(super) fn read_supervisord(
     let logfile_maxbytes = conv(&v, dt::parse_byte_size)?;
     let v = ld.get_int_default(s, "logfile_backups", 10, &here)?;
     let logfile_backups = v.clamp(0, u32::MAX as i64) as u32;
+    let logfile_rotation = super::logopts::read_main_rotation(ld, s, &here)?;
     let v = ld.get_d(s, "loglevel", "info", &here)?;
     let loglevel = conv(&v, dt::parse_log_level)?;
     let v = ld.get_d(s, "pidfile", "supervisord.pid", &here)?;
@@ -67,6 +68,7 @@ pub(super) fn read_supervisord(
         logfile,
         logfile_maxbytes,
         logfile_backups,
+        logfile_rotation,
         loglevel,
         pidfile,
         umask,

@@ -271,7 +271,13 @@ impl Supervisor {
         let spawnerr = p.spawnerr.clone().unwrap_or_default();
         let description = match p.state {
             ProcessState::Running => {
-                format!("pid {}, uptime {}", p.pid, timedelta_text(now_s - start))
+                let mut d = format!("pid {}, uptime {}", p.pid, timedelta_text(now_s - start));
+                // `ready = notify` programs' last STATUS= text (supervisor-rs).
+                if !p.ready_note().is_empty() {
+                    d.push_str(", ");
+                    d.push_str(p.ready_note());
+                }
+                d
             }
             ProcessState::Fatal | ProcessState::Backoff => {
                 if spawnerr.is_empty() {

@@ -10,7 +10,10 @@ use supervisor_protocol::{ProcessState, SupervisorState};
 
 mod driving;
 mod groups;
+mod ready;
 mod timing;
+
+pub(crate) use ready::Readiness;
 
 /// What a namespec (§4.4) names.
 #[derive(Debug, Clone, PartialEq, Eq)]

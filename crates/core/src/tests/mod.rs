@@ -61,6 +61,7 @@ fn chan() -> LogChannelConfig {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
+        ..Default::default()
     }
 }
 

@@ -337,6 +337,8 @@ struct Reader {
     bus: Rc<RefCell<EventBus>>,
     /// Poked after feeding the bus: the loop must dispatch and write its log lines.
     bus_wake: Rc<Notify>,
+    /// The `log:` readiness check's view of this channel (crate::probe::log).
+    log_feed: Option<crate::probe::log::LineFeed>,
 }
 
 impl Reader {
@@ -344,6 +346,9 @@ impl Reader {
     /// protocol; anything else through the channel logger (file, capture scanner) and
     /// then to the main-log copy and events.
     fn feed(&self, data: &[u8], items: &mut Vec<ScanOutput>) {
+        if let Some(f) = &self.log_feed {
+            f.feed(data);
+        }
         // A log write error (disk full) must not stop the reading: the child would block
         // on a full pipe. The logger counts what it drops and says so once per outage.
         let _ = self.logger.borrow_mut().feed(data, items);
@@ -507,6 +512,8 @@ pub struct RealHost {
     pub unopened_logs: usize,
     /// Time spent spawning since the loop's last tick began (see [`Host::may_restart`]).
     pub spawn_time: std::time::Duration,
+    /// The probes of `ready=` checks (notify sockets, log watches, poll tasks).
+    pub probes: crate::probe::Probes,
 }
 
 /// How long one tick may spend spawning before it leaves the remaining automatic restarts
@@ -574,6 +581,19 @@ impl RealHost {
 impl RealHost {
     /// [`Host::spawn`] without the time accounting.
     fn spawn_now(&mut self, key: ProcKey, pc: &ProcessConfig) -> Result<i32, SpawnFailure> {
+        // `ready = notify`: the child gets its NOTIFY_SOCKET (crate::probe::notify).
+        let with_notify;
+        let pc = match self.probes.notify_env(key, pc) {
+            Ok(Some(kv)) => {
+                let mut c = pc.clone();
+                c.environment.push(kv);
+                with_notify = c;
+                &with_notify
+            }
+            Ok(None) => pc,
+            Err(m) => return Err(SpawnFailure::new(SpawnFailureKind::Other, m)),
+        };
+        let log_watch = self.probes.log_watch(key, pc);
         let server_url = spawn::server_url_for(pc, &self.config);
         let fcgi_group = self.io.get(&key).and_then(|io| io.fcgi_group.clone());
         if let Some(g) = &fcgi_group {
@@ -633,6 +653,9 @@ impl RealHost {
                     listener: io.listener && channel == Channel::Stdout,
                     bus: self.bus.clone(),
                     bus_wake: self.bus_wake.clone(),
+                    log_feed: log_watch
+                        .clone()
+                        .map(|w| crate::probe::log::LineFeed::new(w, pid)),
                 });
                 let stop = Rc::new(Notify::new());
                 io.pipes.borrow_mut().push(Pipe {

@@ -19,6 +19,7 @@ pub(crate) fn process(command: &str) -> ProcessConfig {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
+        ..Default::default()
     };
     ProcessConfig {
         name: "p".into(),

@@ -1,0 +1,267 @@
+//! Probes: the runtime side of process checks (`ready=` now, health checks later).
+//!
+//! The core decides when a check is wanted ([`Output::StartProbe`]) and when it is not any
+//! more ([`Output::StopProbe`]); this module performs it and reports what it finds as
+//! [`ProbeMsg`]s on a channel the loop reads, which the loop feeds back to the core with
+//! [`Supervisor::probe_report`](crate::core::Supervisor::probe_report). Nothing here
+//! blocks the loop and nothing runs while no check is pending:
+//!
+//! * tcp, http and exec checks are tokio tasks ([`poll_check`]) that try once every
+//!   interval, each try bounded by a timeout, and report a failure only when its reason
+//!   changes (so a process that stays unready costs one wake-up per interval, not one
+//!   per report); they end when the check passes or the core stops them;
+//! * `log:` checks are matched by the pipe readers themselves, line by line, while a
+//!   [`log::LogWatch`] is armed for the child ([`log`]);
+//! * `notify` checks listen on a unix datagram socket per process ([`notify`]), whose
+//!   path the child gets as `NOTIFY_SOCKET`.
+//!
+//! Exec probes are children of the daemon: the loop's `waitpid(-1)` reaps them and hands
+//! their status here ([`Probes::reaped`]), so they are never logged as unknown pids.
+//!
+//! [`Output::StartProbe`]: crate::core::Output::StartProbe
+//! [`Output::StopProbe`]: crate::core::Output::StopProbe
+
+#![forbid(unsafe_code)]
+
+pub mod exec;
+pub mod log;
+pub mod net;
+pub mod notify;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::core::{ProbeKind, ProbeReport, ProcKey};
+use supervisor_config::{Check, Config, ProcessConfig};
+
+/// One result of a probe, for the loop to hand to the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeMsg {
+    /// The process.
+    pub key: ProcKey,
+    /// The child the result is about.
+    pub pid: i32,
+    /// Which check.
+    pub kind: ProbeKind,
+    /// What was found.
+    pub report: ProbeReport,
+}
+
+/// Where probes send their results.
+pub type ProbeTx = mpsc::UnboundedSender<ProbeMsg>;
+
+/// The longest a single try of a tcp/http/exec readiness check may take: a try that
+/// runs longer counts as failed (`timed out after 5s`) and an exec probe is killed.
+pub const READY_TRY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every probe of the daemon: running poll tasks, log watches, notify sockets and exec
+/// children.
+pub struct Probes {
+    tx: ProbeTx,
+    /// Running poll tasks (tcp/http/exec), by process and kind.
+    tasks: HashMap<(ProcKey, ProbeKind), JoinHandle<()>>,
+    /// The `log:` watch of each process with one (shared with its pipe readers).
+    logs: HashMap<ProcKey, Rc<log::LogWatch>>,
+    /// Notify sockets, by process.
+    notify: notify::NotifySockets,
+    /// Exec probe children waiting for their exit status.
+    exec: exec::ExecChildren,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes")
+            .field("tasks", &self.tasks.len())
+            .field("logs", &self.logs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Probes {
+    /// No probes yet; results go to `tx`.
+    pub fn new(tx: ProbeTx) -> Probes {
+        Probes {
+            tx,
+            tasks: HashMap::new(),
+            logs: HashMap::new(),
+            notify: notify::NotifySockets::default(),
+            exec: exec::ExecChildren::default(),
+        }
+    }
+
+    /// How many poll tasks run now (tests and the idle-CPU claim: none without a check).
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.values().filter(|t| !t.is_finished()).count()
+    }
+
+    /// The `log:` watch the pipe readers of `key`'s next child must feed, if its check is
+    /// a `log:` one (created on first use, kept for the process's life).
+    pub fn log_watch(&mut self, key: ProcKey, pc: &ProcessConfig) -> Option<Rc<log::LogWatch>> {
+        let Some(Check::Log(pattern)) = pc.ready.as_ref().map(|r| &r.check) else {
+            return None;
+        };
+        let w = self.logs.entry(key).or_insert_with(|| {
+            Rc::new(log::LogWatch::new(
+                key,
+                ProbeKind::Ready,
+                pattern.clone(),
+                self.tx.clone(),
+            ))
+        });
+        Some(w.clone())
+    }
+
+    /// `NOTIFY_SOCKET` for `key`'s next child when its check is `notify` (the socket is
+    /// made on first use and kept for the process's life). `Err` is a spawn error text.
+    pub fn notify_env(
+        &mut self,
+        key: ProcKey,
+        pc: &ProcessConfig,
+    ) -> Result<Option<(String, String)>, String> {
+        if !matches!(pc.ready.as_ref().map(|r| &r.check), Some(Check::Notify)) {
+            return Ok(None);
+        }
+        let path = self.notify.ensure(key, pc.uid, &self.tx)?;
+        Ok(Some(("NOTIFY_SOCKET".to_string(), path)))
+    }
+
+    /// Starts the probe of `kind` for `key`'s child `pid` (the core's `StartProbe`).
+    pub fn start(
+        &mut self,
+        key: ProcKey,
+        pid: i32,
+        kind: ProbeKind,
+        pc: &ProcessConfig,
+        config: &Config,
+    ) {
+        self.stop(key, pid, kind);
+        let Some(rc) = &pc.ready else { return };
+        match &rc.check {
+            Check::Log(_) => {
+                if let Some(w) = self.log_watch(key, pc) {
+                    w.arm(pid);
+                }
+            }
+            Check::Notify => self.notify.arm(key, pid),
+            Check::Tcp { .. } | Check::Http { .. } | Check::Exec(_) => {
+                let target = match &rc.check {
+                    Check::Exec(argv) => Target::Exec(exec::ExecSpec::new(argv, pc, config)),
+                    other => Target::Net(other.clone()),
+                };
+                let interval = Duration::from_secs_f64(rc.interval);
+                let try_timeout =
+                    READY_TRY_TIMEOUT.min(Duration::from_secs_f64(rc.timeout.max(0.001)));
+                let tx = self.tx.clone();
+                let children = self.exec.clone();
+                let report = move |report| {
+                    let _ = tx.send(ProbeMsg {
+                        key,
+                        pid,
+                        kind,
+                        report,
+                    });
+                };
+                let task = tokio::task::spawn_local(poll_check(
+                    target,
+                    children,
+                    interval,
+                    try_timeout,
+                    report,
+                ));
+                self.tasks.insert((key, kind), task);
+            }
+        }
+    }
+
+    /// Stops the probe of `kind` for `key` (the core's `StopProbe`, or a new start).
+    pub fn stop(&mut self, key: ProcKey, _pid: i32, kind: ProbeKind) {
+        if let Some(t) = self.tasks.remove(&(key, kind)) {
+            t.abort();
+        }
+        if let Some(w) = self.logs.get(&key) {
+            w.disarm();
+        }
+        self.notify.disarm(key);
+    }
+
+    /// The process `key` is gone (its group was removed): stop everything of it and
+    /// remove its notify socket.
+    pub fn forget(&mut self, key: ProcKey) {
+        self.stop(key, 0, ProbeKind::Ready);
+        self.logs.remove(&key);
+        self.notify.remove(key);
+    }
+
+    /// The loop reaped `pid` with raw wait `status`: true when it was an exec probe's
+    /// child (its status goes to the probe; the loop must not treat it as a process).
+    pub fn reaped(&mut self, pid: i32, status: i32) -> bool {
+        self.exec.reaped(pid, status)
+    }
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        for (_, t) in self.tasks.drain() {
+            t.abort();
+        }
+    }
+}
+
+/// What a poll task tries.
+#[derive(Debug)]
+pub enum Target {
+    /// A tcp:// or http:// check.
+    Net(Check),
+    /// An exec: check, ready to run.
+    Exec(exec::ExecSpec),
+}
+
+/// Tries `target` until it passes: one try per `interval`, each bounded by
+/// `try_timeout`. Reports each new failure reason once, and the pass; then ends.
+pub async fn poll_check(
+    target: Target,
+    children: exec::ExecChildren,
+    interval: Duration,
+    try_timeout: Duration,
+    report: impl Fn(ProbeReport),
+) {
+    let mut last: Option<String> = None;
+    loop {
+        let result = match &target {
+            Target::Net(check) => {
+                match tokio::time::timeout(try_timeout, net::try_once(check, try_timeout)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("timed out after {}", secs(try_timeout))),
+                }
+            }
+            Target::Exec(spec) => exec::try_once(spec, &children, try_timeout).await,
+        };
+        match result {
+            Ok(()) => {
+                report(ProbeReport::Passed);
+                return;
+            }
+            Err(reason) => {
+                if last.as_deref() != Some(reason.as_str()) {
+                    report(ProbeReport::Failed(reason.clone()));
+                    last = Some(reason);
+                }
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// `5s`, `0.5s`.
+pub(crate) fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{}s", s as u64)
+    } else {
+        format!("{s}s")
+    }
+}
