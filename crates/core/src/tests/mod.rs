@@ -128,6 +128,8 @@ struct World {
     /// Make every tick a full transition pass (the reference behaviour the skipping is
     /// compared with).
     force_passes: bool,
+    /// The probe starts and stops the core asked for (tests/ready.rs).
+    probes: Vec<Output>,
 }
 
 impl World {
@@ -139,6 +141,7 @@ impl World {
             logs: vec![],
             events: vec![],
             force_passes: false,
+            probes: vec![],
         };
         w.drain();
         w
@@ -152,6 +155,7 @@ impl World {
             match o {
                 Output::Log { level, text } => self.logs.push(format!("{} {text}", level.tag())),
                 Output::Event(e) => self.events.push(e),
+                o @ (Output::StartProbe { .. } | Output::StopProbe { .. }) => self.probes.push(o),
                 _ => {}
             }
         }
@@ -215,6 +219,7 @@ impl World {
 mod daemon;
 mod idle;
 mod random;
+mod ready;
 mod starting;
 mod stopping;
 
