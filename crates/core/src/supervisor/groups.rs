@@ -293,6 +293,7 @@ impl Supervisor {
                     "Not started".to_string()
                 }
             }
+            ProcessState::Starting => p.ready_note().to_string(),
             _ => String::new(),
         };
         Some(ProcessInfo {
