@@ -124,13 +124,18 @@ fn run_once(
         Err(e) => usage_exit(argv0, &e.0),
     };
 
-    let mainlog = match MainLog::open(&MainLogConfig {
-        logfile: sd.logfile.clone(),
-        maxbytes: sd.logfile_maxbytes,
-        backups: sd.logfile_backups,
-        level: sd.loglevel,
-        echo_stdout: sd.nodaemon && !sd.silent,
-    }) {
+    // No compression thread before the fork below: rotated main logs wait for it.
+    supervisord::logs::compress::defer_thread();
+    let mainlog = match MainLog::open_rotating(
+        &MainLogConfig {
+            logfile: sd.logfile.clone(),
+            maxbytes: sd.logfile_maxbytes,
+            backups: sd.logfile_backups,
+            level: sd.loglevel,
+            echo_stdout: sd.nodaemon && !sd.silent,
+        },
+        &sd.logfile_rotation,
+    ) {
         Ok(l) => Rc::new(RefCell::new(l)),
         Err(e) => {
             // exit() runs no destructors: remove our socket and lock files first
@@ -195,6 +200,7 @@ fn run_once(
             }
         }
     }
+    supervisord::logs::compress::start_thread();
     let (pidfile_written, msg) = daemon::write_pidfile(&sd.pidfile);
     log(msg.level, &msg.text);
 

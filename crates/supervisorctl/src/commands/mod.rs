@@ -24,6 +24,7 @@ mod extras;
 mod help;
 mod logs;
 mod process;
+mod rotate;
 pub mod table;
 
 pub use daemon::url_scheme;

@@ -168,6 +168,9 @@ pub static TABLE: &[Command] = &[
     row("restart", "restart processes",
         "restart <name>\t\tRestart a process\nrestart <gname>:*\tRestart all processes in a group\nrestart <name> <name>\tRestart multiple processes or groups\nrestart all\t\tRestart all processes\nNote: restart does not reread config files. For that, see reread and update.",
         |c, a| c.do_restart(a)).args(Args::Processes).words(ALL),
+    row("rotate", "rotate process log files now",
+        super::rotate::HELP,
+        |c, a| c.do_rotate(a)).listing(Listing::Extra).args(Args::Processes).words(ALL),
     row("shutdown", "shut the remote supervisord down",
         "shutdown \tShut the remote supervisord down.",
         |c, a| c.do_shutdown(a)),
@@ -285,7 +288,7 @@ mod tests {
                 "tail", "update", "version"
             ]
         );
-        assert_eq!(names(Listing::Extra), ["completions"]);
+        assert_eq!(names(Listing::Extra), ["completions", "rotate"]);
         assert_eq!(names(Listing::CompletedOnly), ["help"]);
         let ends: Vec<&str> = TABLE
             .iter()
@@ -298,7 +301,7 @@ mod tests {
         let of = |a: Args| -> Vec<&str> {
             TABLE
                 .iter()
-                .filter(|c| c.args == a)
+                .filter(|c| c.args == a && c.listing != Listing::Extra)
                 .map(|c| c.name)
                 .collect()
         };

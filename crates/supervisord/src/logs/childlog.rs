@@ -10,7 +10,8 @@ use rand::Rng;
 use supervisor_config::{LogChannelConfig, LogFile, LogLevel};
 
 use super::capture::{OutputScanner, ScanOutput};
-use super::rotating::{RotatingFile, WriteFailure};
+use super::framer::LineFramer;
+use super::rotating::{RotateOptions, Rotated, RotatingFile, WriteFailure};
 use super::syslog;
 
 /// Which output channel of a process.
@@ -282,6 +283,11 @@ pub struct ChannelLogger {
     process_name: String,
     channel: Channel,
     file: Option<RotatingFile>,
+    /// `*_log_prefix` (empty: none).
+    prefix: String,
+    /// Prefixes lines and, for a stream target, holds a partial last line back
+    /// (`None`: the data is written as it comes, like the reference).
+    framer: Option<LineFramer>,
     /// An AUTO file not created yet (see [`AutoLogFile`]): opened on first use.
     pending: Option<PendingAuto>,
     syslog: bool,
@@ -292,6 +298,10 @@ pub struct ChannelLogger {
     /// ([`take_notices`](ChannelLogger::take_notices)). At most [`MAX_NOTICES`].
     notices: Vec<(LogLevel, String)>,
 }
+
+/// How long a partial line of a stream target is held back for its newline before it
+/// is written on a line of its own.
+pub const PARTIAL_LINE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Bound of the queued notices (a failure and a recovery per write, taken after every
 /// read of output, so more than a few only pile up if nobody takes them).
@@ -308,8 +318,22 @@ struct Loss {
 #[derive(Debug)]
 struct PendingAuto {
     auto: std::sync::Arc<AutoLogFile>,
-    maxbytes: u64,
-    backups: u32,
+    options: RotateOptions,
+}
+
+fn rotate_options(config: &LogChannelConfig) -> RotateOptions {
+    RotateOptions {
+        maxbytes: config.logfile_maxbytes,
+        backups: config.logfile_backups,
+        rotation: config.rotation.clone(),
+    }
+}
+
+/// The framer a channel writing `file` with `prefix` needs: one that holds partial
+/// lines for a stream, one that only prefixes for a regular file with a prefix.
+fn framer_for(file: Option<&RotatingFile>, prefix: &str) -> Option<LineFramer> {
+    let stream = file.is_some_and(RotatingFile::is_stream);
+    (stream || (!prefix.is_empty() && file.is_some())).then(|| LineFramer::new(prefix, stream))
 }
 
 impl ChannelLogger {
@@ -322,16 +346,14 @@ impl ChannelLogger {
         strip_ansi: bool,
     ) -> io::Result<Self> {
         let file = match path {
-            Some(p) => Some(RotatingFile::open(
-                p,
-                config.logfile_maxbytes,
-                config.logfile_backups,
-            )?),
+            Some(p) => Some(RotatingFile::open_with(p, &rotate_options(config))?),
             None => None,
         };
         Ok(ChannelLogger {
             process_name: process_name.to_string(),
             channel,
+            framer: framer_for(file.as_ref(), &config.prefix),
+            prefix: config.prefix.clone(),
             file,
             pending: None,
             syslog: config.syslog || config.logfile == LogFile::Syslog,
@@ -355,10 +377,11 @@ impl ChannelLogger {
             process_name: process_name.to_string(),
             channel,
             file: None,
+            prefix: config.prefix.clone(),
+            framer: None,
             pending: Some(PendingAuto {
                 auto,
-                maxbytes: config.logfile_maxbytes,
-                backups: config.logfile_backups,
+                options: rotate_options(config),
             }),
             syslog: config.syslog || config.logfile == LogFile::Syslog,
             scanner: OutputScanner::new(config.capture_maxbytes, strip_ansi),
@@ -374,7 +397,8 @@ impl ChannelLogger {
             return Ok(false);
         };
         let path = p.auto.create()?;
-        self.file = Some(RotatingFile::open(path, p.maxbytes, p.backups)?);
+        self.file = Some(RotatingFile::open_with(path, &p.options)?);
+        self.framer = framer_for(self.file.as_ref(), &self.prefix);
         Ok(true)
     }
 
@@ -392,6 +416,14 @@ impl ChannelLogger {
         }
     }
 
+    /// Bytes written to the log file and rotations of it since it was opened (0, 0 without
+    /// a file).
+    pub fn file_counters(&self) -> (u64, u64) {
+        self.file
+            .as_ref()
+            .map_or((0, 0), |f| (f.bytes_written(), f.rotations()))
+    }
+
     /// Handles one read of child output: writes what belongs to the log file and syslog,
     /// and appends to `out` what the loop may need (main-log debug copy, PROCESS_LOG and
     /// PROCESS_COMMUNICATION events). Returns the first file write error, if any (the
@@ -402,11 +434,49 @@ impl ChannelLogger {
         self.deliver(start, out)
     }
 
-    /// At EOF: releases bytes held back by capture mode as ordinary output.
+    /// At EOF: releases bytes held back by capture mode as ordinary output, and a
+    /// partial last line held back for a stream target.
     pub fn finish(&mut self, out: &mut Vec<ScanOutput>) -> io::Result<()> {
         let start = out.len();
         self.scanner.flush_pending(out);
-        self.deliver(start, out)
+        let result = self.deliver(start, out);
+        let flushed = self.flush_partial();
+        result.and(flushed)
+    }
+
+    /// True while a partial line is held back (a stream target waits for its newline;
+    /// the reader flushes it after [`PARTIAL_LINE_TIMEOUT`] without output).
+    pub fn has_partial(&self) -> bool {
+        self.framer.as_ref().is_some_and(LineFramer::has_partial)
+    }
+
+    /// Writes a held partial line now, ended with a newline.
+    pub fn flush_partial(&mut self) -> io::Result<()> {
+        let Some(framer) = &mut self.framer else {
+            return Ok(());
+        };
+        if !framer.has_partial() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        framer.flush(&mut buf);
+        self.write_file(&buf).map_or(Ok(()), Err)
+    }
+
+    /// Writes `data` (already framed) to the file, accounting for failures.
+    fn write_file(&mut self, data: &[u8]) -> Option<io::Error> {
+        let f = self.file.as_mut()?;
+        let outcome = f.write_counted(data);
+        self.account(data.len(), outcome)
+    }
+
+    /// Rotates the log file now (`supervisorctl rotate`).
+    pub fn rotate_now(&mut self) -> io::Result<Option<Rotated>> {
+        self.resolve()?;
+        match &mut self.file {
+            Some(f) => f.rotate_now().map(Some),
+            None => Ok(None),
+        }
     }
 
     fn deliver(&mut self, start: usize, out: &[ScanOutput]) -> io::Result<()> {
@@ -421,9 +491,23 @@ impl ChannelLogger {
                 captured: false,
             } = item
             {
-                if let Some(f) = &mut self.file {
-                    let outcome = f.write_counted(data);
-                    if let Some(e) = self.account(data.len(), outcome) {
+                if self.file.is_some() {
+                    let framed;
+                    let bytes: &[u8] = match &mut self.framer {
+                        Some(framer) => {
+                            let mut buf = Vec::with_capacity(data.len() + 64);
+                            framer.frame(data, &mut buf);
+                            framed = buf;
+                            &framed
+                        }
+                        None => data,
+                    };
+                    let failed = if bytes.is_empty() {
+                        None
+                    } else {
+                        self.write_file(bytes)
+                    };
+                    if let Some(e) = failed {
                         if result.is_ok() {
                             result = Err(e);
                         }
@@ -495,6 +579,11 @@ impl ChannelLogger {
     /// The main-log lines queued by writes since the last call: a channel's log file
     /// starting to fail (with the error) and working again (with the bytes lost).
     pub fn take_notices(&mut self) -> Vec<(LogLevel, String)> {
+        if let Some(f) = &self.file {
+            for e in f.jobs().take_errors() {
+                self.notice(e);
+            }
+        }
         std::mem::take(&mut self.notices)
     }
 
@@ -612,6 +701,7 @@ mod tests {
             capture_maxbytes: 0,
             events_enabled: false,
             syslog: false,
+            ..Default::default()
         };
         let auto = AutoLogFile::reserve(dir.path(), "p", Channel::Stdout, "supervisor");
         let path = auto.path().to_path_buf();
@@ -650,6 +740,7 @@ mod tests {
             capture_maxbytes: 1000,
             events_enabled: false,
             syslog: false,
+            ..Default::default()
         };
         let mut ch = ChannelLogger::open("p", Channel::Stdout, &cfg, Some(&path), true).unwrap();
         let mut out = Vec::new();
@@ -682,6 +773,7 @@ mod tests {
             capture_maxbytes: 0,
             events_enabled: false,
             syslog: false,
+            ..Default::default()
         };
         let mut ch = ChannelLogger::open("web", Channel::Stderr, &cfg, Some(&path), false).unwrap();
         let mut out = Vec::new();

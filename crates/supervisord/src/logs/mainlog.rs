@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Local, TimeZone};
-use supervisor_config::{LogFile, LogLevel};
+use supervisor_config::{LogFile, LogLevel, LogRotation};
 
-use super::rotating::RotatingFile;
+use super::rotating::{RotateOptions, Rotated, RotatingFile};
 use super::syslog;
 
 /// Formats one main-log line (with its trailing newline).
@@ -54,22 +54,39 @@ pub struct MainLog {
 }
 
 impl MainLog {
-    /// Opens the targets described by `config`.
+    /// Opens the targets described by `config`, the file rotating by size only.
     pub fn open(config: &MainLogConfig) -> io::Result<Self> {
+        Self::open_rotating(config, &LogRotation::default())
+    }
+
+    /// Opens the targets described by `config`, the file rotating as `rotation` says
+    /// too (`logfile_rotate=`, `logfile_compress=`, `logfile_maxage=`).
+    pub fn open_rotating(config: &MainLogConfig, rotation: &LogRotation) -> io::Result<Self> {
         let (file, syslog) = match &config.logfile {
             LogFile::Path(p) if p.as_os_str() == "syslog" => (None, true),
             LogFile::Path(p) => (
-                Some(RotatingFile::open(p, config.maxbytes, config.backups)?),
+                Some(RotatingFile::open_with(
+                    p,
+                    &RotateOptions {
+                        maxbytes: config.maxbytes,
+                        backups: config.backups,
+                        rotation: rotation.clone(),
+                    },
+                )?),
                 false,
             ),
             LogFile::Syslog => (None, true),
             LogFile::None | LogFile::Auto => (None, false),
         };
+        // `logfile=/dev/stdout` in the foreground: the file already is stdout, so the
+        // copy on stdout would print every line twice.
+        let echo_stdout =
+            config.echo_stdout && !matches!(&config.logfile, LogFile::Path(p) if is_our_stdout(p));
         Ok(MainLog {
             level: config.level,
             file,
             syslog,
-            echo_stdout: config.echo_stdout,
+            echo_stdout,
             failing: None,
         })
     }
@@ -121,6 +138,14 @@ impl MainLog {
         }
     }
 
+    /// Rotates the file now (`supervisorctl rotate`); `None` without a file.
+    pub fn rotate_now(&mut self) -> io::Result<Option<Rotated>> {
+        match &mut self.file {
+            Some(f) => f.rotate_now().map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Writes an already formatted line to the file and stdout targets. Write errors do
     /// not stop the daemon (its log disk may be full): the bytes that could not be
     /// written are counted, and the first line that can be written again is followed by
@@ -153,6 +178,16 @@ impl MainLog {
                         .get_or_insert_with(|| (format!("{}: {}", e.op.as_str(), e.error), 0));
                     entry.1 = entry.1.saturating_add(dropped);
                 }
+            }
+        }
+        let errors = match &self.file {
+            Some(f) if f.jobs().pending() == 0 => f.jobs().take_errors(),
+            _ => Vec::new(),
+        };
+        for e in errors {
+            let note = format_line(&Local::now(), LogLevel::Warn, &e);
+            if let Some(f) = &mut self.file {
+                let _ = f.write_counted(note.as_bytes());
             }
         }
         if self.echo_stdout {
@@ -206,6 +241,22 @@ impl MainLog {
             None => Ok(()),
         }
     }
+}
+
+/// True if `path` is the daemon's stdout: `/dev/stdout`, `/dev/fd/1`, or a path that
+/// is the same file as descriptor 1 (`supervisord -n > x.log` with `logfile=x.log`).
+fn is_our_stdout(path: &Path) -> bool {
+    if super::stream::fd_alias(path) == Some(1) {
+        return true;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(a), Ok(b)) = (
+        std::fs::metadata(path),
+        std::fs::metadata("/proc/self/fd/1"),
+    ) else {
+        return false;
+    };
+    a.dev() == b.dev() && a.ino() == b.ino()
 }
 
 /// The main-log debug copy of child output: `'<name>' <channel> output:\n<data>`, with

@@ -1,27 +1,79 @@
 //! [`RotatingFile`]: an append-only log file rotated by size, like the reference's
-//! `RotatingFileHandler` (child logs and the main log share it).
+//! `RotatingFileHandler` (child logs and the main log share it), and also at local day
+//! or hour boundaries (`*logfile_rotate`), with gzip of the backups and deletion by age
+//! (`*logfile_compress`, `*logfile_maxage`: see [`compress`](super::compress)). A
+//! target that is not a regular file (`/dev/stdout`, a pipe, a terminal, a socket) is a
+//! [`Stream`]: never sized, rotated, truncated or removed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use supervisor_config::{LogRotation, RotateWhen};
+
+use super::compress::{self, Jobs};
+use super::schedule;
+use super::stream::{self, Stream};
+
+/// How a [`RotatingFile`] rotates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotateOptions {
+    /// Rotate after a write leaves the file at or above this size (0 = never by size).
+    pub maxbytes: u64,
+    /// Numbered backups kept (0 = a rotation just truncates).
+    pub backups: u32,
+    /// Time-based rotation, compression and age limit.
+    pub rotation: LogRotation,
+}
+
+/// The clock of time-based rotation: the current instant.
+pub type Clock = fn() -> DateTime<Utc>;
+/// The next local day/hour boundary after an instant (see [`schedule`]).
+pub type Boundary = fn(RotateWhen, DateTime<Utc>) -> Option<DateTime<Utc>>;
+
+/// What [`RotatingFile::rotate_now`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotated {
+    /// The file was rotated.
+    Yes,
+    /// The file is empty: nothing to rotate.
+    Empty,
+    /// Not a regular file (`/dev/stdout`, a pipe ...): never rotated.
+    NotAFile,
+}
+
+#[derive(Debug)]
+enum Out {
+    File(File),
+    Stream(Stream),
+}
 
 /// A log file that rotates after a write leaves it at or above `maxbytes`.
 ///
 /// * Rotation shifts `<f>.<N-1>` → `<f>.<N>` … `<f>` → `<f>.1` (existing targets replaced)
 ///   and starts a fresh, empty `<f>`; with `backups == 0` the file is just truncated.
-/// * `maxbytes == 0` never rotates and never asks the file for its size or position, so
-///   `/dev/stdout`, `/dev/fd/1` and pipes work.
+///   With compression the backups are `<f>.1.gz` … `<f>.N.gz`, written by the
+///   compression thread.
+/// * `daily`/`hourly`: the first write at or after the next local day/hour boundary
+///   rotates the file (if it is not empty) before it is written, so each file holds the
+///   lines of one period. At open, a non-empty file's period is that of its mtime.
+/// * `maxbytes == 0` never rotates by size. A target that is not a regular file never
+///   rotates at all and is never asked for its size or position, so `/dev/stdout`,
+///   `/dev/fd/1`, pipes, terminals and sockets work.
 /// * Each [`write`](RotatingFile::write) puts the whole buffer into one file before a
-///   rotation is considered, so no byte is lost or duplicated across rotations.
+///   size rotation is considered, so no byte is lost or duplicated across rotations.
 /// * Opening in append mode falls back to write mode if the target refuses with ESPIPE.
 #[derive(Debug)]
 pub struct RotatingFile {
     path: PathBuf,
-    file: File,
+    out: Out,
     maxbytes: u64,
     backups: u32,
-    /// Bytes in the current file (only tracked when rotating).
+    rotation: LogRotation,
+    /// Bytes in the current file (regular files).
     size: u64,
     /// False after the ESPIPE fallback to write mode.
     append: bool,
@@ -29,6 +81,16 @@ pub struct RotatingFile {
     /// rotation renamed it but could not start the new file, or `clear` removed it but
     /// could not create the new one. Every write first tries to open `path` again.
     detached: bool,
+    /// Time-based rotation: when the current period ends.
+    next_rotation: Option<DateTime<Utc>>,
+    clock: Clock,
+    boundary: Boundary,
+    /// The compression jobs of this file (with `compress`).
+    jobs: Arc<Jobs>,
+    /// Bytes written since it was opened, across rotations (for `/metrics`).
+    written: u64,
+    /// Rotations done since it was opened (for `/metrics`).
+    rotations: u64,
 }
 
 /// What a failed [`RotatingFile::write_counted`] was doing.
@@ -86,25 +148,85 @@ fn open_append(path: &Path) -> io::Result<(File, bool)> {
     }
 }
 
+/// Opens `path` as a log target: a descriptor alias as a [`Stream`] of the daemon's
+/// descriptor, a path by name (a non-regular file then becomes a [`Stream`] too).
+fn open_target(path: &Path) -> io::Result<(Out, bool)> {
+    if let Some(fd) = stream::fd_alias(path) {
+        return Ok((Out::Stream(Stream::from_daemon_fd(fd)?), true));
+    }
+    let (file, append) = open_append(path)?;
+    match file.metadata() {
+        Ok(m) if !m.is_file() => Ok((Out::Stream(Stream::from_opened(file)), append)),
+        _ => Ok((Out::File(file), append)),
+    }
+}
+
 impl RotatingFile {
-    /// Opens (creating if needed) `path` for appending.
+    /// Opens (creating if needed) `path` for appending, rotating by size only.
     pub fn open(path: impl Into<PathBuf>, maxbytes: u64, backups: u32) -> io::Result<Self> {
-        let path = path.into();
-        let (file, append) = open_append(&path)?;
-        let size = if maxbytes > 0 {
-            file.metadata().map(|m| m.len()).unwrap_or(0)
-        } else {
-            0
-        };
-        Ok(RotatingFile {
+        Self::open_with(
             path,
-            file,
-            maxbytes,
-            backups,
-            size,
+            &RotateOptions {
+                maxbytes,
+                backups,
+                rotation: LogRotation::default(),
+            },
+        )
+    }
+
+    /// Opens (creating if needed) `path` for appending, rotating as `options` say.
+    pub fn open_with(path: impl Into<PathBuf>, options: &RotateOptions) -> io::Result<Self> {
+        Self::open_clocked(path, options, Utc::now, schedule::next_local_boundary)
+    }
+
+    /// [`open_with`](RotatingFile::open_with) on another clock and time zone (tests).
+    pub fn open_clocked(
+        path: impl Into<PathBuf>,
+        options: &RotateOptions,
+        clock: Clock,
+        boundary: Boundary,
+    ) -> io::Result<Self> {
+        let path = path.into();
+        let (out, append) = open_target(&path)?;
+        let mut f = RotatingFile {
+            path,
+            out,
+            maxbytes: options.maxbytes,
+            backups: options.backups,
+            rotation: options.rotation.clone(),
+            size: 0,
             append,
             detached: false,
-        })
+            next_rotation: None,
+            clock,
+            boundary,
+            jobs: Arc::new(Jobs::default()),
+            written: 0,
+            rotations: 0,
+        };
+        if let Out::File(file) = &f.out {
+            let meta = file.metadata().ok();
+            f.size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+            if f.rotation.when != RotateWhen::Size {
+                let since = match meta.and_then(|m| m.modified().ok()) {
+                    Some(t) if f.size > 0 => DateTime::<Utc>::from(t),
+                    _ => (f.clock)(),
+                };
+                f.next_rotation = (f.boundary)(f.rotation.when, since);
+            }
+            if f.backups > 0 && f.rotation.compress {
+                // A previous daemon died before compressing these: finish its work.
+                for staging in compress::leftover_staging(&f.path) {
+                    f.hand_off(staging);
+                }
+            }
+            if let Some(age) = f.rotation.maxage_secs {
+                if !f.rotation.compress || f.jobs.pending() == 0 {
+                    compress::expire(&f.path, f.backups, age, std::time::SystemTime::now());
+                }
+            }
+        }
+        Ok(f)
     }
 
     /// The file's path.
@@ -122,6 +244,31 @@ impl RotatingFile {
         self.backups
     }
 
+    /// True when the target is not a regular file (never rotated, sized or removed).
+    pub fn is_stream(&self) -> bool {
+        matches!(self.out, Out::Stream(_))
+    }
+
+    /// The compression jobs of this file (queued or running; their errors).
+    pub fn jobs(&self) -> &Arc<Jobs> {
+        &self.jobs
+    }
+
+    /// When the current time-based period ends (`None`: size rotation only).
+    pub fn next_rotation(&self) -> Option<DateTime<Utc>> {
+        self.next_rotation
+    }
+
+    /// Bytes written since the file was opened, across rotations and reopens.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Rotations done since the file was opened.
+    pub fn rotations(&self) -> u64 {
+        self.rotations
+    }
+
     /// Appends all of `data`, then rotates if the file reached `maxbytes`.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.write_counted(data).map_err(|f| f.error)
@@ -135,15 +282,21 @@ impl RotatingFile {
         if data.is_empty() {
             return Ok(());
         }
+        if let Out::Stream(s) = &mut self.out {
+            self.written += data.len() as u64;
+            return s
+                .write_all_lines(data)
+                .map_err(|(written, error)| WriteFailure {
+                    written,
+                    op: WriteOp::Write,
+                    error,
+                });
+        }
         if self.detached {
             match open_append(&self.path) {
                 Ok((file, append)) => {
-                    self.size = if self.maxbytes > 0 {
-                        file.metadata().map(|m| m.len()).unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    self.file = file;
+                    self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    self.out = Out::File(file);
                     self.append = append;
                     self.detached = false;
                 }
@@ -156,6 +309,20 @@ impl RotatingFile {
                 }
             }
         }
+        // A new day/hour: this data starts the new file.
+        let mut time_failure = None;
+        if let Some(end) = self.next_rotation {
+            let now = (self.clock)();
+            if now >= end {
+                self.next_rotation = (self.boundary)(self.rotation.when, now);
+                if self.size > 0 {
+                    time_failure = self.rotate().err();
+                }
+            }
+        }
+        let Out::File(file) = &mut self.out else {
+            unreachable!("streams returned above")
+        };
         let mut off = 0;
         while off < data.len() {
             let failure = |written, error| WriteFailure {
@@ -163,15 +330,23 @@ impl RotatingFile {
                 op: WriteOp::Write,
                 error,
             };
-            match self.file.write(&data[off..]) {
+            match file.write(&data[off..]) {
                 Ok(0) => return Err(failure(off, io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
                     off += n;
                     self.size += n as u64;
+                    self.written += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(failure(off, e)),
             }
+        }
+        if let Some(error) = time_failure {
+            return Err(WriteFailure {
+                written: off,
+                op: WriteOp::Rotate,
+                error,
+            });
         }
         if self.maxbytes > 0 && self.size >= self.maxbytes {
             self.rotate().map_err(|error| WriteFailure {
@@ -183,13 +358,55 @@ impl RotatingFile {
         Ok(())
     }
 
-    /// Rotates now (shift backups, start an empty file).
+    /// Rotates now if there is something to rotate (`supervisorctl rotate`): a regular
+    /// file that is not empty.
+    pub fn rotate_now(&mut self) -> io::Result<Rotated> {
+        if self.is_stream() {
+            return Ok(Rotated::NotAFile);
+        }
+        let len = if self.detached {
+            0
+        } else {
+            fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        };
+        if len == 0 && self.size == 0 {
+            return Ok(Rotated::Empty);
+        }
+        self.rotate()?;
+        Ok(Rotated::Yes)
+    }
+
+    fn hand_off(&self, staging: PathBuf) {
+        compress::submit(
+            staging,
+            &self.path,
+            self.backups,
+            self.rotation.maxage_secs,
+            &self.jobs,
+        );
+    }
+
+    /// Rotates now (shift backups, start an empty file). A stream is left alone.
     pub fn rotate(&mut self) -> io::Result<()> {
+        if self.is_stream() {
+            return Ok(());
+        }
         if self.backups > 0 {
-            for i in existing_backups(&self.path, self.backups) {
-                replace(&numbered(&self.path, i), &numbered(&self.path, i + 1))?;
+            if self.rotation.compress {
+                let staging = compress::staging_name(&self.path);
+                replace(&self.path, &staging)?;
+                if staging.exists() {
+                    self.hand_off(staging);
+                }
+            } else {
+                for i in existing_backups(&self.path, self.backups) {
+                    replace(&numbered(&self.path, i), &numbered(&self.path, i + 1))?;
+                }
+                replace(&self.path, &numbered(&self.path, 1))?;
+                if let Some(age) = self.rotation.maxage_secs {
+                    compress::expire(&self.path, self.backups, age, std::time::SystemTime::now());
+                }
             }
-            replace(&self.path, &numbered(&self.path, 1))?;
         }
         let file = OpenOptions::new()
             .write(true)
@@ -199,9 +416,10 @@ impl RotatingFile {
             .open(&self.path);
         match file {
             Ok(file) => {
-                self.file = file;
+                self.out = Out::File(file);
                 self.size = 0;
                 self.detached = false;
+                self.rotations += 1;
                 Ok(())
             }
             Err(e) => {
@@ -215,22 +433,29 @@ impl RotatingFile {
         }
     }
 
-    /// Closes and reopens the file by name (SIGUSR2, after an external logrotate).
+    /// Closes and reopens the file by name (SIGUSR2, after an external logrotate). A
+    /// descriptor alias (`/dev/stdout`) keeps its descriptor.
     pub fn reopen(&mut self) -> io::Result<()> {
-        let (file, append) = open_append(&self.path)?;
-        self.size = if self.maxbytes > 0 {
-            file.metadata().map(|m| m.len()).unwrap_or(0)
-        } else {
-            0
+        if stream::fd_alias(&self.path).is_some() {
+            return Ok(());
+        }
+        let (out, append) = open_target(&self.path)?;
+        self.size = match &out {
+            Out::File(f) => f.metadata().map(|m| m.len()).unwrap_or(0),
+            Out::Stream(_) => 0,
         };
-        self.file = file;
+        self.out = out;
         self.append = append;
         self.detached = false;
         Ok(())
     }
 
     /// Removes the file and starts a new empty one (`clearLog`, `clearProcessLogs`).
+    /// A stream is not a file to remove: nothing is done.
     pub fn clear(&mut self) -> io::Result<()> {
+        if self.is_stream() {
+            return Ok(());
+        }
         match fs::remove_file(&self.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -244,7 +469,10 @@ impl RotatingFile {
 
     /// Flushes to the OS (writes are unbuffered, so this is a no-op kept for symmetry).
     pub fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        match &mut self.out {
+            Out::File(f) => f.flush(),
+            Out::Stream(_) => Ok(()),
+        }
     }
 }
 
@@ -338,6 +566,8 @@ mod tests {
         f.write(b"0123456789").unwrap();
         assert_eq!(read(&numbered(&p, 2)), b"abcdefghijkl");
         assert!(!numbered(&p, 3).exists());
+        // The /metrics counters: every byte and every rotation since the open.
+        assert_eq!((f.bytes_written(), f.rotations()), (32, 3));
     }
 
     #[test]

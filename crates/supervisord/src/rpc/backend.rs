@@ -178,6 +178,16 @@ pub trait Backend {
     fn signal(&mut self, group: &str, name: &str, signal: i32) -> Result<(), String>;
     /// Removes and reopens the process's stdout and stderr logs.
     fn clear_process_logs(&mut self, group: &str, name: &str) -> std::io::Result<()>;
+    /// Rotates the process's stdout and stderr log files now (`supervisor_rs.rotateLogs`):
+    /// what was done, as text (see [`crate::logs::rpc::describe`]); `Err` when a
+    /// rotation failed.
+    fn rotate_process_logs(&mut self, _group: &str, _name: &str) -> Result<String, String> {
+        Err("log rotation is not available here".into())
+    }
+    /// Rotates the main log file now (`supervisor_rs.rotateLogs("all")`).
+    fn rotate_main_log(&mut self) -> Result<String, String> {
+        Err("log rotation is not available here".into())
+    }
     /// Writes bytes to the process's stdin.
     fn write_stdin(&mut self, group: &str, name: &str, data: &[u8]) -> Result<(), StdinError>;
     /// Emits a REMOTE_COMMUNICATION event.

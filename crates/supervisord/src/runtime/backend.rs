@@ -281,6 +281,18 @@ impl Backend for Daemon {
         }
     }
 
+    fn rotate_process_logs(&mut self, group: &str, name: &str) -> Result<String, String> {
+        match self.key_of(group, name).and_then(|k| self.host.io.get(&k)) {
+            Some(io) => io.rotate_now(),
+            None => Err(format!("no such process {group}:{name}")),
+        }
+    }
+
+    fn rotate_main_log(&mut self) -> Result<String, String> {
+        let r = self.mainlog.borrow_mut().rotate_now();
+        crate::logs::rpc::describe(&[("main log", r)])
+    }
+
     fn write_stdin(&mut self, group: &str, name: &str, data: &[u8]) -> Result<(), StdinError> {
         let Some(k) = self.key_of(group, name) else {
             return Err(StdinError::NotRunning);

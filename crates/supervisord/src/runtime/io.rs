@@ -180,6 +180,15 @@ impl ProcIo {
         failed
     }
 
+    /// Rotates both log files now (`supervisor_rs.rotateLogs`), described for the answer.
+    pub fn rotate_now(&self) -> Result<String, String> {
+        let mut results = vec![("stdout", self.stdout.borrow_mut().rotate_now())];
+        if let Some(e) = &self.stderr {
+            results.push(("stderr", e.borrow_mut().rotate_now()));
+        }
+        crate::logs::rpc::describe(&results)
+    }
+
     /// Removes and reopens both log files (`clearProcessLogs`).
     pub fn clear(&self) -> io::Result<()> {
         self.stdout.borrow_mut().clear()?;
@@ -375,6 +384,12 @@ impl Reader {
         }
     }
 
+    /// The child was quiet for a while: write the partial line held back for a stream.
+    fn flush_partial(&self) {
+        let _ = self.logger.borrow_mut().flush_partial();
+        self.log_notices();
+    }
+
     /// Writes the channel's queued notices (its log file failing / working again) to
     /// the main log.
     fn log_notices(&self) {
@@ -462,24 +477,53 @@ fn drain(fd: &AsyncFd<OwnedFd>, r: &Reader, items: &mut Vec<ScanOutput>) -> bool
 /// straight into the channel's log file. At EOF it finishes the channel and closes the
 /// descriptor itself.
 async fn read_pipe(slot: PipeSlot, r: Rc<Reader>, stop: Rc<Notify>) {
-    let mut items = Vec::new();
-    // Ready(true) at EOF or a read error, Ready(false) when the loop took the descriptor.
-    let eof = std::future::poll_fn(|cx| loop {
-        let held = slot.borrow();
-        let Some(fd) = held.as_ref() else {
-            return std::task::Poll::Ready(false);
-        };
-        match fd.poll_read_ready(cx) {
-            std::task::Poll::Pending => return std::task::Poll::Pending,
-            std::task::Poll::Ready(Err(_)) => return std::task::Poll::Ready(true),
-            std::task::Poll::Ready(Ok(mut guard)) => {
-                if drain(fd, &r, &mut items) {
-                    return std::task::Poll::Ready(true);
+    let items = RefCell::new(Vec::new());
+    // Ready(Some(true)) at EOF or a read error, Ready(Some(false)) when the loop took the
+    // descriptor, Ready(None) after a read that left a partial line held back (a stream
+    // log target waits for its newline, see `logs::framer`).
+    let poll_once = || {
+        std::future::poll_fn(|cx| loop {
+            let held = slot.borrow();
+            let Some(fd) = held.as_ref() else {
+                return std::task::Poll::Ready(Some(false));
+            };
+            match fd.poll_read_ready(cx) {
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+                std::task::Poll::Ready(Err(_)) => return std::task::Poll::Ready(Some(true)),
+                std::task::Poll::Ready(Ok(mut guard)) => {
+                    if drain(fd, &r, &mut items.borrow_mut()) {
+                        return std::task::Poll::Ready(Some(true));
+                    }
+                    guard.clear_ready();
+                    if r.logger.borrow().has_partial() {
+                        return std::task::Poll::Ready(None);
+                    }
                 }
-                guard.clear_ready();
+            }
+        })
+    };
+    // A held partial line is written on a line of its own once the child is quiet for
+    // PARTIAL_LINE_TIMEOUT.
+    let eof = async {
+        loop {
+            let outcome = if r.logger.borrow().has_partial() {
+                match tokio::time::timeout(crate::logs::childlog::PARTIAL_LINE_TIMEOUT, poll_once())
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(_) => {
+                        r.flush_partial();
+                        None
+                    }
+                }
+            } else {
+                poll_once().await
+            };
+            if let Some(eof) = outcome {
+                return eof;
             }
         }
-    });
+    };
     let at_eof = tokio::select! {
         biased;
         () = stop.notified() => false,
@@ -488,7 +532,7 @@ async fn read_pipe(slot: PipeSlot, r: Rc<Reader>, stop: Rc<Notify>) {
     if at_eof {
         let fd = slot.borrow_mut().take();
         if fd.is_some() {
-            r.finish(&mut items);
+            r.finish(&mut items.borrow_mut());
         }
     }
 }
