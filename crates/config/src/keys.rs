@@ -79,6 +79,8 @@ const EXT_PROGRAM: &[&str] = &[
     "ready",
     "ready_timeout",
     "ready_interval",
+    // Start order by dependencies (docs/configuration.md, issue 14).
+    "depends_on",
     // Container logging and time-based rotation (docs/configuration.md, issue 17).
     "stdout_log_prefix",
     "stdout_logfile_rotate",

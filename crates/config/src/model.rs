@@ -432,4 +432,43 @@ pub struct ProcessConfig {
     /// `ready=` with `ready_timeout=`/`ready_interval=` (supervisor-rs): `None` = RUNNING
     /// after `startsecs`, as in the reference.
     pub ready: Option<crate::checks::ReadyConfig>,
+    /// `depends_on=` (supervisor-rs): what must be up (or done) before this process is
+    /// spawned, in the order written, without repeats; empty = none (docs/configuration.md).
+    pub depends_on: Vec<Dependency>,
+}
+
+/// One entry of `depends_on=` (supervisor-rs): a program, a group or `group:process`, and
+/// the condition it must meet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Dependency {
+    /// The name as written: `db` (a program or a group) or `group:process`.
+    pub name: String,
+    /// What the dependency must reach.
+    pub condition: DependencyCondition,
+}
+
+/// The condition of a [`Dependency`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DependencyCondition {
+    /// `ready` (the default): the dependency is RUNNING (ready, when it has a readiness check).
+    Ready,
+    /// `done`: the dependency exited with one of its `exitcodes` (one-shot jobs).
+    Done,
+}
+
+impl DependencyCondition {
+    /// The condition's name as written in config files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DependencyCondition::Ready => "ready",
+            DependencyCondition::Done => "done",
+        }
+    }
+}
+
+impl std::fmt::Display for Dependency {
+    /// `name:condition`, as `getAllConfigExtensions` and `--check-config` show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.name, self.condition.name())
+    }
 }

@@ -81,6 +81,9 @@ pub struct Process {
     pub(crate) last_exit: Option<i32>,
     /// Readiness (`ready=`) of the current run (see `supervisor/ready.rs`).
     pub(crate) ready: crate::supervisor::Readiness,
+    /// Dependencies (`depends_on=`): the wait and the `done` counter (see
+    /// `supervisor/deps.rs`).
+    pub(crate) deps: crate::supervisor::DepProc,
 }
 
 impl Process {
@@ -103,6 +106,7 @@ impl Process {
             stdout_logfile: String::new(),
             stderr_logfile: String::new(),
             ready: Default::default(),
+            deps: Default::default(),
             spawns: 0,
             last_exit: None,
         }
@@ -214,6 +218,10 @@ impl Process {
             );
             return None;
         }
+        if self.dependency_gate(ctx) {
+            // depends_on=: STARTING with pid 0 until the dependencies are up (deps.rs).
+            return None;
+        }
         self.killing = false;
         self.spawnerr = None;
         self.exitstatus = None;
@@ -246,6 +254,9 @@ impl Process {
     /// One pass of the reference's `transition()`. `mood` gates every automatic (re)start.
     /// Returns true when the state changed.
     pub(crate) fn transition(&mut self, ctx: &mut Ctx<'_>, mood: SupervisorState) -> bool {
+        if self.deps.wait.is_some() {
+            return false; // waiting for dependencies: the supervisor decides (deps.rs)
+        }
         let before = self.state;
         let state = self.state;
         let now = ctx.now.mono;
@@ -347,6 +358,10 @@ impl Process {
                 format!("Attempted to kill {name}, which is in BACKOFF state."),
             );
             self.change_state(ctx, ProcessState::Stopped, true);
+            return None;
+        }
+        if self.deps.wait.is_some() {
+            self.cancel_dependency_wait(ctx);
             return None;
         }
         if self.pid == 0 {
@@ -487,6 +502,7 @@ impl Process {
                 self.change_state(ctx, ProcessState::Running, true);
             }
             if expected {
+                self.count_done_run(exit.code);
                 self.change_state(ctx, ProcessState::Exited, true);
                 ctx.log(
                     LogLevel::Info,
@@ -542,6 +558,8 @@ impl Process {
             return Some(f64::NEG_INFINITY);
         }
         match self.state {
+            // Waiting for dependencies: only another process's change can end it.
+            ProcessState::Starting if self.deps.wait.is_some() => None,
             // `now - started > startsecs`: a microsecond early, so rounding of the sum
             // can never make it late.
             ProcessState::Starting if self.has_ready_check() => self.ready_due(),
@@ -570,7 +588,7 @@ impl Process {
     }
 
     /// Whether `autorestart` asks for a restart after the last exit (in EXITED).
-    fn autorestarts(&self) -> bool {
+    pub(crate) fn autorestarts(&self) -> bool {
         match self.config.autorestart {
             AutoRestart::Always => true,
             AutoRestart::Unexpected => !self

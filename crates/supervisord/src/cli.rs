@@ -497,11 +497,44 @@ pub fn render_program_list(config: &Config) -> String {
             } else {
                 format!("{}:{}", g.name, p.name)
             };
+            // supervisor-rs keys shown per process: one push per feature
+            let mut extras = Vec::new();
+            if !p.depends_on.is_empty() {
+                let deps: Vec<String> = p.depends_on.iter().map(|d| d.to_string()).collect();
+                extras.push(format!("depends_on {}", deps.join(" ")));
+            }
+            let extras: String = extras.iter().map(|e| format!(", {e}")).collect();
             out.push_str(&format!(
-                "  {namespec} (priority {}, autostart {}): {}\n",
+                "  {namespec} (priority {}, autostart {}{extras}): {}\n",
                 p.priority, p.autostart, p.command
             ));
         }
+    }
+    out.push_str(&render_start_order(config));
+    out
+}
+
+/// The `--check-config` start order (supervisor-rs): every process in the order it
+/// starts, dependencies (`depends_on=`) first, priority breaking ties; empty when no
+/// process has dependencies (the order is then the priority order listed above).
+pub fn render_start_order(config: &Config) -> String {
+    let any = config
+        .groups
+        .iter()
+        .any(|g| g.processes.iter().any(|p| !p.depends_on.is_empty()));
+    if !any {
+        return String::new();
+    }
+    let mut out = String::from("start order (dependencies first, then priority):\n");
+    for (i, step) in supervisor_config::load::deps::start_order(&config.groups)
+        .iter()
+        .enumerate()
+    {
+        out.push_str(&format!("  {}. {}", i + 1, step.namespec));
+        if !step.after.is_empty() {
+            out.push_str(&format!(" (after {})", step.after.join(", ")));
+        }
+        out.push('\n');
     }
     out
 }

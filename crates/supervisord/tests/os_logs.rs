@@ -48,6 +48,7 @@ fn process(command: &str) -> ProcessConfig {
         umask: None,
         serverurl: None,
         ready: None,
+        depends_on: Vec::new(),
     }
 }
 

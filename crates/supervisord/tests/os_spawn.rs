@@ -46,6 +46,7 @@ fn process(command: &str) -> ProcessConfig {
         umask: None,
         serverurl: None,
         ready: None,
+        depends_on: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod deps;
 mod group;
 mod logopts;
 mod program;
@@ -525,6 +526,7 @@ fn load_text(
     let rpc_interfaces = read_rpcinterfaces(&ld)?;
     let groups = read_groups(&mut ld)?;
     let (unix_http_server, inet_http_servers) = read_servers(&ld)?;
+    deps::validate(&groups, &sources)?;
 
     // realize(): the [supervisord] user must exist; paths made absolute
     if let Some(user) = &supervisord.user {

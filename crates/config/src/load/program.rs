@@ -127,6 +127,17 @@ fn processes_inner(
         )));
     }
 
+    let depends_on = match ld.get(s, super::deps::KEY, None, &common)? {
+        // the message names the line too (the section and file come with the suffix)
+        Some(v) => conv(&v, |x| {
+            super::deps::parse_depends_on(x).map_err(|m| match &v.entry {
+                Some((_, line)) => format!("{m} at line {line}"),
+                None => m,
+            })
+        })?,
+        None => Vec::new(),
+    };
+
     let mut out = Vec::new();
     let start = numprocs_start;
     let end = numprocs_start.saturating_add(numprocs.max(0));
@@ -224,6 +235,7 @@ fn processes_inner(
             directory,
             umask,
             serverurl: serverurl.clone(),
+            depends_on: depends_on.clone(),
             ready,
         });
         process_num += 1;

@@ -23,6 +23,9 @@ impl Supervisor {
         };
         let r = f(p, &mut ctx);
         self.restart_budget = ctx.restarts_left;
+        if p.deps.wait.is_some() {
+            self.deps.waiting.insert(key);
+        }
         if p.pid != before {
             if before != 0 {
                 self.pids.remove(&before);
@@ -167,6 +170,8 @@ impl Supervisor {
                         .unwrap_or(false);
                 }
             }
+            changed |= self.advance_dependency_waits(now, host);
+            changed |= self.advance_deferred_stops(now, host);
             if self.mood != SupervisorState::Running {
                 changed |= self.shutdown_phase_2();
             }
@@ -190,6 +195,9 @@ impl Supervisor {
     /// or more apart when idle). Groups of equal priority have no order between them here
     /// (see docs/COMPATIBILITY.md); lower priorities still wait for higher ones.
     pub(super) fn advance_shutdown(&mut self, now: Now, host: &mut dyn Host) -> bool {
+        if self.deps.any {
+            return self.advance_shutdown_deps(now, host); // reverse dependency order
+        }
         let mut changed = false;
         loop {
             let Some(stop) = self.stop_groups.as_ref() else {
@@ -275,6 +283,9 @@ impl Supervisor {
 
     /// Drops the group being stopped from the queue once all its processes are stopped.
     pub(super) fn shutdown_phase_2(&mut self) -> bool {
+        if self.deps.any {
+            return false; // advance_shutdown_deps drops what it stopped
+        }
         let Some(name) = self.stop_groups.as_ref().and_then(|s| s.last()).cloned() else {
             return false;
         };
@@ -320,6 +331,9 @@ impl Supervisor {
                 false
             })
             .unwrap_or(true);
+        // depends_on=: the wait begins now (dependencies started, spawned if satisfied).
+        self.advance_dependency_waits(now, host);
+        let failed = failed || self.procs.get(&key).is_some_and(|p| p.spawnerr.is_some());
         if failed {
             Err(StartError::SpawnError)
         } else {

@@ -223,6 +223,7 @@ impl Supervisor {
             .collect();
         keys.sort();
         self.lexical = keys.into_iter().map(|(_, _, k)| k).collect();
+        self.rebuild_dependents();
     }
 
     /// Resolves a namespec (`name`, `group:name`, `group:`, `group:*`). `None` = BAD_NAME.
@@ -293,7 +294,8 @@ impl Supervisor {
                     "Not started".to_string()
                 }
             }
-            ProcessState::Starting => p.ready_note().to_string(),
+            // waiting for dependencies / readiness (deps.rs, ready.rs); '' otherwise
+            ProcessState::Starting => p.starting_note().to_string(),
             _ => String::new(),
         };
         Some(ProcessInfo {

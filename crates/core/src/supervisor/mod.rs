@@ -8,11 +8,13 @@ use super::{Event, EventType, Host, LogLevel, LogSink, Now, Outbox, Output, Proc
 use supervisor_config::GroupConfig;
 use supervisor_protocol::{ProcessState, SupervisorState};
 
+mod deps;
 mod driving;
 mod groups;
 mod ready;
 mod timing;
 
+pub(crate) use deps::DepProc;
 pub(crate) use ready::Readiness;
 
 /// What a namespec (§4.4) names.
@@ -177,6 +179,8 @@ pub struct Supervisor {
     /// Automatic (re)starts the current [`Supervisor::tick`] may still make (see
     /// [`MAX_RESTARTS_PER_TICK`]).
     restart_budget: u32,
+    /// Dependencies (`depends_on=`): waits, reverse edges, held-back stops (deps.rs).
+    deps: deps::DepState,
 }
 
 /// The state of the process table as of the end of the last full [`Supervisor::tick`].
@@ -297,6 +301,7 @@ impl Supervisor {
             idle: IdleCache::DIRTY,
             passes: 0,
             restart_budget: MAX_RESTARTS_PER_TICK,
+            deps: Default::default(),
         };
         for g in groups {
             sup.push_group(g);

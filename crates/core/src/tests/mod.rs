@@ -92,6 +92,7 @@ pub(crate) fn pconf(name: &str) -> ProcessConfig {
         umask: None,
         serverurl: None,
         ready: None,
+        depends_on: Vec::new(),
     }
 }
 
@@ -217,6 +218,7 @@ impl World {
 }
 
 mod daemon;
+mod deps;
 mod idle;
 mod random;
 mod ready;

@@ -36,6 +36,9 @@ pub struct ProcessSnapshot {
     pub stdout_logfile: Option<PathBuf>,
     /// Resolved stderr log path (`None` = not logged).
     pub stderr_logfile: Option<PathBuf>,
+    /// The STARTING description (supervisor-rs): `waiting for: db` or the readiness
+    /// text; empty otherwise (see [`methods::InfoFields::note`]).
+    pub note: String,
 }
 
 /// `getAllProcessInfo` built from [`Backend::all_processes`] (the default of
@@ -171,6 +174,11 @@ pub trait Backend {
     fn start(&mut self, group: &str, name: &str);
     /// Asks the process to stop (stop signal sent). `Err` is the kill error text.
     fn stop(&mut self, group: &str, name: &str) -> Result<(), String>;
+    /// `stopAllProcesses`' stop: like [`Backend::stop`], but the signal is held back
+    /// until every process that depends on this one (`depends_on=`) has stopped.
+    fn stop_after_dependents(&mut self, group: &str, name: &str) -> Result<(), String> {
+        self.stop(group, name)
+    }
     /// Called each time a `stopProcess(wait=true)` caller re-checks a process that has not
     /// stopped yet: the place for the reference's `waiting for <name> to stop` log line.
     fn stop_report(&mut self, _group: &str, _name: &str) {}

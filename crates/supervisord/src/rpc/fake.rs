@@ -90,6 +90,7 @@ impl FakeBackend {
                                 killing: false,
                                 stdout_logfile: None,
                                 stderr_logfile: None,
+                                note: String::new(),
                             })
                             .collect(),
                     )

@@ -975,6 +975,7 @@ fn direct_process_info_writer_matches_the_value() {
         spawnerr: "",
         stdout_logfile: "/var/log/web.out",
         stderr_logfile: "",
+        note: "",
     };
     let variants = [
         base,

@@ -36,6 +36,7 @@ impl Daemon {
             killing: p.is_killing(),
             stdout_logfile: path(p.stdout_logfile()),
             stderr_logfile: path(p.stderr_logfile()),
+            note: p.starting_note().to_string(),
         })
     }
 
@@ -59,6 +60,7 @@ impl Daemon {
             spawnerr: p.spawnerr().unwrap_or_default(),
             stdout_logfile: p.stdout_logfile(),
             stderr_logfile: p.stderr_logfile(),
+            note: p.starting_note(),
         })
     }
 }
@@ -238,6 +240,24 @@ impl Backend for Daemon {
         };
         let now = self.clock.now();
         let r = self.sup.stop_process(k, now, &mut self.host);
+        self.apply_outputs();
+        self.reap();
+        self.apply_outputs();
+        match r {
+            Ok(()) | Err(crate::core::StopError::NotRunning) => Ok(()),
+            Err(crate::core::StopError::Failed(m)) => Err(m),
+            Err(crate::core::StopError::NoSuchProcess) => {
+                Err(format!("no such process {group}:{name}"))
+            }
+        }
+    }
+
+    fn stop_after_dependents(&mut self, group: &str, name: &str) -> Result<(), String> {
+        let Some(k) = self.key_of(group, name) else {
+            return Err(format!("no such process {group}:{name}"));
+        };
+        let now = self.clock.now();
+        let r = self.sup.stop_after_dependents(k, now, &mut self.host);
         self.apply_outputs();
         self.reap();
         self.apply_outputs();

@@ -47,6 +47,7 @@ pub(crate) fn process(command: &str) -> ProcessConfig {
         umask: None,
         serverurl: None,
         ready: None,
+        depends_on: Vec::new(),
     }
 }
 

@@ -170,10 +170,27 @@ fn start_one(b: &mut dyn Backend, p: &ProcessSnapshot, spec: &str, wait: bool) -
 }
 
 fn stop_one(b: &mut dyn Backend, p: &ProcessSnapshot, spec: &str, wait: bool) -> Outcome {
+    stop_one_with(b, p, spec, wait, false)
+}
+
+/// `stop_one`; with `after_dependents` (stopAllProcesses) the signal waits until the
+/// process's dependents (`depends_on=`) have stopped.
+fn stop_one_with(
+    b: &mut dyn Backend,
+    p: &ProcessSnapshot,
+    spec: &str,
+    wait: bool,
+    after_dependents: bool,
+) -> Outcome {
     if !p.state.is_running() {
         return fail(Fault::new(FaultCode::NotRunning, spec));
     }
-    if let Err(msg) = b.stop(&p.group, &p.name) {
+    let stopped = if after_dependents {
+        b.stop_after_dependents(&p.group, &p.name)
+    } else {
+        b.stop(&p.group, &p.name)
+    };
+    if let Err(msg) = stopped {
         return fail(Fault::new(FaultCode::Failed, msg));
     }
     if wait
@@ -403,7 +420,7 @@ pub(super) fn stop_all_processes(b: &mut dyn Backend, params: &[Value]) -> Outco
     let wait = tri!(arg_wait(params, 0));
     let procs = all_processes(b);
     for_many(b, procs, ProcessState::is_running, |b, p, spec| {
-        stop_one(b, p, spec, wait)
+        stop_one_with(b, p, spec, wait, true)
     })
 }
 

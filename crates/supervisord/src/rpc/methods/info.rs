@@ -56,6 +56,10 @@ pub struct InfoFields<'a> {
     pub stdout_logfile: &'a str,
     /// Resolved stderr log path, empty when not logged.
     pub stderr_logfile: &'a str,
+    /// What the description shows while STARTING (supervisor-rs): `waiting for: db,
+    /// cache` while the process waits for its dependencies, the readiness text while its
+    /// `ready=` check is pending; empty (the reference's '') otherwise.
+    pub note: &'a str,
 }
 
 impl<'a> InfoFields<'a> {
@@ -72,6 +76,7 @@ impl<'a> InfoFields<'a> {
             spawnerr: &p.spawnerr,
             stdout_logfile: stdout,
             stderr_logfile: stderr,
+            note: &p.note,
         }
     }
 }
@@ -118,6 +123,7 @@ pub fn push_description(out: &mut String, p: &InfoFields<'_>, now: f64, utc_offs
                 out.push_str("Not started");
             }
         }
+        ProcessState::Starting => out.push_str(p.note),
         _ => {}
     }
 }

@@ -24,6 +24,7 @@ macro_rules! tri {
 
 mod args;
 mod control;
+mod extensions;
 mod info;
 mod logs;
 mod system;
@@ -228,6 +229,9 @@ pub static TABLE: &[Method] = &[
     m!("supervisor.tailProcessStdoutLog", 3, 3, true, ["array", "string", "int", "int"],
        "Tail a process's stdout log: at most length bytes after offset; if more is there, the\nlast length bytes and overflow=true. The returned offset is the log's size.\n\n@param string name  process name (or group:name)\n@param int offset  where the previous tail ended\n@param int length  most bytes wanted\n@return array result  [string bytes, int offset, bool overflow]",
        tail_process_stdout_log, None, Some(tail_process_stdout_log_within)),
+    m!("supervisor_rs.getAllConfigExtensions", 0, 0, true, ["array"],
+       "The keys of supervisor-rs's own features for every process of the loaded\nconfiguration (depends_on, readiness, ...), one struct {group, name, ...} per process,\nsorted by group then name. An extension of supervisor-rs; see docs/configuration.md.\n\n@return array result  structs {group, name, depends_on: ['db:ready', ...], ...}",
+       extensions::get_all_config_extensions),
     m!("supervisor_rs.rotateLogs", 1, 1, true, ["array", "string"],
        "Rotate log files now, whatever their schedule (supervisorctl rotate). name is a\nprocess (or group:name), group:* or all (every process and the main log). Empty\nfiles and non-regular targets (/dev/stdout) are left alone. An extension of\nsupervisor-rs; see docs/configuration.md.\n\n@param string name  process name (or group:name, group:*, all)\n@return array result  one status struct per process (and supervisord for all)",
        crate::logs::rpc::rotate_logs),

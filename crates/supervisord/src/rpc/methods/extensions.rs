@@ -1,0 +1,50 @@
+//! `supervisor_rs.getAllConfigExtensions`: the keys of supervisor-rs's own features per
+//! process of the loaded configuration (the reference's `getAllConfigInfo` stays
+//! byte-identical, so they are not there).
+//!
+//! One struct per process, `{group, name, ...}`, sorted by group then name. Each feature
+//! adds its members in [`extension_members`], one line per key.
+
+use supervisor_config::{GroupConfig, ProcessConfig};
+use supervisor_protocol::Value;
+
+use super::super::{Backend, Outcome};
+use super::args::done;
+
+/// The members of one process's struct after `group` and `name`: one entry per key of a
+/// supervisor-rs feature (add a line here for a new key).
+fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
+    vec![
+        // depends_on=: ["db:ready", "migrate:done"] (empty = none)
+        (
+            "depends_on".into(),
+            Value::Array(
+                p.depends_on
+                    .iter()
+                    .map(|d| Value::String(d.to_string()))
+                    .collect(),
+            ),
+        ),
+    ]
+}
+
+/// The struct of one process.
+pub fn config_extensions(g: &GroupConfig, p: &ProcessConfig) -> Value {
+    let mut members = vec![
+        ("group".to_string(), Value::String(g.name.clone())),
+        ("name".to_string(), Value::String(p.name.clone())),
+    ];
+    members.extend(extension_members(p));
+    Value::Struct(members)
+}
+
+pub(super) fn get_all_config_extensions(b: &mut dyn Backend, _: &[Value]) -> Outcome {
+    let mut rows: Vec<(String, String, Value)> = Vec::new();
+    for g in b.config_groups() {
+        for p in &g.processes {
+            rows.push((g.name.clone(), p.name.clone(), config_extensions(&g, p)));
+        }
+    }
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    done(Value::Array(rows.into_iter().map(|(_, _, v)| v).collect()))
+}

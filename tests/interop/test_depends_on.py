@@ -1,0 +1,345 @@
+"""depends_on= (issue 14): start order by dependencies, with real children.
+
+A process with dependencies waits in STARTING with pid 0 and the description
+`waiting for: ...` until each dependency is RUNNING (`ready`) or has exited with an
+expected code (`done`); a failed dependency makes it FATAL; shutdown and `stop all`
+stop dependents first; config errors (unknown names, cycles, bad conditions) name file,
+line, section and key and start nothing; the same config loads under the reference,
+which ignores the key.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import IMPLS, free_port
+
+SLEEP = "/bin/sleep 1000"
+
+# db: RUNNING after 1 s; migrate: a one-shot that needs db and takes 1.5 s; web needs db
+# and the finished migration; worker needs web.
+STACK = f"""
+[program:db]
+command={SLEEP}
+startsecs=1
+stopwaitsecs=5
+
+[program:migrate]
+command=/bin/sh -c 'sleep 1.5; echo migrated'
+depends_on=db
+autorestart=false
+startsecs=0
+
+[program:web]
+command={SLEEP}
+depends_on=db, migrate:done
+startsecs=0
+
+[program:worker]
+command={SLEEP}
+depends_on=web
+startsecs=0
+"""
+
+
+def log_time(line):
+    """The timestamp of a main-log line, as a float (seconds)."""
+    stamp = line[:23]
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def first_line(log, needle):
+    for line in log.splitlines():
+        if needle in line:
+            return line
+    raise AssertionError(f"no line with {needle!r} in:\n{log}")
+
+
+def test_migration_done_then_app_starts(make_daemon):
+    d = make_daemon("rust", STACK)
+    rpc = d.rpc()
+    # while db starts: migrate, web and worker wait with pid 0
+    info = rpc.supervisor.getProcessInfo("web")
+    assert info["statename"] == "STARTING" and info["pid"] == 0, info
+    assert info["description"].startswith("waiting for: "), info
+    d.wait_for(lambda: rpc.supervisor.getProcessInfo("migrate")["pid"] != 0,
+               timeout=10, what="migrate spawned")
+    # the migration runs: web waits for it only, worker for web
+    info = rpc.supervisor.getProcessInfo("web")
+    assert (info["statename"], info["pid"], info["description"]) == (
+        "STARTING", 0, "waiting for: migrate"), info
+    worker = rpc.supervisor.getProcessInfo("worker")
+    assert worker["description"] == "waiting for: web" and worker["pid"] == 0
+    # supervisorctl status (the reference's client and ours) shows the description
+    for impl in ("python", "rust"):
+        out = d.ctl("status", "web", impl=impl).stdout
+        assert re.match(r"web\s+STARTING\s+waiting for: migrate\s*$", out), (impl, out)
+    d.wait_state("worker", "RUNNING", timeout=15)
+    log = d.mainlog()
+    migrated = log_time(first_line(log, "exited: migrate (exit status 0; expected)"))
+    web = log_time(first_line(log, "spawned: 'web'"))
+    db_running = log_time(first_line(log, "success: db entered RUNNING state"))
+    migrate = log_time(first_line(log, "spawned: 'migrate'"))
+    assert db_running <= migrate <= migrated <= web, log
+    assert log_time(first_line(log, "spawned: 'worker'")) >= web
+    # the migration ran once and stays EXITED; web is RUNNING with its pid
+    assert rpc.supervisor.getProcessInfo("migrate")["statename"] == "EXITED"
+    assert rpc.supervisor.getProcessInfo("web")["pid"] != 0
+    assert log.count("spawned: 'migrate'") == 1
+    # the extension method exposes the key
+    ext = {(e["group"], e["name"]): e for e in rpc.supervisor_rs.getAllConfigExtensions()}
+    assert ext[("web", "web")]["depends_on"] == ["db:ready", "migrate:done"]
+    assert ext[("db", "db")]["depends_on"] == []
+    assert "supervisor_rs.getAllConfigExtensions" in rpc.system.listMethods()
+    assert rpc.system.methodSignature("supervisor_rs.getAllConfigExtensions") == ["array"]
+
+
+def test_start_of_a_dependent_starts_its_dependencies_and_waits(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:db]
+        command={SLEEP}
+        autostart=false
+        startsecs=1
+
+        [program:web]
+        command={SLEEP}
+        autostart=false
+        depends_on=db
+        startsecs=0
+        """)
+    rpc = d.rpc()
+    assert rpc.supervisor.getProcessInfo("db")["statename"] == "STOPPED"
+    t0 = time.monotonic()
+    # startProcess(wait=True) returns when web is RUNNING, i.e. after db's startsecs
+    assert rpc.supervisor.startProcess("web", True) is True
+    took = time.monotonic() - t0
+    assert took >= 0.9, took
+    assert rpc.supervisor.getProcessInfo("db")["statename"] == "RUNNING"
+    assert rpc.supervisor.getProcessInfo("web")["statename"] == "RUNNING"
+    # supervisorctl start prints started once web is really up
+    d.ctl("stop", "all")
+    out = d.ctl("start", "web", impl="rust")
+    assert out.stdout.strip() == "web: started", out
+    assert rpc.supervisor.getProcessInfo("db")["statename"] == "RUNNING"
+
+
+def test_fatal_dependency_makes_the_dependent_fatal(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:db]
+        command=/bin/sh -c 'exit 1'
+        startretries=0
+        startsecs=1
+
+        [program:web]
+        command={SLEEP}
+        depends_on=db
+
+        [program:worker]
+        command={SLEEP}
+        depends_on=web
+        """)
+    rpc = d.rpc()
+    d.wait_state("worker", "FATAL", timeout=10)
+    web = rpc.supervisor.getProcessInfo("web")
+    assert web["statename"] == "FATAL" and web["pid"] == 0
+    assert web["spawnerr"] == "dependency db is FATAL"
+    assert web["description"] == "dependency db is FATAL"
+    assert rpc.supervisor.getProcessInfo("worker")["spawnerr"] == "dependency web is FATAL"
+    log = d.mainlog()
+    assert "gave up: web entered FATAL state, dependency db is FATAL" in log
+    assert "spawned: 'web'" not in log
+    # a start with wait faults (the reference's client prints a spawn error)
+    out = d.ctl("start", "web")
+    assert "web: ERROR (spawn error)" in out.stdout, out
+    assert out.returncode != 0
+
+
+def test_stopping_the_dependency_while_waited_for(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:db]
+        command={SLEEP}
+        startsecs=30
+
+        [program:web]
+        command={SLEEP}
+        depends_on=db
+        """)
+    rpc = d.rpc()
+    d.wait_for(lambda: rpc.supervisor.getProcessInfo("db")["pid"] != 0, what="db spawned")
+    assert rpc.supervisor.getProcessInfo("web")["description"] == "waiting for: db"
+    rpc.supervisor.stopProcess("db")
+    web = rpc.supervisor.getProcessInfo("web")
+    assert web["statename"] == "FATAL"
+    assert web["spawnerr"] == "dependency db was stopped"
+
+
+def _exit_order(log, names):
+    """The order in which `stopped: NAME` lines appear, with their times."""
+    out = []
+    for line in log.splitlines():
+        m = re.search(r"stopped: (\w+) \(", line)
+        if m and m.group(1) in names:
+            out.append((m.group(1), log_time(line)))
+    return out
+
+
+def _signal_time(log, name):
+    return log_time(first_line(log, f"killing {name} (pid"))
+
+
+STOP_STACK = f"""
+[program:db]
+command=/bin/sh -c 'trap "sleep 0.3; exit 0" TERM; while :; do sleep 0.1; done'
+startsecs=0
+priority=1
+
+[program:api]
+command=/bin/sh -c 'trap "sleep 0.3; exit 0" TERM; while :; do sleep 0.1; done'
+depends_on=db
+startsecs=0
+priority=1
+
+[program:web]
+command=/bin/sh -c 'trap "sleep 0.3; exit 0" TERM; while :; do sleep 0.1; done'
+depends_on=api
+startsecs=0
+priority=1
+
+[program:other]
+command={SLEEP}
+startsecs=0
+priority=1
+"""
+
+
+def _check_reverse_order(log):
+    order = [n for n, _ in _exit_order(log, {"db", "api", "web"})]
+    assert order == ["web", "api", "db"], log
+    # a dependency is signalled only after its dependent stopped
+    stopped = dict(_exit_order(log, {"db", "api", "web"}))
+    assert _signal_time(log, "api") >= stopped["web"], log
+    assert _signal_time(log, "db") >= stopped["api"], log
+
+
+def test_shutdown_stops_dependents_first(make_daemon):
+    d = make_daemon("rust", STOP_STACK)
+    d.wait_state("web", "RUNNING", timeout=10)
+    d.stop()
+    assert d.proc.returncode == 0
+    _check_reverse_order(d.mainlog())
+
+
+def test_stop_all_stops_dependents_first(make_daemon):
+    d = make_daemon("rust", STOP_STACK)
+    d.wait_state("web", "RUNNING", timeout=10)
+    out = d.ctl("stop", "all")
+    assert out.returncode == 0, out
+    for n in ("db", "api", "web", "other"):
+        assert f"{n}: stopped" in out.stdout, out
+    _check_reverse_order(d.mainlog())
+
+
+def _run_daemon_on(tmp_path, text, impl="rust"):
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(text)
+    return conf, subprocess.run(
+        [str(IMPLS[impl] / "supervisord"), "-n", "-c", str(conf)],
+        capture_output=True, text=True, timeout=20, cwd=str(tmp_path))
+
+
+def _base(tmp_path):
+    return (f"[supervisord]\nlogfile={tmp_path}/main.log\npidfile={tmp_path}/s.pid\n"
+            f"childlogdir={tmp_path}\n[unix_http_server]\nfile={tmp_path}/s.sock\n\n")
+
+
+def test_cycle_is_refused_with_file_line_section_key_and_nothing_starts(tmp_path):
+    marker = tmp_path / "started"
+    text = _base(tmp_path) + (
+        f"[program:web]\ncommand=/bin/touch {marker}\ndepends_on=api\n\n"
+        f"[program:api]\ncommand=/bin/touch {marker}\ndepends_on=web\n")
+    conf, r = _run_daemon_on(tmp_path, text)
+    assert r.returncode == 2, r
+    err = r.stderr
+    assert "dependency cycle" in err and ("web -> api -> web" in err or "api -> web -> api" in err), err
+    assert f"(file: '{conf}', line " in err and "in section 'program:" in err, err
+    assert err.startswith("Error: depends_on: "), err
+    assert not marker.exists()
+    assert not (tmp_path / "s.pid").exists()
+    # --check-config locates it: file:line [section] key
+    c = subprocess.run([str(IMPLS["rust"] / "supervisord"), "--check-config", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert c.returncode == 2
+    assert re.search(rf"{re.escape(str(conf))}:(10|14): error: depends_on: dependency cycle ",
+                     c.stdout), c.stdout
+
+
+@pytest.mark.parametrize("value,needle", [
+    ("nosuch", "unknown dependency 'nosuch'"),
+    ("db:soon", "invalid depends_on condition 'soon' in 'db:soon'"),
+    ("db:x:y", "invalid depends_on condition 'y'"),
+])
+def test_bad_names_and_conditions_are_refused(tmp_path, value, needle):
+    text = _base(tmp_path) + (
+        f"[program:db]\ncommand={SLEEP}\n\n[program:web]\ncommand={SLEEP}\n"
+        f"depends_on={value}\n")
+    conf, r = _run_daemon_on(tmp_path, text)
+    assert r.returncode == 2, r
+    assert needle in r.stderr, r.stderr
+    err = r.stderr
+    assert "line 13" in err and "in section 'program:web' (file: '" + str(conf) in err, err
+    assert "depends_on" in err
+
+
+def test_check_config_prints_the_start_order(tmp_path):
+    text = _base(tmp_path) + textwrap_stack()
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(text)
+    c = subprocess.run([str(IMPLS["rust"] / "supervisord"), "--check-config", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert c.returncode in (0, 1), c
+    out = c.stdout
+    assert "  web (priority 999, autostart true, depends_on db:ready migrate:done): " in out, out
+    block = out.split("start order (dependencies first, then priority):\n", 1)[1]
+    lines = [l.strip() for l in block.splitlines() if re.match(r"\s+\d+\. ", l)]
+    assert lines == [
+        "1. db",
+        "2. migrate (after db:ready)",
+        "3. web (after db:ready, migrate:done)",
+        "4. worker (after web:ready)",
+    ], out
+
+
+def textwrap_stack():
+    return "\n".join(l for l in STACK.splitlines()) + "\n"
+
+
+def test_the_same_config_loads_under_the_reference(make_daemon):
+    # the reference ignores depends_on: every program starts by priority alone
+    d = make_daemon("python", STACK)
+    d.wait_state("web", "RUNNING", timeout=15)
+    d.wait_state("worker", "RUNNING", timeout=15)
+    assert d.rpc().supervisor.getProcessInfo("db")["statename"] in ("STARTING", "RUNNING")
+
+
+def test_update_adds_a_dependent_that_waits(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:db]
+        command={SLEEP}
+        startsecs=1
+        autostart=false
+        """)
+    text = d.conf.read_text() + f"\n[program:web]\ncommand={SLEEP}\ndepends_on=db\nstartsecs=0\n"
+    d.conf.write_text(text)
+    out = d.ctl("update")
+    assert "web: added process group" in out.stdout, out
+    rpc = d.rpc()
+    info = rpc.supervisor.getProcessInfo("web")
+    assert (info["statename"], info["pid"]) == ("STARTING", 0), info
+    d.wait_state("web", "RUNNING", timeout=10)
+    assert rpc.supervisor.getProcessInfo("db")["statename"] == "RUNNING"
