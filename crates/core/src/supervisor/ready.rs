@@ -305,6 +305,7 @@ fn default_reason(check: &supervisor_config::Check) -> &'static str {
     match check {
         Check::Log(_) => "no matching line",
         Check::Notify => "no READY=1",
+        Check::Exec(_) => "the command did not finish",
         _ => "no answer",
     }
 }

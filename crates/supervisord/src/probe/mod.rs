@@ -54,8 +54,9 @@ pub struct ProbeMsg {
 /// Where probes send their results.
 pub type ProbeTx = mpsc::UnboundedSender<ProbeMsg>;
 
-/// The longest a single try of a tcp/http/exec readiness check may take: a try that
-/// runs longer counts as failed (`timed out after 5s`) and an exec probe is killed.
+/// The longest a single try of a tcp/http/exec readiness check may take (80% of
+/// `ready_timeout` when that is shorter): a try that runs longer counts as failed
+/// (`timed out after 5s`) and an exec probe is killed.
 pub const READY_TRY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every probe of the daemon: running poll tasks, log watches, notify sockets and exec
@@ -153,8 +154,9 @@ impl Probes {
                     other => Target::Net(other.clone()),
                 };
                 let interval = Duration::from_secs_f64(rc.interval);
+                // A try ends (and says why) before the wait itself gives up.
                 let try_timeout =
-                    READY_TRY_TIMEOUT.min(Duration::from_secs_f64(rc.timeout.max(0.001)));
+                    READY_TRY_TIMEOUT.min(Duration::from_secs_f64((rc.timeout * 0.8).max(0.001)));
                 let tx = self.tx.clone();
                 let children = self.exec.clone();
                 let report = move |report| {
