@@ -41,6 +41,10 @@ impl Rpc for XmlRpcClient {
     fn call(&mut self, method: &str, params: &[Value]) -> Result<Value, CtlError> {
         let body = xmlrpc::write_method_call(method, params);
         let resp = self.http.post("/RPC2", &body)?;
+        // http:// to a port that speaks only HTTPS: a connection problem, in plain words.
+        if let Some(e) = crate::tls::wants_tls(resp.status, &resp.body) {
+            return Err(CtlError::Io(e));
+        }
         if resp.status != 200 {
             return Err(CtlError::Http {
                 status: resp.status,

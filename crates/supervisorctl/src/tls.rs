@@ -63,11 +63,33 @@ pub enum TlsProblem {
     ClientCertRefused,
     /// The server does not speak TLS (a plain HTTP server, most likely).
     NotTls,
+    /// An `http://` URL reached a server that speaks only HTTPS (supervisord's 400).
+    WantsTls,
     /// The client's own TLS files could not be used (message names the key).
     Setup(String),
     /// Any other TLS failure (rustls's words).
     Other(String),
 }
+
+/// How supervisord's answer to plain HTTP on a TLS port begins.
+pub const PLAIN_HTTP_REFUSAL: &[u8] = b"This server speaks HTTPS";
+
+/// The error for a 400 whose body is [`PLAIN_HTTP_REFUSAL`]: an `http://` URL used where
+/// `https://` is needed.
+pub fn wants_tls(status: u16, body: &[u8]) -> Option<io::Error> {
+    (status == 400 && body.starts_with(PLAIN_HTTP_REFUSAL)).then(|| io::Error::other(WantsTls))
+}
+
+#[derive(Debug)]
+struct WantsTls;
+
+impl std::fmt::Display for WantsTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server speaks HTTPS")
+    }
+}
+
+impl std::error::Error for WantsTls {}
 
 /// The setup error carried inside an `io::Error` (so it travels the transport's paths).
 #[derive(Debug)]
@@ -87,6 +109,9 @@ impl TlsProblem {
         let inner = e.get_ref()?;
         if let Some(s) = inner.downcast_ref::<SetupError>() {
             return Some(TlsProblem::Setup(s.0.clone()));
+        }
+        if inner.is::<WantsTls>() {
+            return Some(TlsProblem::WantsTls);
         }
         let r = inner.downcast_ref::<rustls::Error>()?;
         Some(match r {
@@ -136,6 +161,7 @@ impl TlsProblem {
                 format!("{serverurl} refused the client certificate")
             }
             TlsProblem::NotTls => format!("{serverurl} does not speak TLS"),
+            TlsProblem::WantsTls => format!("{serverurl} speaks HTTPS only"),
             TlsProblem::Setup(m) => format!("{serverurl} TLS setup failed: {m}"),
             TlsProblem::Other(m) => format!("{serverurl} TLS error: {m}"),
         }
@@ -167,6 +193,10 @@ impl TlsProblem {
             TlsProblem::NotTls => "hint: nothing speaks TLS on that port (a plain HTTP \
                 server?): use an http:// URL, or set tls_cert=/tls_key= in supervisord's \
                 [inet_http_server]"
+                .to_string(),
+            TlsProblem::WantsTls => "hint: supervisord has tls_cert= on this port: use an \
+                https:// URL (serverurl= in [supervisorctl] or -s), with tls_ca= if its \
+                certificate is not signed by a CA of the system"
                 .to_string(),
             TlsProblem::Setup(_) => "hint: tls_ca=, tls_cert= and tls_key= in [supervisorctl] \
                 must name readable PEM files"
@@ -511,6 +541,10 @@ mod tests {
         );
         assert_eq!(TlsProblem::ClientCertRefused.exit_status(), 77);
         assert_eq!(TlsProblem::NameMismatch.exit_status(), 1);
+        let w = wants_tls(400, b"This server speaks HTTPS: use an https:// URL.\r\n").unwrap();
+        assert_eq!(TlsProblem::of(&w), Some(TlsProblem::WantsTls));
+        assert!(wants_tls(400, b"<html>").is_none());
+        assert!(wants_tls(200, PLAIN_HTTP_REFUSAL).is_none());
         let s = TlsProblem::of(&setup("tls_ca: x".into())).unwrap();
         assert_eq!(s.line("https://h"), "https://h TLS setup failed: tls_ca: x");
     }

@@ -634,6 +634,7 @@ impl Servers {
                 ));
             }
         };
+        let mut tls_lines = Vec::new();
         for inet in &config.inet_http_servers {
             // TLS files first: a bad one stops the start before anything is bound.
             let tls = match &inet.tls {
@@ -642,6 +643,9 @@ impl Servers {
                 )),
                 None => None,
             };
+            if let Some(t) = &tls {
+                tls_lines.extend(t.log_lines(&inet.section, std::time::SystemTime::now()));
+            }
             let l = crate::http::bind::bind_inet(inet).map_err(|e| StartupError(e.to_string()))?;
             announce("inet_http_server", inet.credentials.is_some());
             let kind = match tls {
@@ -663,6 +667,7 @@ impl Servers {
                 .push((ServerKind::Unix(l), unix.credentials.clone()));
             s.socket_files.push(f);
         }
+        lines.extend(tls_lines);
         Ok((s, lines))
     }
 }

@@ -152,14 +152,14 @@ mod tests {
 
     #[test]
     fn absent_keys_mean_plain_http() {
-        let c = load("[inet_http_server]\nport=127.0.0.1:0\n").unwrap();
+        let c = load("[inet_http_server]\nport=127.0.0.1:9001\n").unwrap();
         assert_eq!(c.inet_http_servers[0].tls, None);
     }
 
     #[test]
     fn paths_are_absolute_and_located() {
         let c = load(
-            "[inet_http_server]\nport=127.0.0.1:0\ntls_cert=%(here)s/c.pem\ntls_key=k.pem\n\
+            "[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=%(here)s/c.pem\ntls_key=k.pem\n\
              tls_client_ca=/etc/ca.pem\ntls_client_cn_user=true\n",
         )
         .unwrap();
@@ -175,31 +175,31 @@ mod tests {
             .cert
             .origin
             .starts_with("[inet_http_server] tls_cert (file: '"));
-        assert!(t.cert.origin.ends_with("line 5)"), "{}", t.cert.origin);
+        assert!(t.cert.origin.ends_with("line 4)"), "{}", t.cert.origin);
     }
 
     #[test]
     fn pairs_and_dependencies_are_checked() {
-        let e = load("[inet_http_server]\nport=127.0.0.1:0\ntls_cert=/c.pem\n").unwrap_err();
+        let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=/c.pem\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_key"));
         assert!(e.message.contains("tls_cert is set"), "{e}");
-        let e = load("[inet_http_server]\nport=127.0.0.1:0\ntls_key=/k.pem\n").unwrap_err();
+        let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_key=/k.pem\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_cert"));
-        let e = load("[inet_http_server]\nport=127.0.0.1:0\ntls_client_ca=/ca.pem\n").unwrap_err();
+        let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_client_ca=/ca.pem\n").unwrap_err();
         assert!(e.message.contains("tls_client_ca is set"), "{e}");
         let e = load(
-            "[inet_http_server]\nport=127.0.0.1:0\ntls_cert=/c\ntls_key=/k\ntls_client_cn_user=yes\n",
+            "[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=/c\ntls_key=/k\ntls_client_cn_user=yes\n",
         )
         .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_client_cn_user"));
         assert!(e.message.contains("tls_client_ca is not"), "{e}");
         let e = load(
-            "[inet_http_server]\nport=127.0.0.1:0\ntls_cert=/c\ntls_key=/k\ntls_client_ca=/a\n\
+            "[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=/c\ntls_key=/k\ntls_client_ca=/a\n\
              tls_client_cn_user=maybe\n",
         )
         .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_client_cn_user"));
-        let e = load("[inet_http_server]\nport=127.0.0.1:0\ntls_cert=\ntls_key=/k\n").unwrap_err();
+        let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=\ntls_key=/k\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_cert"));
         assert!(e.message.contains("tls_cert is empty"), "{e}");
     }

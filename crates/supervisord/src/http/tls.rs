@@ -156,7 +156,14 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub struct ServerTls {
     acceptor: tokio_rustls::TlsAcceptor,
     cn_user: bool,
+    client_ca: bool,
+    /// The leaf certificate's subject CN and end of validity, for the start-up lines.
+    leaf_cn: Option<String>,
+    not_after: Option<std::time::SystemTime>,
 }
+
+/// A certificate closer to its end than this is warned about at every start.
+const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
 impl std::fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,6 +178,9 @@ impl std::fmt::Debug for ServerTls {
 pub fn load(cfg: &InetTlsConfig) -> Result<ServerTls, TlsError> {
     let certs = read_certs(&cfg.cert)?;
     let key = read_key(&cfg.key)?;
+    let leaf = <x509_cert::Certificate as x509_cert::der::Decode>::from_der(&certs[0]).ok();
+    let leaf_cn = subject_cn(&certs[0]);
+    let not_after = leaf.map(|c| c.tbs_certificate.validity.not_after.to_system_time());
     let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -228,6 +238,9 @@ pub fn load(cfg: &InetTlsConfig) -> Result<ServerTls, TlsError> {
     Ok(ServerTls {
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         cn_user: cfg.client_cn_user,
+        client_ca: cfg.client_ca.is_some(),
+        leaf_cn,
+        not_after,
     })
 }
 
@@ -347,7 +360,84 @@ where
     .await;
 }
 
+/// After a refused handshake (the alert is written): closes our side and reads what the
+/// client still sends for a moment, so the alert reaches it instead of a reset. With TLS
+/// 1.3 a client whose certificate is refused has already sent its request when the
+/// alert comes; closing at once would reset the connection and lose the alert.
+async fn linger<IO>(mut io: IO)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = io.flush().await;
+        let _ = io.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let mut left = 64 * 1024usize;
+        while left > 0 {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
 impl ServerTls {
+    /// The main-log lines of a server started with this TLS setup: what it serves (INFO)
+    /// and, when the certificate has expired or expires within 14 days, a WARN.
+    pub fn log_lines(
+        &self,
+        section: &str,
+        now: std::time::SystemTime,
+    ) -> Vec<(supervisor_config::LogLevel, String)> {
+        use supervisor_config::LogLevel;
+        let cn = self.leaf_cn.as_deref().unwrap_or("(no CN)");
+        let until = self.not_after.map(|t| {
+            let t: chrono::DateTime<chrono::Utc> = t.into();
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        });
+        let clients = match (self.client_ca, self.cn_user) {
+            (false, _) => "",
+            (true, false) => "; client certificates required (tls_client_ca)",
+            (true, true) => {
+                "; client certificates required (tls_client_ca), their CN names the user"
+            }
+        };
+        let mut lines = vec![(
+            LogLevel::Info,
+            format!(
+                "{section} serves HTTPS: certificate CN={cn}, valid until {}{clients}",
+                until.as_deref().unwrap_or("unknown")
+            ),
+        )];
+        if let (Some(end), Some(until)) = (self.not_after, until) {
+            match end.duration_since(now) {
+                Err(_) => lines.push((
+                    LogLevel::Warn,
+                    format!(
+                        "{section}: the TLS certificate (CN={cn}) expired on {until}: clients \
+                         will refuse it; renew tls_cert/tls_key and restart (SIGHUP)"
+                    ),
+                )),
+                Ok(left) if left < EXPIRY_WARNING => lines.push((
+                    LogLevel::Warn,
+                    format!(
+                        "{section}: the TLS certificate (CN={cn}) expires on {until}, in {}: \
+                         renew tls_cert/tls_key and restart (SIGHUP)",
+                        match left.as_secs() / 86_400 {
+                            0 => "less than a day".to_string(),
+                            1 => "1 day".to_string(),
+                            n => format!("{n} days"),
+                        }
+                    ),
+                )),
+                Ok(_) => {}
+            }
+        }
+        lines
+    }
+
     /// Runs the server side of the handshake on an accepted connection. `io` is the
     /// connection as the HTTP layer wraps it; `tcp` gives the socket for a peek at the
     /// first byte. `None` when the client did not complete a handshake (plain HTTP is
@@ -368,7 +458,13 @@ impl ServerTls {
             }
             Opening::Other => return None,
         }
-        let stream = self.acceptor.accept(io).await.ok()?;
+        let stream = match self.acceptor.accept(io).into_fallible().await {
+            Ok(s) => s,
+            Err((_, io)) => {
+                linger(io).await;
+                return None;
+            }
+        };
         let client = stream
             .get_ref()
             .1
@@ -552,6 +648,40 @@ mod tests {
         let e = err(&cfg(&notder, &k, None));
         assert!(e.starts_with("[inet_http_server] tls_cert "), "{e}");
         assert!(e.contains("cannot be used"), "{e}");
+    }
+
+    #[test]
+    fn start_up_lines_say_what_is_served_and_warn_before_expiry() {
+        let pki = Pki::new();
+        let (c, k) = pki.leaf("server", "localhost");
+        let t = load(&cfg(&c, &k, Some(&pki.ca()))).unwrap();
+        let end = t.not_after.unwrap();
+        let long_before = end - Duration::from_secs(30 * 24 * 3600);
+        let lines = t.log_lines("inet_http_server", long_before);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].1.starts_with(
+            "inet_http_server serves HTTPS: certificate CN=localhost, valid until "
+        ));
+        assert!(lines[0].1.ends_with("their CN names the user"), "{lines:?}");
+        let soon = t.log_lines("inet_http_server", end - Duration::from_secs(3 * 24 * 3600));
+        assert_eq!(soon[1].0, supervisor_config::LogLevel::Warn);
+        assert!(soon[1].1.contains("in 3 days"), "{soon:?}");
+        let after = t.log_lines("inet_http_server", end + Duration::from_secs(1));
+        assert!(after[1].1.contains("expired on"), "{after:?}");
+    }
+
+    #[test]
+    fn plain_http_answer_is_well_formed() {
+        let text = std::str::from_utf8(PLAIN_HTTP_ANSWER).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(len, body.len());
+        assert!(body.starts_with("This server speaks HTTPS"));
     }
 
     #[test]
