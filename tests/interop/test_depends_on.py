@@ -343,3 +343,95 @@ def test_update_adds_a_dependent_that_waits(make_daemon):
     assert (info["statename"], info["pid"]) == ("STARTING", 0), info
     d.wait_state("web", "RUNNING", timeout=10)
     assert rpc.supervisor.getProcessInfo("db")["statename"] == "RUNNING"
+
+
+DB_SCRIPT = """
+import socket, sys, time
+time.sleep(2)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+open(sys.argv[2], "w").write(repr(time.time()))
+while True:
+    c, _ = s.accept()
+    c.close()
+"""
+
+
+def test_web_app_waits_for_a_database_port(make_daemon, tmp_path):
+    port = free_port()
+    script = tmp_path / "db.py"
+    script.write_text(DB_SCRIPT)
+    opened = tmp_path / "opened"
+    d = make_daemon("rust", f"""
+        [program:db]
+        command={sys.executable} {script} {port} {opened}
+        ready=tcp://127.0.0.1:{port}
+        ready_interval=0.1
+        ready_timeout=20
+
+        [program:web]
+        command={SLEEP}
+        depends_on=db
+        startsecs=0
+        """)
+    rpc = d.rpc()
+    # until the port is open: db STARTING (not ready), web STARTING with pid 0
+    info = rpc.supervisor.getProcessInfo("web")
+    assert (info["statename"], info["pid"], info["description"]) == (
+        "STARTING", 0, "waiting for: db"), info
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        info = rpc.supervisor.getProcessInfo("web")
+        if info["pid"] != 0:
+            # the app's pid appears only after the port is open
+            assert opened.exists(), "web spawned before db's port was open"
+            break
+        assert info["description"] == "waiting for: db", info
+        time.sleep(0.05)
+    else:
+        raise AssertionError(d.mainlog())
+    log = d.mainlog()
+    open_time = float(opened.read_text())
+    spawned = log_time(first_line(log, "spawned: 'web'"))
+    ready = log_time(first_line(log, "success: db entered RUNNING state"))
+    # log stamps have millisecond resolution
+    assert spawned + 0.001 >= open_time, (spawned, open_time)
+    assert ready <= spawned
+    assert spawned - ready < 0.05, (ready, spawned)
+    d.wait_state("web", "RUNNING")
+
+
+def test_reload_stops_in_reverse_and_starts_in_order(make_daemon):
+    d = make_daemon("rust", STOP_STACK)
+    d.wait_state("web", "RUNNING", timeout=10)
+    first_db_pid = d.rpc().supervisor.getProcessInfo("db")["pid"]
+    os.kill(d.proc.pid, 1)  # SIGHUP: restart
+    d.wait_for(lambda: d.rpc(5).supervisor.getProcessInfo("db")["pid"] not in (0, first_db_pid),
+               timeout=15, what="db restarted")
+    d.wait_state("web", "RUNNING", timeout=10)
+    log = d.mainlog()
+    _check_reverse_order(log)
+    after = log[log.index("stopped: db ("):]
+    spawns = [m.group(1) for m in re.finditer(r"spawned: '(\w+)'", after)]
+    assert spawns.index("db") < spawns.index("api") < spawns.index("web"), after
+
+
+def test_web_ui_shows_the_wait(make_daemon):
+    import urllib.request
+    port = free_port()
+    d = make_daemon("rust", f"""
+        [program:db]
+        command={SLEEP}
+        startsecs=30
+
+        [program:web]
+        command={SLEEP}
+        depends_on=db
+        """, inet_port=port)
+    d.wait_for(lambda: d.rpc().supervisor.getProcessInfo("db")["pid"] != 0, what="db spawned")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+        page = r.read().decode()
+    assert "waiting for: db" in page, page[:3000]
+    assert "starting" in page.lower()
