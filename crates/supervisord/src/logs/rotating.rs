@@ -703,6 +703,150 @@ mod tests {
         assert!(f.write_counted(b"").is_ok(), "nothing to write never fails");
     }
 
+    thread_local! {
+        /// The fake clock of the time-rotation tests (each test runs on its own thread).
+        static FAKE_NOW: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    }
+
+    fn fake_now() -> DateTime<Utc> {
+        DateTime::from_timestamp(FAKE_NOW.with(|c| c.get()), 0).unwrap()
+    }
+
+    fn set_now(rfc3339: &str) {
+        let t = DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp();
+        FAKE_NOW.with(|c| c.set(t));
+    }
+
+    fn new_york(when: RotateWhen, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        schedule::next_boundary(when, &tz, t)
+    }
+
+    fn timed(when: RotateWhen, maxbytes: u64, compress: bool) -> RotateOptions {
+        RotateOptions {
+            maxbytes,
+            backups: 100,
+            rotation: LogRotation {
+                when,
+                compress,
+                maxage_secs: None,
+            },
+        }
+    }
+
+    /// Hourly rotation on a fake clock across the fall-back night in New York: the
+    /// repeated 01:00 hour gets a file of its own; a quiet hour makes no empty file.
+    #[test]
+    fn hourly_rotation_on_a_fake_clock_across_dst() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.log");
+        set_now("2026-11-01T04:10:00Z"); // 00:10 EDT
+        let mut f =
+            RotatingFile::open_clocked(&p, &timed(RotateWhen::Hourly, 0, false), fake_now, new_york)
+                .unwrap();
+        f.write(b"00:10 EDT\n").unwrap();
+        set_now("2026-11-01T04:59:59Z");
+        f.write(b"00:59 EDT\n").unwrap();
+        assert!(!numbered(&p, 1).exists(), "same hour, same file");
+        set_now("2026-11-01T05:00:00Z"); // 01:00 EDT
+        f.write(b"01:00 EDT\n").unwrap();
+        set_now("2026-11-01T06:00:00Z"); // 01:00 EST, the hour again
+        f.write(b"01:00 EST\n").unwrap();
+        set_now("2026-11-01T07:30:00Z"); // 02:30 EST
+        f.write(b"02:30 EST\n").unwrap();
+        set_now("2026-11-01T10:05:00Z"); // 05:05 EST, after quiet hours
+        f.write(b"05:05 EST\n").unwrap();
+        assert_eq!(read(&numbered(&p, 4)), b"00:10 EDT\n00:59 EDT\n");
+        assert_eq!(read(&numbered(&p, 3)), b"01:00 EDT\n");
+        assert_eq!(read(&numbered(&p, 2)), b"01:00 EST\n");
+        assert_eq!(read(&numbered(&p, 1)), b"02:30 EST\n");
+        assert_eq!(read(&p), b"05:05 EST\n");
+        assert!(!numbered(&p, 5).exists());
+    }
+
+    /// Daily rotation at local midnight over the spring-forward day (23 hours), with
+    /// size rotation on top; a file that already has lines of an earlier day (its mtime)
+    /// is rotated by the first write of a new day after a restart.
+    #[test]
+    fn daily_rotation_on_a_fake_clock_with_size_and_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.log");
+        set_now("2026-03-08T04:00:00Z"); // Mar 7 23:00 EST
+        let opts = timed(RotateWhen::Daily, 20, false);
+        let mut f = RotatingFile::open_clocked(&p, &opts, fake_now, new_york).unwrap();
+        f.write(b"mar 7\n").unwrap();
+        set_now("2026-03-08T05:00:00Z"); // Mar 8 00:00 EST
+        f.write(b"mar 8 a\n").unwrap();
+        f.write(b"mar 8 b, long enough\n").unwrap(); // reaches 20 bytes: size rotation
+        set_now("2026-03-09T03:59:59Z"); // Mar 8 23:59:59 EDT
+        f.write(b"mar 8 c\n").unwrap();
+        set_now("2026-03-09T04:00:00Z"); // Mar 9 00:00 EDT (23 h after the last midnight)
+        f.write(b"mar 9\n").unwrap();
+        assert_eq!(read(&numbered(&p, 3)), b"mar 7\n");
+        assert_eq!(read(&numbered(&p, 2)), b"mar 8 a\nmar 8 b, long enough\n");
+        assert_eq!(read(&numbered(&p, 1)), b"mar 8 c\n");
+        assert_eq!(read(&p), b"mar 9\n");
+        drop(f);
+        // Restarts: the file's period is that of its mtime (made 2026-03-09 05:00 EDT
+        // here, since the real clock wrote it). The same day: appended to, not rotated.
+        let mar9 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_773_046_800);
+        File::options().append(true).open(&p).unwrap().set_modified(mar9).unwrap();
+        set_now("2026-03-09T20:00:00Z");
+        let mut f = RotatingFile::open_clocked(&p, &opts, fake_now, new_york).unwrap();
+        f.write(b"mar 9 b\n").unwrap();
+        assert_eq!(read(&p), b"mar 9\nmar 9 b\n");
+        drop(f);
+        // Two days later: the first write starts a new file.
+        File::options().append(true).open(&p).unwrap().set_modified(mar9).unwrap();
+        set_now("2026-03-11T12:00:00Z");
+        let mut f = RotatingFile::open_clocked(&p, &opts, fake_now, new_york).unwrap();
+        f.write(b"mar 11\n").unwrap();
+        assert_eq!(read(&numbered(&p, 1)), b"mar 9\nmar 9 b\n");
+        assert_eq!(read(&p), b"mar 11\n");
+    }
+
+    /// Time rotation with compression on a fake clock: each period's lines end up in
+    /// exactly one .N.gz, nothing lost or doubled, the live file keeps the last period.
+    #[test]
+    fn timed_rotation_with_compression_keeps_every_line_once() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.log");
+        set_now("2026-06-01T00:00:00Z");
+        let mut f =
+            RotatingFile::open_clocked(&p, &timed(RotateWhen::Hourly, 0, true), fake_now, new_york)
+                .unwrap();
+        let mut expected = Vec::new();
+        let start = fake_now().timestamp();
+        for i in 0..600i64 {
+            // one line every 37 s: about 100 lines per hour, ~6 hours
+            FAKE_NOW.with(|c| c.set(start + i * 37));
+            let line = format!("line {i}\n");
+            f.write(line.as_bytes()).unwrap();
+            expected.extend_from_slice(line.as_bytes());
+        }
+        assert!(f.jobs().wait_idle(std::time::Duration::from_secs(30)));
+        assert!(f.jobs().take_errors().is_empty());
+        let mut n = 0;
+        while compress::numbered_gz(&p, n + 1).exists() {
+            n += 1;
+        }
+        assert_eq!(n, 6, "6 full hours rotated out");
+        let mut rebuilt = Vec::new();
+        for i in (1..=n).rev() {
+            let mut d = flate2::read::GzDecoder::new(File::open(compress::numbered_gz(&p, i)).unwrap());
+            d.read_to_end(&mut rebuilt).unwrap();
+        }
+        rebuilt.extend_from_slice(&read(&p));
+        assert!(rebuilt == expected, "decompressed backups + live file == every line once");
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains("rotating") || n.ends_with(".part"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Concatenating `<f>.N … <f>.1 <f>` reproduces the stream exactly when no backup
