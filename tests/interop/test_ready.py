@@ -347,3 +347,58 @@ def test_the_same_configs_load_under_the_reference(make_daemon, tmp_path):
     ours = make_daemon("rust", body(free_port()), name="ours")
     ours.wait_state("chk", "RUNNING", timeout=10)
     assert info(ours, "db")["statename"] == "STARTING"
+
+
+# ---- where users look: --check-config, the extension method, config errors -------------------
+
+def test_check_config_and_extension_method_show_the_check(make_daemon, tmp_path):
+    port = free_port()
+    body = f"""\
+        [program:db]
+        command=/bin/sh -c 'exec sleep 60'
+        autostart=false
+        ready=tcp://127.0.0.1:{port}
+        ready_timeout=30
+        ready_interval=0.25
+
+        [program:plain]
+        command=/bin/sh -c 'exec sleep 60'
+        autostart=false
+        """
+    d = make_daemon("rust", body)
+    import subprocess
+    from conftest import RUST_BIN
+    r = subprocess.run([str(RUST_BIN / "supervisord"), "--check-config", "-c", str(d.conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    assert f"ready tcp://127.0.0.1:{port} (timeout 30s, interval 0.25s)" in r.stdout, r.stdout
+    rows = {row["name"]: row for row in d.rpc(10).supervisor_rs.getAllConfigExtensions()}
+    assert rows["db"]["ready"] == f"tcp://127.0.0.1:{port}"
+    assert (rows["db"]["ready_timeout"], rows["db"]["ready_interval"]) == (30.0, 0.25)
+    assert (rows["plain"]["ready"], rows["plain"]["ready_timeout"]) == ("", 60.0)
+
+
+@pytest.mark.parametrize("line,message", [
+    ("ready=tcp://127.0.0.1", 'invalid ready value "tcp://127.0.0.1": missing port'),
+    ("ready=log:(unclosed", 'invalid ready value "log:(unclosed": bad regular expression'),
+    ("ready=https://h/", "https:// is not supported"),
+    ("ready=", 'invalid ready value "": empty'),
+    ("ready_timeout=0", 'invalid ready_timeout value "0": must be a positive number'),
+    ("ready_interval=-0.5", 'invalid ready_interval value "-0.5": must be a positive number'),
+])
+def test_bad_values_are_config_errors_naming_file_line_section_key(tmp_path, line, message):
+    import subprocess
+    from conftest import RUST_BIN
+    conf = tmp_path / "s.conf"
+    conf.write_text(f"[supervisord]\nlogfile={tmp_path}/l\n[program:db]\ncommand=/bin/true\n{line}\n")
+    # The daemon refuses to start, with the reference's way of saying where.
+    r = subprocess.run([str(RUST_BIN / "supervisord"), "-n", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert message in r.stderr and "in section 'program:db'" in r.stderr, r.stderr
+    # --check-config names the file and line too.
+    r = subprocess.run([str(RUST_BIN / "supervisord"), "--check-config", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert f"{conf}:5: error: " in r.stdout + r.stderr, r
+    assert message in r.stdout + r.stderr

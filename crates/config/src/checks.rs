@@ -86,8 +86,14 @@ impl Check {
     /// Parses a check URL (surrounding white space ignored). The error says what is wrong,
     /// quoting the value.
     pub fn parse(text: &str) -> Result<Check, String> {
+        Check::parse_key(text, "check")
+    }
+
+    /// [`Check::parse`] for the value of config key `key`: errors read
+    /// `invalid ready value "tcp://h": missing port (expected HOST:PORT)`.
+    pub fn parse_key(text: &str, key: &str) -> Result<Check, String> {
         let t = text.trim();
-        let bad = |why: &str| format!("invalid check {t:?}: {why}");
+        let bad = |why: &str| format!("invalid {key} value {t:?}: {why}");
         if t.is_empty() {
             return Err(bad(&format!("empty (expected {FORMS})")));
         }
@@ -368,6 +374,10 @@ mod tests {
     #[test]
     fn bad_values_say_what_is_wrong() {
         let err = |t: &str| Check::parse(t).unwrap_err();
+        assert_eq!(
+            Check::parse_key("tcp://h", "ready").unwrap_err(),
+            "invalid ready value \"tcp://h\": missing port (expected HOST:PORT)"
+        );
         assert!(
             err("tcp://localhost").contains("missing port"),
             "{}",

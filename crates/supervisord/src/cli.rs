@@ -503,6 +503,12 @@ pub fn render_program_list(config: &Config) -> String {
                 let deps: Vec<String> = p.depends_on.iter().map(|d| d.to_string()).collect();
                 extras.push(format!("depends_on {}", deps.join(" ")));
             }
+            if let Some(r) = &p.ready {
+                extras.push(format!(
+                    "ready {} (timeout {}s, interval {}s)",
+                    r.check, r.timeout, r.interval
+                ));
+            }
             let extras: String = extras.iter().map(|e| format!(", {e}")).collect();
             out.push_str(&format!(
                 "  {namespec} (priority {}, autostart {}{extras}): {}\n",

@@ -264,7 +264,7 @@ fn read_ready(
     let Some(v) = ld.getp(s, "ready", common, prog_env)? else {
         return Ok(None);
     };
-    let check = conv(&v, Check::parse)?;
+    let check = conv(&v, |x| Check::parse_key(x, "ready"))?;
     Ok(Some(ReadyConfig {
         check,
         timeout,

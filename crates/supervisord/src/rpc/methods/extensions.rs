@@ -14,6 +14,11 @@ use super::args::done;
 /// The members of one process's struct after `group` and `name`: one entry per key of a
 /// supervisor-rs feature (add a line here for a new key).
 fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
+    use supervisor_config::checks::{DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT};
+    let (ready, ready_timeout, ready_interval) = match &p.ready {
+        Some(r) => (r.check.to_string(), r.timeout, r.interval),
+        None => (String::new(), DEFAULT_READY_TIMEOUT, DEFAULT_READY_INTERVAL),
+    };
     vec![
         // depends_on=: ["db:ready", "migrate:done"] (empty = none)
         (
@@ -25,6 +30,10 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
                     .collect(),
             ),
         ),
+        // ready=: the check as text ('' = none: RUNNING after startsecs), and its timing
+        ("ready".into(), Value::String(ready)),
+        ("ready_timeout".into(), Value::Double(ready_timeout)),
+        ("ready_interval".into(), Value::Double(ready_interval)),
     ]
 }
 
