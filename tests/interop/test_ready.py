@@ -12,6 +12,7 @@ import shutil
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,8 @@ DB = """\
 """
 
 
-def test_tcp_ready_only_after_the_port_is_open(make_daemon, tmp_path):
+@pytest.mark.parametrize("client", ["python", "rust"])
+def test_tcp_ready_only_after_the_port_is_open(make_daemon, tmp_path, client):
     port = free_port()
     db = script(tmp_path, "db.py", DB)
     opened = tmp_path / "opened"
@@ -70,8 +72,8 @@ def test_tcp_ready_only_after_the_port_is_open(make_daemon, tmp_path):
         ready_interval=0.2
         """)
     t0 = time.time()
-    # The reference's supervisorctl: `start` returns when the program is ready.
-    proc_start = d.ctl("start", "db", timeout=30)
+    # supervisorctl (the reference's and ours): `start` returns when the program is ready.
+    proc_start = d.ctl("start", "db", timeout=30, impl=client)
     elapsed = time.time() - t0
     assert proc_start.stdout.strip() == "db: started", proc_start
     assert elapsed >= 1.9, f"start returned after {elapsed:.2f}s, before the port opened"
@@ -96,16 +98,18 @@ def test_waiting_description_and_event_order(make_daemon, tmp_path):
         command={PY} {db} {port} 1.5 {tmp_path / 'opened'}
         ready=tcp://127.0.0.1:{port}
         ready_interval=0.1
-        """)
+        """, inet_port=free_port())
     d.wait_for(lambda: "connection refused" in info(d, "db")["description"],
                timeout=10, what="the failure in the description")
     i = info(d, "db")
     assert i["statename"] == "STARTING"
     assert i["pid"] > 0
     assert i["description"] == f"not ready yet: tcp://127.0.0.1:{port} (connection refused)"
-    # supervisorctl status shows it too.
+    # supervisorctl status shows it too, and so does the web UI.
     out = d.ctl("status", "db").stdout
     assert "STARTING" in out and "not ready yet: tcp://" in out, out
+    page = urllib.request.urlopen(f"http://127.0.0.1:{d.inet_port}/", timeout=10).read()
+    assert b"not ready yet: tcp://127.0.0.1:" in page
     d.wait_state("db", "RUNNING", timeout=15)
 
 
