@@ -125,12 +125,16 @@ pub fn record_rpc(method: &str, outcome: RpcOutcome, latency: Duration) {
 #[derive(Debug)]
 struct Snapshot(MetricsInput);
 
-fn gauge<V: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug + Send + Sync>(
+fn gauge<S, V>(
     e: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    rows: impl IntoIterator<Item = ([(&'static str, String); 2], V)>,
-) -> Result<(), std::fmt::Error> {
+    rows: impl IntoIterator<Item = (S, V)>,
+) -> Result<(), std::fmt::Error>
+where
+    S: prometheus_client::encoding::EncodeLabelSet,
+    V: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug + Send + Sync,
+{
     let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, v) in rows {
         ConstGauge::new(v).encode(m.encode_family(&labels)?)?;
@@ -138,12 +142,16 @@ fn gauge<V: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug + Se
     Ok(())
 }
 
-fn counter<V: prometheus_client::encoding::EncodeCounterValue + std::fmt::Debug + Send + Sync>(
+fn counter<S, V>(
     e: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, V)>,
-) -> Result<(), std::fmt::Error> {
+    rows: impl IntoIterator<Item = (S, V)>,
+) -> Result<(), std::fmt::Error>
+where
+    S: prometheus_client::encoding::EncodeLabelSet,
+    V: prometheus_client::encoding::EncodeCounterValue + std::fmt::Debug + Send + Sync,
+{
     let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, v) in rows {
         ConstCounter::new(v).encode(m.encode_family(&labels)?)?;
@@ -151,8 +159,8 @@ fn counter<V: prometheus_client::encoding::EncodeCounterValue + std::fmt::Debug 
     Ok(())
 }
 
-fn pl(p: &ProcessFigures) -> [(&'static str, String); 2] {
-    [("group", p.group.clone()), ("name", p.name.clone())]
+fn pl(p: &ProcessFigures) -> [(&'static str, &str); 2] {
+    [("group", p.group.as_str()), ("name", p.name.as_str())]
 }
 
 impl Collector for Snapshot {
@@ -237,7 +245,7 @@ impl Collector for Snapshot {
             &mut e,
             "supervisor_process_restarts",
             "Starts after the first since the daemon built its process table",
-            procs.iter().map(|p| (pl(p).to_vec(), p.restarts)),
+            procs.iter().map(|p| (pl(p), p.restarts)),
         )?;
         gauge(
             &mut e,
@@ -252,7 +260,7 @@ impl Collector for Snapshot {
             &mut e,
             "supervisor_process_cpu_seconds",
             "CPU seconds used by the process and its descendants (processes with a pid)",
-            sampled().map(|(p, s)| (pl(p).to_vec(), s.cpu_seconds)),
+            sampled().map(|(p, s)| (pl(p), s.cpu_seconds)),
         )?;
         gauge(
             &mut e,
@@ -273,13 +281,13 @@ impl Collector for Snapshot {
             sampled().map(|(p, s)| (pl(p), s.threads as i64)),
         )?;
         // Log channels.
-        let ll = |l: &LogCounters| {
-            vec![
-                ("group", l.group.clone()),
-                ("name", l.name.clone()),
-                ("channel", l.channel.to_string()),
+        fn ll(l: &LogCounters) -> [(&'static str, &str); 3] {
+            [
+                ("group", l.group.as_str()),
+                ("name", l.name.as_str()),
+                ("channel", l.channel),
             ]
-        };
+        }
         counter(
             &mut e,
             "supervisor_log_bytes",
@@ -293,7 +301,9 @@ impl Collector for Snapshot {
             s.logs.iter().map(|l| (ll(l), l.rotations)),
         )?;
         // Event listener pools and events.
-        let pool = |p: &PoolStats| [("pool", p.name.clone())];
+        fn pool(p: &PoolStats) -> [(&'static str, &str); 1] {
+            [("pool", p.name.as_str())]
+        }
         {
             let mut m = e.encode_descriptor(
                 "supervisor_listener_queue_depth",

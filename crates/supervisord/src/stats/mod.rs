@@ -187,11 +187,10 @@ impl Sampler {
         let root = procfs::read_stat(pid, &mut self.path, &mut self.buf)?;
         let key = (pid, root.starttime);
         // One cgroup lookup per process instance.
-        let own = self.own_cgroup.clone();
         let cgroup = match self.prev.get(&key) {
             Some(p) => p.cgroup.clone(),
             None => procfs::cgroup_dir(pid, &mut self.path, &mut self.buf)
-                .filter(|c| Some(c) != own.as_ref()),
+                .filter(|c| Some(c) != self.own_cgroup.as_ref()),
         };
         let mut ticks = root.utime + root.stime + root.cutime + root.cstime;
         let mut rss = root.rss_pages;
@@ -311,8 +310,19 @@ mod tests {
         assert_eq!(cpu_percent(f64::NAN, 1.0), 0.0);
     }
 
+    /// Keeps this thread on the CPU for `secs`.
+    fn spin(secs: f64) {
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed().as_secs_f64() < secs {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+    }
+
     #[test]
     fn first_sample_measures_from_the_start_later_ones_from_the_previous_sample() {
+        spin(0.05);
         let mut s = Sampler::new();
         s.begin_request();
         let me = std::process::id() as i32;
@@ -327,12 +337,7 @@ mod tests {
         let again = s.sample(me, 1000.0, 2000.0, t0).unwrap();
         assert_eq!(again.cpu_percent, first.cpu_percent);
         // Burn CPU for a while: the next figure covers only that time.
-        let spin = Instant::now();
-        let mut x = 0u64;
-        while spin.elapsed().as_secs_f64() < 0.3 {
-            x = x.wrapping_mul(31).wrapping_add(7);
-        }
-        std::hint::black_box(x);
+        spin(0.3);
         let later = s.sample(me, 1000.0, 2000.3, Instant::now()).unwrap();
         assert!(later.cpu_percent > 30.0, "{later:?}");
         assert!(later.cpu_seconds >= first.cpu_seconds);
