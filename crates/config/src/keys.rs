@@ -81,6 +81,8 @@ const EXT_PROGRAM: &[&str] = &[
     "ready_interval",
     // Start order by dependencies (docs/configuration.md, issue 14).
     "depends_on",
+    // End the daemon when this program is down for good (issue 17).
+    "critical",
     // Container logging and time-based rotation (docs/configuration.md, issue 17).
     "stdout_log_prefix",
     "stdout_logfile_rotate",
@@ -119,6 +121,9 @@ const REF_SUPERVISORD: &[&str] = &[
 ];
 /// Keys of supervisor-rs's own features in `[supervisord]`.
 const EXT_SUPERVISORD: &[&str] = &[
+    // PID 1 / container behaviour (docs/configuration.md, issue 17).
+    "subreaper",
+    "exit_when_done",
     // Time-based rotation of the main log (docs/configuration.md, issue 17).
     "logfile_rotate",
     "logfile_compress",
@@ -138,6 +143,8 @@ const REF_INCLUDE: &[&str] = &["files"];
 const REF_UNIX: &[&str] = &["file", "chmod", "chown", "username", "password"];
 /// `[inet_http_server]`.
 const REF_INET: &[&str] = &["port", "username", "password"];
+/// `health_auth=` of both server sections (docs/configuration.md, issue 17).
+const EXT_SERVER_HEALTH: &[&str] = &["health_auth"];
 /// Keys of supervisor-rs's TLS on `[inet_http_server]` (docs/tls.md).
 const EXT_INET_TLS: &[&str] = &["tls_cert", "tls_key", "tls_client_ca", "tls_client_cn_user"];
 /// Keys of supervisor-rs's TLS client settings in `[supervisorctl]` (docs/tls.md).
@@ -199,8 +206,8 @@ impl SectionKind {
             SectionKind::Supervisord => &[REF_SUPERVISORD, EXT_SUPERVISORD],
             SectionKind::Supervisorctl => &[REF_SUPERVISORCTL, EXT_SUPERVISORCTL_TLS],
             SectionKind::Include => &[REF_INCLUDE],
-            SectionKind::UnixHttpServer => &[REF_UNIX],
-            SectionKind::InetHttpServer => &[REF_INET, EXT_INET_TLS],
+            SectionKind::UnixHttpServer => &[REF_UNIX, EXT_SERVER_HEALTH],
+            SectionKind::InetHttpServer => &[REF_INET, EXT_INET_TLS, EXT_SERVER_HEALTH],
             SectionKind::Default | SectionKind::RpcInterface | SectionKind::CtlPlugin => {
                 return None
             }

@@ -21,6 +21,9 @@ pub struct Config {
     pub inet_http_servers: Vec<InetHttpServerConfig>,
     /// Every `[rpcinterface:x]` section.
     pub rpc_interfaces: Vec<RpcInterfaceConfig>,
+    /// The server sections with `health_auth = false` (supervisor-rs): their `/livez` and
+    /// `/readyz` answer without credentials. Empty = every section asks as for `/ok.html`.
+    pub health_open: Vec<String>,
     /// Process groups sorted by (priority, name).
     pub groups: Vec<GroupConfig>,
     /// Messages the reference logs once the main log is open, in order (criticals first,
@@ -126,6 +129,12 @@ pub struct SupervisordConfig {
     pub environment: Vec<(String, String)>,
     /// `identifier=`.
     pub identifier: String,
+    /// `subreaper=` (supervisor-rs): become the child subreaper of every descendant when
+    /// not PID 1 (`PR_SET_CHILD_SUBREAPER`), so orphans are reaped here.
+    pub subreaper: bool,
+    /// `exit_when_done=` (supervisor-rs): end the daemon once no process is running or will
+    /// be restarted (exit 0 when every program ended as expected, 1 otherwise).
+    pub exit_when_done: bool,
 }
 
 /// HTTP Basic credentials of a server section. `password` may be `{SHA}<hex>`.
@@ -429,6 +438,9 @@ pub struct ProcessConfig {
     pub umask: Option<u32>,
     /// `serverurl=`; `None` = AUTO.
     pub serverurl: Option<String>,
+    /// `critical=` (supervisor-rs): when this process goes FATAL, or exits and will not be
+    /// restarted, the daemon shuts down and exits non-zero (docs/configuration.md).
+    pub critical: bool,
     /// `ready=` with `ready_timeout=`/`ready_interval=` (supervisor-rs): `None` = RUNNING
     /// after `startsecs`, as in the reference.
     pub ready: Option<crate::checks::ReadyConfig>,

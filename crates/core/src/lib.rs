@@ -32,8 +32,9 @@ mod tests;
 
 pub use process::Process;
 pub use supervisor::{
-    GroupInfo, KillResult, ProcessInfo, SignalError, StartError, StopError, Supervisor, Target,
-    WaitCondition, WaitOutcome, WaiterId,
+    EndOfRun, EndReason, GroupInfo, HealthReport, KillResult, ProcessInfo, SignalError, StartError,
+    StopError, Supervisor, Target, WaitCondition, WaitOutcome, WaiterId, EXIT_CRITICAL,
+    EXIT_DONE_OK, EXIT_DONE_UNEXPECTED,
 };
 pub use supervisor_config::LogLevel;
 pub use supervisor_protocol::events::EventType;
@@ -161,6 +162,10 @@ pub enum Output {
         /// Its processes.
         keys: Vec<ProcKey>,
     },
+    /// The run ends by itself (`critical`, `exit_when_done`): the ordered shutdown has
+    /// begun and the daemon exits with this status after it (see
+    /// [`Supervisor::end_of_run`]).
+    EndOfRun(EndOfRun),
     /// Start probing process `key`'s child `pid` with its check of `kind` (the runtime
     /// reports results with [`Supervisor::probe_report`] until it passes or is stopped).
     StartProbe {

@@ -79,6 +79,7 @@ pub struct Process {
     pub(crate) spawns: u64,
     /// The exit code of the last run that ended, kept across restarts (for the stats).
     pub(crate) last_exit: Option<i32>,
+    pub(crate) last_wait_status: Option<i32>,
     /// Readiness (`ready=`) of the current run (see `supervisor/ready.rs`).
     pub(crate) ready: crate::supervisor::Readiness,
     /// Dependencies (`depends_on=`): the wait and the `done` counter (see
@@ -109,6 +110,7 @@ impl Process {
             deps: Default::default(),
             spawns: 0,
             last_exit: None,
+            last_wait_status: None,
         }
     }
 
@@ -458,6 +460,7 @@ impl Process {
         let now = ctx.now;
         self.laststop_wall = now.wall;
         self.last_exit = Some(exit.code);
+        self.last_wait_status = Some(status);
         let name = self.config.name.clone();
         let started = self.laststart.map_or(now.mono, |t| t.mono);
         let ran_for = now.mono - started;

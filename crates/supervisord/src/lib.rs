@@ -10,6 +10,8 @@ pub mod daemon;
 pub mod fcgi;
 pub mod http;
 pub mod logs;
+pub mod notify;
+pub mod pid1;
 pub mod probe;
 pub mod rpc;
 pub mod runtime;

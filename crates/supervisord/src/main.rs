@@ -14,6 +14,11 @@ use supervisord::logs::{MainLog, MainLogConfig};
 use supervisord::runtime::{self, Exit, Servers};
 
 fn main() {
+    // Before anything else (no thread exists yet): the loop's signals stay pending until
+    // its handlers are installed, and the notify variables are taken out of the
+    // environment the children inherit (pid1.rs, notify.rs).
+    supervisord::pid1::block_loop_signals();
+    supervisord::notify::take_from_env();
     let args: Vec<String> = std::env::args().collect();
     let argv0 = args
         .first()
@@ -41,6 +46,7 @@ fn main() {
     loop {
         match run_once(&argv0, &opts, first, &bus) {
             Exit::Shutdown => std::process::exit(0),
+            Exit::Status(code) => std::process::exit(code),
             Exit::Restart => first = false,
         }
     }
@@ -208,7 +214,7 @@ fn run_once(
         Ok(e) => e,
         Err(e) => {
             log(LogLevel::Critical, &format!("event loop failed: {e}"));
-            Exit::Shutdown
+            Exit::Status(1)
         }
     };
     if pidfile_written {

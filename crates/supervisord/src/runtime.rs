@@ -44,6 +44,9 @@ pub enum Exit {
     /// Every process is stopped after a restart request: re-read the config and run again
     /// in the same process.
     Restart,
+    /// The run ended by itself (a `critical` program went down, `exit_when_done`): every
+    /// process is stopped, exit with this status (see docs/configuration.md).
+    Status(i32),
 }
 
 /// A failure before the loop started (the daemon prints it like a usage error, exit 2).
@@ -184,6 +187,7 @@ impl Daemon {
         let auto_resolved = config.groups.iter().map(|g| g.name.clone()).collect();
         let config = Rc::new(config);
         let mut sup = Supervisor::new(config.groups.clone(), platform_signals());
+        sup.set_exit_when_done(config.supervisord.exit_when_done);
         let sink_log = mainlog.clone();
         sup.set_log_sink(Box::new(move |level, text| {
             sink_log.borrow_mut().log(level, text)
@@ -305,6 +309,8 @@ impl Daemon {
         for out in self.sup.drain_output() {
             match out {
                 Output::Log { level, text } => self.mainlog.borrow_mut().log(level, &text),
+                // Logged by the core already; the loop reads `end_of_run` when it is done.
+                Output::EndOfRun(_) => {}
                 Output::Event(e) => {
                     if e == crate::core::Event::SupervisorStopping && self.stopping_announced {
                         continue;
@@ -742,6 +748,14 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     let mut sig_quit = signal(SignalKind::quit())?;
     let mut sig_hup = signal(SignalKind::hangup())?;
     let mut sig_usr2 = signal(SignalKind::user_defined2())?;
+    // Blocked since the top of `main` (or the end of the previous run): what arrived
+    // meanwhile is delivered now, to the handlers above (pid1.rs).
+    crate::pid1::unblock_loop_signals();
+    if let Some((level, text)) = crate::pid1::set_subreaper(d.config.supervisord.subreaper) {
+        d.log(level, &text);
+    }
+    // systemd's notify socket, when NOTIFY_SOCKET was set (notify.rs).
+    let mut notifier = crate::notify::Notifier::for_run();
 
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(1024);
     let (log_tx, mut log_rx) = mpsc::unbounded_channel::<(LogLevel, String)>();
@@ -795,11 +809,16 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             next_poll = polled_at + WAITER_POLL_INTERVAL;
         }
         d.apply_outputs();
+        if let Some(n) = notifier.as_mut() {
+            n.update(&d.sup);
+        }
         if d.sup.is_finished() {
             // Last answers to parked calls before the servers drain.
             pending.poll(&mut d);
             break if d.sup.mood() == SupervisorState::Restarting {
                 Exit::Restart
+            } else if let Some(end) = d.sup.end_of_run() {
+                Exit::Status(end.status)
             } else {
                 Exit::Shutdown
             };
@@ -811,6 +830,13 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         }
         let sleep = async {
             match deadline {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let ping_at = notifier.as_ref().and_then(|n| n.next_ping());
+        let watchdog = async {
+            match ping_at {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
                 None => std::future::pending::<()>().await,
             }
@@ -852,6 +878,11 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
                 }
             }
             () = sleep => {}
+            () = watchdog => {
+                if let Some(n) = notifier.as_mut() {
+                    n.ping_if_due(Instant::now());
+                }
+            }
         }
         // Requests that arrived while this turn reaped or ran a timer are served before
         // the next transition pass: in a crash loop a SIGCHLD is pending at every turn,
@@ -865,6 +896,14 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         // transition pass (whose spawns may take milliseconds).
         serve_queued(&mut d, &mut pending, &mut control_rx);
     };
+    // Signals stay pending until the next run's handlers exist (pid1.rs).
+    crate::pid1::block_loop_signals();
+    // As PID 1 or subreaper, orphans still around at the end get SIGTERM, then SIGKILL.
+    if exit != Exit::Restart {
+        for (level, text) in crate::pid1::end_orphans(d.config.supervisord.subreaper) {
+            d.log(level, &text);
+        }
+    }
     // No AUTO log may be left half-made for the next run's clean-up to race with.
     d.finish_auto_logs();
     // End the `/events` streams of this run: their responses then complete.

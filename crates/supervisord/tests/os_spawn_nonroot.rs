@@ -45,6 +45,7 @@ fn process(command: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        critical: false,
         ready: None,
         depends_on: Vec::new(),
     }

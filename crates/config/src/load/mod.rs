@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub mod deps;
 mod group;
+mod health;
 mod logopts;
 mod program;
 mod supervisord;
@@ -527,6 +528,7 @@ fn load_text(
     let groups = read_groups(&mut ld)?;
     let (unix_http_server, inet_http_servers) = read_servers(&ld)?;
     deps::validate(&groups, &sources)?;
+    let health_open = health::read_health_open(&ld)?;
 
     // realize(): the [supervisord] user must exist; paths made absolute
     if let Some(user) = &supervisord.user {
@@ -562,6 +564,7 @@ fn load_text(
         unix_http_server,
         inet_http_servers,
         rpc_interfaces,
+        health_open,
         groups,
         parse_messages,
         diagnostics: Vec::new(),

@@ -94,6 +94,7 @@ fn processes_inner(
     let stderr_cmax = conv(&v, dt::parse_byte_size)?;
     let stderr_events = bool_key(ld, "stderr_events_enabled", "false", &common)?;
     let serverurl = ld.get(s, "serverurl", None, &common)?.map(|v| v.value);
+    let critical = bool_key(ld, "critical", "false", &common)?;
     let serverurl = match serverurl {
         Some(u) if py_strip(&u).to_uppercase() == "AUTO" => None,
         other => other,
@@ -236,6 +237,7 @@ fn processes_inner(
             umask,
             serverurl: serverurl.clone(),
             depends_on: depends_on.clone(),
+            critical,
             ready,
         });
         process_num += 1;

@@ -46,6 +46,10 @@ pub(super) fn read_supervisord(
     let childlogdir = conv(&v, |x| dt::existing_directory(x, &cwd, home))?;
     let v = ld.get_d(s, "nocleanup", "false", &here)?;
     let nocleanup = conv(&v, dt::parse_bool)?;
+    let v = ld.get_d(s, "subreaper", "false", &here)?;
+    let subreaper = conv(&v, dt::parse_bool)?;
+    let v = ld.get_d(s, "exit_when_done", "false", &here)?;
+    let exit_when_done = conv(&v, dt::parse_bool)?;
     let v = ld.get_d(s, "strip_ansi", "false", &here)?;
     let strip_ansi = conv(&v, dt::parse_bool)?;
     let v = ld.get_d(s, "environment", "", &here)?;
@@ -83,6 +87,8 @@ pub(super) fn read_supervisord(
         strip_ansi,
         environment,
         identifier,
+        subreaper,
+        exit_when_done,
     })
 }
 

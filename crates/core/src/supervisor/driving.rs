@@ -82,7 +82,12 @@ impl Supervisor {
         }
         self.passes += 1;
         self.restart_budget = MAX_RESTARTS_PER_TICK;
-        let settled = self.transition_passes_at(now, host);
+        let mut settled = self.transition_passes_at(now, host);
+        // `critical` and `exit_when_done` (ending.rs) look at the settled table; when
+        // they end the run, the ordered shutdown begins in this same tick.
+        if self.check_end_of_run() {
+            settled = self.transition_passes_at(now, host);
+        }
         self.idle = if settled && self.mood == SupervisorState::Running {
             self.summarize_timers()
         } else {

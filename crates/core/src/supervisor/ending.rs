@@ -180,10 +180,10 @@ impl Supervisor {
     }
 
     /// Looks for a reason to end the run (called after every full transition pass while
-    /// RUNNING); at most one decision is ever made.
-    pub(super) fn check_end_of_run(&mut self) {
+    /// RUNNING); at most one decision is ever made. Returns true when it made it now.
+    pub(super) fn check_end_of_run(&mut self) -> bool {
         if self.mood != SupervisorState::Running || self.end.is_some() {
-            return;
+            return false;
         }
         let mut decision = None;
         for &k in &self.lexical {
@@ -268,7 +268,9 @@ impl Supervisor {
             self.out.push(Output::EndOfRun(end.clone()));
             self.end = Some(end);
             self.request_shutdown();
+            return true;
         }
+        false
     }
 
     /// Whether everything is up: see [`HealthReport`]. One walk over the table.

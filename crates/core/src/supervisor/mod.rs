@@ -10,10 +10,14 @@ use supervisor_protocol::{ProcessState, SupervisorState};
 
 mod deps;
 mod driving;
+mod ending;
 mod groups;
 mod ready;
 mod timing;
 
+pub use ending::{
+    EndOfRun, EndReason, HealthReport, EXIT_CRITICAL, EXIT_DONE_OK, EXIT_DONE_UNEXPECTED,
+};
 pub(crate) use deps::DepProc;
 pub(crate) use ready::Readiness;
 
@@ -181,6 +185,10 @@ pub struct Supervisor {
     restart_budget: u32,
     /// Dependencies (`depends_on=`): waits, reverse edges, held-back stops (deps.rs).
     deps: deps::DepState,
+    /// `[supervisord] exit_when_done` (see `ending.rs`).
+    exit_when_done: bool,
+    /// The decision to end the run by itself, once made (see `ending.rs`).
+    end: Option<EndOfRun>,
 }
 
 /// The state of the process table as of the end of the last full [`Supervisor::tick`].
@@ -302,6 +310,8 @@ impl Supervisor {
             passes: 0,
             restart_budget: MAX_RESTARTS_PER_TICK,
             deps: Default::default(),
+            exit_when_done: false,
+            end: None,
         };
         for g in groups {
             sup.push_group(g);

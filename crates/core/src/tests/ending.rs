@@ -60,7 +60,7 @@ fn critical_exit_0_or_spawn_failure_gives_the_documented_status() {
     let mut w = World::one(c);
     w.host.fail.insert("missing".into());
     w.tick();
-    w.run_to_deadline();
+    w.advance(2.0);
     assert_eq!(w.state("missing"), ProcessState::Fatal);
     let end = w.sup.end_of_run().expect("FATAL ends the run");
     assert_eq!(end.status, EXIT_CRITICAL);
@@ -87,11 +87,12 @@ fn critical_fatal_after_quick_exits_keeps_the_exit_code() {
     c.autorestart = AutoRestart::Unexpected;
     let mut w = World::one(c);
     w.tick();
-    for _ in 0..2 {
-        w.exit("flappy", wait_status_exited(5));
-        assert!(w.sup.end_of_run().is_none(), "BACKOFF is not down yet");
-        w.run_to_deadline();
-    }
+    w.exit("flappy", wait_status_exited(5));
+    assert_eq!(w.state("flappy"), ProcessState::Backoff);
+    assert!(w.sup.end_of_run().is_none(), "BACKOFF is not down yet");
+    w.run_to_deadline();
+    assert_eq!(w.state("flappy"), ProcessState::Starting);
+    w.exit("flappy", wait_status_exited(5));
     assert_eq!(w.state("flappy"), ProcessState::Fatal);
     assert_eq!(w.sup.end_of_run().map(|e| e.status), Some(5));
 }
@@ -125,7 +126,7 @@ fn a_non_critical_fatal_changes_nothing() {
     let mut w = two(c, pconf("other"));
     w.host.fail.insert("missing".into());
     w.tick();
-    w.run_to_deadline();
+    w.advance(2.0);
     w.advance(5.0);
     assert_eq!(w.state("missing"), ProcessState::Fatal);
     assert!(w.sup.end_of_run().is_none());
@@ -237,7 +238,7 @@ fn exit_when_done_counts_fatal_as_unexpected_and_ignores_never_started() {
     w.host.fail.insert("missing".into());
     w.sup.set_exit_when_done(true);
     w.tick();
-    w.run_to_deadline();
+    w.advance(2.0);
     let end = w.sup.end_of_run().expect("done");
     assert_eq!(end.status, EXIT_DONE_UNEXPECTED);
     assert_eq!(
@@ -299,7 +300,7 @@ fn health_settles_on_fatal_but_is_not_ready_and_flags_critical() {
     let mut w = two(c, missing);
     w.host.fail.insert("missing".into());
     w.tick();
-    w.run_to_deadline();
+    w.advance(2.0);
     w.advance(2.0);
     let h = w.sup.health();
     assert!(h.settled, "{h:?}");

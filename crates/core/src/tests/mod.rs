@@ -91,6 +91,7 @@ pub(crate) fn pconf(name: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        critical: false,
         ready: None,
         depends_on: Vec::new(),
     }
@@ -219,6 +220,7 @@ impl World {
 
 mod daemon;
 mod deps;
+mod ending;
 mod idle;
 mod random;
 mod ready;

@@ -46,6 +46,7 @@ pub(crate) fn process(command: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        critical: false,
         ready: None,
         depends_on: Vec::new(),
     }
