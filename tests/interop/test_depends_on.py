@@ -243,6 +243,14 @@ def test_stop_all_stops_dependents_first(make_daemon):
     for n in ("db", "api", "web", "other"):
         assert f"{n}: stopped" in out.stdout, out
     _check_reverse_order(d.mainlog())
+    # start all: dependencies first again
+    mark = len(d.mainlog())
+    out = d.ctl("start", "all")
+    assert out.returncode == 0, out
+    after = d.mainlog()[mark:]
+    spawns = [m.group(1) for m in re.finditer(r"spawned: '(\w+)'", after)]
+    assert sorted(spawns) == ["api", "db", "other", "web"], after
+    assert spawns.index("db") < spawns.index("api") < spawns.index("web"), after
 
 
 def _run_daemon_on(tmp_path, text, impl="rust"):
@@ -313,6 +321,13 @@ def test_check_config_prints_the_start_order(tmp_path):
         "3. web (after db:ready, migrate:done)",
         "4. worker (after web:ready)",
     ], out
+    j = subprocess.run([str(IMPLS["rust"] / "supervisord"), "--check-config", "--json", "-c",
+                        str(conf)], capture_output=True, text=True, timeout=20)
+    import json
+    doc = json.loads(j.stdout)
+    assert doc["start_order"] == ["db", "migrate", "web", "worker"], doc
+    web = [g for g in doc["groups"] if g["name"] == "web"][0]["processes"][0]
+    assert web["depends_on"] == ["db:ready", "migrate:done"]
 
 
 def textwrap_stack():

@@ -439,9 +439,12 @@ pub fn report_json(
                         } else {
                             format!("{}:{}", g.name, p.name)
                         };
+                        let depends_on: Vec<String> =
+                            p.depends_on.iter().map(|d| d.to_string()).collect();
                         serde_json::json!({
                             "name": p.name, "namespec": namespec, "priority": p.priority,
                             "autostart": p.autostart, "command": p.command,
+                            "depends_on": depends_on,
                         })
                     })
                     .collect();
@@ -461,6 +464,13 @@ pub fn report_json(
         "warnings": count(Severity::Warning),
         "findings": diags.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
         "groups": groups,
+        // depends_on (supervisor-rs): the namespecs in the order they start
+        "start_order": config.map(|c| {
+            crate::load::deps::start_order(&c.groups)
+                .into_iter()
+                .map(|s| s.namespec)
+                .collect::<Vec<_>>()
+        }),
     });
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     out.push('\n');
