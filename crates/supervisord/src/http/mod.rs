@@ -100,9 +100,6 @@ pub struct WebRequest {
     pub headers: hyper::HeaderMap,
     /// The body (empty for GET).
     pub body: Bytes,
-    /// Who sends it (`None` on a server built without [`ServerContext::access`]): the UI
-    /// makes its calls as this caller, and shows no action to a `read` one.
-    pub caller: Option<Arc<crate::access::Caller>>,
 }
 
 /// The boxed future a [`WebUi`] returns.
@@ -185,12 +182,8 @@ pub type LogFn = Arc<dyn Fn(LogLevel, String) + Send + Sync>;
 
 /// Everything one server's connections share.
 pub struct ServerContext {
-    /// The section's credentials (`None` = no authentication). Used only when `access`
-    /// is `None`.
+    /// The section's credentials (`None` = no authentication).
     pub credentials: Option<Credentials>,
-    /// The section's users, roles and tokens ([`crate::access`]); when set, it decides
-    /// who a request comes from (and `credentials` is not looked at).
-    pub access: Option<Arc<crate::access::server::ServerAccess>>,
     /// The event loop's inbox.
     pub control: mpsc::Sender<ControlRequest>,
     /// The web UI.
@@ -259,34 +252,6 @@ fn unauthorized() -> Response<Body> {
 
 /// Answers one request (after hyper parsed its head).
 pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
-    if let Some(access) = ctx.access.clone() {
-        let authz = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .map(|h| h.as_bytes().to_vec());
-        let mut peer = crate::access::current_peer();
-        peer.cert_user = req
-            .extensions()
-            .get::<tls::ClientCert>()
-            .and_then(|c| c.user())
-            .map(String::from);
-        return match access.authenticate(authz.as_deref(), &peer).await {
-            crate::access::server::AuthOutcome::Allowed(caller) => {
-                route(ctx, req, Some(Arc::new(caller))).await
-            }
-            crate::access::server::AuthOutcome::Unauthorized => {
-                drain_body(&ctx, req).await;
-                unauthorized()
-            }
-            crate::access::server::AuthOutcome::Malformed => {
-                drain_body(&ctx, req).await;
-                let mut r = error_response(StatusCode::BAD_REQUEST);
-                r.headers_mut()
-                    .insert("Connection", HeaderValue::from_static("close"));
-                r
-            }
-        };
-    }
     let authz = req.headers().get(hyper::header::AUTHORIZATION);
     // A verified client certificate whose CN names the user (tls_client_cn_user) stands
     // for the credentials when the request sends none.
@@ -310,18 +275,9 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
             return r;
         }
     }
-    route(ctx, req, None).await
-}
-
-/// Routes an authenticated request (`caller` = who, when the server has [`ServerContext::access`]).
-async fn route(
-    ctx: Arc<ServerContext>,
-    req: Request<Incoming>,
-    caller: Option<Arc<crate::access::Caller>>,
-) -> Response<Body> {
     let path = req.uri().path().to_string();
     if path.starts_with("/RPC2") {
-        return rpc(ctx, req, caller).await;
+        return rpc(ctx, req).await;
     }
     if path.starts_with("/logtail") {
         if req.method() != Method::GET {
@@ -354,7 +310,6 @@ async fn route(
         uri: parts.uri,
         headers: parts.headers,
         body,
-        caller,
     };
     let get_or_head = web.method == Method::GET || web.method == Method::HEAD;
     match ctx.web.handle(web, ctx.control.clone()).await {
@@ -434,11 +389,7 @@ fn xml_response(body: Vec<u8>) -> Response<Body> {
     r
 }
 
-async fn rpc(
-    ctx: Arc<ServerContext>,
-    req: Request<Incoming>,
-    caller: Option<Arc<crate::access::Caller>>,
-) -> Response<Body> {
+async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
     if req.method() != Method::POST {
         return error_response(StatusCode::BAD_REQUEST);
     }
@@ -497,17 +448,11 @@ async fn rpc(
     let name = call.name.clone();
     // The loop answers with the encoded document (big answers are written straight from
     // the process table, without a value tree).
-    let mut msg = ControlRequest::CallXml {
+    let msg = ControlRequest::CallXml {
         name: call.name,
         params: call.params,
         reply: tx,
     };
-    if let Some(caller) = caller {
-        msg = ControlRequest::As {
-            caller,
-            request: Box::new(msg),
-        };
-    }
     if ctx.control.send(msg).await.is_err() {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -1026,23 +971,7 @@ pub async fn serve_until(
         let stop = stop.clone();
         let registry = registry.clone();
         let reserve = reserve.clone();
-        let peer = crate::access::Peer {
-            addr: match &io {
-                Accepted::Unix(s) => {
-                    let cred = s.peer_cred().ok();
-                    crate::access::PeerAddr::Unix {
-                        uid: cred.as_ref().map(|c| c.uid()),
-                        pid: cred.as_ref().and_then(|c| c.pid()),
-                    }
-                }
-                Accepted::Tcp(s) | Accepted::Tls(s, _) => s
-                    .peer_addr()
-                    .map(crate::access::PeerAddr::Tcp)
-                    .unwrap_or_default(),
-            },
-            cert_user: None,
-        };
-        tasks.spawn(crate::access::with_peer(peer, async move {
+        tasks.spawn(async move {
             match io {
                 Accepted::Unix(s) => serve_tracked(s, ctx, stop, conn, None).await,
                 Accepted::Tcp(s) => serve_tracked(s, ctx, stop, conn, None).await,
@@ -1052,7 +981,7 @@ pub async fn serve_until(
             // the reserve is short, before anything else can claim it.
             registry.remove(id);
             reserve.refill();
-        }));
+        });
     }
     while tasks.join_next().await.is_some() {}
 }

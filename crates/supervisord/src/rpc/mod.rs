@@ -103,14 +103,6 @@ pub enum LogTarget {
 
 /// A request from an HTTP connection task to the event loop.
 pub enum ControlRequest {
-    /// `request` made by an authenticated caller: its calls are checked against the
-    /// caller's role and audited ([`crate::access`]).
-    As {
-        /// Who makes the request.
-        caller: std::sync::Arc<crate::access::Caller>,
-        /// The request itself.
-        request: Box<ControlRequest>,
-    },
     /// An XML-RPC call; the reply is sent when the call finishes.
     Call {
         /// Method name, verbatim from the request.
@@ -186,12 +178,10 @@ impl Parked {
     }
 }
 
-/// The calls parked until their condition holds, owned by the event loop, each with the
-/// caller that made it (the current caller while it is polled).
+/// The calls parked until their condition holds, owned by the event loop.
 #[derive(Default)]
 pub struct Pending {
     items: Vec<Parked>,
-    callers: Vec<Option<std::sync::Arc<crate::access::Caller>>>,
 }
 
 impl Pending {
@@ -213,13 +203,11 @@ impl Pending {
     /// Parks a waiter whose answer goes to `reply`.
     pub fn park(&mut self, waiter: Box<dyn Waiter>, reply: oneshot::Sender<Result<Value, Fault>>) {
         self.items.push(Parked::Value(waiter, Some(reply)));
-        self.callers.push(crate::access::current());
     }
 
     /// Parks a waiter whose answer goes, encoded, to `reply`.
     pub fn park_xml(&mut self, waiter: Box<dyn XmlWaiter>, reply: XmlReply) {
         self.items.push(Parked::Xml(waiter, Some(reply)));
-        self.callers.push(crate::access::current());
     }
 
     /// Re-examines every parked call, answering the finished ones (and dropping those whose
@@ -227,15 +215,12 @@ impl Pending {
     pub fn poll(&mut self, backend: &mut dyn Backend) {
         let mut i = 0;
         while i < self.items.len() {
-            let _caller = crate::access::enter(self.callers[i].clone());
             if self.items[i].is_closed() {
                 self.items.swap_remove(i);
-                self.callers.swap_remove(i);
                 continue;
             }
             if self.items[i].poll_and_answer(backend) {
                 self.items.swap_remove(i);
-                self.callers.swap_remove(i);
                 continue;
             }
             i += 1;
@@ -247,10 +232,6 @@ impl Pending {
 /// `pending` when they must wait), log paths are resolved.
 pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: ControlRequest) {
     match request {
-        ControlRequest::As { caller, request } => {
-            let _caller = crate::access::enter(Some(caller));
-            handle(backend, pending, *request);
-        }
         ControlRequest::Call {
             name,
             params,
@@ -288,30 +269,13 @@ pub async fn call(
     name: &str,
     params: Vec<Value>,
 ) -> Result<Value, Fault> {
-    call_as(control, None, name, params).await
-}
-
-/// [`call`] made by `caller` (checked against its role and audited, see
-/// [`crate::access`]); `None` is the daemon's own call.
-pub async fn call_as(
-    control: &tokio::sync::mpsc::Sender<ControlRequest>,
-    caller: Option<std::sync::Arc<crate::access::Caller>>,
-    name: &str,
-    params: Vec<Value>,
-) -> Result<Value, Fault> {
     let gone = || Fault::new(FaultCode::Failed, "the daemon is shutting down");
     let (reply, answer) = oneshot::channel();
-    let mut request = ControlRequest::Call {
+    let request = ControlRequest::Call {
         name: name.to_string(),
         params,
         reply,
     };
-    if let Some(caller) = caller {
-        request = ControlRequest::As {
-            caller,
-            request: Box::new(request),
-        };
-    }
     if control.send(request).await.is_err() {
         return Err(gone());
     }
@@ -356,7 +320,6 @@ fn callable(
     params: &[Value],
 ) -> Result<&'static methods::Method, Fault> {
     let m = methods::lookup(name)?;
-    crate::access::check(m.name)?;
     if params.len() < m.min_args || params.len() > m.max_args {
         return Err(Fault::bare(FaultCode::IncorrectParameters));
     }
@@ -421,8 +384,6 @@ fn run(backend: &mut dyn Backend, name: &str, params: &[Value], room: Option<usi
                 (Some(within), Some(room)) => within(backend, params, room),
                 _ => (m.handler)(backend, params),
             };
-            // Audited (state-changing calls of a caller) once the outcome is known.
-            let outcome = crate::access::audit::wrap(m.name, params, outcome);
             // Give a waiter its first look at once: it may be finished already.
             match outcome {
                 Outcome::Wait(mut w) => match w.poll(backend) {
@@ -432,14 +393,7 @@ fn run(backend: &mut dyn Backend, name: &str, params: &[Value], room: Option<usi
                 done => done,
             }
         }
-        Err(f) => {
-            if let (Some(c), Ok(m)) = (crate::access::current(), methods::lookup(name)) {
-                if !crate::access::allowed(c.role, m.name) {
-                    crate::access::audit::denied(&c, m.name, params, &f);
-                }
-            }
-            Outcome::Done(Err(f))
-        }
+        Err(f) => Outcome::Done(Err(f)),
     }
 }
 
