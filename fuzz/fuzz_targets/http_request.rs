@@ -129,6 +129,7 @@ fuzz_target!(|data: &[u8]| {
                 limits,
                 log: None,
                 log_level: LogLevel::Info,
+                health_open: false,
             });
             let looper = tokio::spawn(dummy_loop(rx));
             let (mut client, server) = tokio::io::duplex(16 * 1024);

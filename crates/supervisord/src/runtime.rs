@@ -607,6 +607,8 @@ fn bus_level_for(level: LogLevel) -> supervisor_events::Level {
 /// The HTTP servers opened for one run, with their socket files.
 pub struct Servers {
     listeners: Vec<(ServerKind, Option<supervisor_config::Credentials>)>,
+    /// `health_auth = false` of each listener's section, in the same order.
+    health_open: Vec<bool>,
     socket_files: Vec<crate::http::bind::SocketFile>,
 }
 
@@ -622,6 +624,7 @@ impl Servers {
     pub fn bind(config: &Config) -> Result<(Servers, Vec<(LogLevel, String)>), StartupError> {
         let mut s = Servers {
             listeners: Vec::new(),
+            health_open: Vec::new(),
             socket_files: Vec::new(),
         };
         let mut lines = Vec::new();
@@ -654,6 +657,8 @@ impl Servers {
             }
             let l = crate::http::bind::bind_inet(inet).map_err(|e| StartupError(e.to_string()))?;
             announce("inet_http_server", inet.credentials.is_some());
+            s.health_open
+                .push(config.health_open.contains(&inet.section));
             let kind = match tls {
                 Some(t) => ServerKind::Tls(l, t),
                 None => ServerKind::Tcp(l),
@@ -669,6 +674,8 @@ impl Servers {
                 }
             })?;
             announce("unix_http_server", unix.credentials.is_some());
+            s.health_open
+                .push(config.health_open.contains(&unix.section));
             s.listeners
                 .push((ServerKind::Unix(l), unix.credentials.clone()));
             s.socket_files.push(f);
@@ -769,7 +776,9 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     // (the answer to `supervisor.shutdown` / `restart` among them).
     let (stop_servers, servers_stop_rx) = tokio::sync::watch::channel(false);
     let web: Arc<dyn crate::http::WebUi> = crate::http::web::SupervisorWebUi::new();
+    let mut health_open = std::mem::take(&mut servers.health_open).into_iter();
     for (kind, credentials) in servers.listeners.drain(..) {
+        let health_open = health_open.next().unwrap_or(false);
         let listener = match kind {
             ServerKind::Unix(l) => crate::http::Listener::from_std_unix(l)?,
             ServerKind::Tcp(l) => crate::http::Listener::from_std_tcp(l)?,
@@ -782,6 +791,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             limits: crate::http::Limits::default(),
             log: Some(log_fn.clone()),
             log_level: d.mainlog.borrow().level(),
+            health_open,
         });
         server_tasks.push(tokio::spawn(crate::http::serve_until(
             listener,

@@ -65,6 +65,7 @@ fn start(creds: Option<Credentials>, limits: Limits) -> Server {
                 limits,
                 log: None,
                 log_level: supervisor_config::LogLevel::Info,
+                health_open: false,
             });
             tokio::spawn(http::serve(
                 Listener::from_std_unix(ul).unwrap(),

@@ -73,6 +73,7 @@ fn start_with(
                 limits,
                 log: None,
                 log_level: supervisor_config::LogLevel::Blather,
+                health_open: false,
             });
             tokio::spawn(http::serve(
                 Listener::from_std_unix(ul).unwrap(),
@@ -615,6 +616,7 @@ fn stop_finishes_in_flight_responses_then_returns() {
                 limits: Limits::default(),
                 log: None,
                 log_level: supervisor_config::LogLevel::Blather,
+                health_open: false,
             });
             tokio::spawn(run_loop(fake, rx, Duration::from_millis(300)));
             let listener = Listener::from_std_unix(ul).unwrap();

@@ -26,7 +26,6 @@ mod logs;
 mod process;
 mod rotate;
 pub mod table;
-pub mod top;
 
 pub use daemon::url_scheme;
 pub use logs::py_int;

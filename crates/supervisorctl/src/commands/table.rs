@@ -181,7 +181,7 @@ pub static TABLE: &[Command] = &[
         "start <name>\t\tStart a process\nstart <gname>:*\t\tStart all processes in a group\nstart <name> <name>\tStart multiple processes or groups\nstart all\t\tStart all processes",
         |c, a| c.do_start(a)).args(Args::Processes).words(ALL),
     row("status", "get process status",
-        "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info\nstatus --json [...]\tThe same as a JSON array (errors on stderr), with a stats object\n\t\t\tper process when the server has them\nstatus -l [...]\t\tWith CPU%, RSS, FDS, THREADS and RESTARTS columns\n\t\t\t(supervisor-rs only)",
+        "status <name>\t\tGet status for a single process\nstatus <gname>:*\tGet status for all processes in a group\nstatus <name> <name>\tGet status for multiple named processes\nstatus\t\t\tGet all process status info\nstatus --json [...]\tThe same as a JSON array (errors on stderr)",
         |c, a| c.do_status(a)).args(Args::Processes).words(ALL),
     row("stop", "stop processes",
         "stop <name>\t\tStop a process\nstop <gname>:*\t\tStop all processes in a group\nstop <name> <name>\tStop multiple processes or groups\nstop all\t\tStop all processes",
@@ -189,9 +189,6 @@ pub static TABLE: &[Command] = &[
     row("tail", "tail a process log",
         "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr",
         |c, a| c.do_tail(a)).args(Args::Processes).words(&["-f", "stdout", "stderr"]),
-    row("top", "live CPU/memory view of the processes",
-        "top\t\t\tLive view of every process's CPU %, memory, descriptors, threads and\n\t\t\trestarts, refreshed every 2 s (keys: q quit, c sort by CPU,\n\t\t\tm sort by memory, n sort by name)\ntop -d <seconds>\tRefresh every <seconds>\ntop -n <count>\t\tPrint <count> snapshots and exit (one when stdout is not a terminal)\ntop --sort cpu|mem|name\tInitial order\ntop <name> [...]\tOnly these processes or groups\n(supervisor-rs only: needs supervisor_rs.getAllProcessStats)",
-        |c, a| c.do_top(a)).listing(Listing::Extra).args(Args::Processes),
     row("update", "reload config and add/remove as necessary",
         "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
         |c, a| c.do_update(a)).args(Args::Groups),
@@ -291,7 +288,7 @@ mod tests {
                 "tail", "update", "version"
             ]
         );
-        assert_eq!(names(Listing::Extra), ["completions", "rotate", "top"]);
+        assert_eq!(names(Listing::Extra), ["completions", "rotate"]);
         assert_eq!(names(Listing::CompletedOnly), ["help"]);
         let ends: Vec<&str> = TABLE
             .iter()

@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod bind;
 pub mod conns;
+pub mod health;
 pub mod tail;
 pub mod tls;
 pub mod web;
@@ -100,6 +101,9 @@ pub struct WebRequest {
     pub headers: hyper::HeaderMap,
     /// The body (empty for GET).
     pub body: Bytes,
+    /// Who sends it (`None` on a server built without [`ServerContext::access`]): the UI
+    /// makes its calls as this caller, and shows no action to a `read` one.
+    pub caller: Option<Arc<crate::access::Caller>>,
 }
 
 /// The boxed future a [`WebUi`] returns.
@@ -182,8 +186,12 @@ pub type LogFn = Arc<dyn Fn(LogLevel, String) + Send + Sync>;
 
 /// Everything one server's connections share.
 pub struct ServerContext {
-    /// The section's credentials (`None` = no authentication).
+    /// The section's credentials (`None` = no authentication). Used only when `access`
+    /// is `None`.
     pub credentials: Option<Credentials>,
+    /// The section's users, roles and tokens ([`crate::access`]); when set, it decides
+    /// who a request comes from (and `credentials` is not looked at).
+    pub access: Option<Arc<crate::access::server::ServerAccess>>,
     /// The event loop's inbox.
     pub control: mpsc::Sender<ControlRequest>,
     /// The web UI.
@@ -195,6 +203,9 @@ pub struct ServerContext {
     /// The main log's level: lines below it are not even formatted (the per-call trace
     /// lines would otherwise cost every request a message to the loop).
     pub log_level: LogLevel,
+    /// `health_auth = false` in the section: `/livez` and `/readyz` answer without
+    /// credentials ([`health`]).
+    pub health_open: bool,
 }
 
 impl ServerContext {
@@ -252,6 +263,37 @@ fn unauthorized() -> Response<Body> {
 
 /// Answers one request (after hyper parsed its head).
 pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
+    if let Some(r) = health::open_route(&ctx, &req).await {
+        return r;
+    }
+    if let Some(access) = ctx.access.clone() {
+        let authz = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .map(|h| h.as_bytes().to_vec());
+        let mut peer = crate::access::current_peer();
+        peer.cert_user = req
+            .extensions()
+            .get::<tls::ClientCert>()
+            .and_then(|c| c.user())
+            .map(String::from);
+        return match access.authenticate(authz.as_deref(), &peer).await {
+            crate::access::server::AuthOutcome::Allowed(caller) => {
+                route(ctx, req, Some(Arc::new(caller))).await
+            }
+            crate::access::server::AuthOutcome::Unauthorized => {
+                drain_body(&ctx, req).await;
+                unauthorized()
+            }
+            crate::access::server::AuthOutcome::Malformed => {
+                drain_body(&ctx, req).await;
+                let mut r = error_response(StatusCode::BAD_REQUEST);
+                r.headers_mut()
+                    .insert("Connection", HeaderValue::from_static("close"));
+                r
+            }
+        };
+    }
     let authz = req.headers().get(hyper::header::AUTHORIZATION);
     // A verified client certificate whose CN names the user (tls_client_cn_user) stands
     // for the credentials when the request sends none.
@@ -275,9 +317,18 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
             return r;
         }
     }
+    route(ctx, req, None).await
+}
+
+/// Routes an authenticated request (`caller` = who, when the server has [`ServerContext::access`]).
+async fn route(
+    ctx: Arc<ServerContext>,
+    req: Request<Incoming>,
+    caller: Option<Arc<crate::access::Caller>>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     if path.starts_with("/RPC2") {
-        return rpc(ctx, req).await;
+        return rpc(ctx, req, caller).await;
     }
     if path.starts_with("/logtail") {
         if req.method() != Method::GET {
@@ -293,6 +344,9 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
             return error_response(StatusCode::BAD_REQUEST);
         }
         return events_response(&ctx, req.uri().query()).await;
+    }
+    if health::is_health_path(&path) {
+        return health::respond(&ctx, req.method(), &path).await;
     }
     if path.starts_with("/mainlogtail") {
         if req.method() != Method::GET {
@@ -310,6 +364,7 @@ pub async fn handle(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response
         uri: parts.uri,
         headers: parts.headers,
         body,
+        caller,
     };
     let get_or_head = web.method == Method::GET || web.method == Method::HEAD;
     match ctx.web.handle(web, ctx.control.clone()).await {
@@ -389,7 +444,11 @@ fn xml_response(body: Vec<u8>) -> Response<Body> {
     r
 }
 
-async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> {
+async fn rpc(
+    ctx: Arc<ServerContext>,
+    req: Request<Incoming>,
+    caller: Option<Arc<crate::access::Caller>>,
+) -> Response<Body> {
     if req.method() != Method::POST {
         return error_response(StatusCode::BAD_REQUEST);
     }
@@ -448,11 +507,17 @@ async fn rpc(ctx: Arc<ServerContext>, req: Request<Incoming>) -> Response<Body> 
     let name = call.name.clone();
     // The loop answers with the encoded document (big answers are written straight from
     // the process table, without a value tree).
-    let msg = ControlRequest::CallXml {
+    let mut msg = ControlRequest::CallXml {
         name: call.name,
         params: call.params,
         reply: tx,
     };
+    if let Some(caller) = caller {
+        msg = ControlRequest::As {
+            caller,
+            request: Box::new(msg),
+        };
+    }
     if ctx.control.send(msg).await.is_err() {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -971,7 +1036,23 @@ pub async fn serve_until(
         let stop = stop.clone();
         let registry = registry.clone();
         let reserve = reserve.clone();
-        tasks.spawn(async move {
+        let peer = crate::access::Peer {
+            addr: match &io {
+                Accepted::Unix(s) => {
+                    let cred = s.peer_cred().ok();
+                    crate::access::PeerAddr::Unix {
+                        uid: cred.as_ref().map(|c| c.uid()),
+                        pid: cred.as_ref().and_then(|c| c.pid()),
+                    }
+                }
+                Accepted::Tcp(s) | Accepted::Tls(s, _) => s
+                    .peer_addr()
+                    .map(crate::access::PeerAddr::Tcp)
+                    .unwrap_or_default(),
+            },
+            cert_user: None,
+        };
+        tasks.spawn(crate::access::with_peer(peer, async move {
             match io {
                 Accepted::Unix(s) => serve_tracked(s, ctx, stop, conn, None).await,
                 Accepted::Tcp(s) => serve_tracked(s, ctx, stop, conn, None).await,
@@ -981,7 +1062,7 @@ pub async fn serve_until(
             // the reserve is short, before anything else can claim it.
             registry.remove(id);
             reserve.refill();
-        });
+        }));
     }
     while tasks.join_next().await.is_some() {}
 }

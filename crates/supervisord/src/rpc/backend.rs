@@ -230,4 +230,10 @@ pub trait Backend {
     ) -> Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>> {
         None
     }
+
+    /// The health report behind `/livez` and `/readyz` (`core::Supervisor::health`);
+    /// `None` when there is none (the endpoints then answer 503).
+    fn health(&mut self) -> Option<crate::core::HealthReport> {
+        None
+    }
 }

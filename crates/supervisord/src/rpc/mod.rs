@@ -103,6 +103,14 @@ pub enum LogTarget {
 
 /// A request from an HTTP connection task to the event loop.
 pub enum ControlRequest {
+    /// `request` made by an authenticated caller: its calls are checked against the
+    /// caller's role and audited ([`crate::access`]).
+    As {
+        /// Who makes the request.
+        caller: std::sync::Arc<crate::access::Caller>,
+        /// The request itself.
+        request: Box<ControlRequest>,
+    },
     /// An XML-RPC call; the reply is sent when the call finishes.
     Call {
         /// Method name, verbatim from the request.
@@ -136,6 +144,12 @@ pub enum ControlRequest {
         types: Vec<supervisor_protocol::events::EventType>,
         /// Where the subscriber's queue goes.
         reply: oneshot::Sender<Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>>>,
+    },
+    /// `/livez` and `/readyz` (http/health.rs): the loop's health report (`None` = this
+    /// daemon has none).
+    Health {
+        /// Where the report goes.
+        reply: oneshot::Sender<Option<crate::core::HealthReport>>,
     },
 }
 
@@ -178,10 +192,12 @@ impl Parked {
     }
 }
 
-/// The calls parked until their condition holds, owned by the event loop.
+/// The calls parked until their condition holds, owned by the event loop, each with the
+/// caller that made it (the current caller while it is polled).
 #[derive(Default)]
 pub struct Pending {
     items: Vec<Parked>,
+    callers: Vec<Option<std::sync::Arc<crate::access::Caller>>>,
 }
 
 impl Pending {
@@ -203,11 +219,13 @@ impl Pending {
     /// Parks a waiter whose answer goes to `reply`.
     pub fn park(&mut self, waiter: Box<dyn Waiter>, reply: oneshot::Sender<Result<Value, Fault>>) {
         self.items.push(Parked::Value(waiter, Some(reply)));
+        self.callers.push(crate::access::current());
     }
 
     /// Parks a waiter whose answer goes, encoded, to `reply`.
     pub fn park_xml(&mut self, waiter: Box<dyn XmlWaiter>, reply: XmlReply) {
         self.items.push(Parked::Xml(waiter, Some(reply)));
+        self.callers.push(crate::access::current());
     }
 
     /// Re-examines every parked call, answering the finished ones (and dropping those whose
@@ -215,12 +233,15 @@ impl Pending {
     pub fn poll(&mut self, backend: &mut dyn Backend) {
         let mut i = 0;
         while i < self.items.len() {
+            let _caller = crate::access::enter(self.callers[i].clone());
             if self.items[i].is_closed() {
                 self.items.swap_remove(i);
+                self.callers.swap_remove(i);
                 continue;
             }
             if self.items[i].poll_and_answer(backend) {
                 self.items.swap_remove(i);
+                self.callers.swap_remove(i);
                 continue;
             }
             i += 1;
@@ -232,6 +253,10 @@ impl Pending {
 /// `pending` when they must wait), log paths are resolved.
 pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: ControlRequest) {
     match request {
+        ControlRequest::As { caller, request } => {
+            let _caller = crate::access::enter(Some(caller));
+            handle(backend, pending, *request);
+        }
         ControlRequest::Call {
             name,
             params,
@@ -258,6 +283,9 @@ pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: Control
         ControlRequest::SubscribeEvents { types, reply } => {
             let _ = reply.send(backend.subscribe_events(&types));
         }
+        ControlRequest::Health { reply } => {
+            let _ = reply.send(backend.health());
+        }
     }
 }
 
@@ -269,13 +297,30 @@ pub async fn call(
     name: &str,
     params: Vec<Value>,
 ) -> Result<Value, Fault> {
+    call_as(control, None, name, params).await
+}
+
+/// [`call`] made by `caller` (checked against its role and audited, see
+/// [`crate::access`]); `None` is the daemon's own call.
+pub async fn call_as(
+    control: &tokio::sync::mpsc::Sender<ControlRequest>,
+    caller: Option<std::sync::Arc<crate::access::Caller>>,
+    name: &str,
+    params: Vec<Value>,
+) -> Result<Value, Fault> {
     let gone = || Fault::new(FaultCode::Failed, "the daemon is shutting down");
     let (reply, answer) = oneshot::channel();
-    let request = ControlRequest::Call {
+    let mut request = ControlRequest::Call {
         name: name.to_string(),
         params,
         reply,
     };
+    if let Some(caller) = caller {
+        request = ControlRequest::As {
+            caller,
+            request: Box::new(request),
+        };
+    }
     if control.send(request).await.is_err() {
         return Err(gone());
     }
@@ -320,6 +365,7 @@ fn callable(
     params: &[Value],
 ) -> Result<&'static methods::Method, Fault> {
     let m = methods::lookup(name)?;
+    crate::access::check(m.name)?;
     if params.len() < m.min_args || params.len() > m.max_args {
         return Err(Fault::bare(FaultCode::IncorrectParameters));
     }
@@ -384,6 +430,8 @@ fn run(backend: &mut dyn Backend, name: &str, params: &[Value], room: Option<usi
                 (Some(within), Some(room)) => within(backend, params, room),
                 _ => (m.handler)(backend, params),
             };
+            // Audited (state-changing calls of a caller) once the outcome is known.
+            let outcome = crate::access::audit::wrap(m.name, params, outcome);
             // Give a waiter its first look at once: it may be finished already.
             match outcome {
                 Outcome::Wait(mut w) => match w.poll(backend) {
@@ -393,7 +441,14 @@ fn run(backend: &mut dyn Backend, name: &str, params: &[Value], room: Option<usi
                 done => done,
             }
         }
-        Err(f) => Outcome::Done(Err(f)),
+        Err(f) => {
+            if let (Some(c), Ok(m)) = (crate::access::current(), methods::lookup(name)) {
+                if !crate::access::allowed(c.role, m.name) {
+                    crate::access::audit::denied(&c, m.name, params, &f);
+                }
+            }
+            Outcome::Done(Err(f))
+        }
     }
 }
 

@@ -373,6 +373,10 @@ impl Backend for Daemon {
         ok
     }
 
+    fn health(&mut self) -> Option<crate::core::HealthReport> {
+        Some(self.sup.health())
+    }
+
     fn subscribe_events(
         &mut self,
         types: &[supervisor_protocol::events::EventType],
