@@ -291,3 +291,93 @@ def test_rotation_is_refused_politely_on_dev_stdout(tmp_path):
     assert "Illegal seek" not in c.text()
     for name in PROGRAMS[1:]:
         assert sum(1 for l in c.text().split("\n") if l.startswith(f"{name} | ")) == LINES
+
+
+STALL_WRITER = (
+    "import os, sys, time\n"
+    "i = 0\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    sys.stdout.write(''.join('w %07d\\n' % (i + k) for k in range(100)))\n"
+    "    sys.stdout.flush()\n"
+    "    i += 100\n"
+    "    time.sleep(0.001)\n"
+    "sys.stdout.write('END %d\\n' % i)\n"
+)
+
+
+def test_reader_that_stops_reading_does_not_stop_the_daemon(tmp_path):
+    """Nobody reads the daemon's stdout for a while: the daemon keeps answering (a write
+    waits at most 3 s, then output for /dev/stdout is dropped and counted), the child is
+    never blocked, and once the pipe is read again output resumes on whole lines and the
+    main log reports the loss."""
+    (tmp_path / "w.py").write_text(STALL_WRITER)
+    sock = tmp_path / "supervisor.sock"
+    mainlog = tmp_path / "supervisord.log"
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(textwrap.dedent(f"""\
+        [unix_http_server]
+        file={sock}
+        [supervisord]
+        logfile={mainlog}
+        pidfile={tmp_path / 'supervisord.pid'}
+        childlogdir={tmp_path}
+        nodaemon=true
+        silent=true
+        [rpcinterface:supervisor]
+        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        [program:w]
+        command={PY_BIN / 'python3'} {tmp_path / 'w.py'} {tmp_path / 'stop'}
+        startsecs=0
+        autorestart=false
+        stdout_logfile=/dev/stdout
+        stdout_logfile_maxbytes=0
+        stdout_log_prefix=w |
+        """))
+    r, w = os.pipe()
+    proc = subprocess.Popen(
+        [str(RUST_BIN / "supervisord"), "-n", "-c", str(conf)],
+        stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.DEVNULL, cwd=str(tmp_path),
+        start_new_session=True, preexec_fn=_die_with_test_process)
+    os.close(w)
+    c = Collector(lambda: os.read(r, 1 << 16))
+    try:
+        deadline = time.time() + 30
+        while True:
+            assert time.time() < deadline, "daemon not up"
+            try:
+                if rpc_proxy(sock, 5).supervisor.getProcessInfo("w")["statename"] == "RUNNING":
+                    break
+            except (OSError, ConnectionError):
+                pass
+            time.sleep(0.05)
+        # Nobody reads for 5 s: every call is still answered, none waits for long.
+        end = time.time() + 5
+        slowest = 0.0
+        while time.time() < end:
+            t0 = time.time()
+            assert rpc_proxy(sock, 10).supervisor.getState()["statename"] == "RUNNING"
+            slowest = max(slowest, time.time() - t0)
+            time.sleep(0.1)
+        assert slowest < 4.5, slowest
+        assert "write failed" in mainlog.read_text(), mainlog.read_text()[-2000:]
+        # Read again, then let the child finish.
+        c.start()
+        time.sleep(1.5)
+        (tmp_path / "stop").write_text("")
+        deadline = time.time() + 30
+        while rpc_proxy(sock, 5).supervisor.getProcessInfo("w")["statename"] != "EXITED":
+            assert time.time() < deadline
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    c.join(30)
+    os.close(r)
+    lines = [l for l in c.text().split("\n") if l]
+    bad = [l for l in lines if not re.match(r"^w \| (w \d{7}|END \d+)$", l)]
+    assert not bad, bad[:3]
+    assert lines[-1].startswith("w | END "), lines[-3:]
+    log = mainlog.read_text()
+    assert re.search(r"WARN stdout log of 'w' \(/dev/stdout\): write failed: ", log), log[-2000:]
+    m = re.search(r"writing works again; (\d+) bytes of output were lost", log)
+    assert m and int(m.group(1)) > 0, log[-2000:]
