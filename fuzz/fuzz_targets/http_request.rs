@@ -96,6 +96,8 @@ async fn dummy_loop(mut rx: mpsc::Receiver<ControlRequest>) {
             ControlRequest::SubscribeEvents { reply, .. } => {
                 let _ = reply.send(None);
             }
+            // Calls of an authenticated caller: dropped (the client sees FAILED).
+            ControlRequest::As { .. } => {}
         }
     }
 }
@@ -124,6 +126,7 @@ fuzz_target!(|data: &[u8]| {
             let (tx, rx) = mpsc::channel(16);
             let ctx = Arc::new(ServerContext {
                 credentials,
+                access: None,
                 control: tx,
                 web: SupervisorWebUi::new(),
                 limits,

@@ -124,6 +124,8 @@ const EXT_SUPERVISORD: &[&str] = &[
     // PID 1 / container behaviour (docs/configuration.md, issue 17).
     "subreaper",
     "exit_when_done",
+    "tokens_file",
+    "audit_logfile",
     // Time-based rotation of the main log (docs/configuration.md, issue 17).
     "logfile_rotate",
     "logfile_compress",
@@ -143,6 +145,8 @@ const REF_INCLUDE: &[&str] = &["files"];
 const REF_UNIX: &[&str] = &["file", "chmod", "chown", "username", "password"];
 /// `[inet_http_server]`.
 const REF_INET: &[&str] = &["port", "username", "password"];
+/// Keys of supervisor-rs's own access control in both server sections (docs/security.md).
+const EXT_SERVER_ACCESS: &[&str] = &["users", "roles", "users_file"];
 /// `health_auth=` of both server sections (docs/configuration.md, issue 17).
 const EXT_SERVER_HEALTH: &[&str] = &["health_auth"];
 /// Keys of supervisor-rs's TLS on `[inet_http_server]` (docs/tls.md).
@@ -206,8 +210,10 @@ impl SectionKind {
             SectionKind::Supervisord => &[REF_SUPERVISORD, EXT_SUPERVISORD],
             SectionKind::Supervisorctl => &[REF_SUPERVISORCTL, EXT_SUPERVISORCTL_TLS],
             SectionKind::Include => &[REF_INCLUDE],
-            SectionKind::UnixHttpServer => &[REF_UNIX, EXT_SERVER_HEALTH],
-            SectionKind::InetHttpServer => &[REF_INET, EXT_INET_TLS, EXT_SERVER_HEALTH],
+            SectionKind::UnixHttpServer => &[REF_UNIX, EXT_SERVER_ACCESS, EXT_SERVER_HEALTH],
+            SectionKind::InetHttpServer => {
+                &[REF_INET, EXT_SERVER_ACCESS, EXT_INET_TLS, EXT_SERVER_HEALTH]
+            }
             SectionKind::Default | SectionKind::RpcInterface | SectionKind::CtlPlugin => {
                 return None
             }

@@ -21,6 +21,9 @@ pub struct Config {
     pub inet_http_servers: Vec<InetHttpServerConfig>,
     /// Every `[rpcinterface:x]` section.
     pub rpc_interfaces: Vec<RpcInterfaceConfig>,
+    /// The extra users (`users=`, `roles=`, `users_file=`) of the server sections that
+    /// have any (supervisor-rs access control; empty = only `username=`, as the reference).
+    pub server_access: Vec<ServerAccessConfig>,
     /// The server sections with `health_auth = false` (supervisor-rs): their `/livez` and
     /// `/readyz` answer without credentials. Empty = every section asks as for `/ok.html`.
     pub health_open: Vec<String>,
@@ -135,6 +138,11 @@ pub struct SupervisordConfig {
     /// `exit_when_done=` (supervisor-rs): end the daemon once no process is running or will
     /// be restarted (exit 0 when every program ended as expected, 1 otherwise).
     pub exit_when_done: bool,
+    /// `tokens_file=` (supervisor-rs): where bearer tokens are kept, hashed; `None` = the
+    /// default, `supervisord.tokens` beside the pid file (docs/security.md).
+    pub tokens_file: Option<PathBuf>,
+    /// `audit_logfile=` (supervisor-rs): where audit lines go; `None` = the main log.
+    pub audit_logfile: Option<PathBuf>,
 }
 
 /// HTTP Basic credentials of a server section. `password` may be `{SHA}<hex>`.
@@ -144,6 +152,61 @@ pub struct Credentials {
     pub username: String,
     /// `password=`.
     pub password: String,
+}
+
+/// The role of a user or token of a server (supervisor-rs access control): what it may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Every read method, log tails, `/metrics`, `/events`, the web UI read-only.
+    Read,
+    /// `Read` plus start/stop/restart/signal/stdin/clear logs.
+    Operate,
+    /// Everything (the `username=` user of a section).
+    Admin,
+}
+
+impl Role {
+    /// The role named `name` (`read`, `operate`, `admin`; lower case only).
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "read" => Some(Role::Read),
+            "operate" => Some(Role::Operate),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// The role's name as written in config files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Operate => "operate",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// One user of a server section beyond `username=`, from `users=`/`roles=` or `users_file=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUser {
+    /// The login name.
+    pub name: String,
+    /// The password: clear text, `{SHA}<hex>`, or an argon2 PHC string (`$argon2id$...`,
+    /// optionally written `{ARGON2}$argon2id$...`).
+    pub password: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// The extra users of one server section (supervisor-rs access control).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerAccessConfig {
+    /// The section name as written (`inet_http_server`, `unix_http_server`).
+    pub section: String,
+    /// The users of `users=` and `users_file=` (the section's `username=` is not here).
+    pub users: Vec<ServerUser>,
+    /// `users_file=`, absolute.
+    pub users_file: Option<PathBuf>,
 }
 
 /// `[unix_http_server]`.

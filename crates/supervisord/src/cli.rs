@@ -88,6 +88,9 @@ pub enum Command {
     Help,
     /// Print [`VERSION`] and a newline to stdout and exit 0.
     Version,
+    /// `--hash-password` (our extension): read a password from stdin, print its argon2id
+    /// hash for `password=`/`users=`/`users_file=` and exit 0.
+    HashPassword,
 }
 
 /// A command-line error; print [`UsageError::render`] to stderr and exit 2.
@@ -150,6 +153,7 @@ enum Opt {
     ProfileOptions,
     CheckConfig,
     Json,
+    HashPassword,
 }
 
 /// (short letter, long name, takes an argument, option).
@@ -158,6 +162,7 @@ const TABLE: &[(Option<char>, Option<&str>, bool, Opt)] = &[
     (Some('?'), None, false, Opt::Help),
     (Some('c'), Some("configuration"), true, Opt::Configuration),
     (Some('v'), Some("version"), false, Opt::Version),
+    (None, Some("hash-password"), false, Opt::HashPassword),
     (Some('n'), Some("nodaemon"), false, Opt::Nodaemon),
     (Some('u'), Some("user"), true, Opt::User),
     (Some('m'), Some("umask"), true, Opt::Umask),
@@ -324,6 +329,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         match opt {
             Opt::Help => return Ok(Command::Help),
             Opt::Version => return Ok(Command::Version),
+            Opt::HashPassword => return Ok(Command::HashPassword),
             Opt::Configuration => set!(o.configuration, PathBuf::from(&value)),
             Opt::Nodaemon => flag!(o.nodaemon),
             Opt::Silent => flag!(o.silent),
@@ -602,6 +608,7 @@ pub fn check_config(path: PathBuf, options: &Options) -> CheckReport {
     };
     if let Some(c) = &config {
         diagnostics.extend(environment_checks(c));
+        diagnostics.extend(crate::access::checks::findings(c));
     }
     // by place: the main file first, then the others by name, each by line
     diagnostics.sort_by(|a, b| {
@@ -943,6 +950,8 @@ Options (a value given here beats the [supervisord] section of the config file):
                          list the programs and exit: status 0 if valid, 1 if valid
                          with warnings, 2 if invalid
 --json                   with --check-config: print the report as JSON
+--hash-password          read a password from stdin (one line), print its argon2id
+                         hash for password=, users= or users_file= and exit
 "
     )
 }
@@ -1248,6 +1257,7 @@ for line in sys.stdin:
         match parse(a) {
             Ok(Command::Help) => "HELP".into(),
             Ok(Command::Version) => "VERSION".into(),
+            Ok(Command::HashPassword) => "HASH-PASSWORD".into(),
             Ok(Command::Run(_)) => "OK".into(),
             Err(e) => format!("ERR:{}", e.message),
         }

@@ -5,6 +5,7 @@ pub mod spawn;
 /// `crate::core::...` paths keep working through this re-export.
 pub use supervisor_core as core;
 
+pub mod access;
 pub mod cli;
 pub mod daemon;
 pub mod fcgi;

@@ -34,6 +34,9 @@ fn main() {
             println!("{}", cli::VERSION);
             std::process::exit(0);
         }
+        Ok(Command::HashPassword) => {
+            std::process::exit(supervisord::access::passwords::hash_password_command())
+        }
         Err(e) => usage_exit(&argv0, &e.message),
     };
     // Before any log file or socket is opened: the fast spawn path parks each child's pipe
@@ -168,6 +171,11 @@ fn run_once(
         for w in supervisord::logs::childlog::clean_auto_logs(&sd.childlogdir, &sd.identifier) {
             log(LogLevel::Warn, &w);
         }
+    }
+
+    // supervisor-rs access control: the bearer tokens and the audit log of this run.
+    for (level, text) in supervisord::access::setup(&sd, mainlog.clone()) {
+        log(level, &text);
     }
 
     let loader_argv0 = argv0.to_string();

@@ -554,6 +554,7 @@ impl Daemon {
     /// A file that cannot be reopened is reported once (WARN, path and OS error) and the
     /// file already open stays in use.
     pub fn reopen_logs(&mut self) {
+        crate::access::audit::reopen();
         let main = self.mainlog.borrow_mut().reopen();
         if let Err(e) = main {
             let path = self
@@ -607,6 +608,8 @@ fn bus_level_for(level: LogLevel) -> supervisor_events::Level {
 /// The HTTP servers opened for one run, with their socket files.
 pub struct Servers {
     listeners: Vec<(ServerKind, Option<supervisor_config::Credentials>)>,
+    /// The users, roles and tokens of each listener, in the same order.
+    access: Vec<Arc<crate::access::server::ServerAccess>>,
     /// `health_auth = false` of each listener's section, in the same order.
     health_open: Vec<bool>,
     socket_files: Vec<crate::http::bind::SocketFile>,
@@ -624,6 +627,7 @@ impl Servers {
     pub fn bind(config: &Config) -> Result<(Servers, Vec<(LogLevel, String)>), StartupError> {
         let mut s = Servers {
             listeners: Vec::new(),
+            access: Vec::new(),
             health_open: Vec::new(),
             socket_files: Vec::new(),
         };
@@ -656,7 +660,10 @@ impl Servers {
                 tls_lines.extend(t.log_lines(&inet.section, std::time::SystemTime::now()));
             }
             let l = crate::http::bind::bind_inet(inet).map_err(|e| StartupError(e.to_string()))?;
-            announce("inet_http_server", inet.credentials.is_some());
+            let access =
+                crate::access::server::for_section(config, &inet.section, &inet.credentials);
+            announce("inet_http_server", access.requires_auth());
+            s.access.push(Arc::new(access));
             s.health_open
                 .push(config.health_open.contains(&inet.section));
             let kind = match tls {
@@ -673,7 +680,10 @@ impl Servers {
                     None => StartupError(e.to_string()),
                 }
             })?;
-            announce("unix_http_server", unix.credentials.is_some());
+            let access =
+                crate::access::server::for_section(config, &unix.section, &unix.credentials);
+            announce("unix_http_server", access.requires_auth());
+            s.access.push(Arc::new(access));
             s.health_open
                 .push(config.health_open.contains(&unix.section));
             s.listeners
@@ -776,8 +786,9 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     // (the answer to `supervisor.shutdown` / `restart` among them).
     let (stop_servers, servers_stop_rx) = tokio::sync::watch::channel(false);
     let web: Arc<dyn crate::http::WebUi> = crate::http::web::SupervisorWebUi::new();
+    let accesses = std::mem::take(&mut servers.access);
     let mut health_open = std::mem::take(&mut servers.health_open).into_iter();
-    for (kind, credentials) in servers.listeners.drain(..) {
+    for ((kind, credentials), access) in servers.listeners.drain(..).zip(accesses) {
         let health_open = health_open.next().unwrap_or(false);
         let listener = match kind {
             ServerKind::Unix(l) => crate::http::Listener::from_std_unix(l)?,
@@ -786,6 +797,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
         };
         let ctx = Arc::new(crate::http::ServerContext {
             credentials,
+            access: Some(access),
             control: control_tx.clone(),
             web: web.clone(),
             limits: crate::http::Limits::default(),

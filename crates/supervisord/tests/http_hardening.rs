@@ -60,6 +60,7 @@ fn start(creds: Option<Credentials>, limits: Limits) -> Server {
             let (tx, rx) = tokio::sync::mpsc::channel(1024);
             let ctx = Arc::new(ServerContext {
                 credentials: creds,
+                access: None,
                 control: tx,
                 web: Arc::new(NoWebUi),
                 limits,

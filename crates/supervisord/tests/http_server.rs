@@ -68,6 +68,7 @@ fn start_with(
             let (tx, rx) = tokio::sync::mpsc::channel(1024);
             let ctx = Arc::new(ServerContext {
                 credentials: creds,
+                access: None,
                 control: tx,
                 web,
                 limits,
@@ -611,6 +612,7 @@ fn stop_finishes_in_flight_responses_then_returns() {
             let (tx, rx) = tokio::sync::mpsc::channel(16);
             let ctx = Arc::new(ServerContext {
                 credentials: None,
+                access: None,
                 control: tx,
                 web: Arc::new(NoWebUi),
                 limits: Limits::default(),

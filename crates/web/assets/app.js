@@ -15,6 +15,8 @@
   'use strict';
 
   document.documentElement.classList.add('js');
+  // A read-only user (role read, docs/security.md): no action buttons at all.
+  var READ_ONLY = !!(document.body && document.body.getAttribute('data-read-only'));
 
   function $(id) { return document.getElementById(id); }
 
@@ -269,7 +271,7 @@
       }
       if (view.group && !groups[view.group]) view.group = '';
       groupSelect.value = view.group;
-      groupActions.hidden = !view.group;
+      groupActions.hidden = !view.group || READ_ONLY;
       Array.prototype.forEach.call(groupActions.children, function (b) {
         b.dataset.ns = view.group;
         if (b.dataset.action !== 'startgroup') b.dataset.confirm = (b.dataset.action === 'stopgroup' ? 'Stop' : 'Restart') + ' every process of group ' + view.group + '?';
@@ -314,6 +316,12 @@
       [table, pager].forEach(function (node) { if (node) form.parentNode.insertBefore(node, after); });
     }
 
+    // Whether the table has the CPU, memory and restart columns (the server renders them
+    // when the daemon reports stats).
+    function statsCols() {
+      return !!document.querySelector('#statustable th.cpu');
+    }
+
     function ensureTable() {
       moveOutOfForm();
       var table = $('statustable');
@@ -340,6 +348,7 @@
     }
 
     function actionButton(label, action, ns, question) {
+      if (READ_ONLY) return el('li', { className: 'noaction' }, [el('span', { className: 'hidden' })]);
       var data = { action: action, ns: ns };
       if (question) data.confirm = question;
       return el('li', null, [el('button', {
@@ -383,13 +392,24 @@
       slots.push(el('li', null, [el('a', { href: tail + '&channel=stderr', target: '_blank', text: 'Tail -f Stderr' })]));
       var cls = (shade ? 'shade' : '') + (changed ? ' flash' : '');
       var more = detail(p);
+      // CPU, memory and restart columns: present when the page was rendered with them.
+      var statCells = [];
+      if (statsCols()) {
+        var st = p.stats;
+        statCells = [
+          el('td', { className: 'cpu', text: st ? st.cpu : '-' }),
+          el('td', { className: 'mem', text: st ? st.memory : '-' }),
+          el('td', { className: 'restarts', text: st ? String(st.restarts) : '-' })
+        ];
+      }
       return el('tr', { className: cls.trim() || null, dataset: { ns: ns, state: String(p.state) } }, [
         el('td', { className: 'name' }, [el('a', { href: tail, target: '_blank', text: ns })]),
         el('td', { className: 'status' }, [el('span', { className: classFor(p.state) + ' st-' + lower, text: lower })]),
         el('td', { className: 'desc' }, [el('span', { className: 'desctext', text: description(p) }),
-          more ? ' ' : null, more ? el('span', { className: 'detail', text: more }) : null]),
+          more ? ' ' : null, more ? el('span', { className: 'detail', text: more }) : null])
+      ].concat(statCells, [
         el('td', { className: 'action' }, [el('ul', null, slots)])
-      ]);
+      ]));
     }
 
     function matches(p) {
@@ -456,7 +476,7 @@
       while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
       tbody.appendChild(frag);
       if (slice.length === 0) {
-        tbody.appendChild(el('tr', null, [el('td', { colspan: '4', className: 'empty', text: 'No process matches the filter' })]));
+        tbody.appendChild(el('tr', null, [el('td', { colspan: String(statsCols() ? 7 : 4), className: 'empty', text: 'No process matches the filter' })]));
       }
       procs.forEach(function (p) { prevState[p.namespec] = p.state; });
       renderPager(rows.length, slice.length, first);

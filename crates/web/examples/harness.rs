@@ -89,6 +89,7 @@ impl Model {
             stop: 0,
             exitstatus: 0,
             last_exit: None,
+            stats: None,
         };
         row.description = describe(&row, now);
         let log = format!("{} starting up\nready to serve\n", row.namespec()).into_bytes();
@@ -491,6 +492,7 @@ fn handle(mut stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
         body: &body,
         csrf_header: header("x-csrf-token"),
         user,
+        read_only: false,
     };
     // Exactly what the daemon does: one call of supervisor_web::handle, RPC through a
     // closure (here the simulated supervisor, answering synchronously).

@@ -93,7 +93,33 @@ pub fn row_detail(p: &ProcessRow, utc_offset: i32) -> Option<String> {
     Some(text)
 }
 
-fn write_row(out: &mut String, p: &ProcessRow, shade: bool, utc_offset: i32) {
+/// The CPU, memory and restart cells of a row (the page has these columns when any
+/// process has stats).
+fn write_stats_cells(out: &mut String, p: &ProcessRow) {
+    match &p.stats {
+        Some(s) => {
+            let _ = write!(
+                out,
+                "<td class=\"cpu\">{}</td><td class=\"mem\">{}</td><td class=\"restarts\">{}</td>",
+                html(&s.cpu_text()),
+                html(&s.memory_text()),
+                s.restarts
+            );
+        }
+        None => out.push_str(
+            "<td class=\"cpu\">-</td><td class=\"mem\">-</td><td class=\"restarts\">-</td>",
+        ),
+    }
+}
+
+fn write_row(
+    out: &mut String,
+    p: &ProcessRow,
+    shade: bool,
+    utc_offset: i32,
+    read_only: bool,
+    stats_cols: bool,
+) {
     let ns = p.namespec();
     let ns_html = html(&ns);
     let ns_q = escape::url_quote(&ns);
@@ -117,10 +143,14 @@ fn write_row(out: &mut String, p: &ProcessRow, shade: bool, utc_offset: i32) {
     if let Some(detail) = row_detail(p, utc_offset) {
         let _ = write!(out, " <span class=\"detail\">{}</span>", html(&detail));
     }
-    out.push_str("</td><td class=\"action\"><ul>");
+    out.push_str("</td>");
+    if stats_cols {
+        write_stats_cells(out, p);
+    }
+    out.push_str("<td class=\"action\"><ul>");
     for slot in row_actions(p.state) {
         match slot {
-            Some((label, action)) => {
+            Some((label, action)) if !read_only => {
                 let confirm = if action == "clearlog" {
                     format!(" data-confirm=\"Clear the log files of {ns_html}?\"")
                 } else {
@@ -131,7 +161,7 @@ fn write_row(out: &mut String, p: &ProcessRow, shade: bool, utc_offset: i32) {
                     "<li><button type=\"submit\" class=\"act act-{action}\" formaction=\"index.html?processname={ns_q}&amp;action={action}\" data-action=\"{action}\" data-ns=\"{ns_html}\"{confirm} aria-label=\"{label} {ns_html}\">{label}</button></li>"
                 );
             }
-            None => out.push_str("<li class=\"noaction\"><span class=\"hidden\"></span></li>"),
+            _ => out.push_str("<li class=\"noaction\"><span class=\"hidden\"></span></li>"),
         }
     }
     let _ = writeln!(
@@ -158,8 +188,13 @@ pub fn render_status_page(
     head(&mut out, "Supervisor Status", csrf_token);
     let _ = writeln!(
         out,
-        "<body class=\"page-status\" data-now=\"{}\">",
-        snapshot.now
+        "<body class=\"page-status\" data-now=\"{}\"{}>",
+        snapshot.now,
+        if snapshot.read_only {
+            " data-read-only=\"1\""
+        } else {
+            ""
+        }
     );
     out.push_str("<a class=\"skip\" href=\"#statustable\">Skip to the process list</a>\n");
     out.push_str("<div id=\"wrapper\">\n");
@@ -204,7 +239,14 @@ pub fn render_status_page(
     }
     out.push_str("<form id=\"form\" action=\"index.html\" method=\"post\">\n");
     out.push_str(&token_field);
-    out.push_str(
+    if snapshot.read_only {
+        out.push_str(
+            "\n<ul id=\"buttons\" class=\"clr\">\
+             <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"refresh\">Refresh</button></li>\
+             <li class=\"readonly-note\">read-only access</li></ul>\n",
+        );
+    } else {
+        out.push_str(
         "\n<ul id=\"buttons\" class=\"clr\">\
          <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"refresh\">Refresh</button></li>\
          <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"startall\">Start All</button></li>\
@@ -212,19 +254,39 @@ pub fn render_status_page(
          <li class=\"action-button\"><button type=\"submit\" name=\"action\" value=\"stopall\" data-confirm=\"Stop all processes?\" class=\"danger\">Stop All</button></li>\
          </ul>\n",
     );
+    }
     out.push_str("<div id=\"toolbar\" class=\"toolbar\" hidden=\"hidden\"></div>\n");
     if rows.is_empty() {
         out.push_str("<p id=\"statustable\" class=\"empty\">No programs to manage</p>\n");
     } else {
-        out.push_str(
+        // CPU, memory and restart columns when the daemon reports stats (supervisor-rs).
+        let stats_cols = rows.iter().any(|p| p.stats.is_some());
+        let (stat_cols, stat_heads) = if stats_cols {
+            (
+                "<col class=\"c-cpu\" /><col class=\"c-mem\" /><col class=\"c-restarts\" />",
+                "<th class=\"cpu\" scope=\"col\">CPU</th><th class=\"mem\" scope=\"col\">Memory</th>\
+                 <th class=\"restarts\" scope=\"col\">Restarts</th>",
+            )
+        } else {
+            ("", "")
+        };
+        let _ = write!(
+            out,
             "<table cellspacing=\"0\" id=\"statustable\">\n<colgroup><col class=\"c-name\" />\
-             <col class=\"c-state\" /><col class=\"c-desc\" /><col class=\"c-action\" /></colgroup>\n<thead><tr>\
+             <col class=\"c-state\" /><col class=\"c-desc\" />{stat_cols}<col class=\"c-action\" /></colgroup>\n<thead><tr>\
              <th class=\"name\" scope=\"col\">Name</th><th class=\"state\" scope=\"col\">State</th>\
-             <th class=\"desc\" scope=\"col\">Description</th><th class=\"action\" scope=\"col\">Action</th>\
+             <th class=\"desc\" scope=\"col\">Description</th>{stat_heads}<th class=\"action\" scope=\"col\">Action</th>\
              </tr></thead>\n<tbody id=\"tbody\">\n",
         );
         for (i, p) in rows.iter().enumerate() {
-            write_row(&mut out, p, i % 2 == 1, snapshot.utc_offset);
+            write_row(
+                &mut out,
+                p,
+                i % 2 == 1,
+                snapshot.utc_offset,
+                snapshot.read_only,
+                stats_cols,
+            );
         }
         out.push_str("</tbody>\n</table>\n");
     }
@@ -351,6 +413,7 @@ mod tests {
             stop: 0,
             exitstatus: 0,
             last_exit: None,
+            stats: None,
         }
     }
 
@@ -362,6 +425,7 @@ mod tests {
             utc_offset: 0,
             year: 2026,
             processes,
+            read_only: false,
         }
     }
 

@@ -80,6 +80,21 @@ where
             .collect(),
         _ => Vec::new(),
     };
+    // CPU, memory and restarts, when the daemon is supervisor-rs (one call; none else).
+    if let Ok(Value::Array(stats)) = rpc("supervisor_rs.getAllProcessStats", vec![]).await {
+        let mut by_name = std::collections::HashMap::new();
+        for v in &stats {
+            if let (Some(row), Some(s)) = (
+                ProcessRow::from_process_info(v),
+                crate::snapshot::RowStats::from_value(v),
+            ) {
+                by_name.insert((row.group, row.name), s);
+            }
+        }
+        for p in &mut processes {
+            p.stats = by_name.remove(&(p.group.clone(), p.name.clone()));
+        }
+    }
     // FATAL and BACKOFF keep no exit status; the main log says how the last run ended.
     let ended = |p: &ProcessRow| {
         p.start > 0 && matches!(p.state, ProcessState::Fatal | ProcessState::Backoff)
@@ -99,6 +114,7 @@ where
         utc_offset: now.utc_offset,
         year: clock::year(now),
         processes,
+        read_only: false,
     })
 }
 
@@ -122,11 +138,14 @@ where
     Some(match route(req, key, now) {
         WebRequest::NotFound => return None,
         WebRequest::StatusPage { message, confirm } => match snapshot(&mut rpc, now).await {
-            Ok(snap) => WebResponse::new(
+            Ok(mut snap) => WebResponse::new(
                 200,
                 &html,
-                render_status_page(&snap, message.as_deref(), confirm.as_ref(), &token())
-                    .into_bytes(),
+                {
+                    snap.read_only = req.read_only;
+                    render_status_page(&snap, message.as_deref(), confirm.as_ref(), &token())
+                }
+                .into_bytes(),
             ),
             Err(_) => WebResponse::error(500, "Internal Server Error"),
         },
@@ -167,6 +186,9 @@ where
             let page = render_tail_page(processname.as_deref(), limit, channel, log, &token());
             WebResponse::new(200, &html, page.into_bytes())
         }
+        // A read-only user's action is refused before any call (the calls would get the
+        // role fault anyway).
+        WebRequest::Action { .. } if req.read_only => WebResponse::error(403, "Forbidden"),
         WebRequest::Action { action, reply } => {
             let mut results = Vec::new();
             for call in action.calls() {
@@ -296,6 +318,20 @@ mod tests {
                         info("<b>x</b>", 0, "Not started"),
                     ])),
                     "supervisor.getIdentification" => Ok(Value::String("box1".into())),
+                    "supervisor_rs.getAllProcessStats" => Ok(Value::Array(vec![Value::Struct(
+                        [
+                            ("name", Value::String("web".into())),
+                            ("group", Value::String("web".into())),
+                            ("state", Value::Int(20)),
+                            ("available", Value::Bool(true)),
+                            ("cpu_percent", Value::Double(12.5)),
+                            ("rss_kb", Value::Int(2048)),
+                            ("restarts", Value::Int(3)),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                    )])),
                     "supervisor.readProcessStdoutLog" if target == "web" => {
                         Ok(Value::String("hello <i>\n".into()))
                     }
@@ -321,6 +357,7 @@ mod tests {
             body,
             csrf_header: None,
             user: "admin",
+            read_only: false,
         }
     }
 
@@ -346,12 +383,21 @@ mod tests {
         assert!(body.contains("Supervisor <span class=\"ident\">box1</span>"));
         assert!(body.contains(">pid 42, uptime 0:01:00<"));
         assert!(body.contains("&lt;b&gt;x&lt;/b&gt;") && !body.contains("<b>x</b>"));
+        // The stats columns: figures for the process that has them, dashes for the other.
+        assert!(body.contains("<th class=\"cpu\" scope=\"col\">CPU</th>"));
+        assert!(body.contains(
+            "<td class=\"cpu\">12.5%</td><td class=\"mem\">2.0 MiB</td><td class=\"restarts\">3</td>"
+        ));
+        assert!(body.contains(
+            "<td class=\"cpu\">-</td><td class=\"mem\">-</td><td class=\"restarts\">-</td>"
+        ));
         let methods: Vec<String> = fake.calls.borrow().iter().map(|c| c.0.clone()).collect();
         assert_eq!(
             methods,
             [
                 "supervisor.getAllProcessInfo",
-                "supervisor.getIdentification"
+                "supervisor.getIdentification",
+                "supervisor_rs.getAllProcessStats"
             ]
         );
     }
@@ -368,9 +414,13 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(r.status, 200);
-        assert!(fake.calls.borrow().iter().all(
-            |(m, _)| m == "supervisor.getAllProcessInfo" || m == "supervisor.getIdentification"
-        ));
+        assert!(fake
+            .calls
+            .borrow()
+            .iter()
+            .all(|(m, _)| m == "supervisor.getAllProcessInfo"
+                || m == "supervisor.getIdentification"
+                || m == "supervisor_rs.getAllProcessStats"));
     }
 
     #[test]
@@ -527,5 +577,51 @@ mod tests {
             fake.rpc()
         ))
         .is_none());
+    }
+
+    /// A read-only user (role read): the status page has no action buttons, and a
+    /// posted action is refused with 403 before any call is made.
+    #[test]
+    fn read_only_users_see_and_run_no_actions() {
+        let fake = Fake::new();
+        let mut req = request("GET", "/", "", b"");
+        req.read_only = true;
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        let page = String::from_utf8(r.body.to_vec()).unwrap();
+        assert!(page.contains("data-read-only=\"1\""));
+        for b in [
+            "Stop All",
+            "Start All",
+            "Restart All",
+            "act-stop",
+            "act-clearlog",
+        ] {
+            assert!(!page.contains(b), "{b}");
+        }
+        assert!(page.contains("value=\"refresh\""));
+        let body = format!("csrf_token={}", key().token("admin", NOW.unix));
+        let mut req = request(
+            "POST",
+            "/index.html",
+            "processname=web&action=stop",
+            body.as_bytes(),
+        );
+        req.read_only = true;
+        let calls_before = fake.calls.borrow().len();
+        let r = block_on(handle(&req, None, &key(), NOW, fake.rpc())).unwrap();
+        assert_eq!(r.status, 403);
+        assert_eq!(fake.calls.borrow().len(), calls_before);
+        // The same page for a user who may act has the buttons.
+        let r = block_on(handle(
+            &request("GET", "/", "", b""),
+            None,
+            &key(),
+            NOW,
+            fake.rpc(),
+        ))
+        .unwrap();
+        assert!(String::from_utf8(r.body.to_vec())
+            .unwrap()
+            .contains("act-stop"));
     }
 }

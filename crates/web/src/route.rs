@@ -31,6 +31,8 @@ pub struct Request<'a> {
     pub csrf_header: Option<&'a str>,
     /// The authenticated Basic-auth user name (empty when the server has no auth).
     pub user: &'a str,
+    /// The user may only look (role `read`): pages show no actions and actions get 403.
+    pub read_only: bool,
 }
 
 /// Which log of a process a tail view shows.
@@ -285,6 +287,7 @@ mod tests {
             body,
             csrf_header: None,
             user: "user",
+            read_only: false,
         }
     }
 

@@ -26,6 +26,67 @@ pub struct ProcessRow {
     /// How the last run ended, from the daemon's main log (`exit status 1`, `terminated by
     /// SIGKILL`), for FATAL and BACKOFF processes, whose `exitstatus` is not kept.
     pub last_exit: Option<String>,
+    /// Resource figures (`supervisor_rs.getAllProcessStats`), when the daemon has them.
+    pub stats: Option<RowStats>,
+}
+
+/// The resource figures the status page shows for one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowStats {
+    /// Whether the figures were sampled (the process has a pid).
+    pub available: bool,
+    /// CPU % times ten (one decimal, kept integral so rows compare exactly).
+    pub cpu_tenths: i64,
+    /// Resident memory, KiB.
+    pub rss_kb: i64,
+    /// Restarts since the daemon started.
+    pub restarts: i64,
+}
+
+impl RowStats {
+    /// Reads a `getProcessStats` struct; `None` when it lacks the figures.
+    pub fn from_value(v: &Value) -> Option<RowStats> {
+        let Value::Struct(members) = v else {
+            return None;
+        };
+        let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+        let int = |k: &str| get(k).and_then(Value::as_int).map(i64::from);
+        let cpu = match get("cpu_percent")? {
+            Value::Double(d) => (d * 10.0).round() as i64,
+            Value::Int(i) => i64::from(*i) * 10,
+            _ => 0,
+        };
+        Some(RowStats {
+            available: matches!(get("available"), Some(Value::Bool(true))),
+            cpu_tenths: cpu,
+            rss_kb: int("rss_kb")?,
+            restarts: int("restarts")?,
+        })
+    }
+
+    /// `12.5%`, `-` when not sampled.
+    pub fn cpu_text(&self) -> String {
+        if self.available {
+            format!("{}.{}%", self.cpu_tenths / 10, self.cpu_tenths % 10)
+        } else {
+            "-".into()
+        }
+    }
+
+    /// `512 KiB`, `3.1 MiB`, `1.2 GiB`, `-` when not sampled.
+    pub fn memory_text(&self) -> String {
+        if !self.available {
+            return "-".into();
+        }
+        let kb = self.rss_kb.max(0) as f64;
+        if kb < 1024.0 {
+            format!("{kb:.0} KiB")
+        } else if kb < 1024.0 * 1024.0 {
+            format!("{:.1} MiB", kb / 1024.0)
+        } else {
+            format!("{:.1} GiB", kb / (1024.0 * 1024.0))
+        }
+    }
 }
 
 impl ProcessRow {
@@ -53,6 +114,7 @@ impl ProcessRow {
             stop: int("stop"),
             exitstatus: int("exitstatus"),
             last_exit: None,
+            stats: None,
         })
     }
 }
@@ -116,6 +178,8 @@ pub struct StatusSnapshot {
     pub year: i64,
     /// Every process, in any order (pages sort by group, then name).
     pub processes: Vec<ProcessRow>,
+    /// The viewer may only look (role `read`): the pages show no action buttons.
+    pub read_only: bool,
 }
 
 impl StatusSnapshot {
@@ -140,6 +204,16 @@ struct JsonProcess<'a> {
     stop: i64,
     exitstatus: i64,
     last_exit: Option<&'a str>,
+    stats: Option<JsonStats>,
+}
+
+#[derive(Serialize)]
+struct JsonStats {
+    available: bool,
+    cpu: String,
+    memory: String,
+    rss_kb: i64,
+    restarts: i64,
 }
 
 #[derive(Serialize)]
@@ -176,6 +250,13 @@ pub fn render_status_json(snapshot: &StatusSnapshot, csrf_token: &str) -> String
                 stop: p.stop,
                 exitstatus: p.exitstatus,
                 last_exit: p.last_exit.as_deref(),
+                stats: p.stats.map(|s| JsonStats {
+                    available: s.available,
+                    cpu: s.cpu_text(),
+                    memory: s.memory_text(),
+                    rss_kb: s.rss_kb,
+                    restarts: s.restarts,
+                }),
             })
             .collect(),
     };
@@ -197,6 +278,7 @@ mod tests {
             stop: 0,
             exitstatus: 0,
             last_exit: None,
+            stats: None,
         }
     }
 
@@ -267,6 +349,7 @@ mod tests {
                 row("b", "b", ProcessState::Stopped),
                 row("a", "</script><img>", ProcessState::Fatal),
             ],
+            read_only: false,
         };
         let json = render_status_json(&snap, "tok");
         assert!(!json.contains("</script>"));

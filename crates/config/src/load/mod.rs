@@ -10,6 +10,7 @@ use crate::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod access;
 pub mod deps;
 mod group;
 mod health;
@@ -528,6 +529,7 @@ fn load_text(
     let groups = read_groups(&mut ld)?;
     let (unix_http_server, inet_http_servers) = read_servers(&ld)?;
     deps::validate(&groups, &sources)?;
+    let server_access = access::read_server_access(&ld)?;
     let health_open = health::read_health_open(&ld)?;
 
     // realize(): the [supervisord] user must exist; paths made absolute
@@ -564,6 +566,7 @@ fn load_text(
         unix_http_server,
         inet_http_servers,
         rpc_interfaces,
+        server_access,
         health_open,
         groups,
         parse_messages,

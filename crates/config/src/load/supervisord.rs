@@ -37,6 +37,18 @@ pub(super) fn read_supervisord(
     let v = ld.get_d(s, "pidfile", "supervisord.pid", &here)?;
     let pidfile = conv(&v, |x| dt::existing_dirpath(x, &cwd, home))?;
     let identifier = ld.get_d(s, "identifier", "supervisor", &here)?.value;
+    // supervisor-rs access control (docs/security.md): optional paths, directory must exist.
+    let optional_path = |key: &str| -> SectionResult<Option<PathBuf>> {
+        match ld.get(s, key, None, &here)? {
+            Some(v) if !v.value.trim().is_empty() => {
+                let p = conv(&v, |x| dt::existing_dirpath(py_strip(x), &cwd, home))?;
+                Ok(Some(PathBuf::from(dt::normalize_path(&p, &cwd, home))))
+            }
+            _ => Ok(None),
+        }
+    };
+    let tokens_file = optional_path("tokens_file")?;
+    let audit_logfile = optional_path("audit_logfile")?;
     let v = ld.get_d(s, "nodaemon", "false", &here)?;
     let nodaemon = conv(&v, dt::parse_bool)?;
     let v = ld.get_d(s, "silent", "false", &here)?;
@@ -89,6 +101,8 @@ pub(super) fn read_supervisord(
         identifier,
         subreaper,
         exit_when_done,
+        tokens_file,
+        audit_logfile,
     })
 }
 

@@ -26,6 +26,7 @@ mod logs;
 mod process;
 mod rotate;
 pub mod table;
+mod token;
 
 pub use daemon::url_scheme;
 pub use logs::py_int;

@@ -189,6 +189,9 @@ pub static TABLE: &[Command] = &[
     row("tail", "tail a process log",
         "tail [-f] <name> [stdout|stderr] (default stdout)\nEx:\ntail -f <name>\t\tContinuous tail of named process stdout\n\t\t\tCtrl-C to exit.\ntail -100 <name>\tlast 100 *bytes* of process stdout\ntail <name> stderr\tlast 1600 *bytes* of process stderr",
         |c, a| c.do_tail(a)).args(Args::Processes).words(&["-f", "stdout", "stderr"]),
+    row("token", "manage bearer tokens (create, list, revoke)",
+        super::token::HELP,
+        |c, a| c.do_token(a)).listing(Listing::Extra).words(&["create", "list", "revoke", "--role"]),
     row("update", "reload config and add/remove as necessary",
         "update\t\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate all\t\tReload config and add/remove as necessary, and will restart affected programs\nupdate <gname> [...]\tUpdate specific groups",
         |c, a| c.do_update(a)).args(Args::Groups),
@@ -288,7 +291,10 @@ mod tests {
                 "tail", "update", "version"
             ]
         );
-        assert_eq!(names(Listing::Extra), ["completions", "rotate"]);
+        assert_eq!(
+            names(Listing::Extra),
+            ["completions", "rotate", "token", "top"]
+        );
         assert_eq!(names(Listing::CompletedOnly), ["help"]);
         let ends: Vec<&str> = TABLE
             .iter()

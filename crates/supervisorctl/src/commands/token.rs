@@ -32,17 +32,6 @@ fn when(t: i64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn when() {
-        assert_eq!(super::when(0), "1970-01-01 00:00:00 UTC");
-        // date -u -d @1796410800
-        assert_eq!(super::when(1_796_410_800), "2026-12-04 19:00:00 UTC");
-        assert_eq!(super::when(951_782_400), "2000-02-29 00:00:00 UTC");
-    }
-}
-
 impl Controller {
     fn token_usage(&mut self, problem: &str) -> Result<(), CtlError> {
         self.output(&format!("Error: {problem}"));
@@ -152,5 +141,16 @@ impl Controller {
             }
             other => self.token_usage(&format!("unknown token subcommand {other:?}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn when() {
+        assert_eq!(super::when(0), "1970-01-01 00:00:00 UTC");
+        // date -u -d @1796410800
+        assert_eq!(super::when(1_796_410_800), "2026-12-04 19:00:00 UTC");
+        assert_eq!(super::when(951_782_400), "2000-02-29 00:00:00 UTC");
     }
 }

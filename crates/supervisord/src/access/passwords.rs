@@ -142,10 +142,7 @@ mod tests {
         // sha1("123")
         let sha = "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef";
         assert!(password_matches(sha, "123"));
-        assert!(password_matches(
-            &sha.to_uppercase().replace("{SHA}", "{SHA}"),
-            "123"
-        ));
+        assert!(password_matches(&sha.to_uppercase(), "123"));
         assert!(!password_matches(sha, "124"));
         assert!(!password_matches(sha, sha));
         let h = hash_password("s3cret, with: punctuation").unwrap();

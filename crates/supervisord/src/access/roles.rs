@@ -130,6 +130,7 @@ mod tests {
             ("supervisor_rs.createToken", Role::Admin),
             ("supervisor_rs.listTokens", Role::Admin),
             ("supervisor_rs.revokeToken", Role::Admin),
+            ("supervisor_rs.rotateLogs", Role::Operate),
             ("system.listMethods", Role::Read),
             ("system.methodHelp", Role::Read),
             ("system.methodSignature", Role::Read),

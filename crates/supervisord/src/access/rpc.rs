@@ -9,7 +9,7 @@ use supervisor_protocol::{Fault, FaultCode, Value};
 use super::tokens;
 use crate::rpc::{Backend, Outcome};
 
-fn arg<'a>(params: &'a [Value], i: usize) -> Result<&'a str, Fault> {
+fn arg(params: &[Value], i: usize) -> Result<&str, Fault> {
     params
         .get(i)
         .and_then(Value::as_str)

@@ -45,13 +45,15 @@ impl WebUi for SupervisorWebUi {
     }
 }
 
-/// Runs one XML-RPC method in the event loop and waits for its answer.
+/// Runs one XML-RPC method in the event loop, as `caller` (its role applies and its
+/// actions are audited), and waits for its answer.
 async fn call(
     control: mpsc::Sender<ControlRequest>,
+    caller: Option<Arc<crate::access::Caller>>,
     method: &'static str,
     params: Vec<Value>,
 ) -> Result<Value, Fault> {
-    crate::rpc::call(&control, method, params).await
+    crate::rpc::call_as(&control, caller, method, params).await
 }
 
 async fn answer(
@@ -65,7 +67,14 @@ async fn answer(
         utc_offset: now.offset().local_minus_utc(),
     };
     let headers = &request.headers;
-    let user = web::basic_auth_user(headers.get(AUTHORIZATION).map(|v| v.as_bytes()));
+    let user = match &request.caller {
+        Some(c) => c.name.clone(),
+        None => web::basic_auth_user(headers.get(AUTHORIZATION).map(|v| v.as_bytes())),
+    };
+    let read_only = request
+        .caller
+        .as_ref()
+        .is_some_and(|c| c.role < crate::access::Role::Operate);
     let req = web::Request {
         method: request.method.as_str(),
         path: request.uri.path(),
@@ -73,9 +82,11 @@ async fn answer(
         body: &request.body,
         csrf_header: headers.get("x-csrf-token").and_then(|v| v.to_str().ok()),
         user: &user,
+        read_only,
     };
     let host = headers.get(HOST).and_then(|v| v.to_str().ok());
-    let rpc = |method, params| call(control.clone(), method, params);
+    let caller = request.caller.clone();
+    let rpc = |method, params| call(control.clone(), caller.clone(), method, params);
     let answer = web::handle(&req, host, key, now, rpc).await?;
 
     let body = match answer.body {
