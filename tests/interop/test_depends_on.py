@@ -450,3 +450,40 @@ def test_web_ui_shows_the_wait(make_daemon):
         page = r.read().decode()
     assert "waiting for: db" in page, page[:3000]
     assert "starting" in page.lower()
+
+
+def test_events_stream_carries_the_transitions(make_daemon):
+    """STARTING (the wait, pid 0) and FATAL (the failed wait) reach the event stream."""
+    import json
+    from conftest import UnixStreamHTTPConnection
+    from test_events_stream import read_sse_item
+    d = make_daemon("rust", f"""
+        [program:db]
+        command=/bin/sh -c 'sleep 0.5; exit 1'
+        autostart=false
+        startretries=0
+        startsecs=1
+
+        [program:web]
+        command={SLEEP}
+        autostart=false
+        depends_on=db
+        """)
+    conn = UnixStreamHTTPConnection(str(d.sock), timeout=10)
+    try:
+        conn.request("GET", "/events?events=PROCESS_STATE")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        d.rpc().supervisor.startProcess("web", False)
+        seen = []
+        while ("web", "PROCESS_STATE_FATAL") not in seen:
+            item = read_sse_item(resp)
+            data = json.loads(item["data"])
+            seen.append((data["payload"]["processname"], item["event"]))
+            if seen[-1] == ("web", "PROCESS_STATE_STARTING"):
+                assert data["payload"]["from_state"] == "STOPPED"
+        web = [e for n, e in seen if n == "web"]
+        assert web == ["PROCESS_STATE_STARTING", "PROCESS_STATE_FATAL"], seen
+        assert seen.index(("db", "PROCESS_STATE_FATAL")) < seen.index(("web", "PROCESS_STATE_FATAL"))
+    finally:
+        conn.close()
