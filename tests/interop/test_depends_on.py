@@ -487,3 +487,17 @@ def test_events_stream_carries_the_transitions(make_daemon):
         assert seen.index(("db", "PROCESS_STATE_FATAL")) < seen.index(("web", "PROCESS_STATE_FATAL"))
     finally:
         conn.close()
+
+
+def test_reread_refuses_a_cycle_and_changes_nothing(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:db]
+        command={SLEEP}
+        startsecs=0
+        """)
+    d.wait_state("db", "RUNNING")
+    before = d.rpc().supervisor.getProcessInfo("db")["pid"]
+    d.conf.write_text(d.conf.read_text() + "depends_on=db\n")
+    out = d.ctl("update")
+    assert "CANT_REREAD: depends_on: dependency cycle db -> db in section" in out.stdout, out
+    assert d.rpc().supervisor.getProcessInfo("db")["pid"] == before

@@ -475,6 +475,20 @@ mod tests {
     }
 
     #[test]
+    fn fcgi_programs_and_listeners_take_the_key_too() {
+        let c = load(&format!(
+            "{HEAD}[program:db]\ncommand=/bin/true\n\
+             [fcgi-program:f]\ncommand=/bin/true\nsocket=tcp://127.0.0.1:9\ndepends_on=db\n\
+             [eventlistener:l]\ncommand=/bin/true\nevents=TICK_5\ndepends_on=f:done\n"
+        ))
+        .unwrap();
+        let f = c.groups.iter().find(|g| g.name == "f").unwrap();
+        assert_eq!(f.processes[0].depends_on[0].to_string(), "db:ready");
+        let l = c.groups.iter().find(|g| g.name == "l").unwrap();
+        assert_eq!(l.processes[0].depends_on[0].to_string(), "f:done");
+    }
+
+    #[test]
     fn parses_names_groups_and_conditions() {
         use DependencyCondition::*;
         assert_eq!(parse_depends_on("").unwrap(), vec![]);
