@@ -42,6 +42,12 @@ impl ExecChildren {
         }
     }
 
+    /// The probe children not reaped yet (tests reap them by pid).
+    #[cfg(test)]
+    pub(crate) fn pids(&self) -> Vec<i32> {
+        self.waiting.borrow().keys().copied().collect()
+    }
+
     /// How many probe children are alive (not reaped yet).
     pub fn alive(&self) -> usize {
         self.waiting.borrow().len()

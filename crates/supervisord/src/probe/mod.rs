@@ -140,25 +140,28 @@ impl Probes {
         config: &Config,
     ) {
         self.stop(key, pid, kind);
-        let Some(rc) = &pc.ready else { return };
-        match &rc.check {
-            Check::Log(_) => {
-                if let Some(w) = self.log_watch(key, pc) {
-                    w.arm(pid);
-                }
+        let Some(spec) = CheckSpec::of(kind, pc) else {
+            return;
+        };
+        match &spec.check {
+            Check::Log(pattern) => {
+                let w = self.logs.entry(key).or_insert_with(|| {
+                    Rc::new(log::LogWatch::new(
+                        key,
+                        kind,
+                        pattern.clone(),
+                        self.tx.clone(),
+                    ))
+                });
+                w.arm(pid);
             }
             Check::Notify => self.notify.arm(key, pid),
             Check::Tcp { .. } | Check::Http { .. } | Check::Exec(_) => {
-                let target = match &rc.check {
+                let target = match &spec.check {
                     Check::Exec(argv) => Target::Exec(exec::ExecSpec::new(argv, pc, config)),
                     other => Target::Net(other.clone()),
                 };
-                let interval = Duration::from_secs_f64(rc.interval);
-                // A try ends (and says why) before the wait itself gives up.
-                let try_timeout =
-                    READY_TRY_TIMEOUT.min(Duration::from_secs_f64((rc.timeout * 0.8).max(0.001)));
                 let tx = self.tx.clone();
-                let children = self.exec.clone();
                 let report = move |report| {
                     let _ = tx.send(ProbeMsg {
                         key,
@@ -169,9 +172,9 @@ impl Probes {
                 };
                 let task = tokio::task::spawn_local(poll_check(
                     target,
-                    children,
-                    interval,
-                    try_timeout,
+                    self.exec.clone(),
+                    spec.interval,
+                    spec.try_timeout,
                     report,
                 ));
                 self.tasks.insert((key, kind), task);
@@ -209,6 +212,37 @@ impl Drop for Probes {
     fn drop(&mut self) {
         for (_, t) in self.tasks.drain() {
             t.abort();
+        }
+    }
+}
+
+/// One check of a process as a probe performs it: what, how often, how long a try.
+/// Each [`ProbeKind`] maps a process config onto one (the `ready=` keys for
+/// [`ProbeKind::Ready`]; health checks add their own arm with their own keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSpec {
+    /// The check.
+    pub check: Check,
+    /// Time between two tries of a polled check.
+    pub interval: Duration,
+    /// The longest one try may take.
+    pub try_timeout: Duration,
+}
+
+impl CheckSpec {
+    /// The check of `kind` configured for `pc`, if any.
+    pub fn of(kind: ProbeKind, pc: &ProcessConfig) -> Option<CheckSpec> {
+        match kind {
+            ProbeKind::Ready => {
+                let rc = pc.ready.as_ref()?;
+                Some(CheckSpec {
+                    check: rc.check.clone(),
+                    interval: Duration::from_secs_f64(rc.interval),
+                    // A try ends (and says why) before the wait itself gives up.
+                    try_timeout: READY_TRY_TIMEOUT
+                        .min(Duration::from_secs_f64((rc.timeout * 0.8).max(0.001))),
+                })
+            }
         }
     }
 }
@@ -265,5 +299,98 @@ pub(crate) fn secs(d: Duration) -> String {
         format!("{}s", s as u64)
     } else {
         format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn a_poll_reports_each_new_failure_once_then_the_pass_and_ends() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            drop(l);
+            let seen = Rc::new(RefCell::new(Vec::new()));
+            let s2 = seen.clone();
+            let task = tokio::task::spawn_local(poll_check(
+                Target::Net(Check::Tcp {
+                    host: "127.0.0.1".into(),
+                    port,
+                }),
+                exec::ExecChildren::default(),
+                Duration::from_millis(10),
+                Duration::from_secs(1),
+                move |r| s2.borrow_mut().push(r),
+            ));
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            assert_eq!(
+                *seen.borrow(),
+                vec![ProbeReport::Failed("connection refused".into())],
+                "many tries, one report"
+            );
+            let _l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("the poll ends after the pass")
+                .unwrap();
+            assert_eq!(seen.borrow().last(), Some(&ProbeReport::Passed));
+        });
+    }
+
+    #[test]
+    fn exec_tries_see_the_exit_status_through_the_reaper() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let children = exec::ExecChildren::default();
+            // The loop's reaper, in small (by pid: other tests of this process have
+            // children of their own): statuses are handed to the probes.
+            let reaper_children = children.clone();
+            let reaper = tokio::task::spawn_local(async move {
+                loop {
+                    for pid in reaper_children.pids() {
+                        if let Ok(nix::sys::wait::WaitStatus::Exited(_, code)) =
+                            nix::sys::wait::waitpid(
+                                nix::unistd::Pid::from_raw(pid),
+                                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                            )
+                        {
+                            reaper_children.reaped(pid, (code & 0xff) << 8);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+            let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+            let spec = |argv: &[&str]| {
+                exec::ExecSpec::from_parts(
+                    argv.iter().map(|s| s.to_string()).collect(),
+                    env.clone(),
+                )
+            };
+            let t = Duration::from_secs(5);
+            assert_eq!(exec::try_once(&spec(&["true"]), &children, t).await, Ok(()));
+            assert_eq!(
+                exec::try_once(&spec(&["sh", "-c", "exit 3"]), &children, t).await,
+                Err("exit status 3".into())
+            );
+            assert!(exec::try_once(&spec(&["/nonexistent/x"]), &children, t)
+                .await
+                .unwrap_err()
+                .starts_with("can't run \"/nonexistent/x\""));
+            assert_eq!(children.alive(), 0);
+            reaper.abort();
+        });
     }
 }

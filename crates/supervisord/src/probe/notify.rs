@@ -257,7 +257,7 @@ mod tests {
                 status: Some("Serving 3 clients".into())
             }
         );
-        assert_eq!(parse(b"READY=0").ready, false);
+        assert!(!parse(b"READY=0").ready);
         assert_eq!(parse(b"WATCHDOG=1"), Message::default());
         let long = format!("STATUS={}", "é".repeat(600));
         assert!(parse(long.as_bytes()).status.unwrap().len() <= MAX_STATUS);
