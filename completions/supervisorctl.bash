@@ -50,10 +50,10 @@ _supervisorctl() {
     case $action in
         help) words=$commands ;;
         add|remove|update) words=$(_supervisorctl_names groups "${opts[@]}") ;;
-        clear|fg|pid|restart|signal|start|status|stop|tail)
+        clear|fg|pid|restart|rotate|signal|start|status|stop|tail|top)
             words="$(_supervisorctl_names processes "${opts[@]}")"
             case $action in
-                clear|pid|restart|signal|start|status|stop) words="$words all" ;;
+                clear|pid|restart|rotate|signal|start|status|stop) words="$words all" ;;
                 tail) words="$words -f stdout stderr" ;;
             esac ;;
         maintail) words="-f" ;;

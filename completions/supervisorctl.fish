@@ -32,7 +32,7 @@ complete -c supervisorctl -s r -l history_file -r -F -d 'history file'
 complete -c supervisorctl -n "not __fish_seen_subcommand_from $__supervisorctl_cmds" -a "$__supervisorctl_cmds"
 complete -c supervisorctl -n '__fish_seen_subcommand_from help' -a "$__supervisorctl_cmds"
 complete -c supervisorctl -n '__fish_seen_subcommand_from add remove update' -a '(__supervisorctl_names groups)'
-complete -c supervisorctl -n '__fish_seen_subcommand_from clear fg pid restart signal start status stop tail' -a '(__supervisorctl_names processes)'
-complete -c supervisorctl -n '__fish_seen_subcommand_from clear pid restart signal start status stop' -a all
+complete -c supervisorctl -n '__fish_seen_subcommand_from clear fg pid restart rotate signal start status stop tail top' -a '(__supervisorctl_names processes)'
+complete -c supervisorctl -n '__fish_seen_subcommand_from clear pid restart rotate signal start status stop' -a all
 complete -c supervisorctl -n '__fish_seen_subcommand_from tail' -a 'stdout stderr -f'
 complete -c supervisorctl -n '__fish_seen_subcommand_from maintail' -a '-f'

@@ -80,9 +80,9 @@ _supervisorctl() {
         add|remove|update)
             names=(${(f)"$(_supervisorctl_names groups $opts)"})
             compadd -a names ;;
-        clear|fg|pid|restart|signal|start|status|stop|tail)
+        clear|fg|pid|restart|rotate|signal|start|status|stop|tail|top)
             names=(${(f)"$(_supervisorctl_names processes $opts)"})
-            [[ $action == (clear|pid|restart|signal|start|status|stop) ]] && names+=(all)
+            [[ $action == (clear|pid|restart|rotate|signal|start|status|stop) ]] && names+=(all)
             [[ $action == tail ]] && names+=(-f stdout stderr)
             compadd -a names ;;
         maintail) compadd -- -f ;;

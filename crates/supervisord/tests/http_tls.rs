@@ -97,11 +97,13 @@ fn start(tls: InetTlsConfig, creds: Option<Credentials>, limits: Limits) -> Serv
             let (tx, rx) = tokio::sync::mpsc::channel(1024);
             let ctx = Arc::new(ServerContext {
                 credentials: creds,
+                access: None,
                 control: tx,
                 web: Arc::new(NoWebUi),
                 limits,
                 log: None,
                 log_level: supervisor_config::LogLevel::Info,
+                health_open: false,
             });
             tokio::spawn(http::serve(
                 Listener::from_std_tls(tl, loaded).unwrap(),

@@ -27,6 +27,7 @@ mod process;
 mod rotate;
 pub mod table;
 mod token;
+pub mod top;
 
 pub use daemon::url_scheme;
 pub use logs::py_int;

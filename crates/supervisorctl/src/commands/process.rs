@@ -54,7 +54,8 @@ impl Controller {
     pub(super) fn do_status(&mut self, arg: &str) -> Result<(), CtlError> {
         let mut names: Vec<&str> = arg.split_whitespace().collect();
         let json = names.contains(&"--json");
-        names.retain(|n| *n != "--json");
+        let long = names.iter().any(|n| *n == "-l" || *n == "--long");
+        names.retain(|n| !matches!(*n, "--json" | "-l" | "--long"));
         if !self.upcheck()? {
             if self.exitstatus != exit::NO_PERMISSION {
                 self.exitstatus = exit::STATUS_UNKNOWN;
@@ -103,14 +104,55 @@ impl Controller {
             }
             m
         };
+        // `-l` needs the stats (a server without them: one clear line, exit 3); plain
+        // `--json` adds them when the server has them, `null` otherwise.
+        let stats = if long {
+            match self.stats_by_namespec()? {
+                Some(s) => Some(s),
+                None => return Ok(()),
+            }
+        } else if json {
+            match self.call(super::top::STATS_METHOD, &[]) {
+                Ok(v) => Some(
+                    array(v)
+                        .iter()
+                        .filter_map(|v| super::top::Row::from_value(v).ok())
+                        .map(|r| (r.namespec.clone(), r))
+                        .collect(),
+                ),
+                Err(CtlError::Fault(_)) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
         if json {
             let list = matching
                 .iter()
-                .map(|v| text::process_json(v))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|v| {
+                    let mut obj = text::process_json(v)?;
+                    if let serde_json::Value::Object(m) = &mut obj {
+                        let ns = m
+                            .get("namespec")
+                            .and_then(|n| n.as_str())
+                            .unwrap_or_default()
+                            .to_string();
+                        let st = stats
+                            .as_ref()
+                            .and_then(|s| s.get(&ns))
+                            .map(super::top::stats_json);
+                        m.insert("stats".into(), st.unwrap_or(serde_json::Value::Null));
+                    }
+                    Ok(obj)
+                })
+                .collect::<Result<Vec<_>, CtlError>>()?;
             let doc = serde_json::to_string_pretty(&serde_json::Value::Array(list))
                 .unwrap_or_else(|_| "[]".into());
             self.output(&doc);
+        } else if let Some(stats) = stats.as_ref().filter(|_| long) {
+            for l in super::top::status_long_lines(&matching, stats)? {
+                self.output(&l);
+            }
         } else {
             let lines = text::status_lines(&matching, self.color)?;
             for l in lines {

@@ -108,6 +108,11 @@ pub fn push_description(out: &mut String, p: &InfoFields<'_>, now: f64, utc_offs
             push_decimal(out, u64::from(p.pid.unsigned_abs()));
             out.push_str(", uptime ");
             push_timedelta(out, up);
+            // `ready = notify` programs' last STATUS= text (supervisor-rs).
+            if !p.note.is_empty() {
+                out.push_str(", ");
+                out.push_str(p.note);
+            }
         }
         ProcessState::Fatal | ProcessState::Backoff => {
             if p.spawnerr.is_empty() {
