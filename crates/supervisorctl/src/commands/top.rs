@@ -476,10 +476,10 @@ impl Controller {
         let rss: i64 = rows.iter().map(|r| r.rss_kb).sum();
         let now = chrono_like_now();
         let mut lines = vec![format!(
-            "supervisor-rs top - {now}  processes: {}, running: {running}  cpu: {cpu:.1}%  rss: {}  sort: {}  every {}s",
+            "supervisor-rs top - {now}  sort: {}  processes: {}, running: {running}  cpu: {cpu:.1}%  rss: {}  every {}s",
+            o.sort.as_str(),
             rows.len(),
             human_kb(rss, true),
-            o.sort.as_str(),
             o.delay
         )];
         lines.extend(top_table(rows));
