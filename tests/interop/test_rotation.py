@@ -96,7 +96,7 @@ def test_rotate_while_writing_keeps_every_line_once(make_daemon, tmp_path):
         assert gzip.open(f"{log}.{i}.gz").read()
     # tail/readLog keep working on the live file after the rotations
     r = d.ctl("tail", "w")
-    assert r.stdout.rstrip("\n").endswith("line %07d\n%s" % (total - 1, lines[-1])), r.stdout[-200:]
+    assert r.stdout.rstrip("\n").endswith(live.decode().rstrip("\n")[-1000:]), r.stdout[-200:]
     info = d.rpc().supervisor.readProcessStdoutLog("w", 0, 0)
     assert info == live.decode()
 

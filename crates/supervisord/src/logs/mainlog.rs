@@ -11,6 +11,7 @@ use chrono::{DateTime, Local, TimeZone};
 use supervisor_config::{LogFile, LogLevel, LogRotation};
 
 use super::rotating::{RotateOptions, Rotated, RotatingFile};
+use super::stream::Stream;
 use super::syslog;
 
 /// Formats one main-log line (with its trailing newline).
@@ -42,13 +43,24 @@ pub struct MainLogConfig {
     pub echo_stdout: bool,
 }
 
+/// The foreground copy of the main log on stdout.
+#[derive(Debug)]
+enum Echo {
+    Off,
+    /// The daemon's stdout as a [`Stream`]: whole lines, bounded waits for a stalled
+    /// reader (a container's stdout).
+    Stream(Stream),
+    /// `io::stdout()` (when no stream of fd 1 could be made).
+    Plain,
+}
+
 /// The main logger. Owned by the event loop; every call writes synchronously.
 #[derive(Debug)]
 pub struct MainLog {
     level: LogLevel,
     file: Option<RotatingFile>,
     syslog: bool,
-    echo_stdout: bool,
+    echo: Echo,
     /// Set while writes to the file fail: the first error and the bytes lost so far.
     failing: Option<(String, u64)>,
 }
@@ -80,13 +92,18 @@ impl MainLog {
         };
         // `logfile=/dev/stdout` in the foreground: the file already is stdout, so the
         // copy on stdout would print every line twice.
-        let echo_stdout =
-            config.echo_stdout && !matches!(&config.logfile, LogFile::Path(p) if is_our_stdout(p));
+        let echo = if config.echo_stdout
+            && !matches!(&config.logfile, LogFile::Path(p) if is_our_stdout(p))
+        {
+            Stream::from_daemon_fd(1).map_or(Echo::Plain, Echo::Stream)
+        } else {
+            Echo::Off
+        };
         Ok(MainLog {
             level: config.level,
             file,
             syslog,
-            echo_stdout,
+            echo,
             failing: None,
         })
     }
@@ -97,7 +114,7 @@ impl MainLog {
             level,
             file: None,
             syslog: false,
-            echo_stdout: false,
+            echo: Echo::Off,
             failing: None,
         }
     }
@@ -190,10 +207,18 @@ impl MainLog {
                 let _ = f.write_counted(note.as_bytes());
             }
         }
-        if self.echo_stdout {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
+        match &mut self.echo {
+            Echo::Off => {}
+            // A reader of stdout that stops reading costs at most one bounded wait; what
+            // it does not take is dropped (the file has every line).
+            Echo::Stream(s) => {
+                let _ = s.write_all_lines(line.as_bytes());
+            }
+            Echo::Plain => {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 //!   rotated under the name of a symlink. Instead a pipe or terminal behind them is opened
 //!   again through `/proc/self/fd/N` (a description of our own, which may be made
 //!   non-blocking without changing the daemon's fd N for anybody else), and anything else
-//!   is duplicated.
+//!   (a socket, a regular file) is duplicated.
 //! * Writes never block the loop for long: our own descriptions are non-blocking, and a
 //!   socket is written with `MSG_DONTWAIT`. When the reader does not keep up, a write
 //!   waits for room ([`STALL_WAIT`] at most per stall); if the reader still takes
@@ -112,17 +112,10 @@ impl Stream {
             if let Ok(own) = own {
                 return Ok(Stream::new(own, StreamKind::NonBlocking));
             }
-        } else if ft.is_file() {
-            // A regular file behind stdout: a description of our own in append mode,
-            // so that neither side overwrites the other's lines.
-            let own = OpenOptions::new()
-                .append(true)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(format!("/proc/self/fd/{fd}"));
-            if let Ok(own) = own {
-                return Ok(Stream::new(own, StreamKind::Blocking));
-            }
         }
+        // A regular file (or anything else) behind the descriptor: the duplicate shares
+        // its description, so its offset too: writes through fd 1 itself and through us
+        // never overwrite each other.
         Ok(Stream::new(dup, StreamKind::Blocking))
     }
 
