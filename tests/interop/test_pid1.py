@@ -386,3 +386,16 @@ def test_without_subreaper_orphans_go_elsewhere(make_daemon):
     # the orphan is not re-parented to us
     time.sleep(0.3)
     assert not any(cmdline(c) == [b"sleep", b"1.5"] for c in children_of(d.proc.pid))
+
+
+def test_critical_is_listed_by_the_config_extensions(make_daemon):
+    d = make_daemon("rust", """\
+        [program:app]
+        command=/bin/sleep 1000
+        critical=true
+        [program:side]
+        command=/bin/sleep 1000
+        """)
+    rows = {r["name"]: r for r in d.rpc().supervisor_rs.getAllConfigExtensions()}
+    assert rows["app"]["critical"] is True
+    assert rows["side"]["critical"] is False

@@ -34,6 +34,8 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
         ("ready".into(), Value::String(ready)),
         ("ready_timeout".into(), Value::Double(ready_timeout)),
         ("ready_interval".into(), Value::Double(ready_interval)),
+        // critical=: true when this program going down ends the daemon (issue 17)
+        ("critical".into(), Value::Bool(p.critical)),
     ]
 }
 
