@@ -406,3 +406,37 @@ def test_bad_values_are_config_errors_naming_file_line_section_key(tmp_path, lin
     assert r.returncode == 2, r
     assert f"{conf}:5: error: " in r.stdout + r.stderr, r
     assert message in r.stdout + r.stderr
+
+
+def test_the_events_stream_carries_running_only_once_ready(make_daemon, tmp_path):
+    import json
+    from conftest import UnixStreamHTTPConnection
+    from test_events_stream import read_sse_item
+    port = free_port()
+    db = script(tmp_path, "db.py", DB)
+    opened = tmp_path / "opened"
+    d = make_daemon("rust", f"""\
+        [program:db]
+        command={PY} {db} {port} 1 {opened}
+        autostart=false
+        ready=tcp://127.0.0.1:{port}
+        ready_interval=0.1
+        """)
+    conn = UnixStreamHTTPConnection(str(d.sock), timeout=15)
+    try:
+        conn.request("GET", "/events?events=PROCESS_STATE")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        d.rpc(10).supervisor.startProcess("db", False)
+        seen = []
+        while "PROCESS_STATE_RUNNING" not in seen:
+            item = read_sse_item(resp)
+            seen.append(item["event"])
+            if item["event"] == "PROCESS_STATE_RUNNING":
+                data = json.loads(item["data"])
+                assert data["payload"]["processname"] == "db"
+                assert data["payload"]["from_state"] == "STARTING"
+                assert opened.exists(), "RUNNING before the port was open"
+        assert seen == ["PROCESS_STATE_STARTING", "PROCESS_STATE_RUNNING"], seen
+    finally:
+        conn.close()
