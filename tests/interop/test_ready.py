@@ -376,6 +376,13 @@ def test_check_config_and_extension_method_show_the_check(make_daemon, tmp_path)
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r
     assert f"ready tcp://127.0.0.1:{port} (timeout 30s, interval 0.25s)" in r.stdout, r.stdout
+    r = subprocess.run([str(RUST_BIN / "supervisord"), "--check-config", "--json", "-c",
+                        str(d.conf)], capture_output=True, text=True, timeout=30)
+    import json
+    procs = {p["name"]: p for g in json.loads(r.stdout)["groups"] for p in g["processes"]}
+    assert procs["db"]["ready"] == {"check": f"tcp://127.0.0.1:{port}", "timeout": 30.0,
+                                    "interval": 0.25}, procs["db"]
+    assert procs["plain"]["ready"] is None
     rows = {row["name"]: row for row in d.rpc(10).supervisor_rs.getAllConfigExtensions()}
     assert rows["db"]["ready"] == f"tcp://127.0.0.1:{port}"
     assert (rows["db"]["ready_timeout"], rows["db"]["ready_interval"]) == (30.0, 0.25)

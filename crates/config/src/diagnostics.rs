@@ -441,10 +441,17 @@ pub fn report_json(
                         };
                         let depends_on: Vec<String> =
                             p.depends_on.iter().map(|d| d.to_string()).collect();
+                        // ready= (supervisor-rs): null without a check
+                        let ready = p.ready.as_ref().map(|r| {
+                            serde_json::json!({
+                                "check": r.check.to_string(), "timeout": r.timeout,
+                                "interval": r.interval,
+                            })
+                        });
                         serde_json::json!({
                             "name": p.name, "namespec": namespec, "priority": p.priority,
                             "autostart": p.autostart, "command": p.command,
-                            "depends_on": depends_on,
+                            "depends_on": depends_on, "ready": ready,
                         })
                     })
                     .collect();
