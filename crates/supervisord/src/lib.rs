@@ -16,3 +16,4 @@ pub mod pid1;
 pub mod probe;
 pub mod rpc;
 pub mod runtime;
+pub mod stats;

@@ -13,6 +13,7 @@
 
 mod backend;
 mod io;
+mod observe;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -163,6 +164,9 @@ pub struct Daemon {
     defer_auto: bool,
     /// Poked by the thread creating the AUTO logs when it is done.
     auto_logs_done: Arc<Notify>,
+    /// The per-process stats' history (CPU % needs the previous sample); read only when
+    /// a client asks (see `stats`).
+    stats: crate::stats::Sampler,
     /// Results of the probes (`ready=` checks), taken by the loop when it starts.
     probe_rx: Option<mpsc::UnboundedReceiver<crate::probe::ProbeMsg>>,
 }
@@ -224,6 +228,7 @@ impl Daemon {
             // fork), relative to the directory of the moment: only absolute ones wait.
             defer_auto: d_childlogdir_is_absolute,
             auto_logs_done: Arc::new(Notify::new()),
+            stats: crate::stats::Sampler::new(),
             probe_rx: Some(probe_rx),
         };
         d.apply_outputs();

@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod bind;
 pub mod conns;
+pub mod metrics;
 pub mod health;
 pub mod tail;
 pub mod tls;
@@ -348,6 +349,14 @@ async fn route(
     if health::is_health_path(&path) {
         return health::respond(&ctx, req.method(), &path).await;
     }
+    if path == "/metrics" {
+        let openmetrics = req
+            .headers()
+            .get(hyper::header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("application/openmetrics-text"));
+        return metrics_response(&ctx, req.method(), openmetrics).await;
+    }
     if path.starts_with("/mainlogtail") {
         if req.method() != Method::GET {
             return error_response(StatusCode::BAD_REQUEST);
@@ -505,6 +514,7 @@ async fn rpc(
     }
     let (tx, rx) = oneshot::channel();
     let name = call.name.clone();
+    let asked = std::time::Instant::now();
     // The loop answers with the encoded document (big answers are written straight from
     // the process table, without a value tree).
     let mut msg = ControlRequest::CallXml {
@@ -521,7 +531,17 @@ async fn rpc(
     if ctx.control.send(msg).await.is_err() {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    match rx.await {
+    let answer = rx.await;
+    metrics::record_rpc(
+        &name,
+        match &answer {
+            Ok(Ok(_)) => metrics::RpcOutcome::Ok,
+            Ok(Err(_)) => metrics::RpcOutcome::Fault,
+            Err(_) => metrics::RpcOutcome::Error,
+        },
+        asked.elapsed(),
+    );
+    match answer {
         Ok(Ok(body)) => {
             if ctx.logs(LogLevel::Trace) {
                 ctx.log(
@@ -543,6 +563,44 @@ async fn rpc(
             }
             xml_response(xmlrpc::write_fault(&f))
         }
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// `GET /metrics` (HEAD too): the page the loop renders; 404 when the daemon has none.
+async fn metrics_response(
+    ctx: &ServerContext,
+    method: &Method,
+    openmetrics: bool,
+) -> Response<Body> {
+    if method != Method::GET && method != Method::HEAD {
+        return error_response(StatusCode::BAD_REQUEST);
+    }
+    let (tx, rx) = oneshot::channel();
+    if ctx
+        .control
+        .send(ControlRequest::Metrics {
+            openmetrics,
+            reply: tx,
+        })
+        .await
+        .is_err()
+    {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    match rx.await {
+        Ok(Some(page)) => {
+            let mut r = Response::new(Body::full(page));
+            let kind = if openmetrics {
+                metrics::OPENMETRICS_CONTENT_TYPE
+            } else {
+                metrics::CONTENT_TYPE
+            };
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+            r
+        }
+        Ok(None) => error_response(StatusCode::NOT_FOUND),
         Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }

@@ -61,6 +61,25 @@ pub fn all_process_info_from_snapshots<B: Backend + ?Sized>(b: &B) -> Vec<Value>
         .collect()
 }
 
+/// The stats of a snapshot without reading `/proc` (no sample, no restart count).
+pub fn figures_without_sample(p: &ProcessSnapshot, now: f64) -> crate::stats::ProcessFigures {
+    crate::stats::ProcessFigures {
+        group: p.group.clone(),
+        name: p.name.clone(),
+        state: p.state,
+        pid: p.pid,
+        start: p.start,
+        uptime: if p.pid != 0 {
+            (now - p.start).max(0.0)
+        } else {
+            0.0
+        },
+        restarts: 0,
+        last_exit: None,
+        sample: None,
+    }
+}
+
 /// Why writing to a process's stdin failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StdinError {
@@ -221,6 +240,31 @@ pub trait Backend {
     fn add_group(&mut self, name: &str) -> bool;
     /// Removes an active group; false if any of its processes is not stopped.
     fn remove_group(&mut self, name: &str) -> bool;
+
+    /// The resource figures of one process of an active group
+    /// (`supervisor_rs.getProcessStats`), sampled now. The default has the table's
+    /// bookkeeping from [`Backend::process`] and no sample; the daemon reads `/proc`.
+    fn process_figures(&mut self, group: &str, name: &str) -> Option<crate::stats::ProcessFigures> {
+        self.process(group, name)
+            .map(|p| figures_without_sample(&p, self.now()))
+    }
+    /// The figures of every process (`supervisor_rs.getAllProcessStats`, `/metrics`),
+    /// lexical by group then name like `getAllProcessInfo`.
+    fn all_process_figures(&mut self) -> Vec<crate::stats::ProcessFigures> {
+        let now = self.now();
+        let mut all: Vec<_> = self
+            .all_processes()
+            .iter()
+            .map(|p| figures_without_sample(p, now))
+            .collect();
+        all.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        all
+    }
+    /// The `/metrics` page (Prometheus text format 0.0.4, or OpenMetrics text when
+    /// `openmetrics`); `None` when this daemon has none (the client gets 404).
+    fn metrics_text(&mut self, _openmetrics: bool) -> Option<String> {
+        None
+    }
 
     /// Subscribes an `/events` client to these event types (the event bus's
     /// `subscribe_stream`); `None` when the daemon has no event stream (the client gets 404).

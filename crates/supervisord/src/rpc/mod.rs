@@ -145,6 +145,13 @@ pub enum ControlRequest {
         /// Where the subscriber's queue goes.
         reply: oneshot::Sender<Option<tokio::sync::mpsc::Receiver<supervisor_events::StreamItem>>>,
     },
+    /// The `/metrics` page (`None` = this daemon has none, 404).
+    Metrics {
+        /// OpenMetrics text instead of the Prometheus text format (0.0.4).
+        openmetrics: bool,
+        /// Where the page goes.
+        reply: oneshot::Sender<Option<String>>,
+    },
     /// `/livez` and `/readyz` (http/health.rs): the loop's health report (`None` = this
     /// daemon has none).
     Health {
@@ -283,6 +290,9 @@ pub fn handle(backend: &mut dyn Backend, pending: &mut Pending, request: Control
         ControlRequest::SubscribeEvents { types, reply } => {
             let _ = reply.send(backend.subscribe_events(&types));
         }
+        ControlRequest::Metrics { openmetrics, reply } => {
+            let _ = reply.send(backend.metrics_text(openmetrics));
+        }
         ControlRequest::Health { reply } => {
             let _ = reply.send(backend.health());
         }
@@ -321,10 +331,19 @@ pub async fn call_as(
             request: Box::new(request),
         };
     }
+    let asked = std::time::Instant::now();
     if control.send(request).await.is_err() {
         return Err(gone());
     }
-    answer.await.unwrap_or_else(|_| Err(gone()))
+    let answer = answer.await;
+    use crate::http::metrics::{record_rpc, RpcOutcome};
+    let outcome = match &answer {
+        Ok(Ok(_)) => RpcOutcome::Ok,
+        Ok(Err(_)) => RpcOutcome::Fault,
+        Err(_) => RpcOutcome::Error,
+    };
+    record_rpc(name, outcome, asked.elapsed());
+    answer.unwrap_or_else(|_| Err(gone()))
 }
 
 /// The fault for a well-formed request body that is over one of the XML-RPC reader's

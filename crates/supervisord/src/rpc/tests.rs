@@ -112,10 +112,21 @@ tailProcessStdoutLog";
     for n in ["listMethods", "methodHelp", "methodSignature", "multicall"] {
         names.push(Value::String(format!("system.{n}")));
     }
-    assert_eq!(
-        call(&mut b, "system.listMethods", vec![]),
-        Ok(Value::Array(names))
-    );
+    // The reference's methods, then (after `supervisor.*`, before `system.*` in the
+    // sorted listing) the extensions of supervisor-rs, which the reference does not have.
+    let Ok(Value::Array(listed)) = call(&mut b, "system.listMethods", vec![]) else {
+        panic!("listMethods failed");
+    };
+    let (ext, reference): (Vec<Value>, Vec<Value>) = listed
+        .into_iter()
+        .partition(|n| n.as_str().is_some_and(|n| n.starts_with("supervisor_rs.")));
+    assert_eq!(reference, names);
+    for m in [
+        "supervisor_rs.getProcessStats",
+        "supervisor_rs.getAllProcessStats",
+    ] {
+        assert!(ext.contains(&Value::String(m.into())), "{m}");
+    }
     // The table is sorted (lookup relies on it).
     assert!(methods::TABLE.windows(2).all(|w| w[0].name < w[1].name));
 }

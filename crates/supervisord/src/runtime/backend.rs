@@ -66,6 +66,18 @@ impl Daemon {
 }
 
 impl Backend for Daemon {
+    fn process_figures(&mut self, group: &str, name: &str) -> Option<crate::stats::ProcessFigures> {
+        self.stats_one(group, name)
+    }
+
+    fn all_process_figures(&mut self) -> Vec<crate::stats::ProcessFigures> {
+        self.stats_all()
+    }
+
+    fn metrics_text(&mut self, openmetrics: bool) -> Option<String> {
+        Some(self.metrics_page(openmetrics))
+    }
+
     fn supervisor_state(&self) -> SupervisorState {
         self.sup.mood()
     }
