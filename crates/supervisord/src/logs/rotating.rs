@@ -1,7 +1,7 @@
 //! [`RotatingFile`]: an append-only log file rotated by size, like the reference's
 //! `RotatingFileHandler` (child logs and the main log share it), and also at local day
 //! or hour boundaries (`*logfile_rotate`), with gzip of the backups and deletion by age
-//! (`*logfile_compress`, `*logfile_maxage`: see [`compress`](super::compress)). A
+//! (`*logfile_compress`, `*logfile_maxage`: see [`super::compress`]). A
 //! target that is not a regular file (`/dev/stdout`, a pipe, a terminal, a socket) is a
 //! [`Stream`]: never sized, rotated, truncated or removed.
 
@@ -741,9 +741,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("h.log");
         set_now("2026-11-01T04:10:00Z"); // 00:10 EDT
-        let mut f =
-            RotatingFile::open_clocked(&p, &timed(RotateWhen::Hourly, 0, false), fake_now, new_york)
-                .unwrap();
+        let mut f = RotatingFile::open_clocked(
+            &p,
+            &timed(RotateWhen::Hourly, 0, false),
+            fake_now,
+            new_york,
+        )
+        .unwrap();
         f.write(b"00:10 EDT\n").unwrap();
         set_now("2026-11-01T04:59:59Z");
         f.write(b"00:59 EDT\n").unwrap();
@@ -790,14 +794,24 @@ mod tests {
         // Restarts: the file's period is that of its mtime (made 2026-03-09 05:00 EDT
         // here, since the real clock wrote it). The same day: appended to, not rotated.
         let mar9 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_773_046_800);
-        File::options().append(true).open(&p).unwrap().set_modified(mar9).unwrap();
+        File::options()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(mar9)
+            .unwrap();
         set_now("2026-03-09T20:00:00Z");
         let mut f = RotatingFile::open_clocked(&p, &opts, fake_now, new_york).unwrap();
         f.write(b"mar 9 b\n").unwrap();
         assert_eq!(read(&p), b"mar 9\nmar 9 b\n");
         drop(f);
         // Two days later: the first write starts a new file.
-        File::options().append(true).open(&p).unwrap().set_modified(mar9).unwrap();
+        File::options()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(mar9)
+            .unwrap();
         set_now("2026-03-11T12:00:00Z");
         let mut f = RotatingFile::open_clocked(&p, &opts, fake_now, new_york).unwrap();
         f.write(b"mar 11\n").unwrap();
@@ -834,11 +848,15 @@ mod tests {
         assert_eq!(n, 6, "6 full hours rotated out");
         let mut rebuilt = Vec::new();
         for i in (1..=n).rev() {
-            let mut d = flate2::read::GzDecoder::new(File::open(compress::numbered_gz(&p, i)).unwrap());
+            let mut d =
+                flate2::read::GzDecoder::new(File::open(compress::numbered_gz(&p, i)).unwrap());
             d.read_to_end(&mut rebuilt).unwrap();
         }
         rebuilt.extend_from_slice(&read(&p));
-        assert!(rebuilt == expected, "decompressed backups + live file == every line once");
+        assert!(
+            rebuilt == expected,
+            "decompressed backups + live file == every line once"
+        );
         let leftovers: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
