@@ -67,7 +67,7 @@ class AccessDaemon:
     port), both with the admin user, the viewer (read) and the deployer (operate)."""
 
     def __init__(self, tmp, impl="rust", programs=None, server_extra="", supervisord_extra="",
-                 access=None, start=True):
+                 access=None, start=True, inet_extra=""):
         self.impl = impl
         self.dir = Path(tmp)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class AccessDaemon:
                 """)
         text = (
             f"[unix_http_server]\nfile={self.sock}\n{access}{server_extra}\n"
-            f"[inet_http_server]\nport=127.0.0.1:{self.port}\n{access}{server_extra}\n"
+            f"[inet_http_server]\nport=127.0.0.1:{self.port}\n{access}{server_extra}{inet_extra}\n"
             f"[supervisord]\nlogfile={self.logfile}\npidfile={self.dir / 'supervisord.pid'}\n"
             f"childlogdir={self.dir}\nnodaemon=true\nloglevel=info\n{supervisord_extra}\n"
             "[rpcinterface:supervisor]\n"

@@ -6,6 +6,7 @@ hashes and users_file; config errors; the failed-login delay; the read-only web 
 CRIT line and the --check-config warning of an open server."""
 
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -254,3 +255,31 @@ def test_open_server_crit_and_check_config_warning(tmp_path):
     r = subprocess.run([str(IMPLS["rust"] / "supervisord"), "--check-config", "-c", str(guarded)],
                        capture_output=True, text=True, timeout=30)
     assert "without any HTTP authentication" not in r.stdout, r.stdout
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for the test CA")
+def test_client_certificate_user_gets_its_role(tmp_path):
+    """mTLS (H8's tls_client_cn_user): a verified certificate's CN is a user of users=, with
+    that user's role; audited as cert-user."""
+    import ssl
+    from test_tls import Pki
+    pki = Pki(tmp_path / "pki")
+    cert, key = pki.issue("server", "localhost", san="DNS:localhost")
+    viewer = pki.issue("viewer", "viewer", usage="clientAuth")
+    deploy = pki.issue("deploy", "deploy", usage="clientAuth")
+    d = AccessDaemon(tmp_path / "d", inet_extra=(
+        f"tls_cert={cert}\ntls_key={key}\ntls_client_ca={pki.ca}\ntls_client_cn_user=true\n"))
+    try:
+        def proxy(client):
+            ctx = ssl.create_default_context(cafile=str(pki.ca))
+            ctx.load_cert_chain(str(client[0]), str(client[1]))
+            return xmlrpc.client.ServerProxy(f"https://localhost:{d.port}/RPC2", context=ctx)
+        s = proxy(viewer).supervisor
+        assert s.getState()["statename"] == "RUNNING"
+        with pytest.raises(xmlrpc.client.Fault) as e:
+            s.stopProcess("sleeper")
+        assert "not allowed for role read" in e.value.faultString
+        assert proxy(deploy).supervisor.stopProcess("sleeper") is True
+        d.wait_log("audit: cert-user deploy from 127.0.0.1:")
+    finally:
+        d.stop()

@@ -273,6 +273,69 @@ mod tests {
         assert!(split_roles("viewer").unwrap_err().contains("malformed"));
     }
 
+    fn load(text: &str) -> Result<crate::Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = LoadContext {
+            environ: vec![("TMPDIR".into(), dir.path().to_string_lossy().into_owned())],
+            hostname: "box".into(),
+            cwd: dir.path().to_path_buf(),
+            uid: 0,
+        };
+        std::fs::write(
+            dir.path().join("users"),
+            "ops:{SHA}ab:operate\nadmin:x:read\n",
+        )
+        .unwrap();
+        let text = text.replace("DIR", &dir.path().to_string_lossy());
+        crate::load::load_from_str(&dir.path().join("s.conf"), &text, &ctx)
+    }
+
+    #[test]
+    fn loads_users_and_roles_and_locates_errors() {
+        let c = load(
+            "[supervisord]\n[inet_http_server]\nport=127.0.0.1:9001\nusername=root\npassword=p\n\
+             users = viewer:{SHA}x, deploy:secret\nroles = deploy=operate\n",
+        )
+        .unwrap();
+        let a = &c.server_access[0];
+        assert_eq!(a.section, "inet_http_server");
+        assert_eq!(a.users.len(), 2);
+        assert_eq!(a.users[0].role, Role::Read);
+        assert_eq!(a.users[1].role, Role::Operate);
+        // Without the keys: nothing (the reference's single user).
+        let c = load("[supervisord]\n[inet_http_server]\nport=9001\n").unwrap();
+        assert!(c.server_access.is_empty());
+        // An error names file, line, section and key.
+        let e = load(
+            "[supervisord]\n[unix_http_server]\nfile=/tmp/s.sock\nusers = a:x\nroles = a=god\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(5));
+        assert_eq!(e.section.as_deref(), Some("unix_http_server"));
+        assert_eq!(e.key.as_deref(), Some("roles"));
+        assert!(e.message.ends_with(":5: [unix_http_server] roles: unknown role \"god\" for user \"a\" (expected read, operate or admin)"), "{}", e.message);
+        // users_file: its own file and line; a duplicate of the admin user.
+        let e = load(
+            "[supervisord]\n[unix_http_server]\nfile=/tmp/s.sock\nusername=admin\npassword=p\nusers_file=DIR/users\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key.as_deref(), Some("users_file"));
+        assert!(
+            e.message
+                .contains("users:2: [unix_http_server] users_file: duplicate user \"admin\""),
+            "{}",
+            e.message
+        );
+        let e = load("[supervisord]\n[unix_http_server]\nfile=/tmp/s.sock\nusers_file=DIR/nope\n")
+            .unwrap_err();
+        assert!(
+            e.message.contains("cannot read users file"),
+            "{}",
+            e.message
+        );
+    }
+
     #[test]
     fn users_file_lines() {
         let u = parse_users_file("# c\n\nbob:pa:ss:operate\nann:{SHA}ab:read\n").unwrap();

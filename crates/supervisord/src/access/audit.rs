@@ -28,6 +28,16 @@ pub const MAX_ARGS_TEXT: usize = 200;
 enum Sink {
     Main(Rc<RefCell<MainLog>>),
     File(MainLog),
+    #[cfg(test)]
+    Capture(Rc<RefCell<Vec<String>>>),
+}
+
+/// Audit lines go to a vector (unit tests).
+#[cfg(test)]
+pub fn capture() -> Rc<RefCell<Vec<String>>> {
+    let v = Rc::new(RefCell::new(Vec::new()));
+    SINK.with(|s| *s.borrow_mut() = Some(Sink::Capture(v.clone())));
+    v
 }
 
 thread_local! {
@@ -50,6 +60,8 @@ pub fn write(text: &str) {
     SINK.with(|s| match &mut *s.borrow_mut() {
         Some(Sink::Main(l)) => l.borrow_mut().log(LogLevel::Info, &line),
         Some(Sink::File(l)) => l.log(LogLevel::Info, &line),
+        #[cfg(test)]
+        Some(Sink::Capture(v)) => v.borrow_mut().push(line),
         None => {}
     });
 }

@@ -249,6 +249,134 @@ mod tests {
         assert!(check("supervisor.stopProcess").is_ok());
     }
 
+    fn caller(name: &str, role: Role) -> Arc<Caller> {
+        Arc::new(Caller {
+            name: name.into(),
+            kind: CallerKind::User,
+            role,
+            peer: Peer {
+                addr: PeerAddr::Tcp("127.0.0.1:4000".parse().unwrap()),
+                cert_user: None,
+            },
+        })
+    }
+
+    /// The loop's path: `ControlRequest::As` wraps a call; the role applies to each call of
+    /// a multicall, also to those run later while the loop polls the parked multicall, and
+    /// waiting calls are audited when they finish.
+    #[test]
+    fn roles_and_audit_through_the_loop() {
+        use crate::rpc::{fake::FakeBackend, handle, ControlRequest, Pending};
+        use supervisor_protocol::Value;
+        use tokio::sync::oneshot;
+        let lines = audit::capture();
+        let mut b = FakeBackend::new(&[("cat", &["cat"]), ("dog", &["dog"])]);
+        let mut pending = Pending::new();
+        let call = |name: &str, params: Vec<Value>| {
+            let (tx, rx) = oneshot::channel();
+            (
+                ControlRequest::Call {
+                    name: name.into(),
+                    params,
+                    reply: tx,
+                },
+                rx,
+            )
+        };
+        let call_struct = |m: &str, p: Vec<Value>| {
+            Value::Struct(vec![
+                ("methodName".into(), Value::from(m)),
+                ("params".into(), Value::Array(p)),
+            ])
+        };
+        // A read user: the state, then the fault, in one multicall.
+        let (req, mut rx) = call(
+            "system.multicall",
+            vec![Value::Array(vec![
+                call_struct("supervisor.getState", vec![]),
+                call_struct("supervisor.startProcess", vec![Value::from("cat")]),
+            ])],
+        );
+        handle(
+            &mut b,
+            &mut pending,
+            ControlRequest::As {
+                caller: caller("viewer", Role::Read),
+                request: Box::new(req),
+            },
+        );
+        let Ok(Value::Array(r)) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        assert!(matches!(&r[1], Value::Struct(m) if m[0].1 == Value::Int(30)));
+        assert!(
+            lines.borrow()[0].ends_with(
+                "audit: user viewer from 127.0.0.1:4000 called supervisor.startProcess('cat') \
+                 -> denied: FAILED: not allowed for role read: supervisor.startProcess needs operate"
+            ),
+            "{:?}",
+            lines.borrow()
+        );
+        // An operator: a waiting start, then shutdown (admin) run only once the start
+        // finished, while the loop polls: still refused.
+        let (req, mut rx) = call(
+            "system.multicall",
+            vec![Value::Array(vec![
+                call_struct(
+                    "supervisor.startProcess",
+                    vec![Value::from("dog"), Value::Bool(true)],
+                ),
+                call_struct("supervisor.shutdown", vec![]),
+            ])],
+        );
+        handle(
+            &mut b,
+            &mut pending,
+            ControlRequest::As {
+                caller: caller("deploy", Role::Operate),
+                request: Box::new(req),
+            },
+        );
+        assert_eq!(pending.len(), 1);
+        assert_eq!(lines.borrow().len(), 1, "written before it finished");
+        for _ in 0..50 {
+            b.step();
+            pending.poll(&mut b);
+            if pending.is_empty() {
+                break;
+            }
+        }
+        let Ok(Value::Array(r)) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        assert_eq!(r[0], Value::Bool(true));
+        assert!(
+            matches!(&r[1], Value::Struct(m) if m[0].1 == Value::Int(30)),
+            "{r:?}"
+        );
+        assert_eq!(
+            b.state,
+            supervisor_protocol::SupervisorState::Running,
+            "not shut down"
+        );
+        let l = lines.borrow();
+        assert!(
+            l[1].contains(
+                "user deploy from 127.0.0.1:4000 called supervisor.startProcess('dog', True) -> ok"
+            ),
+            "{l:?}"
+        );
+        assert!(
+            l[2].contains("supervisor.shutdown() -> denied: FAILED: not allowed for role operate"),
+            "{l:?}"
+        );
+        drop(l);
+        // Reads and calls without a caller are not written.
+        let (req, _rx) = call("supervisor.stopProcess", vec![Value::from("dog")]);
+        handle(&mut b, &mut pending, req);
+        assert_eq!(lines.borrow().len(), 3);
+    }
+
     #[test]
     fn who() {
         let c = Caller {
