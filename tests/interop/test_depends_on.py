@@ -247,6 +247,9 @@ def test_stop_all_stops_dependents_first(make_daemon):
     mark = len(d.mainlog())
     out = d.ctl("start", "all")
     assert out.returncode == 0, out
+    # each is reported, also those an earlier start pulled in as its dependency
+    for n in ("db", "api", "web", "other"):
+        assert f"{n}: started" in out.stdout, out
     after = d.mainlog()[mark:]
     spawns = [m.group(1) for m in re.finditer(r"spawned: '(\w+)'", after)]
     assert sorted(spawns) == ["api", "db", "other", "web"], after
@@ -501,3 +504,25 @@ def test_reread_refuses_a_cycle_and_changes_nothing(make_daemon):
     out = d.ctl("update")
     assert "CANT_REREAD: depends_on: dependency cycle db -> db in section" in out.stdout, out
     assert d.rpc().supervisor.getProcessInfo("db")["pid"] == before
+
+
+def test_start_all_reports_dependencies_started_on_the_way(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:web]
+        command={SLEEP}
+        priority=1
+        autostart=false
+        depends_on=db
+        startsecs=0
+
+        [program:db]
+        command={SLEEP}
+        priority=2
+        autostart=false
+        startsecs=1
+        """)
+    rpc = d.rpc()
+    res = rpc.supervisor.startAllProcesses(True)
+    assert sorted((r["name"], r["description"]) for r in res) == [("db", "OK"), ("web", "OK")], res
+    assert rpc.supervisor.getProcessInfo("web")["statename"] == "RUNNING"
+    assert rpc.supervisor.getProcessInfo("db")["statename"] == "RUNNING"

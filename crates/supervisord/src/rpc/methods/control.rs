@@ -368,8 +368,27 @@ pub(super) fn start_process(b: &mut dyn Backend, params: &[Value]) -> Outcome {
 
 fn start_group(b: &mut dyn Backend, group: &str, wait: bool) -> Outcome {
     let procs = tri!(group_procs(b, group));
-    for_many(b, procs, not_running, |b, p, spec| {
-        start_one(b, p, spec, wait)
+    start_many(b, procs, wait)
+}
+
+/// Starts each of `procs` that is not running when the call begins. One that an earlier
+/// start of the same call started as its dependency (`depends_on=`) is reported like the
+/// others (waited for with `wait`), not skipped; without dependencies nothing starts
+/// another process, so this is the reference's loop.
+fn start_many(b: &mut dyn Backend, procs: Vec<ProcessSnapshot>, wait: bool) -> Outcome {
+    let procs = procs.into_iter().filter(|p| not_running(p.state)).collect();
+    for_many(b, procs, |_| true, |b, p, spec| {
+        if !p.state.is_running() {
+            return start_one(b, p, spec, wait);
+        }
+        if wait && p.state != ProcessState::Running {
+            return Outcome::Wait(Box::new(StartWaiter {
+                group: p.group.clone(),
+                name: p.name.clone(),
+                spec: spec.to_string(),
+            }));
+        }
+        done(true)
     })
 }
 
@@ -382,9 +401,7 @@ pub(super) fn start_process_group(b: &mut dyn Backend, params: &[Value]) -> Outc
 pub(super) fn start_all_processes(b: &mut dyn Backend, params: &[Value]) -> Outcome {
     let wait = tri!(arg_wait(params, 0));
     let procs = all_processes(b);
-    for_many(b, procs, not_running, |b, p, spec| {
-        start_one(b, p, spec, wait)
-    })
+    start_many(b, procs, wait)
 }
 
 pub(super) fn stop_process(b: &mut dyn Backend, params: &[Value]) -> Outcome {
