@@ -185,7 +185,8 @@ mod tests {
         assert!(e.message.contains("tls_cert is set"), "{e}");
         let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_key=/k.pem\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_cert"));
-        let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_client_ca=/ca.pem\n").unwrap_err();
+        let e =
+            load("[inet_http_server]\nport=127.0.0.1:9001\ntls_client_ca=/ca.pem\n").unwrap_err();
         assert!(e.message.contains("tls_client_ca is set"), "{e}");
         let e = load(
             "[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=/c\ntls_key=/k\ntls_client_cn_user=yes\n",
@@ -199,7 +200,8 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_client_cn_user"));
-        let e = load("[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=\ntls_key=/k\n").unwrap_err();
+        let e =
+            load("[inet_http_server]\nport=127.0.0.1:9001\ntls_cert=\ntls_key=/k\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("tls_cert"));
         assert!(e.message.contains("tls_cert is empty"), "{e}");
     }

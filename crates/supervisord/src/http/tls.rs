@@ -659,9 +659,9 @@ mod tests {
         let long_before = end - Duration::from_secs(30 * 24 * 3600);
         let lines = t.log_lines("inet_http_server", long_before);
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].1.starts_with(
-            "inet_http_server serves HTTPS: certificate CN=localhost, valid until "
-        ));
+        assert!(lines[0]
+            .1
+            .starts_with("inet_http_server serves HTTPS: certificate CN=localhost, valid until "));
         assert!(lines[0].1.ends_with("their CN names the user"), "{lines:?}");
         let soon = t.log_lines("inet_http_server", end - Duration::from_secs(3 * 24 * 3600));
         assert_eq!(soon[1].0, supervisor_config::LogLevel::Warn);
