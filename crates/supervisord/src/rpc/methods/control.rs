@@ -377,7 +377,7 @@ fn start_group(b: &mut dyn Backend, group: &str, wait: bool) -> Outcome {
 /// another process, so this is the reference's loop.
 fn start_many(b: &mut dyn Backend, procs: Vec<ProcessSnapshot>, wait: bool) -> Outcome {
     let procs = procs.into_iter().filter(|p| not_running(p.state)).collect();
-    for_many(b, procs, |_| true, |b, p, spec| {
+    for_many(b, procs, every, |b, p, spec| {
         if !p.state.is_running() {
             return start_one(b, p, spec, wait);
         }
@@ -390,6 +390,10 @@ fn start_many(b: &mut dyn Backend, procs: Vec<ProcessSnapshot>, wait: bool) -> O
         }
         done(true)
     })
+}
+
+fn every(_: ProcessState) -> bool {
+    true
 }
 
 pub(super) fn start_process_group(b: &mut dyn Backend, params: &[Value]) -> Outcome {
