@@ -293,3 +293,145 @@ fn without_ready_nothing_changes() {
     assert!(w.probes.is_empty());
     assert!(w.info("plain").description.starts_with("pid "));
 }
+
+mod random {
+    //! Random sequences of probe results, exits, starts, stops and time: the probes the
+    //! core asked for are exactly the waits it holds, RUNNING only ever follows a pass for
+    //! that very child, and no wait outlives its `ready_timeout`.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Advance(u16),
+        Pass(usize, bool),
+        Fail(usize, u8),
+        Status(usize),
+        Exit(usize, u8),
+        Start(usize),
+        Stop(usize),
+        ToDeadline,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u16..4000).prop_map(Op::Advance),
+            (0usize..3, any::<bool>()).prop_map(|(i, stale)| Op::Pass(i, stale)),
+            (0usize..3, 0u8..3).prop_map(|(i, r)| Op::Fail(i, r)),
+            (0usize..3).prop_map(Op::Status),
+            (0usize..3, 0u8..3).prop_map(|(i, c)| Op::Exit(i, c)),
+            (0usize..3).prop_map(Op::Start),
+            (0usize..3).prop_map(Op::Stop),
+            Just(Op::ToDeadline),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn probes_match_waits_and_running_follows_a_pass(
+            timeouts in proptest::collection::vec(1u8..6, 3),
+            retries in 0u32..3,
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let confs: Vec<ProcessConfig> = timeouts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let mut c = ready_conf(&format!("p{i}"), "tcp://127.0.0.1:9", f64::from(*t));
+                    c.startretries = retries;
+                    c.stopwaitsecs = 1;
+                    c
+                })
+                .collect();
+            let mut w = World::new(vec![group("g", 1, confs)]);
+            let names = ["g:p0", "g:p1", "g:p2"];
+            let mut open: HashSet<(ProcKey, i32)> = HashSet::new();
+            let mut opened_at: HashMap<(ProcKey, i32), f64> = HashMap::new();
+            let mut passed: HashSet<i32> = HashSet::new();
+            let mut seen = 0;
+            w.tick();
+            for op in ops {
+                match op {
+                    Op::Advance(ms) => w.advance(f64::from(ms) / 1000.0),
+                    Op::ToDeadline => {
+                        if let Some(d) = w.sup.next_deadline(w.now) {
+                            if d > w.now.mono {
+                                w.now = w.now.plus(d - w.now.mono);
+                            }
+                        }
+                        w.tick();
+                    }
+                    Op::Pass(i, stale) => {
+                        let (k, pid) = (w.key(names[i]), w.pid(names[i]));
+                        if stale {
+                            w.report_for(names[i], pid + 7, ProbeReport::Passed);
+                        } else if open.contains(&(k, pid)) {
+                            // The runtime only reports a pass while its probe runs, and
+                            // the probe ends with it.
+                            open.remove(&(k, pid));
+                            passed.insert(pid);
+                            w.report_for(names[i], pid, ProbeReport::Passed);
+                        }
+                    }
+                    Op::Fail(i, r) => {
+                        let pid = w.pid(names[i]);
+                        w.report_for(names[i], pid, ProbeReport::Failed(format!("reason {r}")));
+                    }
+                    Op::Status(i) => {
+                        let pid = w.pid(names[i]);
+                        w.report_for(names[i], pid, ProbeReport::Status("s".into()));
+                    }
+                    Op::Exit(i, c) => {
+                        if w.pid(names[i]) != 0 {
+                            w.exit(names[i], wait_status_exited(i32::from(c)));
+                        }
+                    }
+                    Op::Start(i) => {
+                        let k = w.key(names[i]);
+                        let _ = w.sup.start_process(k, w.now, &mut w.host);
+                        w.drain();
+                        w.tick();
+                    }
+                    Op::Stop(i) => {
+                        let k = w.key(names[i]);
+                        let _ = w.sup.stop_process(k, w.now, &mut w.host);
+                        w.drain();
+                        w.tick();
+                    }
+                }
+                for o in &w.probes[seen..] {
+                    match o {
+                        Output::StartProbe { key, pid, .. } => {
+                            prop_assert!(open.insert((*key, *pid)), "started twice: {o:?}");
+                            opened_at.insert((*key, *pid), w.now.mono);
+                        }
+                        Output::StopProbe { key, pid, .. } => {
+                            prop_assert!(open.remove(&(*key, *pid)), "stopped unknown: {o:?}");
+                        }
+                        _ => {}
+                    }
+                }
+                seen = w.probes.len();
+                let waits: HashSet<(ProcKey, i32)> = w.sup.waiting_ready().into_iter().collect();
+                prop_assert_eq!(&waits, &open, "the probes are the waits");
+                for name in names {
+                    let p = w.sup.process(w.key(name)).unwrap();
+                    if p.state() == ProcessState::Running {
+                        prop_assert!(passed.contains(&p.pid()), "{name} RUNNING without a pass");
+                    }
+                    if p.is_waiting_ready() {
+                        prop_assert_eq!(p.state(), ProcessState::Starting);
+                        prop_assert!(p.pid() != 0);
+                        let t0 = opened_at[&(p.key(), p.pid())];
+                        let timeout = p.config().ready.as_ref().unwrap().timeout;
+                        let d = w.sup.next_deadline(w.now).expect("a waiting process has a deadline");
+                        prop_assert!(d <= t0 + timeout + 0.01, "deadline {d} past {t0}+{timeout}");
+                    }
+                }
+            }
+        }
+    }
+}
