@@ -348,3 +348,42 @@ def test_config_with_tls_keys_loads_under_the_reference(tmp_path, pki):
                        text=True, timeout=20)
     assert "unknown" not in (c.stdout + c.stderr).lower() or "tls_" not in c.stdout, c
     assert c.returncode in (0, 1), c
+
+
+def test_certificate_user_gets_its_role_and_is_audited(make_daemon, pki):
+    """The CN maps to a user of users=/roles=: a read user's certificate may look, not act."""
+    port = free_port()
+    viewer = pki.issue("viewer", "viewer", usage="clientAuth")
+    d = make_daemon("rust", BODY, extra_sections=inet(port, pki, client_ca=True)
+                    + "users = viewer:viewpass, deploy:deploypass\nroles = deploy=operate\n")
+    d.wait_state("talker", "RUNNING")
+    conf = ctl_conf(d, port, pki, client=viewer, creds=False)
+    r = ctl(conf, "status")
+    assert r.returncode == 0 and "talker" in r.stdout, r
+    r = ctl(conf, "stop", "talker")
+    assert r.returncode != 0 and "not allowed for role read" in r.stdout, r
+    assert d.rpc().supervisor.getProcessInfo("talker")["statename"] == "RUNNING"
+    # The admin's certificate may act, and the audit log names the certificate's user.
+    admin = ctl_conf(d, port, pki, client=pki.client, creds=False)
+    r = ctl(admin, "stop", "talker")
+    assert r.returncode == 0 and "talker: stopped" in r.stdout, r
+    d.wait_for(lambda: "cert-user admin" in d.mainlog() and "stopProcess('talker')"
+               in d.mainlog(), what="the audit line of the certificate user")
+    assert "cert-user viewer" in d.mainlog()
+
+
+def test_web_ui_and_open_over_https(make_daemon, pki):
+    port = free_port()
+    d = make_daemon("rust", BODY, extra_sections=inet(port, pki))
+    ctx = ssl.create_default_context(cafile=str(pki.ca))
+    c = http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx)
+    auth = "Basic " + __import__("base64").b64encode(b"admin:s3cret").decode()
+    c.request("GET", "/", headers={"Authorization": auth})
+    r = c.getresponse()
+    body = r.read()
+    assert r.status == 200 and b"talker" in body, (r.status, body[:200])
+    c.close()
+    # `open https://...` switches to the server and shows its status.
+    conf = ctl_conf(d, port, pki)
+    r = ctl(conf, "open", f"https://localhost:{port}")
+    assert "talker" in r.stdout and "RUNNING" in r.stdout, r

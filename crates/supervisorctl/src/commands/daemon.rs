@@ -113,7 +113,8 @@ impl Controller {
     pub(super) fn do_open(&mut self, arg: &str) -> Result<(), CtlError> {
         let url = arg.trim();
         let scheme = url_scheme(url);
-        if scheme != "unix" && scheme != "http" {
+        // https:// is ours (see crate::tls); the refusal keeps the reference's words.
+        if scheme != "unix" && scheme != "http" && scheme != "https" {
             self.output("ERROR: url must be http:// or unix://");
             self.exitstatus = exit::GENERIC;
             return Ok(());
