@@ -1,11 +1,15 @@
-//! HTTP Basic authentication against a server section's `username`/`password`.
+//! HTTP Basic authentication against a server section's `username`/`password` alone, for
+//! servers built without [`crate::access`] (the tests' servers). The daemon's servers use
+//! [`crate::access::server::ServerAccess`] (users, roles, tokens, the failed-login delay).
 //!
-//! The password may be stored in clear or as `{SHA}<hex of SHA-1>`. Comparisons take the same
-//! time whatever the input (the reference compares with `==`).
+//! The password may be stored in clear, as `{SHA}<hex of SHA-1>` or as an argon2 hash
+//! ([`crate::access::passwords`]). Comparisons take the same time whatever the input (the
+//! reference compares with `==`).
 
-use sha1::{Digest, Sha1};
 use supervisor_config::Credentials;
 use supervisor_protocol::basic_auth::{self, BasicAuthError};
+
+pub use crate::access::passwords::{constant_time_eq, password_matches};
 
 /// What the `Authorization` header says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,34 +20,6 @@ pub enum AuthResult {
     Unauthorized,
     /// `Basic` with a token that is not base64: 400.
     Malformed,
-}
-
-/// Compares two byte strings in time that depends only on their lengths.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    // Walk the longer one fully so the time does not reveal the common prefix.
-    let n = a.len().max(b.len());
-    for i in 0..n {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    diff == 0
-}
-
-/// True when `given` is the password `stored` (clear text or `{SHA}hex`).
-pub fn password_matches(stored: &str, given: &str) -> bool {
-    match stored.strip_prefix("{SHA}") {
-        Some(hex) => {
-            let digest = Sha1::digest(given.as_bytes());
-            let mut text = String::with_capacity(40);
-            for b in digest {
-                text.push_str(&format!("{b:02x}"));
-            }
-            constant_time_eq(hex.as_bytes(), text.as_bytes())
-        }
-        None => constant_time_eq(stored.as_bytes(), given.as_bytes()),
-    }
 }
 
 /// Checks the value of an `Authorization` header (`None` when absent).
