@@ -8,6 +8,7 @@ under the Python reference, which ignores the keys.
 """
 
 import datetime
+import os
 import shutil
 import sys
 import textwrap
@@ -447,3 +448,21 @@ def test_the_events_stream_carries_running_only_once_ready(make_daemon, tmp_path
         assert seen == ["PROCESS_STATE_STARTING", "PROCESS_STATE_RUNNING"], seen
     finally:
         conn.close()
+
+
+def test_notify_socket_belongs_to_the_programs_user(make_daemon, tmp_path):
+    tool = shutil.which("systemd-notify")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a program as another user")
+    if tool is None:
+        pytest.skip("systemd-notify is not installed (Debian package 'systemd')")
+    d = make_daemon("rust", f"""\
+        [program:unit]
+        command=/bin/sh -c 'sleep 0.3; {tool} --ready --status=hi; exec sleep 60'
+        user=nobody
+        ready=notify
+        ready_timeout=15
+        """)
+    d.wait_state("unit", "RUNNING", timeout=15)
+    d.wait_for(lambda: info(d, "unit")["description"].endswith(", status: hi"),
+               timeout=5, what="the STATUS sent as nobody")
