@@ -50,8 +50,12 @@ impl Daemon {
     pub(super) fn stats_all(&mut self) -> Vec<ProcessFigures> {
         let wall = self.clock.now().wall;
         let mono = Instant::now();
-        self.stats.begin_request();
         let keys = self.sup.keys_lexical().to_vec();
+        let live = keys
+            .iter()
+            .filter(|&&k| self.sup.process(k).is_some_and(|p| p.pid() != 0))
+            .count();
+        self.stats.begin_full_request(live);
         let all = keys
             .into_iter()
             .filter_map(|k| self.figures_of(k, wall, mono))

@@ -128,6 +128,16 @@ pub struct Sampler {
     /// The daemon's own cgroup directory, read at the start of each request.
     own_cgroup: Option<PathBuf>,
     request: u64,
+    /// For a request about many processes: every process's `stat`, read in one pass over
+    /// `/proc`, and the children of each (see [`Sampler::begin_full_request`]).
+    scan: Option<Scan>,
+}
+
+/// One pass over `/proc`: the `stat` of every process and who is whose child.
+#[derive(Debug, Default)]
+struct Scan {
+    stats: HashMap<i32, procfs::Stat>,
+    kids: HashMap<i32, Vec<i32>>,
 }
 
 impl Default for Sampler {
@@ -148,6 +158,7 @@ impl Sampler {
             page: procfs::page_size(),
             own_cgroup: None,
             request: 0,
+            scan: None,
         }
     }
 
@@ -155,8 +166,43 @@ impl Sampler {
     /// calls, and [`Sampler::end_request`] after them.
     pub fn begin_request(&mut self) {
         self.request += 1;
+        self.scan = None;
         let me = std::process::id() as i32;
         self.own_cgroup = procfs::cgroup_dir(me, &mut self.path, &mut self.buf);
+    }
+
+    /// Starts a request that samples every process of the table (`live` of them have a
+    /// pid). When they are at least a quarter of the machine's processes, one pass over
+    /// `/proc` reads every `stat` once and finds the descendants from the parent pids, which
+    /// costs less than a `children` file per process; otherwise each process's tree is
+    /// walked through its `children` files.
+    pub fn begin_full_request(&mut self, live: usize) {
+        self.begin_request();
+        if live == 0 {
+            return;
+        }
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let pids: Vec<i32> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        if live.saturating_mul(4) < pids.len() {
+            return;
+        }
+        let mut scan = Scan {
+            stats: HashMap::with_capacity(pids.len()),
+            kids: HashMap::new(),
+        };
+        for pid in pids {
+            if let Some(s) = procfs::read_stat(pid, &mut self.path, &mut self.buf) {
+                if s.ppid > 0 {
+                    scan.kids.entry(s.ppid).or_default().push(pid);
+                }
+                scan.stats.insert(pid, s);
+            }
+        }
+        self.scan = Some(scan);
     }
 
     /// Ends a request that sampled every process of the table: instances not seen in it
@@ -164,6 +210,27 @@ impl Sampler {
     pub fn end_full_request(&mut self) {
         let r = self.request;
         self.prev.retain(|_, p| p.seen == r);
+        self.scan = None;
+    }
+
+    /// `stat` of `pid`: from this request's scan, else read now.
+    fn stat_of(&mut self, pid: i32) -> Option<procfs::Stat> {
+        match &self.scan {
+            Some(scan) => scan.stats.get(&pid).copied(),
+            None => procfs::read_stat(pid, &mut self.path, &mut self.buf),
+        }
+    }
+
+    /// Appends the live children of `pid` to `self.tree`.
+    fn children_of(&mut self, pid: i32, threads: u64) {
+        match &self.scan {
+            Some(scan) => {
+                if let Some(k) = scan.kids.get(&pid) {
+                    self.tree.extend_from_slice(k);
+                }
+            }
+            None => procfs::read_children(pid, threads, &mut self.path, &mut self.buf, &mut self.tree),
+        }
     }
 
     /// Instances remembered (for tests and bounds).
@@ -184,7 +251,7 @@ impl Sampler {
         if pid <= 0 {
             return None;
         }
-        let root = procfs::read_stat(pid, &mut self.path, &mut self.buf)?;
+        let root = self.stat_of(pid)?;
         let key = (pid, root.starttime);
         // One cgroup lookup per process instance.
         let cgroup = match self.prev.get(&key) {
@@ -199,18 +266,12 @@ impl Sampler {
         let mut processes = 1u64;
         // The descendants, breadth first, bounded.
         self.tree.clear();
-        procfs::read_children(
-            pid,
-            root.threads,
-            &mut self.path,
-            &mut self.buf,
-            &mut self.tree,
-        );
+        self.children_of(pid, root.threads);
         let mut i = 0;
         while i < self.tree.len() && (processes as usize) < MAX_TREE {
             let child = self.tree[i];
             i += 1;
-            let Some(s) = procfs::read_stat(child, &mut self.path, &mut self.buf) else {
+            let Some(s) = self.stat_of(child) else {
                 continue;
             };
             processes += 1;
@@ -219,13 +280,7 @@ impl Sampler {
             threads += s.threads;
             fds += procfs::count_fds(child, &mut self.path).unwrap_or(0);
             if self.tree.len() < MAX_TREE * 4 {
-                procfs::read_children(
-                    child,
-                    s.threads,
-                    &mut self.path,
-                    &mut self.buf,
-                    &mut self.tree,
-                );
+                self.children_of(child, s.threads);
             }
         }
         let (cpu_seconds, cpu_source) = match cgroup
@@ -376,6 +431,10 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        // The same tree found through one pass over /proc (parent pids).
+        s.begin_full_request(usize::MAX);
+        let scanned = s.sample(pid, 0.0, 1.0, Instant::now()).unwrap();
+        s.end_full_request();
         // Stop the two sleeps by their pids, then the shell.
         let mut kids = vec![];
         procfs::read_children(pid, 1, &mut ProcPath::default(), &mut vec![], &mut kids);
@@ -388,5 +447,6 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(seen, 3);
+        assert_eq!(scanned.processes, 3);
     }
 }
