@@ -6,8 +6,8 @@ The .deb: `SUPERVISOR_RS_DEB=path` (scripts/test builds it once with scripts/bui
 exports it); without it the first test that needs it runs scripts/build-deb itself (a release
 build of the three binaries; a lock file keeps the two xdist workers from doing it at once).
 The static binaries likewise: `SUPERVISOR_RS_STATIC_DIR`, else scripts/build-static into
-target/static. `cargo install` runs with CARGO_TARGET_DIR set to this checkout's target dir,
-so it reuses the release build of build-deb instead of compiling everything again.
+target/static. `cargo install` of each binary crate is run by test_readme.py (the README's
+Install commands, as written).
 
 Nothing here touches the real system: maintainer scripts run under `dpkg --root` with
 DPKG_ROOT set and stub deb-systemd-helper/deb-systemd-invoke/systemctl first in PATH, which
@@ -473,26 +473,8 @@ def test_config_man_page_lists_every_key():
     assert not missing, "supervisord.conf.5.md does not describe: " + ", ".join(missing)
 
 
-# ---- cargo install ----------------------------------------------------------------------
-
-def test_cargo_install(tmp_path):
-    """`cargo install --path crates/X` of each binary crate, into a temp --root; the
-    installed binaries run. CARGO_TARGET_DIR is this checkout's, so the release artifacts of
-    build-deb are reused."""
-    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
-    dest = tmp_path / "prefix"
-    for crate in ("supervisord", "supervisorctl", "echo_supervisord_conf"):
-        r = run(["cargo", "install", "--locked", "--quiet", "--path", ROOT / "crates" / crate,
-                 "--root", dest], env=env, cwd=tmp_path, timeout=BUILD_TIMEOUT)
-        assert r.returncode == 0, (crate, r.stderr[-3000:])
-    assert sorted(p.name for p in (dest / "bin").iterdir()) == sorted(BINS)
-    r = run([dest / "bin/supervisord", "--version"])
-    assert r.returncode == 0 and r.stdout.strip(), r
-    r = run([dest / "bin/supervisorctl", "--version"])
-    assert r.returncode == 0 and "supervisor-rs" in r.stdout, r
-    r = run([dest / "bin/echo_supervisord_conf"])
-    assert r.returncode == 0 and "[supervisord]" in r.stdout, r
-
+# ---- crates (`cargo install --path crates/X` itself runs in test_readme.py, as the
+# README's Install section writes it) --------------------------------------------------
 
 def test_crate_metadata():
     """Every crate says what it is: description, license, keywords, categories, readme and

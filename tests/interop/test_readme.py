@@ -15,6 +15,10 @@ The whole run is bounded by SUPERVISOR_RS_README_TIMEOUT seconds (default 1500).
 SUPERVISOR_RS_SKIP_README=1 to skip it. CARGO_TARGET_DIR is removed from the command's
 environment, since the README's paths (`target/release/...`) assume the default.
 
+`test_install_commands_work_as_written` runs the commands of ## Install (cargo install,
+scripts/build-deb and apt's simulation of installing the package, scripts/build-static) in
+this checkout, and checks the docker lines against the Dockerfile and the examples.
+
 Port 9001 is the example's: if something else listens there the test is skipped with a
 message saying so (no other test uses that port).
 """
@@ -22,6 +26,7 @@ message saying so (no other test uses that port).
 import base64
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -212,3 +217,99 @@ def test_quickstart_in_a_fresh_clone(tmp_path):
     # stopped cleanly by its pid: the daemon's own exit, with its socket and pidfile gone
     assert proc.returncode == 0, (proc.returncode, output())
     assert not pidfile.exists() and not sock.exists()
+
+
+# ---- ## Install (issue 17: packages) ---------------------------------------------------
+
+def install_commands():
+    """The command lines of the ```sh blocks of ## Install, in order."""
+    text = README.read_text()
+    m = re.search(r"^## Install\n(.*?)^## ", text, re.M | re.S)
+    assert m, "README.md has no '## Install' section"
+    lines = []
+    for block in re.findall(r"^```sh\n(.*?)^```", m.group(1), re.M | re.S):
+        lines += [COMMENT.sub("", line).strip() for line in block.splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")]
+    return lines
+
+
+def test_install_commands_work_as_written(tmp_path):
+    """Every command of ## Install, run as written in this checkout (committed files only
+    matter to them: build scripts and crates), with only the environment redirected:
+    CARGO_INSTALL_ROOT for `cargo install` (so nothing lands in ~/.cargo/bin) and this
+    checkout's target dir, so the release builds of scripts/test's package step are reused.
+    `apt install ./x.deb` is run with -s (apt's simulation: it reads the package and resolves
+    its dependencies and conflicts, and changes nothing). No Docker engine runs here: the
+    docker lines are checked against the Dockerfile and the examples instead (the Dockerfile
+    itself is linted in test_packaging.py). A line of another kind fails the test, so a new
+    README command needs a check here."""
+    lines = install_commands()
+    assert lines, "no commands in ## Install"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target),
+               CARGO_INSTALL_ROOT=str(tmp_path / "cargo-root"))
+    bins = {"supervisord", "supervisorctl", "echo_supervisord_conf"}
+    installed, seen = set(), set()
+    deb = None
+    for line in lines:
+        argv = line.split()
+        if argv[:4] == ["cargo", "install", "--locked", "--path"] and len(argv) == 5:
+            crate = argv[4]
+            assert crate.startswith("crates/") and crate[7:] in bins, line
+            r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=1800)
+            assert r.returncode == 0, (line, r.stderr[-3000:])
+            installed.add(crate[7:])
+            seen.add("cargo")
+        elif argv == ["scripts/build-deb"]:
+            r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=1800)
+            assert r.returncode == 0, r.stderr[-3000:]
+            deb = Path(r.stdout.strip().splitlines()[-1])
+            seen.add("deb")
+        elif argv[:2] == ["apt", "install"] and len(argv) == 3:
+            assert deb is not None, "apt install before scripts/build-deb"
+            assert (ROOT / argv[2]).resolve() == deb.resolve(), \
+                f"the README installs {argv[2]}, scripts/build-deb made {deb}"
+            if os.geteuid() == 0 and shutil.which("apt"):
+                r = subprocess.run(["apt", "install", "-s", argv[2]], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=300)
+                assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
+                assert re.search(r"^Inst supervisor-rs ", r.stdout, re.M), r.stdout[-2000:]
+            seen.add("apt")
+        elif argv == ["scripts/build-static"]:
+            r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=1800)
+            assert r.returncode == 0, r.stderr[-3000:]
+            for b in bins:
+                assert os.access(ROOT / "target" / "static" / b, os.X_OK), b
+                assert re.search(rf"^{b} +\d+ bytes \(\w+, static\)$", r.stdout, re.M), r.stdout
+            seen.add("static")
+        elif argv[:3] == ["docker", "build", "-t"]:
+            assert argv[4:] == ["."] and (ROOT / "Dockerfile").is_file(), line
+            tag = argv[3]
+            for example in ("examples/kubernetes/pod.yaml",
+                            "examples/nomad/supervisor-rs.nomad.hcl"):
+                assert f"{tag}:latest" in (ROOT / example).read_text(), (example, tag)
+            seen.add("docker build")
+        elif argv[:2] == ["docker", "run"]:
+            assert argv[-1] == tag, line
+            conf = (ROOT / "examples/container/supervisord.conf").read_text()
+            port = re.search(r"-p (\d+):(\d+)", line)
+            assert port and re.search(rf"^port=\*:{port[2]}\b", conf, re.M), line
+            for var in re.findall(r"-e (\w+)=", line):
+                assert f"%(ENV_{var})s" in conf, var
+            seen.add("docker run")
+        else:
+            pytest.fail(f"README ## Install shows a command no test checks: {line}")
+    assert installed == bins, installed
+    for b in bins:
+        built = tmp_path / "cargo-root" / "bin" / b
+        assert os.access(built, os.X_OK), b
+    r = subprocess.run([tmp_path / "cargo-root" / "bin" / "supervisorctl", "--version"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.startswith("supervisor-rs "), r
+    r = subprocess.run([tmp_path / "cargo-root" / "bin" / "echo_supervisord_conf"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "[supervisord]" in r.stdout, r
+    assert seen == {"cargo", "deb", "apt", "static", "docker build", "docker run"}, seen

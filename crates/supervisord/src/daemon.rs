@@ -119,8 +119,15 @@ pub fn plan_rlimit(soft: u64, hard: u64, min: u64) -> Option<(u64, u64)> {
     }
 }
 
+/// The type of getrlimit's resource argument: glibc's own enum type, a plain int on musl
+/// (the static build, scripts/build-static).
+#[cfg(target_env = "gnu")]
+type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type RlimitResource = libc::c_int;
+
 fn raise_limit(
-    resource: libc::__rlimit_resource_t,
+    resource: RlimitResource,
     name: &str,
     min: u64,
     message: fn(u64, u64) -> String,
