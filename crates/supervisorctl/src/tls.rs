@@ -525,6 +525,22 @@ mod tests {
             Some(TlsProblem::NameMismatch)
         );
         assert_eq!(
+            p(rustls::Error::InvalidCertificate(CertificateError::Expired)),
+            Some(TlsProblem::Expired)
+        );
+        assert_eq!(
+            p(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYet
+            )),
+            Some(TlsProblem::NotYetValid)
+        );
+        assert_eq!(
+            p(rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            )),
+            Some(TlsProblem::NotTls)
+        );
+        assert_eq!(
             p(rustls::Error::AlertReceived(
                 AlertDescription::CertificateRequired
             )),
