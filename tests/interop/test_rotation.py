@@ -102,7 +102,9 @@ def test_rotate_while_writing_keeps_every_line_once(make_daemon, tmp_path):
 
 
 def test_rotate_all_rotates_the_main_log_and_unknown_names_fail(make_daemon, tmp_path):
-    d = daemon(make_daemon, tmp_path, main_keys="logfile_compress=true\nlogfile_backups=3\n")
+    # daily/hourly schedules on top (their boundaries are unit-tested on a fake clock)
+    d = daemon(make_daemon, tmp_path, extra="stdout_logfile_rotate=hourly\n",
+               main_keys="logfile_compress=true\nlogfile_backups=3\nlogfile_rotate=daily\n")
     d.wait_state("w", "RUNNING")
     d.wait_for(lambda: os.path.getsize(tmp_path / "w.log") > 0, what="first output")
     r = d.ctl("rotate", "all", impl="rust")

@@ -152,6 +152,7 @@ fn run_once(
             usage_exit(argv0, &format!("Cannot open the main log: {e}"))
         }
     };
+    supervisord::logs::timer::register_main(&mainlog);
     let log = |level: LogLevel, text: &str| mainlog.borrow_mut().log(level, text);
     // Ours: what is running and from which file, before the reference's lines.
     log(LogLevel::Info, &cli::banner());

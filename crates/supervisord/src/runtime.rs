@@ -778,6 +778,8 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     }
     // systemd's notify socket, when NOTIFY_SOCKET was set (notify.rs).
     let mut notifier = crate::notify::Notifier::for_run();
+    // daily/hourly log rotation at the boundary, for logs nobody writes then (logs/timer.rs).
+    let rotation_timer = tokio::task::spawn_local(crate::logs::timer::run());
 
     let (control_tx, mut control_rx) = mpsc::channel::<ControlRequest>(1024);
     let (log_tx, mut log_rx) = mpsc::unbounded_channel::<(LogLevel, String)>();
@@ -949,6 +951,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     for t in server_tasks {
         t.abort();
     }
+    rotation_timer.abort();
     for f in &mut servers.socket_files {
         // SocketFile only removes the file in the process that bound it; after
         // daemonizing we are its child, so remove what is left ourselves.

@@ -285,6 +285,8 @@ pub struct ChannelLogger {
     file: Option<RotatingFile>,
     /// `*_log_prefix` (empty: none).
     prefix: String,
+    /// `*_logfile_rotate` is `daily` or `hourly` (the rotation timer looks at it).
+    time_rotated: bool,
     /// Prefixes lines and, for a stream target, holds a partial last line back
     /// (`None`: the data is written as it comes, like the reference).
     framer: Option<LineFramer>,
@@ -354,6 +356,7 @@ impl ChannelLogger {
             channel,
             framer: framer_for(file.as_ref(), &config.prefix),
             prefix: config.prefix.clone(),
+            time_rotated: config.rotation.when != supervisor_config::RotateWhen::Size,
             file,
             pending: None,
             syslog: config.syslog || config.logfile == LogFile::Syslog,
@@ -378,6 +381,7 @@ impl ChannelLogger {
             channel,
             file: None,
             prefix: config.prefix.clone(),
+            time_rotated: config.rotation.when != supervisor_config::RotateWhen::Size,
             framer: None,
             pending: Some(PendingAuto {
                 auto,
@@ -468,6 +472,47 @@ impl ChannelLogger {
         let f = self.file.as_mut()?;
         let outcome = f.write_counted(data);
         self.account(data.len(), outcome)
+    }
+
+    /// A channel writing `file` (tests of the rotation timer).
+    #[cfg(test)]
+    pub(crate) fn for_file(process_name: &str, file: RotatingFile, time_rotated: bool) -> Self {
+        ChannelLogger {
+            process_name: process_name.to_string(),
+            channel: Channel::Stdout,
+            framer: None,
+            prefix: String::new(),
+            time_rotated,
+            file: Some(file),
+            pending: None,
+            syslog: false,
+            scanner: OutputScanner::new(0, false),
+            loss: Loss::default(),
+            notices: Vec::new(),
+        }
+    }
+
+    /// True if the file rotates daily or hourly (also while an AUTO file is not created).
+    pub fn time_rotated(&self) -> bool {
+        self.time_rotated
+    }
+
+    /// When the log file's current day/hour ends (`None`: no time-based rotation, or no
+    /// file yet).
+    pub fn next_rotation(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.file.as_ref().and_then(RotatingFile::next_rotation)
+    }
+
+    /// The rotation timer's turn: rotates the file if its day/hour is over (a failure is
+    /// queued as a notice, like a failed write).
+    pub fn rotate_if_due(&mut self) {
+        let Some(f) = &mut self.file else {
+            return;
+        };
+        if let Err(e) = f.rotate_if_due() {
+            let msg = format!("{}: timed rotation failed: {e}", self.describe());
+            self.notice(msg);
+        }
     }
 
     /// Rotates the log file now (`supervisorctl rotate`).

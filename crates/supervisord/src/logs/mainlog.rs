@@ -155,6 +155,22 @@ impl MainLog {
         }
     }
 
+    /// When the file's current day/hour ends (`None`: no time-based rotation).
+    pub fn next_rotation(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.file.as_ref().and_then(RotatingFile::next_rotation)
+    }
+
+    /// The rotation timer's turn: rotates the file if its day/hour is over.
+    pub fn rotate_if_due(&mut self) {
+        let failed = match &mut self.file {
+            Some(f) => f.rotate_if_due().err(),
+            None => None,
+        };
+        if let Some(e) = failed {
+            self.warn(&format!("timed rotation of the main log failed: {e}"));
+        }
+    }
+
     /// Rotates the file now (`supervisorctl rotate`); `None` without a file.
     pub fn rotate_now(&mut self) -> io::Result<Option<Rotated>> {
         match &mut self.file {

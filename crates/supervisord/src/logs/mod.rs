@@ -15,6 +15,7 @@ pub mod rpc;
 pub mod schedule;
 pub mod stream;
 pub mod syslog;
+pub mod timer;
 
 pub use ansi::{strip_ansi, AnsiStripper};
 pub use capture::{OutputScanner, ScanOutput};

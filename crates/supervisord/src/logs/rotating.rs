@@ -433,6 +433,24 @@ impl RotatingFile {
         }
     }
 
+    /// Time-based rotation without a write (the rotation timer, `logs::timer`): when the
+    /// current day/hour is over, a non-empty file is rotated now and the next boundary
+    /// taken. `Ok(true)` if it rotated.
+    pub fn rotate_if_due(&mut self) -> io::Result<bool> {
+        let Some(end) = self.next_rotation else {
+            return Ok(false);
+        };
+        let now = (self.clock)();
+        if now < end {
+            return Ok(false);
+        }
+        self.next_rotation = (self.boundary)(self.rotation.when, now);
+        if self.detached || self.size == 0 {
+            return Ok(false);
+        }
+        self.rotate().map(|()| true)
+    }
+
     /// Closes and reopens the file by name (SIGUSR2, after an external logrotate). A
     /// descriptor alias (`/dev/stdout`) keeps its descriptor.
     pub fn reopen(&mut self) -> io::Result<()> {

@@ -143,6 +143,10 @@ impl ProcIo {
             let (l, p) = open(Channel::Stderr, &pc.stderr, warnings);
             (Some(l), p)
         };
+        // daily/hourly logs rotate at their boundary even when nothing is written then.
+        for l in std::iter::once(&stdout).chain(stderr.as_ref()) {
+            crate::logs::timer::register_channel(l);
+        }
         (
             ProcIo {
                 name: pc.name.clone(),
