@@ -224,3 +224,25 @@ def test_scrape_is_cheap_and_nothing_runs_while_nobody_asks(daemon):
     for _ in range(10):
         assert scrape_unix(daemon)[0] == 200
     assert cpu_ticks() - t0 < 100
+
+
+def test_readiness_gauges(make_daemon):
+    d = make_daemon("rust", """
+[program:db]
+command=sh -c 'sleep 0.3; echo accepting connections; sleep 1000'
+ready=log:accepting connections
+[program:plain]
+command=sleep 1000
+startsecs=0
+""")
+    d.wait_state("db", "RUNNING")
+    d.wait_state("plain", "RUNNING")
+    smp, _ = samples(scrape_unix(d)[2])
+    assert val(smp, "supervisor_process_ready", group="db", name="db") == 1
+    # No ready= check: no readiness gauge for that process.
+    assert ("supervisor_process_ready", (("group", "plain"), ("name", "plain"))) not in smp
+    assert val(smp, "supervisor_ready") == 1
+    d.rpc().supervisor.stopProcess("db")
+    smp, _ = samples(scrape_unix(d)[2])
+    assert val(smp, "supervisor_process_ready", group="db", name="db") == 0
+    assert val(smp, "supervisor_ready") == 0

@@ -54,6 +54,11 @@ pub struct LogCounters {
 pub struct MetricsInput {
     /// Every process, with its sample.
     pub processes: Vec<ProcessFigures>,
+    /// For each of `processes` (same order): whether its `ready=` check passed (`None`:
+    /// it has no such check).
+    pub process_ready: Vec<Option<bool>>,
+    /// Whether the daemon is ready as `GET /readyz` says (`None`: not known).
+    pub daemon_ready: Option<bool>,
     /// Every process log channel that has a file.
     pub logs: Vec<LogCounters>,
     /// The listener pools' queues.
@@ -280,6 +285,24 @@ impl Collector for Snapshot {
             "Threads of the process and its live descendants",
             sampled().map(|(p, s)| (pl(p), s.threads as i64)),
         )?;
+        gauge(
+            &mut e,
+            "supervisor_process_ready",
+            "1 once the process's ready= check passed (it is RUNNING), else 0; only processes with a ready= check",
+            procs
+                .iter()
+                .zip(&s.process_ready)
+                .filter_map(|(p, r)| r.map(|r| (pl(p), i64::from(r)))),
+        )?;
+        if let Some(ready) = s.daemon_ready {
+            let m = e.encode_descriptor(
+                "supervisor_ready",
+                "1 when GET /readyz answers 200: every autostart process RUNNING, no critical one down",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(i64::from(ready)).encode(m)?;
+        }
         // Log channels.
         fn ll(l: &LogCounters) -> [(&'static str, &str); 3] {
             [
@@ -418,6 +441,8 @@ mod tests {
                 figures("web", "web_0", ProcessState::Running, 4242),
                 figures("web", "idle \"x\"", ProcessState::Stopped, 0),
             ],
+            process_ready: vec![Some(true), None],
+            daemon_ready: Some(false),
             logs: vec![LogCounters {
                 group: "web".into(),
                 name: "web_0".into(),
@@ -453,6 +478,8 @@ mod tests {
             "supervisor_listener_overflows_total{pool=\"lis\"} 4",
             "supervisor_events_total{type=\"PROCESS_STATE_RUNNING\"} 5",
             "supervisor_state{state=\"RUNNING\"} 1",
+            "supervisor_process_ready{group=\"web\",name=\"web_0\"} 1",
+            "supervisor_ready 0",
             "supervisor_rpc_calls_total{method=\"unknown\",outcome=\"fault\"} 1",
             "# TYPE supervisor_rpc_duration_seconds histogram",
         ] {

@@ -67,6 +67,17 @@ impl Daemon {
     /// The `/metrics` page.
     pub(super) fn metrics_page(&mut self, openmetrics: bool) -> String {
         let processes = self.stats_all();
+        // Readiness, for the processes with a `ready=` check: passed once RUNNING.
+        let process_ready = processes
+            .iter()
+            .map(|f| {
+                let p = self
+                    .key_of(&f.group, &f.name)
+                    .and_then(|k| self.sup.process(k))?;
+                p.config().ready.as_ref()?;
+                Some(p.state() == crate::core::ProcessState::Running && !p.is_waiting_ready())
+            })
+            .collect();
         let mut logs = Vec::new();
         for &k in self.sup.keys_lexical() {
             let (Some(p), Some(io)) = (self.sup.process(k), self.host.io.get(&k)) else {
@@ -90,6 +101,8 @@ impl Daemon {
             let bus = self.bus.borrow();
             MetricsInput {
                 processes,
+                process_ready,
+                daemon_ready: Some(self.sup.health().ready),
                 logs,
                 pools: bus.pool_stats(),
                 events: bus.published_counts().to_vec(),
