@@ -105,6 +105,11 @@ def test_operate_user_can_stop_but_not_shutdown_or_update(daemon):
         assert "not allowed for role operate" in e.value.faultString
     r = daemon.ctl(*DEPLOY, "update")
     assert "not allowed for role operate" in r.stdout + r.stderr
+    # Ours: the reference's line on stdout, plus what to do on stderr.
+    r = daemon.ctl(*DEPLOY, "update", impl="rust")
+    assert "not allowed for role operate: supervisor.reloadConfig needs admin" in r.stdout
+    assert "hint: this user or token may not do that (it needs role admin)" in r.stderr
+    assert r.returncode == 1
     assert daemon.unix(*ADMIN).supervisor.getState()["statename"] == "RUNNING"
 
 

@@ -305,6 +305,12 @@ impl Controller {
             None => {
                 self.output(&e.generic_line());
                 self.exitstatus = exit::GENERIC;
+                // supervisor-rs roles (docs/security.md): say what to do, on stderr.
+                if let CtlError::Fault(f) = e {
+                    if f.string.contains("not allowed for role") {
+                        self.hint(&token::role_hint(&f.string));
+                    }
+                }
             }
         }
     }

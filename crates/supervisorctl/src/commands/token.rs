@@ -32,6 +32,19 @@ fn when(t: i64) -> String {
     )
 }
 
+/// The stderr hint after a call refused for the user's role (`FAILED: not allowed for role
+/// read: supervisor.reloadConfig needs admin`).
+pub fn role_hint(fault: &str) -> String {
+    let needs = fault
+        .rsplit_once(" needs ")
+        .map(|(_, r)| r.trim())
+        .unwrap_or("a higher role");
+    format!(
+        "hint: this user or token may not do that (it needs role {needs}); log in as a user \
+         with that role (-u/-p) or ask an admin for one (docs/security.md)"
+    )
+}
+
 impl Controller {
     fn token_usage(&mut self, problem: &str) -> Result<(), CtlError> {
         self.output(&format!("Error: {problem}"));
@@ -146,6 +159,15 @@ impl Controller {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn role_hint() {
+        assert_eq!(
+            super::role_hint("FAILED: not allowed for role read: supervisor.shutdown needs admin"),
+            "hint: this user or token may not do that (it needs role admin); log in as a user \
+             with that role (-u/-p) or ask an admin for one (docs/security.md)"
+        );
+    }
+
     #[test]
     fn when() {
         assert_eq!(super::when(0), "1970-01-01 00:00:00 UTC");
