@@ -207,46 +207,64 @@ pub fn validate(groups: &[GroupConfig], sources: &SourceMap) -> Result<(), Confi
     }
     let edges = edges(groups, sources)?;
     let names = Names::new(groups);
+    // Where each process's `depends_on=` was written: the search starts, and a cycle is
+    // printed from, the one written first (`web -> api -> web` when [program:web] comes
+    // first in the file).
+    let place = |n: Node| {
+        let p = &groups[n.0].processes[n.1];
+        let at = sources.locate(&p.section, KEY);
+        (
+            at.map_or(String::new(), |(f, _)| f.to_string()),
+            at.map_or(usize::MAX, |(_, l)| l),
+            n,
+        )
+    };
+    let mut starts: Vec<Node> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(gi, g)| (0..g.processes.len()).map(move |pi| (gi, pi)))
+        .filter(|&(gi, pi)| !groups[gi].processes[pi].depends_on.is_empty())
+        .collect();
+    starts.sort_by_key(|n| place(*n));
     // iterative DFS with colours: 0 new, 1 on the stack, 2 done
     let mut colour: HashMap<Node, u8> = HashMap::new();
-    for (gi, g) in groups.iter().enumerate() {
-        for pi in 0..g.processes.len() {
-            let start = (gi, pi);
-            if colour.get(&start).copied().unwrap_or(0) != 0 {
-                continue;
-            }
-            let mut stack: Vec<(Node, usize)> = vec![(start, 0)];
-            colour.insert(start, 1);
-            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-                let out = &edges[node.0][node.1];
-                if *next < out.len() {
-                    let child = out[*next];
-                    *next += 1;
-                    match colour.get(&child).copied().unwrap_or(0) {
-                        0 => {
-                            colour.insert(child, 1);
-                            stack.push((child, 0));
-                        }
-                        1 => {
-                            let from = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                            let mut cycle: Vec<String> = stack[from..]
-                                .iter()
-                                .map(|(n, _)| names.display(*n))
-                                .collect();
-                            cycle.push(names.display(child));
-                            let p = &groups[child.0].processes[child.1];
-                            return Err(error_at(
-                                sources,
-                                p,
-                                format!("{KEY}: dependency cycle {}", cycle.join(" -> ")),
-                            ));
-                        }
-                        _ => {}
+    for start in starts {
+        if colour.get(&start).copied().unwrap_or(0) != 0 {
+            continue;
+        }
+        let mut stack: Vec<(Node, usize)> = vec![(start, 0)];
+        colour.insert(start, 1);
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            let out = &edges[node.0][node.1];
+            if *next < out.len() {
+                let child = out[*next];
+                *next += 1;
+                match colour.get(&child).copied().unwrap_or(0) {
+                    0 => {
+                        colour.insert(child, 1);
+                        stack.push((child, 0));
                     }
-                } else {
-                    colour.insert(node, 2);
-                    stack.pop();
+                    1 => {
+                        let from = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
+                        let mut cycle: Vec<Node> = stack[from..].iter().map(|(n, _)| *n).collect();
+                        let first = (0..cycle.len())
+                            .min_by_key(|&i| place(cycle[i]))
+                            .unwrap_or(0);
+                        cycle.rotate_left(first);
+                        cycle.push(cycle[0]);
+                        let text: Vec<String> = cycle.iter().map(|n| names.display(*n)).collect();
+                        let p = &groups[cycle[0].0].processes[cycle[0].1];
+                        return Err(error_at(
+                            sources,
+                            p,
+                            format!("{KEY}: dependency cycle {}", text.join(" -> ")),
+                        ));
+                    }
+                    _ => {}
                 }
+            } else {
+                colour.insert(node, 2);
+                stack.pop();
             }
         }
     }
@@ -410,15 +428,39 @@ mod tests {
             "{HEAD}[program:web]\ncommand=/bin/true\ndepends_on=api\n[program:api]\ncommand=/bin/true\ndepends_on=db, web\n[program:db]\ncommand=/bin/true\n"
         ))
         .unwrap_err();
+        // printed whole, from the one written first; located at its depends_on
         assert!(
-            e.message.starts_with("depends_on: dependency cycle ")
-                && (e.message.contains("web -> api -> web")
-                    || e.message.contains("api -> web -> api")),
+            e.message.starts_with(
+                "depends_on: dependency cycle web -> api -> web in section 'program:web'"
+            ),
             "{}",
             e.message
         );
         assert_eq!(e.key.as_deref(), Some("depends_on"));
-        assert!(e.line.is_some());
+        assert_eq!(e.line, Some(4));
+        // the same cycle written the other way round starts from api
+        let e = load(&format!(
+            "{HEAD}[program:api]\ncommand=/bin/true\ndepends_on=web\n[program:web]\ncommand=/bin/true\ndepends_on=api\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("dependency cycle api -> web -> api in section 'program:api'"),
+            "{}",
+            e.message
+        );
+        // a longer one, entered from outside the cycle
+        let e = load(&format!(
+            "{HEAD}[program:top]\ncommand=/bin/true\ndepends_on=a\n[program:a]\ncommand=/bin/true\ndepends_on=b\n\
+             [program:b]\ncommand=/bin/true\ndepends_on=c\n[program:c]\ncommand=/bin/true\ndepends_on=a\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("dependency cycle a -> b -> c -> a in section 'program:a'"),
+            "{}",
+            e.message
+        );
         let e = load(&format!(
             "{HEAD}[program:web]\ncommand=/bin/true\ndepends_on=web\n"
         ))
