@@ -229,7 +229,9 @@ impl Sampler {
                     self.tree.extend_from_slice(k);
                 }
             }
-            None => procfs::read_children(pid, threads, &mut self.path, &mut self.buf, &mut self.tree),
+            None => {
+                procfs::read_children(pid, threads, &mut self.path, &mut self.buf, &mut self.tree)
+            }
         }
     }
 
