@@ -13,14 +13,14 @@ use std::collections::{BTreeSet, HashMap};
 /// The key's name.
 pub const KEY: &str = "depends_on";
 
-/// Parses a `depends_on=` value: comma-separated `NAME[:CONDITION]`, blanks around items
-/// ignored, empty items skipped, repeats dropped (the first one is kept).
+/// Parses a `depends_on=` value: `NAME[:CONDITION]` items separated by commas and/or
+/// blanks, empty items skipped, repeats dropped (the first one is kept).
 ///
 /// `a:b` is `group:process` unless `b` is a condition; `a:b:c` is `group:process:condition`.
 /// Whether a name exists is checked later, against the whole config ([`validate`]).
 pub fn parse_depends_on(value: &str) -> Result<Vec<Dependency>, String> {
     let mut out: Vec<Dependency> = Vec::new();
-    for item in value.split(',') {
+    for item in value.split(|c: char| c == ',' || c.is_whitespace()) {
         let item = item.trim();
         if item.is_empty() {
             continue;
@@ -535,6 +535,10 @@ mod tests {
         use DependencyCondition::*;
         assert_eq!(parse_depends_on("").unwrap(), vec![]);
         assert_eq!(parse_depends_on(" , ").unwrap(), vec![]);
+        assert_eq!(
+            parse_depends_on("db cache:done\tq").unwrap(),
+            vec![dep("db", Ready), dep("cache", Done), dep("q", Ready)]
+        );
         assert_eq!(
             parse_depends_on("db, migrate:done ,cache:ready, grp:proc, grp:p2:done, db").unwrap(),
             vec![
