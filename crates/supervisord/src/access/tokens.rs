@@ -88,10 +88,45 @@ fn parse(text: &str, path: &Path) -> Result<Vec<TokenEntry>, String> {
     Ok(out)
 }
 
+/// Reads `path` if it is a regular file of ours that nobody else may write.
+fn read_trusted(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let meta = f.metadata()?;
+    let euid = nix::unistd::geteuid().as_raw();
+    let untrusted =
+        |why: &str| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why.to_string());
+    if !meta.is_file() {
+        return Err(untrusted("not a regular file"));
+    }
+    if meta.uid() != euid {
+        return Err(untrusted(&format!(
+            "owned by uid {}, not by the daemon's uid {euid}: refusing its tokens",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(untrusted(
+            "writable by group or others: refusing its tokens (chmod 600 it)",
+        ));
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 impl TokenStore {
     /// The store kept in `path`, loaded now (a missing file is an empty store).
+    ///
+    /// The file is trusted only when it is a regular file (not a link) owned by the
+    /// daemon's user and writable by nobody else: in a shared directory (`/tmp`, where a
+    /// pid file often is) another user could otherwise plant a token of their own.
     pub fn open(path: PathBuf) -> Result<TokenStore, String> {
-        let entries = match std::fs::read_to_string(&path) {
+        let entries = match read_trusted(&path) {
             Ok(text) => parse(&text, &path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
@@ -281,6 +316,23 @@ mod tests {
         assert!(s.verify(&t2).is_some());
         // No temporary file left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn untrusted_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        let mut s = TokenStore::open(path.clone()).unwrap();
+        s.create("ok", Role::Admin, 1).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o622)).unwrap();
+        let e = TokenStore::open(path.clone()).unwrap_err();
+        assert!(e.contains("writable by group or others"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(TokenStore::open(path.clone()).is_ok());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(TokenStore::open(link).is_err());
     }
 
     #[test]
