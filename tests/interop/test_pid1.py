@@ -399,3 +399,55 @@ def test_critical_is_listed_by_the_config_extensions(make_daemon):
     rows = {r["name"]: r for r in d.rpc().supervisor_rs.getAllConfigExtensions()}
     assert rows["app"]["critical"] is True
     assert rows["side"]["critical"] is False
+
+
+LONG_ORPHAN = """\
+    [program:forker]
+    command=/bin/sh -c '( exec sleep 1001 & ) && exec sleep 1000'
+    startsecs=0
+    """
+
+
+def find_long_orphan(daemon_pid):
+    def look():
+        for c in children_of(daemon_pid):
+            if cmdline(c) == [b"sleep", b"1001"]:
+                return c
+        return None
+    return wait_until(look, 10, "the orphan to be re-parented", interval=0.005)
+
+
+@needs_unshare
+def test_orphans_left_at_shutdown_get_sigterm(namespaced):
+    n = namespaced(LONG_ORPHAN)
+    find_long_orphan(n.host_pid)
+    started = time.monotonic()
+    os.kill(n.host_pid, signal.SIGTERM)
+    assert n.wait_exit() == 0
+    assert time.monotonic() - started < 5
+    assert "sending SIGTERM to 1 orphaned process(es) left" in n.mainlog(), n.mainlog()[-2000:]
+
+
+def test_subreaper_ends_adopted_orphans_at_shutdown(make_daemon):
+    d = make_daemon("rust", LONG_ORPHAN)
+    d.stop()
+    d.conf.write_text(d.conf.read_text().replace("loglevel=debug\n",
+                                                 "loglevel=debug\nsubreaper=true\n", 1))
+    d.start()
+    orphan = find_long_orphan(d.proc.pid)
+    d.stop()
+    assert d.proc.returncode == 0
+    # without the subreaper's clean-up it would live on, adopted by init
+    wait_until(lambda: proc_state(orphan) is None, 5, "the orphan to be gone")
+    assert "sending SIGTERM to 1 orphaned process(es) left" in d.mainlog()
+
+
+def test_sigterm_right_after_sighup_is_not_lost(make_daemon):
+    d = make_daemon("rust", "[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n")
+    os.kill(d.proc.pid, signal.SIGHUP)
+    # as soon as the restart is under way (the window between two runs of the loop)
+    wait_until(lambda: "indicating restart request" in d.mainlog(), 10, "the restart",
+               interval=0.001)
+    os.kill(d.proc.pid, signal.SIGTERM)
+    assert d.proc.wait(timeout=20) == 0
+    assert "received SIGTERM indicating exit request" in d.mainlog()

@@ -48,6 +48,15 @@ pub fn unblock_loop_signals() {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&loop_signals()), None);
 }
 
+/// True when `stream` has a signal delivered and not yet received (without waiting; the
+/// caller yields first so the runtime's driver has dispatched what the handler saw).
+pub async fn signal_pending(stream: &mut tokio::signal::unix::Signal) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::ZERO, stream.recv()).await,
+        Ok(Some(()))
+    )
+}
+
 /// True when this process is PID 1 (of its pid namespace).
 pub fn is_pid1() -> bool {
     std::process::id() == 1
@@ -80,33 +89,102 @@ pub fn set_subreaper(wanted: bool) -> Option<(LogLevel, String)> {
 /// How long orphans left at the end of a shutdown get between SIGTERM and SIGKILL.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(2);
 
-/// The pids of this process's remaining children (from `/proc/self/task/*/children`).
-fn children() -> Vec<i32> {
+/// The pids of this process's remaining children (from `/proc/self/task/*/children`),
+/// `None` when the kernel does not provide that file (`CONFIG_PROC_CHILDREN` off).
+fn children() -> Option<Vec<i32>> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
     let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
+    let mut readable = false;
     for t in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            readable = true;
             out.extend(
                 text.split_whitespace()
                     .filter_map(|p| p.parse::<i32>().ok()),
             );
         }
     }
+    if !readable {
+        return None;
+    }
     out.sort_unstable();
     out.dedup();
-    out
+    Some(out)
 }
 
-/// Reaps every exited child without waiting; returns how many.
-fn reap_all() -> usize {
-    let mut n = 0;
+/// Reaps every exited child without waiting. Returns false once no child is left at all
+/// (`ECHILD`), true while some still run.
+fn reap_all() -> bool {
     loop {
         match nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-            Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => return n,
-            Ok(_) => n += 1,
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => return true,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
         }
+    }
+}
+
+/// Who is left to signal: the listed children, or (PID 1 without the `children` files)
+/// every process of the namespace (`kill(-1)`).
+enum Left {
+    Pids(Vec<i32>),
+    Everyone,
+}
+
+impl Left {
+    fn now(pid1: bool) -> Option<Left> {
+        if !reap_all() {
+            return None;
+        }
+        match children() {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(Left::Pids(p)),
+            None if pid1 => Some(Left::Everyone),
+            None => None,
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        match self {
+            Left::Pids(pids) => {
+                for &pid in pids {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+                }
+            }
+            // As PID 1, -1 is every other process of the namespace.
+            Left::Everyone => {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-1), sig);
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Left::Pids(p) => format!(
+                "{} orphaned process(es) left: {}",
+                p.len(),
+                p.iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Left::Everyone => "every orphaned process left".to_string(),
+        }
+    }
+}
+
+/// Waits up to `limit` for every child to be gone, reaping; true when none is left.
+fn wait_gone(pid1: bool, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if Left::now(pid1).is_none() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -116,51 +194,28 @@ fn reap_all() -> usize {
 /// to log. Does nothing for a daemon that is neither.
 pub fn end_orphans(subreaper: bool) -> Vec<(LogLevel, String)> {
     let mut lines = Vec::new();
-    if !(is_pid1() || subreaper) {
+    let pid1 = is_pid1();
+    if !(pid1 || subreaper) {
         return lines;
     }
-    reap_all();
-    let left = children();
-    if left.is_empty() {
+    let Some(left) = Left::now(pid1) else {
         return lines;
-    }
+    };
     lines.push((
         LogLevel::Info,
-        format!(
-            "sending SIGTERM to {} orphaned process(es) left: {}",
-            left.len(),
-            left.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        format!("sending SIGTERM to {}", left.describe()),
     ));
-    for &pid in &left {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+    left.signal(Signal::SIGTERM);
+    if wait_gone(pid1, ORPHAN_GRACE) {
+        return lines;
     }
-    let until = Instant::now() + ORPHAN_GRACE;
-    while Instant::now() < until {
-        reap_all();
-        if children().is_empty() {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let left = children();
-    if !left.is_empty() {
+    if let Some(left) = Left::now(pid1) {
         lines.push((
             LogLevel::Warn,
-            format!("killing {} orphaned process(es) with SIGKILL", left.len()),
+            format!("killing with SIGKILL: {}", left.describe()),
         ));
-        for &pid in &left {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        let until = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < until && !children().is_empty() {
-            reap_all();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        reap_all();
+        left.signal(Signal::SIGKILL);
+        wait_gone(pid1, Duration::from_millis(500));
     }
     lines
 }

@@ -927,6 +927,22 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     };
     // Signals stay pending until the next run's handlers exist (pid1.rs).
     crate::pid1::block_loop_signals();
+    // An exit request that reached the handlers after the last turn (while the restart
+    // finished) is acted on, not dropped with the streams: the restart becomes a shutdown.
+    let mut exit = exit;
+    if exit == Exit::Restart {
+        tokio::task::yield_now().await;
+        for (stream, sig) in [
+            (&mut sig_term, libc::SIGTERM),
+            (&mut sig_int, libc::SIGINT),
+            (&mut sig_quit, libc::SIGQUIT),
+        ] {
+            if crate::pid1::signal_pending(stream).await {
+                d.handle_signal(sig);
+                exit = Exit::Shutdown;
+            }
+        }
+    }
     // As PID 1 or subreaper, orphans still around at the end get SIGTERM, then SIGKILL.
     if exit != Exit::Restart {
         for (level, text) in crate::pid1::end_orphans(d.config.supervisord.subreaper) {
