@@ -15,6 +15,7 @@ only record their arguments.
 """
 
 import configparser
+import json
 import fcntl
 import gzip
 import os
@@ -631,6 +632,34 @@ def test_dockerfile_lint():
     assert ("STOPSIGNAL", "SIGTERM") in ins
     # the build context keeps out the build output
     assert "target" in ignored
+
+
+def test_dockerfile_build_stage_resolves(tmp_path):
+    """The build stage sees only what it COPYs (Cargo.toml, Cargo.lock, crates/): that
+    workspace must resolve with the lock file as it is (`cargo metadata --locked`, offline),
+    so no crate needs a path outside what the image gets."""
+    ctx = tmp_path / "src"
+    ctx.mkdir()
+    stage = 0
+    for word, rest in dockerfile_instructions():
+        if word == "FROM":
+            stage += 1
+        elif word == "COPY" and stage == 1:
+            *srcs, dest = rest.split()
+            for src in srcs:
+                target = ctx / (src if dest in ("./", ".") else dest.lstrip("./"))
+                if (ROOT / src).is_dir():
+                    shutil.copytree(ROOT / src, target,
+                                    ignore=shutil.ignore_patterns("target", "*.rs.bk"))
+                else:
+                    shutil.copy(ROOT / src, target)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(tmp_path / "target"))
+    r = run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
+            cwd=ctx, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    meta = json.loads(r.stdout)
+    names = {p["name"] for p in meta["packages"] if p["id"] in meta["workspace_members"]}
+    assert set(BINS) <= names, names
 
 
 def container_config(tmp_path, port):
