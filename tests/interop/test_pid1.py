@@ -119,12 +119,12 @@ class Namespaced:
     """`unshare --pid --fork --mount-proc --kill-child supervisord -n -c conf`: our daemon is
     PID 1 of the new namespace; `host_pid` is its pid as seen from here."""
 
-    def __init__(self, d, conf, sock, wait_running=True):
+    def __init__(self, d, conf, sock, wait_running=True, bin_dir=RUST_BIN):
         self.dir, self.conf, self.sock = d, conf, sock
         self.out = open(d / "daemon.out", "wb")
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-             str(RUST_BIN / "supervisord"), "-n", "-c", str(conf)],
+             str(bin_dir / "supervisord"), "-n", "-c", str(conf)],
             stdout=self.out, stderr=subprocess.STDOUT, cwd=str(d), start_new_session=True)
         self.host_pid = wait_until(lambda: (children_of(self.proc.pid) or [None])[0], 10,
                                    "the daemon to be forked", interval=0.001)
@@ -171,9 +171,9 @@ class Namespaced:
 def namespaced(tmp_path):
     started = []
 
-    def factory(body, supervisord_extra="", name="ns", wait_running=True):
+    def factory(body, supervisord_extra="", name="ns", wait_running=True, bin_dir=RUST_BIN):
         conf, sock = write_conf(tmp_path / name, body, supervisord_extra)
-        n = Namespaced(tmp_path / name, conf, sock, wait_running)
+        n = Namespaced(tmp_path / name, conf, sock, wait_running, bin_dir)
         started.append(n)
         return n
 
@@ -451,3 +451,16 @@ def test_sigterm_right_after_sighup_is_not_lost(make_daemon):
     os.kill(d.proc.pid, signal.SIGTERM)
     assert d.proc.wait(timeout=20) == 0
     assert "received SIGTERM indicating exit request" in d.mainlog()
+
+
+@needs_unshare
+def test_the_reference_as_pid1_logs_orphans_at_info(namespaced):
+    """What docs/COMPATIBILITY.md says of the reference: it reaps the orphan too, but logs
+    it at INFO (ours: DEBUG only, see the first test)."""
+    n = namespaced(ORPHAN_MAKER, bin_dir=PY_BIN)
+    orphan = find_orphan(n.host_pid)
+    nspid = status_field(orphan, "NSpid").split()[-1]
+    wait_until(lambda: f"reaped unknown pid {nspid}" in n.mainlog(), 10, "the reference's line")
+    assert re.search(rf" INFO reaped unknown pid {nspid}\b", n.mainlog()), n.mainlog()[-1500:]
+    os.kill(n.host_pid, signal.SIGTERM)
+    assert n.wait_exit() == 0
