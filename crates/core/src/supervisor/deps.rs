@@ -299,9 +299,54 @@ impl Supervisor {
         });
     }
 
+    /// A dependency path from `key` back to itself, if any (the loader refuses such
+    /// configs; this keeps a table built without it from waiting forever).
+    fn cycle_through(&self, key: ProcKey) -> Option<Vec<ProcKey>> {
+        let mut path = vec![key];
+        let mut seen = BTreeSet::new();
+        self.cycle_dfs(key, key, &mut path, &mut seen)
+            .then_some(path)
+    }
+
+    fn cycle_dfs(
+        &self,
+        target: ProcKey,
+        at: ProcKey,
+        path: &mut Vec<ProcKey>,
+        seen: &mut BTreeSet<ProcKey>,
+    ) -> bool {
+        let Some(p) = self.procs.get(&at) else {
+            return false;
+        };
+        for d in &p.config.depends_on {
+            for k in self.resolve_dependency(&d.name).unwrap_or_default() {
+                if k == target {
+                    path.push(k);
+                    return true;
+                }
+                if seen.insert(k) {
+                    path.push(k);
+                    if self.cycle_dfs(target, k, path, seen) {
+                        return true;
+                    }
+                    path.pop();
+                }
+            }
+        }
+        false
+    }
+
     /// Begins the wait of `key`: resolves its dependencies, starts those that need it.
-    /// Returns a failure text when a name resolves to nothing active.
+    /// Returns a failure text when a name resolves to nothing active, or the
+    /// dependencies lead back to `key`.
     fn begin_wait(&mut self, key: ProcKey, now: Now, host: &mut dyn Host) -> Option<String> {
+        if let Some(cycle) = self.cycle_through(key) {
+            let names: Vec<String> = cycle
+                .iter()
+                .filter_map(|k| self.procs.get(k).map(display))
+                .collect();
+            return Some(format!("dependency cycle {}", names.join(" -> ")));
+        }
         let deps = self.procs.get(&key)?.config.depends_on.clone();
         let mut entries = Vec::with_capacity(deps.len());
         for d in &deps {

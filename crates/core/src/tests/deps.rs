@@ -347,6 +347,23 @@ fn group_and_group_process_names() {
 }
 
 #[test]
+fn a_cycle_the_loader_would_refuse_fails_instead_of_waiting_forever() {
+    // the config loader refuses cycles; a table built without it must not hang
+    let mut w = world(vec![
+        with_deps("web", vec![dep("api")]),
+        with_deps("api", vec![dep("web")]),
+        with_deps("top", vec![dep("web")]),
+    ]);
+    w.tick();
+    assert!(w.host.spawned.is_empty());
+    assert_eq!(w.state("web"), ProcessState::Fatal);
+    assert_eq!(w.info("web").spawnerr, "dependency cycle web -> api -> web");
+    assert_eq!(w.state("api"), ProcessState::Fatal);
+    assert_eq!(w.state("top"), ProcessState::Fatal);
+    assert_eq!(w.sup.next_deadline(w.now), None);
+}
+
+#[test]
 fn shutdown_stops_dependents_first() {
     let mut w = world(vec![
         pconf("db"),
