@@ -294,3 +294,33 @@ def test_against_the_reference_the_extension_commands_fail_cleanly(make_daemon):
     assert rust_ctl(ref, "status").returncode == 0
     doc = json.loads(rust_ctl(ref, "status", "--json").stdout)
     assert doc[0]["name"] == "idle" and doc[0]["stats"] is None
+
+
+def test_web_ui_shows_cpu_memory_and_restarts(daemon):
+    import http.client
+    import socket
+
+    class Unix(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(str(daemon.sock))
+
+    def get(path):
+        c = Unix("localhost", timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+
+    status, page = get("/index.html")
+    assert status == 200
+    for th in ("CPU", "Memory", "Restarts"):
+        assert f'scope="col">{th}</th>' in page
+    row = page[page.index('data-ns="fat"'):]
+    row = row[:row.index("</tr>")]
+    assert re.search(r'<td class="cpu">\d+\.\d%</td><td class="mem">1\d\d\.\d MiB</td>'
+                     r'<td class="restarts">0</td>', row), row
+    status, body = get("/api/status.json")
+    procs = {p["name"]: p for p in json.loads(body)["processes"]}
+    assert procs["fat"]["stats"]["rss_kb"] >= 160 * 1024
+    assert procs["quitter"]["stats"]["available"] is False
