@@ -18,6 +18,7 @@ mod timing;
 pub use ending::{
     EndOfRun, EndReason, HealthReport, EXIT_CRITICAL, EXIT_DONE_OK, EXIT_DONE_UNEXPECTED,
 };
+
 pub(crate) use deps::DepProc;
 pub(crate) use ready::Readiness;
 
