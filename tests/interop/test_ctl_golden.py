@@ -53,7 +53,7 @@ def outcome(r, pids=False, unordered=False):
 
 HELP_END = "clear  maintail  quit  reread  signal    stop    version\n\n"
 HELP_EXTRAS = ("supervisor-rs commands (type help <topic>):\n"
-               "===========================================\ncompletions\n\n")
+               "===========================================\ncompletions  rotate  token  top\n\n")
 HELP_STATUS_END = "status\t\t\tGet all process status info\n"
 HELP_STATUS_JSON = "status --json [...]\tThe same as a JSON array (errors on stderr)\n"
 HELP_AVAIL_END = "avail\t\t\tDisplay all configured processes\n"
