@@ -466,3 +466,19 @@ def test_notify_socket_belongs_to_the_programs_user(make_daemon, tmp_path):
     d.wait_state("unit", "RUNNING", timeout=15)
     d.wait_for(lambda: info(d, "unit")["description"].endswith(", status: hi"),
                timeout=5, what="the STATUS sent as nobody")
+
+
+def test_exec_probe_runs_as_the_programs_user(make_daemon, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a program as another user")
+    import pwd
+    uid = pwd.getpwnam("nobody").pw_uid
+    d = make_daemon("rust", f"""\
+        [program:svc]
+        command=/bin/sh -c 'exec sleep 60'
+        user=nobody
+        directory=/
+        ready=exec:sh -c 'test "$(id -u)" = {uid}'
+        ready_timeout=10
+        """)
+    d.wait_state("svc", "RUNNING", timeout=15)

@@ -1,5 +1,6 @@
-//! exec: tries: the command runs with the program's environment and directory, in a
-//! process group of its own, and passes when it exits 0. A try that overruns is killed
+//! exec: tries: the command runs with the program's environment and directory, as its
+//! `user=` (uid and primary group, when the daemon runs as root), in a process group of
+//! its own, and passes when it exits 0. A try that overruns is killed
 //! (the whole group, SIGKILL) and counts as failed.
 //!
 //! The child is reaped by the loop's `waitpid(-1)` like every other child; the loop
@@ -60,6 +61,8 @@ pub struct ExecSpec {
     argv: Vec<String>,
     env: Vec<(OsString, OsString)>,
     directory: Option<String>,
+    /// (uid, gid) to run as; `None` = the daemon's own. `Err` = the user cannot be used.
+    user: Result<Option<(u32, u32)>, String>,
 }
 
 impl ExecSpec {
@@ -76,6 +79,7 @@ impl ExecSpec {
             argv: argv.to_vec(),
             env: child_environment(std::env::vars_os(), &req),
             directory: pc.directory.clone(),
+            user: run_as(pc.uid),
         }
     }
 
@@ -85,7 +89,26 @@ impl ExecSpec {
             argv,
             env,
             directory: None,
+            user: Ok(None),
         }
+    }
+}
+
+/// The (uid, gid) an exec probe of a program with `user=` (resolved to `uid`) runs as:
+/// none when the daemon already is that user or has no `user=`; the user's primary group
+/// from the user database.
+fn run_as(uid: Option<u32>) -> Result<Option<(u32, u32)>, String> {
+    let Some(uid) = uid else { return Ok(None) };
+    let me = nix::unistd::getuid().as_raw();
+    if me == uid {
+        return Ok(None);
+    }
+    if me != 0 {
+        return Err(format!("can't run as uid {uid}: the daemon is not root"));
+    }
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => Ok(Some((uid, u.gid.as_raw()))),
+        _ => Err(format!("can't find uid {uid}")),
     }
 }
 
@@ -128,6 +151,10 @@ pub async fn try_once(
         .process_group(0);
     if let Some(d) = &spec.directory {
         cmd.current_dir(d);
+    }
+    if let Some((uid, gid)) = spec.user.clone()? {
+        // As root, std also drops the supplementary groups before setuid.
+        cmd.uid(uid).gid(gid);
     }
     // The spawn and the registration happen without an await between them: the loop
     // cannot reap the child before it is known here.

@@ -15,6 +15,10 @@
 //! * `notify` checks listen on a unix datagram socket per process ([`notify`]), whose
 //!   path the child gets as `NOTIFY_SOCKET`.
 //!
+//! A new kind of check (health checks) is a new [`ProbeKind`]: [`CheckSpec::of`] maps it
+//! onto the process's keys, and the same tasks, the same tries and the same reporting
+//! serve it; the core decides what a result means for that kind.
+//!
 //! Exec probes are children of the daemon: the loop's `waitpid(-1)` reaps them and hands
 //! their status here ([`Probes::reaped`]), so they are never logged as unknown pids.
 //!
@@ -187,10 +191,13 @@ impl Probes {
         if let Some(t) = self.tasks.remove(&(key, kind)) {
             t.abort();
         }
-        if let Some(w) = self.logs.get(&key) {
-            w.disarm();
+        // log: and notify are readiness checks only.
+        if kind == ProbeKind::Ready {
+            if let Some(w) = self.logs.get(&key) {
+                w.disarm();
+            }
+            self.notify.disarm(key);
         }
-        self.notify.disarm(key);
     }
 
     /// The process `key` is gone (its group was removed): stop everything of it and
