@@ -393,11 +393,20 @@ mod tests {
         // Within MIN_INTERVAL: the figure is kept.
         let again = s.sample(me, 1000.0, 2000.0, t0).unwrap();
         assert_eq!(again.cpu_percent, first.cpu_percent);
-        // Burn CPU for a while: the next figure covers only that time.
-        spin(0.3);
-        let later = s.sample(me, 1000.0, 2000.3, Instant::now()).unwrap();
-        assert!(later.cpu_percent > 30.0, "{later:?}");
-        assert!(later.cpu_seconds >= first.cpu_seconds);
+        // Burn 0.2 CPU seconds (however long a loaded machine takes to give them): the
+        // next figure is the CPU used since the first sample over the time since it.
+        let cpu0 = own_usage().unwrap().0;
+        let give_up = Instant::now() + std::time::Duration::from_secs(20);
+        while own_usage().unwrap().0 < cpu0 + 0.2 && Instant::now() < give_up {
+            spin(0.01);
+        }
+        let at = Instant::now();
+        let later = s.sample(me, 1000.0, 2000.3, at).unwrap();
+        let used = later.cpu_seconds - first.cpu_seconds;
+        assert!(used >= 0.19, "{later:?}");
+        let want = cpu_percent(used, at.duration_since(t0).as_secs_f64());
+        assert!((later.cpu_percent - want).abs() < 0.11, "{later:?} {want}");
+        assert!(later.cpu_percent > first.cpu_percent);
         s.end_full_request();
         assert_eq!(s.remembered(), 1);
         // A request that no longer sees the process forgets it.
