@@ -129,6 +129,10 @@ def test_https_with_xmlrpc_client_and_our_supervisorctl(make_daemon, pki):
     port = free_port()
     d = make_daemon("rust", BODY, extra_sections=inet(port, pki))
     d.wait_state("talker", "RUNNING")
+    # The start-up lines: what is served, and the warning of a certificate about to expire.
+    log = d.mainlog()
+    assert "INFO inet_http_server serves HTTPS: certificate CN=localhost, valid until 20" in log
+    assert "WARN inet_http_server: the TLS certificate (CN=localhost) expires on " in log
     # The reference's client library, over https with the test CA.
     p = https_proxy(port, pki)
     assert p.supervisor.getState()["statename"] == "RUNNING"

@@ -178,9 +178,8 @@ impl std::fmt::Debug for ServerTls {
 pub fn load(cfg: &InetTlsConfig) -> Result<ServerTls, TlsError> {
     let certs = read_certs(&cfg.cert)?;
     let key = read_key(&cfg.key)?;
-    let leaf = <x509_cert::Certificate as x509_cert::der::Decode>::from_der(&certs[0]).ok();
     let leaf_cn = subject_cn(&certs[0]);
-    let not_after = leaf.map(|c| c.tbs_certificate.validity.not_after.to_system_time());
+    let not_after = not_after(&certs[0]);
     let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -286,18 +285,60 @@ pub fn certificate_user<B>(
         .is_some_and(|c| super::auth::constant_time_eq(c.username.as_bytes(), user.as_bytes()))
 }
 
+/// The TLVs one after the other in `bytes` (the contents of a constructed value).
+fn tlvs(bytes: &[u8]) -> Option<Vec<der::asn1::AnyRef<'_>>> {
+    use der::{Decode, Reader};
+    let mut r = der::SliceReader::new(bytes).ok()?;
+    let mut out = Vec::new();
+    while !r.is_finished() {
+        out.push(der::asn1::AnyRef::decode(&mut r).ok()?);
+    }
+    Some(out)
+}
+
+/// The fields of a certificate's `tbsCertificate` after the optional version:
+/// serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
+/// (RFC 5280 4.1). The DER itself is read by the `der` crate; only the layout is ours.
+fn tbs_fields(cert: &[u8]) -> Option<Vec<der::asn1::AnyRef<'_>>> {
+    use der::{Decode, Tag, Tagged};
+    let cert = der::asn1::AnyRef::from_der(cert).ok()?;
+    if cert.tag() != Tag::Sequence {
+        return None;
+    }
+    let tbs = *tlvs(cert.value())?.first()?;
+    if tbs.tag() != Tag::Sequence {
+        return None;
+    }
+    let mut fields = tlvs(tbs.value())?;
+    // version [0] EXPLICIT, absent in v1 certificates.
+    if fields.first()?.tag().is_context_specific() {
+        fields.remove(0);
+    }
+    (fields.len() >= 6).then_some(fields)
+}
+
 /// The first subject CN of a DER certificate.
-pub fn subject_cn(der: &[u8]) -> Option<String> {
-    use x509_cert::der::{Decode, Tag, Tagged};
-    let cert = x509_cert::Certificate::from_der(der).ok()?;
-    for rdn in cert.tbs_certificate.subject.0.iter() {
-        for atv in rdn.0.iter() {
-            if atv.oid != x509_cert::der::oid::db::rfc4519::CN {
+pub fn subject_cn(cert: &[u8]) -> Option<String> {
+    use der::{Tag, Tagged};
+    const CN: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.4.3");
+    let fields = tbs_fields(cert)?;
+    let subject = fields[4];
+    if subject.tag() != Tag::Sequence {
+        return None;
+    }
+    // Name ::= SEQUENCE OF RelativeDistinguishedName (SET OF AttributeTypeAndValue).
+    for rdn in tlvs(subject.value())? {
+        for atv in tlvs(rdn.value())? {
+            let pair = tlvs(atv.value())?;
+            let [oid, value] = pair.as_slice() else {
+                continue;
+            };
+            if oid.decode_as::<der::oid::ObjectIdentifier>().ok() != Some(CN) {
                 continue;
             }
-            let text = match atv.value.tag() {
+            let text = match value.tag() {
                 Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString => {
-                    String::from_utf8(atv.value.value().to_vec()).ok()
+                    String::from_utf8(value.value().to_vec()).ok()
                 }
                 _ => None,
             };
@@ -307,6 +348,23 @@ pub fn subject_cn(der: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// The end of a DER certificate's validity (`notAfter`).
+pub fn not_after(cert: &[u8]) -> Option<std::time::SystemTime> {
+    use der::{Tag, Tagged};
+    let fields = tbs_fields(cert)?;
+    let validity = tlvs(fields[3].value())?;
+    let end = validity.get(1)?;
+    let since_epoch = match end.tag() {
+        Tag::UtcTime => end.decode_as::<der::asn1::UtcTime>().ok()?.to_unix_duration(),
+        Tag::GeneralizedTime => end
+            .decode_as::<der::asn1::GeneralizedTime>()
+            .ok()?
+            .to_unix_duration(),
+        _ => return None,
+    };
+    std::time::UNIX_EPOCH.checked_add(since_epoch)
 }
 
 /// A TLS connection after its handshake.
@@ -701,6 +759,21 @@ mod tests {
         let der = CertificateDer::from_pem_file(&c).unwrap();
         assert_eq!(subject_cn(&der).as_deref(), Some("alice"));
         assert_eq!(subject_cn(b"junk"), None);
+        assert_eq!(not_after(b"junk"), None);
+        // notAfter as rcgen wrote it (its default: 4096-01-01, a GeneralizedTime).
+        let end = not_after(&der).unwrap();
+        let year_4000 = std::time::UNIX_EPOCH + Duration::from_secs(64_060_588_800);
+        assert!(end > year_4000, "{end:?}");
+        // A UTCTime (years before 2050): 2030-01-02 00:00:00 UTC.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec!["x".to_string()]).unwrap();
+        p.not_after = rcgen::date_time_ymd(2030, 1, 2);
+        let c = p.self_signed(&key).unwrap();
+        assert_eq!(
+            not_after(c.der()),
+            Some(std::time::UNIX_EPOCH + Duration::from_secs(1_893_542_400))
+        );
+        assert_eq!(subject_cn(c.der()).as_deref(), Some("rcgen self signed cert"));
         let with = ClientCert {
             cn: Some("alice".into()),
             cn_is_user: true,
