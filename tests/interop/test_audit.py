@@ -116,3 +116,16 @@ def test_audit_logfile(tmp_path):
         assert "audit:" not in d.mainlog()
     finally:
         d.stop()
+
+
+def test_lines_are_written_whatever_the_loglevel(tmp_path):
+    d = AccessDaemon(tmp_path / "d", start=False)
+    d.conf.write_text(d.conf.read_text().replace("loglevel=info", "loglevel=error"))
+    d.start()
+    try:
+        d.inet(*DEPLOY).supervisor.stopProcess("sleeper")
+        line = d.wait_log("called supervisor.stopProcess('sleeper') -> ok")
+        assert LINE.search(line)
+        assert "INFO spawned" not in d.mainlog()
+    finally:
+        d.stop()

@@ -8,8 +8,9 @@
 //! 2026-12-04 19:30:02,789 INFO audit: user viewer from 127.0.0.1:40113 called supervisor.stopProcess('web') -> denied: FAILED: not allowed for role read: supervisor.stopProcess needs operate
 //! ```
 //!
-//! The lines go to the main log, or to `[supervisord] audit_logfile` when set (same line
-//! format, rotated like the main log). Reads are not audited.
+//! The lines go to the main log (whatever its `loglevel`), or to `[supervisord]
+//! audit_logfile` when set (same line format, rotated like the main log). Reads are not
+//! audited.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -58,7 +59,21 @@ pub fn to_file(log: MainLog) {
 pub fn write(text: &str) {
     let line = format!("audit: {text}");
     SINK.with(|s| match &mut *s.borrow_mut() {
-        Some(Sink::Main(l)) => l.borrow_mut().log(LogLevel::Info, &line),
+        Some(Sink::Main(l)) => {
+            let mut l = l.borrow_mut();
+            if l.enabled(LogLevel::Info) {
+                l.log(LogLevel::Info, &line);
+            } else {
+                // An audit trail does not vanish with `loglevel = warn`: the line is
+                // written anyway (to the file and stdout targets).
+                let now = chrono::Local::now();
+                l.write_line(&crate::logs::mainlog::format_line(
+                    &now,
+                    LogLevel::Info,
+                    &line,
+                ));
+            }
+        }
         Some(Sink::File(l)) => l.log(LogLevel::Info, &line),
         #[cfg(test)]
         Some(Sink::Capture(v)) => v.borrow_mut().push(line),
