@@ -47,7 +47,12 @@ fn main() {
     let bus = Rc::new(RefCell::new(supervisor_events::EventBus::new("supervisor")));
     let mut first = true;
     loop {
-        match run_once(&argv0, &opts, first, &bus) {
+        let exit = run_once(&argv0, &opts, first, &bus);
+        if !matches!(exit, Exit::Restart) {
+            // Rotated logs still being compressed: a few seconds to finish them.
+            supervisord::logs::compress::finish(std::time::Duration::from_secs(5));
+        }
+        match exit {
             Exit::Shutdown => std::process::exit(0),
             Exit::Status(code) => std::process::exit(code),
             Exit::Restart => first = false,

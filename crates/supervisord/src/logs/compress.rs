@@ -84,6 +84,23 @@ struct Job {
 
 static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// Jobs queued or running, of every file.
+static TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// At exit: lets the thread finish the queued jobs, waiting at most `timeout`. True if
+/// none is left (what is left is finished by the next start, see [`leftover_staging`]).
+pub fn finish(timeout: Duration) -> bool {
+    start_thread();
+    let end = std::time::Instant::now() + timeout;
+    while TOTAL.load(Ordering::SeqCst) > 0 {
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
 /// A fresh staging name for the rotated `base`.
 pub fn staging_name(base: &Path) -> PathBuf {
     let n = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -160,6 +177,7 @@ pub fn start_thread() {
 /// if no thread can be started the job runs here).
 pub fn submit(staging: PathBuf, base: &Path, backups: u32, maxage: Option<u64>, jobs: &Arc<Jobs>) {
     jobs.pending.fetch_add(1, Ordering::SeqCst);
+    TOTAL.fetch_add(1, Ordering::SeqCst);
     let job = Job {
         staging,
         base: base.to_path_buf(),
@@ -208,6 +226,7 @@ fn run(job: Job) {
         ));
     }
     job.jobs.pending.fetch_sub(1, Ordering::SeqCst);
+    TOTAL.fetch_sub(1, Ordering::SeqCst);
 }
 
 fn process(job: &Job) -> io::Result<()> {
