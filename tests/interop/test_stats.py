@@ -330,3 +330,56 @@ def test_web_ui_shows_cpu_memory_and_restarts(daemon):
     procs = {p["name"]: p for p in json.loads(body)["processes"]}
     assert procs["fat"]["stats"]["rss_kb"] >= 160 * 1024
     assert procs["quitter"]["stats"]["available"] is False
+
+
+def cgroup2_root():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mount, _, fs = line.partition(" - ")
+            if fs.split()[:1] == ["cgroup2"]:
+                return mount.split()[4]
+    return None
+
+
+def test_cpu_of_a_process_in_its_own_cgroup_comes_from_the_cgroup(make_daemon, tmp_path):
+    root = cgroup2_root()
+    if root is None or not os.access(root, os.W_OK):
+        pytest.skip("no writable cgroup v2 hierarchy")
+    cg = f"{root}/supervisor-rs-test-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        os.mkdir(cg)
+    except OSError as e:
+        pytest.skip(f"cannot create a cgroup: {e}")
+    burn = tmp_path / "burn.py"
+    burn.write_text("import time\nt = time.process_time()\n"
+                    "while time.process_time() - t < 0.4: pass\n")
+    d = None
+    try:
+        d = make_daemon("rust", f"""
+[program:cg]
+command=sh -c 'echo $$ > {cg}/cgroup.procs && {sys.executable} {burn} && exec sleep 1000'
+startsecs=0
+
+[program:plain]
+command=sleep 1000
+startsecs=0
+""")
+        d.wait_for(lambda: d.rpc().supervisor_rs.getProcessStats("cg")["cpu_seconds"] >= 0.35,
+                   timeout=30, what="the burner's CPU counted")
+        s = d.rpc().supervisor_rs.getProcessStats("cg")
+        assert s["cpu_source"] == "cgroup", s
+        # The cgroup's own figure: what cpu.stat says now (the burner is gone).
+        usage = int(dict(l.split() for l in open(f"{cg}/cpu.stat"))["usage_usec"]) / 1e6
+        assert abs(s["cpu_seconds"] - usage) < 0.05, (s, usage)
+        # A process in the daemon's cgroup is measured from /proc.
+        assert d.rpc().supervisor_rs.getProcessStats("plain")["cpu_source"] == "proc"
+    finally:
+        if d is not None:
+            d.stop()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)

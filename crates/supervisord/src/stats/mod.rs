@@ -125,6 +125,8 @@ pub struct Sampler {
     tree: Vec<i32>,
     ticks: f64,
     page: u64,
+    /// Where the cgroup v2 hierarchy is mounted (`None`: no cgroup v2).
+    cgroup_root: Option<PathBuf>,
     /// The daemon's own cgroup directory, read at the start of each request.
     own_cgroup: Option<PathBuf>,
     request: u64,
@@ -156,6 +158,7 @@ impl Sampler {
             tree: Vec::new(),
             ticks: procfs::clock_ticks(),
             page: procfs::page_size(),
+            cgroup_root: procfs::cgroup2_mount(),
             own_cgroup: None,
             request: 0,
             scan: None,
@@ -168,7 +171,10 @@ impl Sampler {
         self.request += 1;
         self.scan = None;
         let me = std::process::id() as i32;
-        self.own_cgroup = procfs::cgroup_dir(me, &mut self.path, &mut self.buf);
+        self.own_cgroup = match &self.cgroup_root {
+            Some(root) => procfs::cgroup_dir(me, root, &mut self.path, &mut self.buf),
+            None => None,
+        };
     }
 
     /// Starts a request that samples every process of the table (`live` of them have a
@@ -258,8 +264,11 @@ impl Sampler {
         // One cgroup lookup per process instance.
         let cgroup = match self.prev.get(&key) {
             Some(p) => p.cgroup.clone(),
-            None => procfs::cgroup_dir(pid, &mut self.path, &mut self.buf)
-                .filter(|c| Some(c) != self.own_cgroup.as_ref()),
+            None => match &self.cgroup_root {
+                Some(root) => procfs::cgroup_dir(pid, root, &mut self.path, &mut self.buf)
+                    .filter(|c| Some(c) != self.own_cgroup.as_ref()),
+                None => None,
+            },
         };
         let mut ticks = root.utime + root.stime + root.cutime + root.cstime;
         let mut rss = root.rss_pages;

@@ -173,13 +173,40 @@ pub fn read_children(
     }
 }
 
-/// The cgroup v2 directory of `pid` under `/sys/fs/cgroup`, if it has one.
-pub fn cgroup_dir(pid: i32, path: &mut ProcPath, buf: &mut Vec<u8>) -> Option<PathBuf> {
+/// Where the cgroup v2 hierarchy is mounted, from a `/proc/self/mountinfo` text:
+/// `/sys/fs/cgroup` on a unified system, `/sys/fs/cgroup/unified` on a hybrid one.
+pub fn parse_cgroup2_mount(mountinfo: &[u8]) -> Option<PathBuf> {
+    let s = std::str::from_utf8(mountinfo).ok()?;
+    s.lines().find_map(|l| {
+        let (mount, fs) = l.split_once(" - ")?;
+        if fs.split_ascii_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        mount.split_ascii_whitespace().nth(4).map(PathBuf::from)
+    })
+}
+
+/// The mount point of the cgroup v2 hierarchy, if there is one.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let mut buf = Vec::new();
+    if !read_into(Path::new("/proc/self/mountinfo"), &mut buf) {
+        return None;
+    }
+    parse_cgroup2_mount(&buf)
+}
+
+/// The cgroup v2 directory of `pid` under the hierarchy mounted at `root`, if it has one.
+pub fn cgroup_dir(
+    pid: i32,
+    root: &Path,
+    path: &mut ProcPath,
+    buf: &mut Vec<u8>,
+) -> Option<PathBuf> {
     if !read_into(path.of(pid, "cgroup"), buf) {
         return None;
     }
     let rel = parse_cgroup(buf)?;
-    Some(Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')))
+    Some(root.join(rel.trim_start_matches('/')))
 }
 
 /// The CPU time of every process of a cgroup, dead or alive, in seconds.
@@ -274,5 +301,13 @@ mod tests {
             Some(2_500_000)
         );
         assert_eq!(parse_cpu_stat_usage(b"nr_periods 0\n"), None);
+        let hybrid = b"25 1 0:22 / /sys rw - sysfs sysfs rw\n\
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            parse_cgroup2_mount(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let v1_only = b"35 31 0:30 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n";
+        assert_eq!(parse_cgroup2_mount(v1_only), None);
     }
 }
