@@ -74,6 +74,7 @@ def reference_loads(conf):
 def test_readyz_is_503_until_every_autostart_program_runs(make_daemon):
     port = free_port()
     d = make_daemon("rust", PROGRAMS, extra_sections=inet(port))
+    d.wait_state("fast", "RUNNING")
     status, ctype, body = get(port, "/readyz", AUTH)
     assert status == 503, body
     assert ctype.startswith("text/plain")

@@ -108,7 +108,8 @@ def test_ready_only_after_the_last_autostart_program_is_running(make_daemon, fak
     time.sleep(0.7)
     pings = [t for t, m in fake_systemd.snapshot() if m == "WATCHDOG=1"]
     assert len(pings) >= 3, pings
-    assert all(0.1 < b - a < 0.6 for a, b in zip(pings, pings[1:])), pings
+    gaps = sorted(b - a for a, b in zip(pings, pings[1:]))
+    assert 0.12 < gaps[len(gaps) // 2] < 0.4, gaps  # the median is about 0.2 s
     # the children do not get the daemon's socket
     env = envfile.read_text()
     assert "NOTIFY_SOCKET" not in env and "WATCHDOG_USEC" not in env
