@@ -119,12 +119,12 @@ class Namespaced:
     """`unshare --pid --fork --mount-proc --kill-child supervisord -n -c conf`: our daemon is
     PID 1 of the new namespace; `host_pid` is its pid as seen from here."""
 
-    def __init__(self, d, conf, sock, wait_running=True, bin_dir=RUST_BIN):
+    def __init__(self, d, conf, sock, wait_running=True, bin_dir=RUST_BIN, args=("-n",)):
         self.dir, self.conf, self.sock = d, conf, sock
         self.out = open(d / "daemon.out", "wb")
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-             str(bin_dir / "supervisord"), "-n", "-c", str(conf)],
+             str(bin_dir / "supervisord"), *args, "-c", str(conf)],
             stdout=self.out, stderr=subprocess.STDOUT, cwd=str(d), start_new_session=True)
         self.host_pid = wait_until(lambda: (children_of(self.proc.pid) or [None])[0], 10,
                                    "the daemon to be forked", interval=0.001)
@@ -464,3 +464,22 @@ def test_the_reference_as_pid1_logs_orphans_at_info(namespaced):
     assert re.search(rf" INFO reaped unknown pid {nspid}\b", n.mainlog()), n.mainlog()[-1500:]
     os.kill(n.host_pid, signal.SIGTERM)
     assert n.wait_exit() == 0
+
+
+@needs_unshare
+def test_pid1_stays_in_the_foreground_without_nodaemon(tmp_path):
+    """Daemonizing as PID 1 would end the namespace (the first process exits): the daemon
+    stays in the foreground and runs as usual."""
+    d = tmp_path / "fg"
+    conf, sock = write_conf(d, "[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n")
+    conf.write_text(conf.read_text().replace("nodaemon=true\n", "nodaemon=false\n", 1))
+    n = Namespaced(d, conf, sock, args=())
+    try:
+        assert n.proc.poll() is None
+        assert n.rpc().supervisor.getProcessInfo("a")["statename"] == "RUNNING"
+        assert "running as PID 1: staying in the foreground" in n.mainlog()
+        assert (d / "supervisord.pid").read_text().strip() == "1"
+        os.kill(n.host_pid, signal.SIGTERM)
+        assert n.wait_exit() == 0
+    finally:
+        n.close()

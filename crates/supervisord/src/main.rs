@@ -207,7 +207,16 @@ fn run_once(
         log(LogLevel::Info, &line);
     }
 
-    if !sd.nodaemon && first {
+    // As PID 1 (a container's first process) daemonizing would end the container: the
+    // first process exits and the kernel kills everything else. Stay in the foreground.
+    let pid1 = supervisord::pid1::is_pid1();
+    if !sd.nodaemon && first && pid1 {
+        log(
+            LogLevel::Info,
+            "running as PID 1: staying in the foreground instead of daemonizing",
+        );
+    }
+    if !sd.nodaemon && first && !pid1 {
         match daemon::daemonize(sd.directory.as_deref(), sd.umask) {
             Ok(msgs) => {
                 for m in msgs {
