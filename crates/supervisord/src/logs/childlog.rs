@@ -637,13 +637,20 @@ impl ChannelLogger {
         self.loss.lost
     }
 
-    /// Reopens the log file (SIGUSR2).
+    /// Reopens the log file (SIGUSR2). If the path now is another kind of target (a
+    /// regular file where a FIFO was), the line handling follows it.
     pub fn reopen(&mut self) -> io::Result<()> {
         self.resolve()?;
-        match &mut self.file {
+        let was_stream = self.file.as_ref().is_some_and(RotatingFile::is_stream);
+        let result = match &mut self.file {
             Some(f) => f.reopen(),
             None => Ok(()),
+        };
+        if self.file.as_ref().is_some_and(RotatingFile::is_stream) != was_stream {
+            let _ = self.flush_partial();
+            self.framer = framer_for(self.file.as_ref(), &self.prefix);
         }
+        result
     }
 
     /// Removes and reopens the log file (`clearProcessLogs`).

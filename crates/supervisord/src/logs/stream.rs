@@ -166,7 +166,8 @@ impl Stream {
     fn wait_writable(&self, deadline: Instant) -> bool {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            // Rounded up: poll's milliseconds must not end the wait early.
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             let mut pfd = libc::pollfd {
                 fd: self.file.as_raw_fd(),
                 events: libc::POLLOUT,
@@ -178,6 +179,9 @@ impl Stream {
                 return true;
             }
             if rc == 0 {
+                if Instant::now() < deadline {
+                    continue;
+                }
                 return false;
             }
             if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
