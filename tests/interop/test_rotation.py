@@ -197,3 +197,14 @@ def test_config_loads_under_the_reference(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['w']"
+
+
+def test_rotate_usage_and_against_the_reference(make_daemon, tmp_path):
+    ref = make_daemon("python", body(tmp_path))
+    r = ref.ctl("rotate", "w", impl="rust")
+    assert r.stdout == "Error: the daemon has no log rotation (supervisor_rs.rotateLogs)\n", r.stdout
+    assert r.returncode == 1
+    r = ref.ctl("rotate", impl="rust")
+    assert r.stdout.startswith("Error: rotate requires a process name\nrotate <name>"), r.stdout
+    assert r.returncode == 1
+    (tmp_path / "stop").write_text("")
