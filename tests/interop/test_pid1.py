@@ -483,3 +483,17 @@ def test_pid1_stays_in_the_foreground_without_nodaemon(tmp_path):
         assert n.wait_exit() == 0
     finally:
         n.close()
+
+
+@needs_unshare
+def test_critical_killed_by_a_signal_ends_with_128_plus_signal(namespaced):
+    n = namespaced("""\
+        [program:app]
+        command=/bin/sh -c 'sleep 0.3 && kill -9 $$'
+        critical=true
+        startsecs=0
+        autorestart=false
+        """, wait_running=False)
+    assert n.wait_exit() == 128 + 9
+    assert "critical program app exited and will not be restarted (terminated by SIGKILL)" \
+        in n.mainlog()

@@ -190,3 +190,17 @@ def test_the_config_loads_under_the_reference(make_daemon, fake_systemd):
     # the reference knows nothing of the protocol: nothing is sent
     time.sleep(0.3)
     assert fake_systemd.snapshot() == []
+
+
+def test_a_critical_end_is_reported_with_stopping(make_daemon, fake_systemd):
+    d = make_daemon("rust", """\
+        [program:app]
+        command=/bin/sh -c 'sleep 0.5 && exit 5'
+        critical=true
+        autorestart=false
+        startsecs=0
+        """)
+    fake_systemd.wait_for(lambda m: "READY=1" in m.splitlines(), 10, "READY=1")
+    assert d.proc.wait(timeout=15) == 5
+    _, stop = fake_systemd.wait_for(lambda m: "STOPPING=1" in m.splitlines(), 5, "STOPPING=1")
+    assert fields(stop)["STATUS"].startswith("critical program app exited and will not be restarted")
