@@ -525,3 +525,35 @@ def test_start_all_reports_dependencies_started_on_the_way(make_daemon):
     assert sorted((r["name"], r["description"]) for r in res) == [("db", "OK"), ("web", "OK")], res
     assert rpc.supervisor.getProcessInfo("web")["statename"] == "RUNNING"
     assert rpc.supervisor.getProcessInfo("db")["statename"] == "RUNNING"
+
+
+def test_groups_and_group_processes_as_dependencies(make_daemon):
+    d = make_daemon("rust", f"""
+        [program:cache]
+        command={SLEEP}
+        numprocs=2
+        process_name=c%(process_num)d
+        startsecs=1
+
+        [program:q]
+        command={SLEEP}
+        startsecs=2
+
+        [group:backend]
+        programs=q
+
+        [program:web]
+        command={SLEEP}
+        depends_on=backend, cache:c0
+        startsecs=0
+        """)
+    rpc = d.rpc()
+    info = rpc.supervisor.getProcessInfo("web")
+    assert (info["pid"], info["description"]) == (0, "waiting for: backend, cache:c0"), info
+    d.wait_state("cache:c0", "RUNNING", timeout=10)
+    info = rpc.supervisor.getProcessInfo("web")
+    assert (info["pid"], info["description"]) == (0, "waiting for: backend"), info
+    d.wait_state("web", "RUNNING", timeout=10)
+    log = d.mainlog()
+    assert log_time(first_line(log, "success: q entered RUNNING")) <= log_time(
+        first_line(log, "spawned: 'web'"))
