@@ -55,7 +55,10 @@ HELP_END = "clear  maintail  quit  reread  signal    stop    version\n\n"
 HELP_EXTRAS = ("supervisor-rs commands (type help <topic>):\n"
                "===========================================\ncompletions  rotate  token  top\n\n")
 HELP_STATUS_END = "status\t\t\tGet all process status info\n"
-HELP_STATUS_JSON = "status --json [...]\tThe same as a JSON array (errors on stderr)\n"
+HELP_STATUS_JSON = ("status --json [...]\tThe same as a JSON array (errors on stderr), with a stats object\n"
+                    "\t\t\tper process when the server has them\n"
+                    "status -l [...]\t\tWith CPU%, RSS, FDS, THREADS and RESTARTS columns\n"
+                    "\t\t\t(supervisor-rs only)\n")
 HELP_AVAIL_END = "avail\t\t\tDisplay all configured processes\n"
 HELP_AVAIL_JSON = "avail --json\t\tThe same as a JSON array\n"
 
