@@ -42,6 +42,12 @@ pub const MAX_TREE: usize = 256;
 /// Samples of one process closer than this (seconds) reuse the previous CPU %.
 pub const MIN_INTERVAL: f64 = 0.25;
 
+/// Most process instances remembered between requests. Full requests forget the gone
+/// ones; this bounds the history when a client only ever asks about single processes
+/// that keep restarting (new pids): past it, instances not seen in the last 16 requests
+/// are forgotten.
+pub const MAX_REMEMBERED: usize = 16 * 1024;
+
 /// Where the CPU seconds of a sample come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuSource {
@@ -315,6 +321,13 @@ impl Sampler {
             }
             None => {
                 let percent = cpu_percent(cpu_seconds, since_start);
+                if self.prev.len() >= MAX_REMEMBERED {
+                    let recent = self.request.saturating_sub(16);
+                    self.prev.retain(|_, p| p.seen >= recent);
+                    if self.prev.len() >= MAX_REMEMBERED {
+                        self.prev.clear();
+                    }
+                }
                 self.prev.insert(
                     key,
                     Prev {
