@@ -419,7 +419,10 @@ mod tests {
         // next figure is the CPU used since the first sample over the time since it.
         let cpu0 = own_usage().unwrap().0;
         let give_up = Instant::now() + std::time::Duration::from_secs(20);
-        while own_usage().unwrap().0 < cpu0 + 0.2 && Instant::now() < give_up {
+        // (and at least MIN_INTERVAL of wall time, or the first figure is kept).
+        while (own_usage().unwrap().0 < cpu0 + 0.2 || t0.elapsed().as_secs_f64() < 0.3)
+            && Instant::now() < give_up
+        {
             spin(0.01);
         }
         let at = Instant::now();
