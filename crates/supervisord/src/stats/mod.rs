@@ -411,7 +411,8 @@ mod tests {
         assert!(first.cpu_seconds > 0.0);
         assert!(first.cpu_percent < 100.0, "{first:?}");
         assert!(first.rss_bytes > 0 && first.threads >= 1 && first.fds >= 3);
-        assert_eq!(first.processes, 1);
+        // (Other tests of this binary may have children running: they count too.)
+        assert!(first.processes >= 1);
         // Within MIN_INTERVAL: the figure is kept.
         let again = s.sample(me, 1000.0, 2000.0, t0).unwrap();
         assert_eq!(again.cpu_percent, first.cpu_percent);
