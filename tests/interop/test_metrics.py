@@ -39,6 +39,7 @@ buffer_size=7
 CREDS = """
 username = admin
 password = s3cret
+users = viewer:look
 """
 
 
@@ -192,6 +193,16 @@ def test_same_authentication_as_rpc2(make_daemon):
         else:
             smp, _ = samples(text)
             assert val(smp, "supervisor_process_up", group="a", name="a") == 1
+    # A user with the read role may scrape, and read the stats.
+    viewer = {"Authorization": "Basic " + base64.b64encode(b"viewer:look").decode()}
+    assert tcp(viewer)[0] == 200
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = (b"<?xml version='1.0'?><methodCall><methodName>supervisor_rs.getAllProcessStats"
+            b"</methodName></methodCall>")
+    c.request("POST", "/RPC2", body=body, headers={"Content-Type": "text/xml", **viewer})
+    r = c.getresponse()
+    text = r.read().decode()
+    assert r.status == 200 and "<name>cpu_percent</name>" in text and "faultCode" not in text
     # The unix socket has no credentials in this config: open there, as /RPC2 is.
     assert scrape_unix(d)[0] == 200
 
