@@ -171,8 +171,9 @@ impl Sampler {
         }
     }
 
-    /// Starts one request (a stats call or a scrape): call before its [`Sampler::sample`]
-    /// calls, and [`Sampler::end_request`] after them.
+    /// Starts a request about one process: call before its [`Sampler::sample`] call (a
+    /// request about every process starts with [`Sampler::begin_full_request`] and ends
+    /// with [`Sampler::end_full_request`]).
     pub fn begin_request(&mut self) {
         self.request += 1;
         self.scan = None;
