@@ -208,3 +208,70 @@ def test_rotate_usage_and_against_the_reference(make_daemon, tmp_path):
     assert r.stdout.startswith("Error: rotate requires a process name\nrotate <name>"), r.stdout
     assert r.returncode == 1
     (tmp_path / "stop").write_text("")
+
+
+TICKER = (
+    "import sys, time\n"
+    "i = 0\n"
+    "while True:\n"
+    "    print('tick %d %.3f' % (i, time.time()), flush=True)\n"
+    "    i += 1\n"
+    "    time.sleep(0.05)\n"
+)
+
+
+def test_hourly_rotation_at_a_real_local_hour_boundary(make_daemon, tmp_path):
+    """The daemon's local time zone is the clock we move: TZ gets an offset (with seconds)
+    that puts the next local hour a few seconds ahead. A writing program's lines before
+    the boundary end up in .1.gz, the later ones in the live file; a quiet program's file
+    is rotated by the timer at the boundary."""
+    (tmp_path / "ticker.py").write_text(TICKER)
+    now = time.time()
+    # local = utc + off (whole seconds): the next local hour starts about 8 s from now
+    off = int(-(now + 8)) % 3600
+    boundary = now + (-(now + off)) % 3600
+    assert 7 <= boundary - now <= 9
+    tz = "XYZ-00:%02d:%02d" % (off // 60, off % 60)  # POSIX TZ: '-' is east of UTC
+    body = f"""
+[program:ticker]
+command={PY_BIN / 'python3'} {tmp_path / 'ticker.py'}
+startsecs=0
+stdout_logfile={tmp_path / 'ticker.log'}
+stdout_logfile_maxbytes=0
+stdout_logfile_rotate=hourly
+stdout_logfile_compress=true
+[program:quiet]
+command=/bin/sh -c 'echo hello; exec sleep 60'
+startsecs=0
+stdout_logfile={tmp_path / 'quiet.log'}
+stdout_logfile_maxbytes=0
+stdout_logfile_rotate=hourly
+"""
+    old_tz = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    try:
+        d = make_daemon("rust", body)
+    finally:
+        if old_tz is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old_tz
+    d.wait_state("ticker", "RUNNING")
+    assert time.time() < boundary - 1, "the daemon took too long to start"
+    d.wait_for(lambda: os.path.exists(tmp_path / "ticker.log.1.gz"), timeout=boundary - time.time() + 10,
+               what="the hourly rotation")
+    d.wait_for(lambda: os.path.exists(tmp_path / "quiet.log.1"), timeout=10,
+               what="the quiet log's rotation")
+    time.sleep(0.5)
+    before = gzip.open(tmp_path / "ticker.log.1.gz").read().decode().splitlines()
+    after = (tmp_path / "ticker.log").read_text().splitlines()
+    stamps_before = [float(l.split()[2]) for l in before]
+    stamps_after = [float(l.split()[2]) for l in after]
+    assert before and after
+    assert max(stamps_before) < boundary + 0.05, (max(stamps_before), boundary)
+    assert min(stamps_after) > boundary - 0.5, (min(stamps_after), boundary)
+    numbers = [int(l.split()[1]) for l in before + after]
+    assert numbers == list(range(len(numbers))), "lost or duplicated lines"
+    assert (tmp_path / "quiet.log.1").read_text() == "hello\n"
+    assert (tmp_path / "quiet.log").read_text() == ""
+    assert not os.path.exists(tmp_path / "quiet.log.2"), "an empty file is never rotated"
