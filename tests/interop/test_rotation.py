@@ -10,6 +10,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from conftest import PY_BIN
 
 WRITER = (
@@ -220,32 +222,34 @@ TICKER = (
 )
 
 
-def test_hourly_rotation_at_a_real_local_hour_boundary(make_daemon, tmp_path):
+@pytest.mark.parametrize("when,period", [("hourly", 3600), ("daily", 86400)])
+def test_rotation_at_a_real_local_boundary(make_daemon, tmp_path, when, period):
     """The daemon's local time zone is the clock we move: TZ gets an offset (with seconds)
-    that puts the next local hour a few seconds ahead. A writing program's lines before
+    that puts the next local hour (midnight) a few seconds ahead. A writing program's lines before
     the boundary end up in .1.gz, the later ones in the live file; a quiet program's file
     is rotated by the timer at the boundary."""
     (tmp_path / "ticker.py").write_text(TICKER)
     now = time.time()
-    # local = utc + off (whole seconds): the next local hour starts about 8 s from now
-    off = int(-(now + 8)) % 3600
-    boundary = now + (-(now + off)) % 3600
+    # local = utc + off (whole seconds): the next local hour (day) starts ~8 s from now
+    off = int(-(now + 8)) % period
+    boundary = now + (-(now + off)) % period
     assert 7 <= boundary - now <= 9
-    tz = "XYZ-00:%02d:%02d" % (off // 60, off % 60)  # POSIX TZ: '-' is east of UTC
+    # POSIX TZ: '-' is east of UTC
+    tz = "XYZ-%02d:%02d:%02d" % (off // 3600, off % 3600 // 60, off % 60)
     body = f"""
 [program:ticker]
 command={PY_BIN / 'python3'} {tmp_path / 'ticker.py'}
 startsecs=0
 stdout_logfile={tmp_path / 'ticker.log'}
 stdout_logfile_maxbytes=0
-stdout_logfile_rotate=hourly
+stdout_logfile_rotate={when}
 stdout_logfile_compress=true
 [program:quiet]
 command=/bin/sh -c 'echo hello; exec sleep 60'
 startsecs=0
 stdout_logfile={tmp_path / 'quiet.log'}
 stdout_logfile_maxbytes=0
-stdout_logfile_rotate=hourly
+stdout_logfile_rotate={when}
 """
     old_tz = os.environ.get("TZ")
     os.environ["TZ"] = tz
@@ -259,7 +263,7 @@ stdout_logfile_rotate=hourly
     d.wait_state("ticker", "RUNNING")
     assert time.time() < boundary - 1, "the daemon took too long to start"
     d.wait_for(lambda: os.path.exists(tmp_path / "ticker.log.1.gz"), timeout=boundary - time.time() + 10,
-               what="the hourly rotation")
+               what=f"the {when} rotation")
     d.wait_for(lambda: os.path.exists(tmp_path / "quiet.log.1"), timeout=10,
                what="the quiet log's rotation")
     time.sleep(0.5)
