@@ -18,8 +18,6 @@ import threading
 import time
 import tty
 
-import pytest
-
 from conftest import PY_BIN, RUST_BIN, _die_with_test_process, rpc_proxy
 
 PROGRAMS = ["alpha", "beta", "gamma", "delta"]
