@@ -357,7 +357,10 @@ pub fn not_after(cert: &[u8]) -> Option<std::time::SystemTime> {
     let validity = tlvs(fields[3].value())?;
     let end = validity.get(1)?;
     let since_epoch = match end.tag() {
-        Tag::UtcTime => end.decode_as::<der::asn1::UtcTime>().ok()?.to_unix_duration(),
+        Tag::UtcTime => end
+            .decode_as::<der::asn1::UtcTime>()
+            .ok()?
+            .to_unix_duration(),
         Tag::GeneralizedTime => end
             .decode_as::<der::asn1::GeneralizedTime>()
             .ok()?
@@ -773,7 +776,10 @@ mod tests {
             not_after(c.der()),
             Some(std::time::UNIX_EPOCH + Duration::from_secs(1_893_542_400))
         );
-        assert_eq!(subject_cn(c.der()).as_deref(), Some("rcgen self signed cert"));
+        assert_eq!(
+            subject_cn(c.der()).as_deref(),
+            Some("rcgen self signed cert")
+        );
         let with = ClientCert {
             cn: Some("alice".into()),
             cn_is_user: true,
