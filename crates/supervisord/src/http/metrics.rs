@@ -47,6 +47,8 @@ pub struct LogCounters {
     pub bytes: u64,
     /// Rotations of the log file since it was opened.
     pub rotations: u64,
+    /// Of `bytes`, those moved pipe → file by splice(2) (`logs::splice`).
+    pub spliced: u64,
 }
 
 /// Everything one scrape shows besides the RPC counters.
@@ -323,6 +325,12 @@ impl Collector for Snapshot {
             "Rotations of the process log file since it was opened",
             s.logs.iter().map(|l| (ll(l), l.rotations)),
         )?;
+        counter(
+            &mut e,
+            "supervisor_log_spliced_bytes",
+            "Of the bytes written to the process log file, those moved pipe to file by splice(2) without a copy through the daemon",
+            s.logs.iter().map(|l| (ll(l), l.spliced)),
+        )?;
         // Event listener pools and events.
         fn pool(p: &PoolStats) -> [(&'static str, &str); 1] {
             [("pool", p.name.as_str())]
@@ -449,6 +457,7 @@ mod tests {
                 channel: "stdout",
                 bytes: 123,
                 rotations: 1,
+                spliced: 100,
             }],
             pools: vec![PoolStats {
                 name: "lis".into(),
@@ -474,6 +483,7 @@ mod tests {
             "supervisor_process_open_fds{group=\"web\",name=\"web_0\"} 7",
             "supervisor_log_bytes_total{group=\"web\",name=\"web_0\",channel=\"stdout\"} 123",
             "supervisor_log_rotations_total{group=\"web\",name=\"web_0\",channel=\"stdout\"} 1",
+            "supervisor_log_spliced_bytes_total{group=\"web\",name=\"web_0\",channel=\"stdout\"} 100",
             "supervisor_listener_queue_depth{pool=\"lis\"} 2",
             "supervisor_listener_overflows_total{pool=\"lis\"} 4",
             "supervisor_events_total{type=\"PROCESS_STATE_RUNNING\"} 5",

@@ -54,6 +54,11 @@ impl OutputScanner {
         }
     }
 
+    /// True when output passes through unchanged (no capture mode, no ANSI stripping).
+    pub fn passthrough(&self) -> bool {
+        self.capture_maxbytes == 0 && self.strip.is_none()
+    }
+
     /// True while between a begin and an end token.
     pub fn capturing(&self) -> bool {
         self.capturing

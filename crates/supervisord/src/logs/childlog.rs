@@ -428,6 +428,33 @@ impl ChannelLogger {
             .map_or((0, 0), |f| (f.bytes_written(), f.rotations()))
     }
 
+    /// Moves what `pipe` holds now straight into the log file with splice(2)
+    /// ([`super::splice`]) if this channel's bytes need no inspection here: no capture
+    /// mode, no ANSI stripping, no line prefix or stream target (no framing), no syslog
+    /// copy, a working regular file. `None`: read and [`feed`](ChannelLogger::feed)
+    /// instead. `moved` grows by the bytes spliced.
+    pub fn splice_from(
+        &mut self,
+        pipe: std::os::fd::RawFd,
+        moved: &mut u64,
+    ) -> Option<super::splice::Pumped> {
+        if self.syslog || self.loss.failing || !self.scanner.passthrough() {
+            return None;
+        }
+        self.resolve().ok()?;
+        if self.framer.is_some() {
+            return None;
+        }
+        let file = self.file.as_mut()?;
+        Some(super::splice::pump(pipe, file, moved))
+    }
+
+    /// Of the bytes written to the log file since it was opened, those moved by
+    /// splice(2) (for `/metrics`).
+    pub fn bytes_spliced(&self) -> u64 {
+        self.file.as_ref().map_or(0, RotatingFile::bytes_spliced)
+    }
+
     /// Handles one read of child output: writes what belongs to the log file and syslog,
     /// and appends to `out` what the loop may need (main-log debug copy, PROCESS_LOG and
     /// PROCESS_COMMUNICATION events). Returns the first file write error, if any (the

@@ -13,6 +13,7 @@ pub mod mainlog;
 pub mod rotating;
 pub mod rpc;
 pub mod schedule;
+pub mod splice;
 pub mod stream;
 pub mod syslog;
 pub mod timer;

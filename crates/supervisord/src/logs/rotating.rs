@@ -91,6 +91,8 @@ pub struct RotatingFile {
     written: u64,
     /// Rotations done since it was opened (for `/metrics`).
     rotations: u64,
+    /// Of `written`, the bytes moved by splice(2) (for `/metrics`).
+    spliced: u64,
 }
 
 /// What a failed [`RotatingFile::write_counted`] was doing.
@@ -203,6 +205,7 @@ impl RotatingFile {
             jobs: Arc::new(Jobs::default()),
             written: 0,
             rotations: 0,
+            spliced: 0,
         };
         if let Out::File(file) = &f.out {
             let meta = file.metadata().ok();
@@ -356,6 +359,36 @@ impl RotatingFile {
             })?;
         }
         Ok(())
+    }
+
+    /// The descriptor and size of the file for [`splice`](super::splice): only a regular
+    /// file rotated by size alone (a `daily`/`hourly` file takes the write path, which
+    /// checks the boundary before each write), not detached after a failed rotation.
+    pub(crate) fn splice_target(&self) -> Option<(std::os::fd::RawFd, u64, bool)> {
+        use std::os::fd::AsRawFd;
+        match &self.out {
+            Out::File(f) if !self.detached && self.next_rotation.is_none() => {
+                Some((f.as_raw_fd(), self.size, self.append))
+            }
+            _ => None,
+        }
+    }
+
+    /// Accounts for `n` bytes that [`splice`](super::splice) put into the file, then
+    /// rotates if it reached `maxbytes` (like a write does).
+    pub(crate) fn spliced(&mut self, n: u64) -> io::Result<()> {
+        self.size += n;
+        self.written += n;
+        self.spliced += n;
+        if self.maxbytes > 0 && self.size >= self.maxbytes {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of [`bytes_written`](RotatingFile::bytes_written) moved by splice(2).
+    pub fn bytes_spliced(&self) -> u64 {
+        self.spliced
     }
 
     /// Rotates now if there is something to rotate (`supervisorctl rotate`): a regular

@@ -85,6 +85,12 @@ impl LineFeed {
         }
     }
 
+    /// Whether this feed's output is being matched now (while it is not, the bytes need
+    /// not be seen: the pipe reader may splice them, see `logs::splice`).
+    pub fn armed(&self) -> bool {
+        self.watch.is_armed_for(self.pid)
+    }
+
     /// A chunk of output as it was read.
     pub fn feed(&self, data: &[u8]) {
         if !self.watch.is_armed_for(self.pid) {

@@ -352,9 +352,45 @@ struct Reader {
     bus_wake: Rc<Notify>,
     /// The `log:` readiness check's view of this channel (crate::probe::log).
     log_feed: Option<crate::probe::log::LineFeed>,
+    /// The kernel refused splice(2) for this pipe and file: read/write only.
+    splice_refused: std::cell::Cell<bool>,
+    /// The pipe was grown already (or that was tried).
+    pipe_grown: std::cell::Cell<bool>,
 }
 
 impl Reader {
+    /// True when nothing needs to see this channel's bytes now, so they may go pipe →
+    /// file by splice(2) (`logs::splice`; the logger adds its own conditions): not a
+    /// listener's protocol channel, no PROCESS_LOG subscriber for an events-enabled
+    /// channel, no main-log debug copy, no armed `log:` readiness pattern. Asked at each
+    /// wake-up, so a subscriber that appears turns the channel back to reading.
+    fn may_splice(&self) -> bool {
+        if self.listener || self.splice_refused.get() {
+            return false;
+        }
+        if self.log_feed.as_ref().is_some_and(|f| f.armed()) {
+            return false;
+        }
+        if self.events_enabled {
+            let kind = match self.channel {
+                Channel::Stdout => supervisor_events::EventType::ProcessLogStdout,
+                Channel::Stderr => supervisor_events::EventType::ProcessLogStderr,
+            };
+            if self.bus.borrow().has_subscriber(kind) {
+                return false;
+            }
+        }
+        !self.mainlog.borrow().enabled(LogLevel::Debug)
+    }
+
+    /// A wake-up moved `bytes`: a pipe that filled up is grown once (bounded, see
+    /// `logs::splice::grow_pipe`), so a busy child needs fewer wake-ups.
+    fn busy(&self, fd: &AsyncFd<OwnedFd>, bytes: u64) {
+        if bytes >= crate::logs::splice::GROW_AFTER as u64 && !self.pipe_grown.replace(true) {
+            crate::logs::splice::grow_pipe(fd.get_ref().as_raw_fd());
+        }
+    }
+
     /// One read of output: a listener's stdout goes to its log file and the bus's
     /// protocol; anything else through the channel logger (file, capture scanner) and
     /// then to the main-log copy and events.
@@ -463,14 +499,40 @@ impl Reader {
 /// Reads what is available on `fd` now (until EAGAIN or EOF) into the channel. Returns
 /// true at EOF or on a read error.
 fn drain(fd: &AsyncFd<OwnedFd>, r: &Reader, items: &mut Vec<ScanOutput>) -> bool {
+    use crate::logs::splice::Pumped;
+    let mut moved = 0u64;
+    if r.may_splice() {
+        let pumped = r
+            .logger
+            .borrow_mut()
+            .splice_from(fd.get_ref().as_raw_fd(), &mut moved);
+        if moved > 0 {
+            r.log_notices();
+        }
+        match pumped {
+            Some(Pumped::Drained) => {
+                r.busy(fd, moved);
+                return false;
+            }
+            Some(Pumped::Eof) => return true,
+            Some(Pumped::Refused) => r.splice_refused.set(true),
+            Some(Pumped::Fallback) | None => {}
+        }
+    }
     READ_BUF.with(|b| {
         let mut buf = b.borrow_mut();
         loop {
             match raw_read(fd.get_ref(), &mut buf) {
                 Ok(0) => return true,
-                Ok(n) => r.feed(&buf[..n], items),
+                Ok(n) => {
+                    moved += n as u64;
+                    r.feed(&buf[..n], items);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    r.busy(fd, moved);
+                    return false;
+                }
                 Err(_) => return true,
             }
         }
@@ -704,6 +766,8 @@ impl RealHost {
                     log_feed: log_watch
                         .clone()
                         .map(|w| crate::probe::log::LineFeed::new(w, pid)),
+                    splice_refused: std::cell::Cell::new(false),
+                    pipe_grown: std::cell::Cell::new(false),
                 });
                 let stop = Rc::new(Notify::new());
                 io.pipes.borrow_mut().push(Pipe {

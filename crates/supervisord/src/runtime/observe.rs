@@ -83,18 +83,20 @@ impl Daemon {
             let (Some(p), Some(io)) = (self.sup.process(k), self.host.io.get(&k)) else {
                 continue;
             };
-            let mut push = |channel: Channel, c: (u64, u64)| {
+            let mut push = |channel: Channel, l: &crate::logs::ChannelLogger| {
+                let c = l.file_counters();
                 logs.push(LogCounters {
                     group: p.group().to_string(),
                     name: p.name().to_string(),
                     channel: channel.as_str(),
                     bytes: c.0,
                     rotations: c.1,
+                    spliced: l.bytes_spliced(),
                 });
             };
-            push(Channel::Stdout, io.stdout.borrow().file_counters());
+            push(Channel::Stdout, &io.stdout.borrow());
             if let Some(e) = &io.stderr {
-                push(Channel::Stderr, e.borrow().file_counters());
+                push(Channel::Stderr, &e.borrow());
             }
         }
         let input = {
