@@ -233,7 +233,12 @@ impl Daemon {
         };
         d.apply_outputs();
         d.defer_auto = false;
-        d.host.unopened_logs = d.auto_logs.len();
+        // Child log files live in a bounded cache of open files (logs::filecache): the
+        // AUTO logs still to open never need more descriptors than it keeps open.
+        d.host.unopened_logs = d
+            .auto_logs
+            .len()
+            .min(crate::logs::filecache::FileCache::shared().capacity());
         d
     }
 

@@ -331,6 +331,14 @@ fn rotate_options(config: &LogChannelConfig) -> RotateOptions {
     }
 }
 
+/// Opens a child log file whose descriptor lives in the daemon's bounded cache of open
+/// log files ([`super::filecache`]): thousands of programs fit in a normal fd limit.
+fn open_cached(path: &Path, options: &RotateOptions) -> io::Result<RotatingFile> {
+    let mut file = RotatingFile::open_with(path, options)?;
+    file.use_cache(super::filecache::FileCache::shared());
+    Ok(file)
+}
+
 /// The framer a channel writing `file` with `prefix` needs: one that holds partial
 /// lines for a stream, one that only prefixes for a regular file with a prefix.
 fn framer_for(file: Option<&RotatingFile>, prefix: &str) -> Option<LineFramer> {
@@ -348,7 +356,7 @@ impl ChannelLogger {
         strip_ansi: bool,
     ) -> io::Result<Self> {
         let file = match path {
-            Some(p) => Some(RotatingFile::open_with(p, &rotate_options(config))?),
+            Some(p) => Some(open_cached(p, &rotate_options(config))?),
             None => None,
         };
         Ok(ChannelLogger {
@@ -401,7 +409,7 @@ impl ChannelLogger {
             return Ok(false);
         };
         let path = p.auto.create()?;
-        self.file = Some(RotatingFile::open_with(path, &p.options)?);
+        self.file = Some(open_cached(&path, &p.options)?);
         self.framer = framer_for(self.file.as_ref(), &self.prefix);
         Ok(true)
     }

@@ -8,6 +8,7 @@ pub mod ansi;
 pub mod capture;
 pub mod childlog;
 pub mod compress;
+pub mod filecache;
 pub mod framer;
 pub mod mainlog;
 pub mod rotating;

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use supervisor_config::{LogRotation, RotateWhen};
 
 use super::compress::{self, Jobs};
+use super::filecache::{CachedFile, FileCache};
 use super::schedule;
 use super::stream::{self, Stream};
 
@@ -48,6 +49,9 @@ pub enum Rotated {
 #[derive(Debug)]
 enum Out {
     File(File),
+    /// A regular file whose descriptor lives in a [`FileCache`] (child logs): closed
+    /// when the cache needs room, opened again by name at the next write.
+    Cached(CachedFile),
     Stream(Stream),
 }
 
@@ -299,7 +303,7 @@ impl RotatingFile {
             match open_append(&self.path) {
                 Ok((file, append)) => {
                     self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                    self.out = Out::File(file);
+                    self.set_file(file);
                     self.append = append;
                     self.detached = false;
                 }
@@ -323,26 +327,33 @@ impl RotatingFile {
                 }
             }
         }
-        let Out::File(file) = &mut self.out else {
-            unreachable!("streams returned above")
-        };
         let mut off = 0;
-        while off < data.len() {
-            let failure = |written, error| WriteFailure {
-                written,
+        let (outcome, reopened) = match &mut self.out {
+            Out::File(file) => (write_all(file, data, &mut off), None),
+            Out::Cached(c) => match c.with(&self.path, |file| write_all(file, data, &mut off)) {
+                Ok(r) => r,
+                Err(error) => {
+                    return Err(WriteFailure {
+                        written: 0,
+                        op: WriteOp::Reopen,
+                        error,
+                    })
+                }
+            },
+            Out::Stream(_) => unreachable!("streams returned above"),
+        };
+        if let Some(size) = reopened {
+            // Opened again by name: its size is what the file holds now, before `data`.
+            self.size = size;
+        }
+        self.size += off as u64;
+        self.written += off as u64;
+        if let Err(error) = outcome {
+            return Err(WriteFailure {
+                written: off,
                 op: WriteOp::Write,
                 error,
-            };
-            match file.write(&data[off..]) {
-                Ok(0) => return Err(failure(off, io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    off += n;
-                    self.size += n as u64;
-                    self.written += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(failure(off, e)),
-            }
+            });
         }
         if let Some(error) = time_failure {
             return Err(WriteFailure {
@@ -370,6 +381,13 @@ impl RotatingFile {
             Out::File(f) if !self.detached && self.next_rotation.is_none() => {
                 Some((f.as_raw_fd(), self.size, self.append))
             }
+            Out::Cached(c) if !self.detached && self.next_rotation.is_none() => {
+                // Open it (again) if the cache closed it; the descriptor stays valid
+                // until the cache opens another file, which a splice never does.
+                let (fd, reopened) = c.with(&self.path, |f| f.as_raw_fd()).ok()?;
+                let size = reopened.unwrap_or(self.size);
+                Some((fd, size, self.append))
+            }
             _ => None,
         }
     }
@@ -389,6 +407,40 @@ impl RotatingFile {
     /// Bytes of [`bytes_written`](RotatingFile::bytes_written) moved by splice(2).
     pub fn bytes_spliced(&self) -> u64 {
         self.spliced
+    }
+
+    /// Moves a regular file's descriptor into `cache` (child logs, see
+    /// [`super::filecache`]): from then on it is closed when the cache needs room and
+    /// opened again by name, in append mode, at the next write. Streams and files opened
+    /// in write mode (the ESPIPE fallback) keep their descriptor.
+    pub fn use_cache(&mut self, cache: &Arc<FileCache>) {
+        if !self.append {
+            return;
+        }
+        let Out::File(file) = &self.out else {
+            return;
+        };
+        // The cache owns its own descriptor of the file (one dup, once per open); the
+        // old one is closed by the assignment.
+        if let Ok(dup) = file.try_clone() {
+            self.out = Out::Cached(cache.adopt(dup));
+        }
+    }
+
+    /// Whether the file's descriptor is open now (false: closed by the file cache).
+    pub fn is_open(&self) -> bool {
+        match &self.out {
+            Out::Cached(c) => c.is_open(),
+            Out::File(_) | Out::Stream(_) => true,
+        }
+    }
+
+    /// Puts a newly opened regular file in place (into the cache for a cached file).
+    fn set_file(&mut self, file: File) {
+        match &self.out {
+            Out::Cached(c) => c.replace(file),
+            _ => self.out = Out::File(file),
+        }
     }
 
     /// Rotates now if there is something to rotate (`supervisorctl rotate`): a regular
@@ -449,7 +501,7 @@ impl RotatingFile {
             .open(&self.path);
         match file {
             Ok(file) => {
-                self.out = Out::File(file);
+                self.set_file(file);
                 self.size = 0;
                 self.detached = false;
                 self.rotations += 1;
@@ -493,9 +545,12 @@ impl RotatingFile {
         let (out, append) = open_target(&self.path)?;
         self.size = match &out {
             Out::File(f) => f.metadata().map(|m| m.len()).unwrap_or(0),
-            Out::Stream(_) => 0,
+            Out::Cached(_) | Out::Stream(_) => 0,
         };
-        self.out = out;
+        match (out, &self.out) {
+            (Out::File(file), Out::Cached(c)) if append => c.replace(file),
+            (out, _) => self.out = out,
+        }
         self.append = append;
         self.detached = false;
         Ok(())
@@ -522,9 +577,22 @@ impl RotatingFile {
     pub fn flush(&mut self) -> io::Result<()> {
         match &mut self.out {
             Out::File(f) => f.flush(),
-            Out::Stream(_) => Ok(()),
+            Out::Cached(_) | Out::Stream(_) => Ok(()),
         }
     }
+}
+
+/// Writes all of `data` to `file`, counting in `off` what reached it.
+fn write_all(file: &mut File, data: &[u8], off: &mut usize) -> io::Result<()> {
+    while *off < data.len() {
+        match file.write(&data[*off..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *off += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// `<path>.<n>`.
