@@ -1,4 +1,4 @@
-//! Check URLs: the typed forms of `ready=` (and, later, `healthcheck=`) values.
+//! Check URLs: the typed forms of `ready=` and `healthcheck=` values.
 //!
 //! A check is one of
 //!
@@ -205,6 +205,118 @@ pub struct ReadyConfig {
     /// `ready_interval=` in seconds between tries of tcp/http/exec checks (default 0.5,
     /// positive).
     pub interval: f64,
+}
+
+/// What the daemon does when a process's health check failed `healthcheck_retries`
+/// times in a row (`healthcheck_action=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthAction {
+    /// `restart` (the default): stop the process and start it again.
+    Restart,
+    /// `stop`: stop it and leave it STOPPED.
+    Stop,
+    /// `none`: only report (description, main log, events).
+    None,
+}
+
+impl HealthAction {
+    /// Parses `restart`, `stop` or `none` (case-insensitive) for key `key`.
+    pub fn parse(text: &str, key: &str) -> Result<HealthAction, String> {
+        let t = text.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "restart" => Ok(HealthAction::Restart),
+            "stop" => Ok(HealthAction::Stop),
+            "none" => Ok(HealthAction::None),
+            _ => Err(format!(
+                "invalid {key} value {t:?}: expected restart, stop or none"
+            )),
+        }
+    }
+
+    /// The value as written in a config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthAction::Restart => "restart",
+            HealthAction::Stop => "stop",
+            HealthAction::None => "none",
+        }
+    }
+}
+
+/// The liveness health check of one process (`healthcheck=` and its timing keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthConfig {
+    /// `healthcheck=`: a tcp, http or exec check.
+    pub check: Check,
+    /// `healthcheck_interval=` in seconds between two tries (default 10, positive).
+    pub interval: f64,
+    /// `healthcheck_timeout=` in seconds: the longest one try may take (default 3).
+    pub timeout: f64,
+    /// `healthcheck_retries=`: consecutive failures before the action (default 3, >= 1).
+    pub retries: u32,
+    /// `healthcheck_start_delay=` in seconds after RUNNING before the first try
+    /// (default 0).
+    pub start_delay: f64,
+    /// `healthcheck_action=` (default restart).
+    pub action: HealthAction,
+}
+
+/// `healthcheck_interval=`'s default.
+pub const DEFAULT_HEALTH_INTERVAL: f64 = 10.0;
+/// `healthcheck_timeout=`'s default.
+pub const DEFAULT_HEALTH_TIMEOUT: f64 = 3.0;
+/// `healthcheck_retries=`'s default.
+pub const DEFAULT_HEALTH_RETRIES: u32 = 3;
+/// `healthcheck_start_delay=`'s default.
+pub const DEFAULT_HEALTH_START_DELAY: f64 = 0.0;
+/// The largest `healthcheck_retries=` accepted.
+pub const MAX_HEALTH_RETRIES: u32 = 1_000_000;
+
+/// Parses a `healthcheck=` value: the tcp/http/exec forms of [`Check::parse`]; `log:`
+/// and `notify` are refused (they report once that a process came up, they cannot say
+/// again and again that it is still alive).
+pub fn parse_health_check(text: &str, key: &str) -> Result<Check, String> {
+    let t = text.trim();
+    match Check::parse_key(t, key) {
+        Ok(c) if c.is_polled() => Ok(c),
+        Ok(c) => Err(format!(
+            "invalid {key} value {t:?}: a {} check cannot be a health check (use tcp://HOST:PORT, http://HOST:PORT/PATH or exec:COMMAND ARGS; {} belongs in ready=)",
+            c.kind(),
+            c.kind()
+        )),
+        Err(e) => Err(e.replace(FORMS, HEALTH_FORMS)),
+    }
+}
+
+/// The forms a health check can take, for error messages.
+const HEALTH_FORMS: &str = "tcp://HOST:PORT, http://HOST:PORT/PATH or exec:COMMAND ARGS";
+
+/// Parses a number of seconds that may be zero (`healthcheck_start_delay=`).
+pub fn parse_nonnegative_seconds(text: &str, key: &str) -> Result<f64, String> {
+    let t = text.trim();
+    if t.parse::<f64>().is_ok_and(|v| v == 0.0) {
+        return Ok(0.0);
+    }
+    parse_positive_seconds(t, key).map_err(|e| {
+        e.replace(
+            "must be a positive number of seconds",
+            "must be 0 or a positive number of seconds",
+        )
+    })
+}
+
+/// Parses `healthcheck_retries=`: a whole number from 1 to [`MAX_HEALTH_RETRIES`].
+pub fn parse_retries(text: &str, key: &str) -> Result<u32, String> {
+    let t = text.trim();
+    match t.parse::<u64>() {
+        Ok(n) if (1..=u64::from(MAX_HEALTH_RETRIES)).contains(&n) => Ok(n as u32),
+        Ok(_) => Err(format!(
+            "invalid {key} value {t:?}: must be from 1 to {MAX_HEALTH_RETRIES}"
+        )),
+        Err(_) => Err(format!(
+            "invalid {key} value {t:?}: not a whole number of checks"
+        )),
+    }
 }
 
 /// `ready_timeout=`'s default.
@@ -454,6 +566,119 @@ mod tests {
             assert_eq!(e.line, Some(line), "{e:?}");
             assert!(e.section.as_deref().is_some_and(|s| s.ends_with(":w") || s.ends_with(":f")), "{e:?}");
             assert!(e.file.as_ref().is_some_and(|f| f.ends_with("r.conf")), "{e:?}");
+            assert!(e.message.contains(what), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn the_loader_reads_health_keys_with_defaults() {
+        let c = load(
+            "[program:web]\ncommand=/bin/true\nnumprocs=2\n\
+             process_name=web%(process_num)d\n\
+             healthcheck = http://127.0.0.1:80%(process_num)02d/healthz\n\
+             healthcheck_interval=2\nhealthcheck_timeout=0.5\nhealthcheck_retries=5\n\
+             healthcheck_start_delay=0\nhealthcheck_action=NONE\n\
+             [program:plain]\ncommand=/bin/true\n\
+             [program:d]\ncommand=/bin/true\nhealthcheck=exec:/bin/true\n",
+        )
+        .unwrap();
+        let procs: Vec<_> = c.groups.iter().flat_map(|g| &g.processes).collect();
+        let web1 = procs.iter().find(|p| p.name == "web1").unwrap();
+        let h = web1.health.as_ref().unwrap();
+        assert_eq!(h.check.to_string(), "http://127.0.0.1:8001/healthz");
+        assert_eq!(
+            (h.interval, h.timeout, h.retries, h.start_delay, h.action),
+            (2.0, 0.5, 5, 0.0, HealthAction::None)
+        );
+        let plain = procs.iter().find(|p| p.name == "plain").unwrap();
+        assert_eq!(plain.health, None);
+        let d = procs.iter().find(|p| p.name == "d").unwrap();
+        let h = d.health.as_ref().unwrap();
+        assert_eq!(
+            (h.interval, h.timeout, h.retries, h.start_delay, h.action),
+            (10.0, 3.0, 3, 0.0, HealthAction::Restart)
+        );
+        assert!(
+            !c.diagnostics
+                .iter()
+                .any(|d| format!("{d:?}").contains("healthcheck")),
+            "{:?}",
+            c.diagnostics
+        );
+    }
+
+    #[test]
+    fn health_errors_name_file_line_section_and_key() {
+        for (text, key, line, what) in [
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck=log:ready\n",
+                "healthcheck",
+                4,
+                "a log check cannot be a health check",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck=notify\n",
+                "healthcheck",
+                4,
+                "a notify check cannot be a health check",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck=ftp://x\n",
+                "healthcheck",
+                4,
+                "expected tcp://HOST:PORT, http://HOST:PORT/PATH or exec:COMMAND ARGS",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck=tcp://h\n",
+                "healthcheck",
+                4,
+                "missing port",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\n\nhealthcheck_interval=0\n",
+                "healthcheck_interval",
+                5,
+                "positive",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck_timeout=x\n",
+                "healthcheck_timeout",
+                4,
+                "not a number",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck_retries=0\n",
+                "healthcheck_retries",
+                4,
+                "from 1 to",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck_retries=2.5\n",
+                "healthcheck_retries",
+                4,
+                "whole number",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck_start_delay=-1\n",
+                "healthcheck_start_delay",
+                4,
+                "0 or a positive",
+            ),
+            (
+                "[program:w]\ncommand=/bin/true\nhealthcheck_action=reboot\n",
+                "healthcheck_action",
+                4,
+                "restart, stop or none",
+            ),
+        ] {
+            let e = load(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{e:?}");
+            assert_eq!(e.line, Some(line), "{e:?}");
+            assert_eq!(e.section.as_deref(), Some("program:w"), "{e:?}");
+            assert!(
+                e.file.as_ref().is_some_and(|f| f.ends_with("r.conf")),
+                "{e:?}"
+            );
             assert!(e.message.contains(what), "{e:?}");
         }
     }

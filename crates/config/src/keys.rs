@@ -92,6 +92,13 @@ const EXT_PROGRAM: &[&str] = &[
     "stderr_logfile_rotate",
     "stderr_logfile_compress",
     "stderr_logfile_maxage",
+    // Liveness health checks (docs/configuration.md, issue 15).
+    "healthcheck",
+    "healthcheck_interval",
+    "healthcheck_timeout",
+    "healthcheck_retries",
+    "healthcheck_start_delay",
+    "healthcheck_action",
 ];
 /// `[eventlistener:x]` keys beyond the program keys.
 const REF_EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];

@@ -28,7 +28,7 @@ pub mod sample;
 pub mod shlex;
 pub mod sys;
 
-pub use checks::{Check, LogPattern, ReadyConfig};
+pub use checks::{Check, HealthAction, HealthConfig, LogPattern, ReadyConfig};
 pub use datatypes::{
     parse_bool, parse_byte_size, parse_exitcodes, parse_inet_address, parse_int, parse_log_level,
     parse_name, parse_octal, parse_signal, parse_url, signal_name,

@@ -507,6 +507,9 @@ pub struct ProcessConfig {
     /// `ready=` with `ready_timeout=`/`ready_interval=` (supervisor-rs): `None` = RUNNING
     /// after `startsecs`, as in the reference.
     pub ready: Option<crate::checks::ReadyConfig>,
+    /// `healthcheck=` with its `healthcheck_*` keys (supervisor-rs): `None` = no liveness
+    /// check, as in the reference.
+    pub health: Option<crate::checks::HealthConfig>,
     /// `depends_on=` (supervisor-rs): what must be up (or done) before this process is
     /// spawned, in the order written, without repeats; empty = none (docs/configuration.md).
     pub depends_on: Vec<Dependency>,

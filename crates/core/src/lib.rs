@@ -90,6 +90,28 @@ pub enum Event {
         /// The boundary the tick is for.
         when: i64,
     },
+    /// `PROCESS_HEALTH_UNHEALTHY` / `PROCESS_HEALTH_HEALTHY` (supervisor-rs): a process's
+    /// health check verdict changed (see `supervisor/health.rs`).
+    Health(HealthChange),
+}
+
+/// A change of a process's health verdict, with what its payload carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChange {
+    /// Process name.
+    pub process: String,
+    /// Group name.
+    pub group: String,
+    /// The child the verdict is about.
+    pub pid: i32,
+    /// True for HEALTHY (recovered), false for UNHEALTHY.
+    pub healthy: bool,
+    /// Consecutive failed checks (UNHEALTHY).
+    pub failures: u32,
+    /// What the daemon does about it: `restart`, `stop` or `none` (UNHEALTHY).
+    pub action: &'static str,
+    /// The last failure's reason (UNHEALTHY; `HTTP 503`, `connection refused`).
+    pub reason: String,
 }
 
 impl Event {
@@ -111,6 +133,8 @@ impl Event {
             Event::GroupAdded(_) => EventType::ProcessGroupAdded,
             Event::GroupRemoved(_) => EventType::ProcessGroupRemoved,
             Event::Tick { kind, .. } => *kind,
+            Event::Health(h) if h.healthy => EventType::ProcessHealthHealthy,
+            Event::Health(_) => EventType::ProcessHealthUnhealthy,
         }
     }
 }
@@ -192,6 +216,9 @@ pub enum Output {
 pub enum ProbeKind {
     /// `ready=`: STARTING → RUNNING when it passes.
     Ready,
+    /// `healthcheck=`: tried every `healthcheck_interval` while RUNNING; every result is
+    /// reported (passes included), the core counts the failures.
+    Health,
 }
 
 /// What a probe found, fed back to the core with [`Supervisor::probe_report`].

@@ -82,6 +82,8 @@ pub struct Process {
     pub(crate) last_wait_status: Option<i32>,
     /// Readiness (`ready=`) of the current run (see `supervisor/ready.rs`).
     pub(crate) ready: crate::supervisor::Readiness,
+    /// Liveness health check (`healthcheck=`) state (see `supervisor/health.rs`).
+    pub(crate) health: crate::supervisor::Health,
     /// Dependencies (`depends_on=`): the wait and the `done` counter (see
     /// `supervisor/deps.rs`).
     pub(crate) deps: crate::supervisor::DepProc,
@@ -107,6 +109,7 @@ impl Process {
             stdout_logfile: String::new(),
             stderr_logfile: String::new(),
             ready: Default::default(),
+            health: Default::default(),
             deps: Default::default(),
             spawns: 0,
             last_exit: None,
@@ -206,6 +209,7 @@ impl Process {
             self.delay = ctx.now.mono + f64::from(self.backoff);
         }
         self.ready_state_changed(ctx, old, new);
+        self.health_state_changed(ctx, old, new);
         let ev = self.event(new, old, expected);
         ctx.out.push(Output::Event(ev));
     }
@@ -272,6 +276,11 @@ impl Process {
                 ProcessState::Stopped if self.laststart.is_none() && self.config.autostart => {
                     self.spawn(ctx);
                 }
+                // Stopped by `healthcheck_action = restart` (supervisor/health.rs).
+                ProcessState::Stopped if self.health_restart_pending() && ctx.take_restart() => {
+                    self.health_cancel_restart();
+                    self.spawn(ctx);
+                }
                 ProcessState::Backoff
                     if self.backoff <= self.config.startretries
                         && now > self.delay
@@ -281,6 +290,10 @@ impl Process {
                 }
                 _ => {}
             }
+        }
+        if state == ProcessState::Running && self.has_health_check() {
+            // `healthcheck_start_delay` (supervisor/health.rs).
+            self.health_transition(ctx);
         }
         if state == ProcessState::Starting && self.has_ready_check() {
             // `ready=`: RUNNING comes from the check (supervisor/ready.rs), not startsecs.
@@ -332,6 +345,7 @@ impl Process {
     /// Administrative stop: the configured stop signal.
     pub(crate) fn stop(&mut self, ctx: &mut Ctx<'_>) -> Option<String> {
         self.laststopreport = None;
+        self.health_cancel_restart();
         let sig = self.config.stopsignal;
         self.kill(ctx, sig)
     }
@@ -544,6 +558,12 @@ impl Process {
                 }
             }
             ProcessState::Stopping => Some(self.delay),
+            ProcessState::Running => self.health_due().map(|t| t + TIMER_SLACK),
+            ProcessState::Stopped
+                if mood == SupervisorState::Running && self.health_restart_pending() =>
+            {
+                Some(f64::NEG_INFINITY)
+            }
             // A restart held back after a quick exit (`-inf` = at once).
             ProcessState::Exited if mood == SupervisorState::Running && self.autorestarts() => {
                 Some(self.respawn_at + TIMER_SLACK)
@@ -575,6 +595,7 @@ impl Process {
             // Retry when `now > delay`; SIGKILL when `delay - now <= 0`.
             ProcessState::Backoff | ProcessState::Stopping => Some(self.delay),
             ProcessState::Exited if self.autorestarts() => Some(self.respawn_at),
+            ProcessState::Running => self.health_due(),
             _ => None,
         }
     }
@@ -585,7 +606,9 @@ impl Process {
     pub(crate) fn wants_immediate_start(&self) -> bool {
         match self.state {
             ProcessState::Exited => self.autorestarts() && self.respawn_at == f64::NEG_INFINITY,
-            ProcessState::Stopped => self.laststart.is_none() && self.config.autostart,
+            ProcessState::Stopped => {
+                (self.laststart.is_none() && self.config.autostart) || self.health_restart_pending()
+            }
             _ => false,
         }
     }

@@ -250,6 +250,51 @@ impl Event {
         )
     }
 
+    /// `PROCESS_HEALTH_UNHEALTHY` (supervisor-rs): process `process` (pid `pid`) failed
+    /// its health check `failures` times in a row; `action` is what the daemon does
+    /// (`restart`, `stop`, `none`). Payload
+    /// `processname:web groupname:web pid:42 failures:3 action:restart\nHTTP 503`: the
+    /// body is the last failure's reason.
+    pub fn process_health_unhealthy(
+        process: &str,
+        group: &str,
+        pid: u32,
+        failures: u32,
+        action: &str,
+        reason: &str,
+    ) -> Event {
+        let fields = vec![
+            ("processname", FieldValue::Str(process.to_owned())),
+            ("groupname", FieldValue::Str(group.to_owned())),
+            ("pid", FieldValue::Int(i64::from(pid))),
+            ("failures", FieldValue::Int(i64::from(failures))),
+            ("action", FieldValue::Str(action.to_owned())),
+        ];
+        Event::build(
+            EventType::ProcessHealthUnhealthy,
+            fields,
+            Some(reason.to_owned()),
+            None,
+        )
+    }
+
+    /// `PROCESS_HEALTH_HEALTHY` (supervisor-rs): the unhealthy process `process` passed
+    /// its check again (pid `pid`, a new one after a restart). Payload
+    /// `processname:web groupname:web pid:43\n`.
+    pub fn process_health_healthy(process: &str, group: &str, pid: u32) -> Event {
+        let fields = vec![
+            ("processname", FieldValue::Str(process.to_owned())),
+            ("groupname", FieldValue::Str(group.to_owned())),
+            ("pid", FieldValue::Int(i64::from(pid))),
+        ];
+        Event::build(
+            EventType::ProcessHealthHealthy,
+            fields,
+            Some(String::new()),
+            None,
+        )
+    }
+
     /// The event's type (never an abstract one).
     pub fn kind(&self) -> EventType {
         self.kind
@@ -327,6 +372,19 @@ pub use supervisor_protocol::pyrepr::str_repr as python_str_repr;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_payloads() {
+        let e = Event::process_health_unhealthy("web", "grp", 42, 3, "restart", "HTTP 503");
+        assert_eq!(e.kind(), EventType::ProcessHealthUnhealthy);
+        assert_eq!(
+            e.payload(),
+            "processname:web groupname:grp pid:42 failures:3 action:restart\nHTTP 503"
+        );
+        let e = Event::process_health_healthy("web", "grp", 43);
+        assert_eq!(e.name(), "PROCESS_HEALTH_HEALTHY");
+        assert_eq!(e.payload(), "processname:web groupname:grp pid:43\n");
+    }
 
     fn change(to: ProcessState, from: ProcessState) -> ProcessStateChange<'static> {
         ProcessStateChange {

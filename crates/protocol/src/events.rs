@@ -58,11 +58,20 @@ pub enum EventType {
     ProcessGroupAdded,
     /// `PROCESS_GROUP_REMOVED`: a group was removed (`removeProcessGroup`, `update`).
     ProcessGroupRemoved,
+    /// `PROCESS_HEALTH` (supervisor-rs): abstract parent of the health check events. It is
+    /// a root of its own, not a child of `EVENT`: listeners written for the reference,
+    /// subscribed to `EVENT`, never receive a type they do not know.
+    ProcessHealth,
+    /// `PROCESS_HEALTH_UNHEALTHY` (supervisor-rs): a process failed its health check
+    /// `healthcheck_retries` times in a row.
+    ProcessHealthUnhealthy,
+    /// `PROCESS_HEALTH_HEALTHY` (supervisor-rs): an unhealthy process passed its check again.
+    ProcessHealthHealthy,
 }
 
 impl EventType {
     /// Every type, parents before children.
-    pub const ALL: [EventType; 27] = [
+    pub const ALL: [EventType; 30] = [
         EventType::Event,
         EventType::ProcessState,
         EventType::ProcessStateStopped,
@@ -90,6 +99,9 @@ impl EventType {
         EventType::ProcessGroup,
         EventType::ProcessGroupAdded,
         EventType::ProcessGroupRemoved,
+        EventType::ProcessHealth,
+        EventType::ProcessHealthUnhealthy,
+        EventType::ProcessHealthHealthy,
     ];
 
     /// The name used in config files and envelopes.
@@ -123,6 +135,9 @@ impl EventType {
             ProcessGroup => "PROCESS_GROUP",
             ProcessGroupAdded => "PROCESS_GROUP_ADDED",
             ProcessGroupRemoved => "PROCESS_GROUP_REMOVED",
+            ProcessHealth => "PROCESS_HEALTH",
+            ProcessHealthUnhealthy => "PROCESS_HEALTH_UNHEALTHY",
+            ProcessHealthHealthy => "PROCESS_HEALTH_HEALTHY",
         }
     }
 
@@ -130,7 +145,8 @@ impl EventType {
     pub const fn parent(self) -> Option<EventType> {
         use EventType::*;
         match self {
-            Event => None,
+            // PROCESS_HEALTH is a second root (see its doc).
+            Event | ProcessHealth => None,
             ProcessState
             | ProcessLog
             | ProcessCommunication
@@ -148,6 +164,7 @@ impl EventType {
             }
             Tick5 | Tick60 | Tick3600 => Some(Tick),
             ProcessGroupAdded | ProcessGroupRemoved => Some(ProcessGroup),
+            ProcessHealthUnhealthy | ProcessHealthHealthy => Some(ProcessHealth),
         }
     }
 
@@ -236,8 +253,22 @@ mod tests {
         assert_eq!(EventType::from_name("tick_60"), Some(EventType::Tick60));
         assert_eq!(EventType::from_name("FOO"), None);
         for t in EventType::ALL {
-            assert!(t.is_a(EventType::Event));
+            // Every type of the reference is an EVENT; the health types are not.
+            assert_eq!(
+                t.is_a(EventType::Event),
+                !t.is_a(EventType::ProcessHealth),
+                "{t:?}"
+            );
         }
+        assert!(EventType::ProcessHealthUnhealthy.is_a(EventType::ProcessHealth));
+        assert!(!EventType::ProcessHealthHealthy.is_a(EventType::Event));
+        assert_eq!(
+            EventType::parse_list(["process_health_unhealthy", "PROCESS_HEALTH"]),
+            Ok(vec![
+                EventType::ProcessHealthUnhealthy,
+                EventType::ProcessHealth
+            ])
+        );
     }
 
     #[test]

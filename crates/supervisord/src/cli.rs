@@ -515,6 +515,12 @@ pub fn render_program_list(config: &Config) -> String {
                     r.check, r.timeout, r.interval
                 ));
             }
+            if let Some(h) = &p.health {
+                extras.push(format!(
+                    "healthcheck {} (interval {}s, timeout {}s, retries {}, start delay {}s, action {})",
+                    h.check, h.interval, h.timeout, h.retries, h.start_delay, h.action.as_str()
+                ));
+            }
             let extras: String = extras.iter().map(|e| format!(", {e}")).collect();
             out.push_str(&format!(
                 "  {namespec} (priority {}, autostart {}{extras}): {}\n",

@@ -1007,6 +1007,17 @@ fn bus_event(e: &crate::core::Event) -> Option<supervisor_events::Event> {
         Core::GroupRemoved(g) => Event::group_removed(g),
         // An epoch second before 1970 (a clock set far back) is ticked as 0.
         Core::Tick { kind, when } => Event::tick(*kind, u64::try_from(*when).unwrap_or(0))?,
+        Core::Health(h) if h.healthy => {
+            Event::process_health_healthy(&h.process, &h.group, u32::try_from(h.pid).unwrap_or(0))
+        }
+        Core::Health(h) => Event::process_health_unhealthy(
+            &h.process,
+            &h.group,
+            u32::try_from(h.pid).unwrap_or(0),
+            h.failures,
+            h.action,
+            &h.reason,
+        ),
     })
 }
 

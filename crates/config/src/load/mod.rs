@@ -14,6 +14,7 @@ mod access;
 pub mod deps;
 mod group;
 mod health;
+mod healthcheck;
 mod logopts;
 mod program;
 mod supervisord;

@@ -278,6 +278,12 @@ impl Supervisor {
                     d.push_str(", ");
                     d.push_str(p.ready_note());
                 }
+                // `healthcheck=`: `unhealthy: http 503 (3 checks)` (health.rs).
+                let health = p.health_note();
+                if !health.is_empty() {
+                    d.push_str(", ");
+                    d.push_str(&health);
+                }
                 d
             }
             ProcessState::Fatal | ProcessState::Backoff => {

@@ -12,6 +12,7 @@ mod deps;
 mod driving;
 mod ending;
 mod groups;
+mod health;
 mod ready;
 mod timing;
 
@@ -20,6 +21,7 @@ pub use ending::{
 };
 
 pub(crate) use deps::DepProc;
+pub(crate) use health::Health;
 pub(crate) use ready::Readiness;
 
 /// What a namespec (§4.4) names.

@@ -337,6 +337,10 @@ impl Supervisor {
             ProbeKind::Ready => {
                 self.with_proc(key, now, host, |p, ctx| p.ready_report(ctx, pid, report));
             }
+            ProbeKind::Health => {
+                // health.rs
+                self.with_proc(key, now, host, |p, ctx| p.health_report(ctx, pid, report));
+            }
         }
     }
 

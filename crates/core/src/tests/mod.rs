@@ -93,6 +93,7 @@ pub(crate) fn pconf(name: &str) -> ProcessConfig {
         serverurl: None,
         critical: false,
         ready: None,
+        health: None,
         depends_on: Vec::new(),
     }
 }
@@ -221,6 +222,7 @@ impl World {
 mod daemon;
 mod deps;
 mod ending;
+mod health;
 mod idle;
 mod random;
 mod ready;
@@ -260,5 +262,13 @@ pub(crate) fn payload(e: &Event) -> String {
         Event::SupervisorRunning | Event::SupervisorStopping => String::new(),
         Event::GroupAdded(g) | Event::GroupRemoved(g) => format!("groupname:{g}\n"),
         Event::Tick { when, .. } => format!("when:{when}"),
+        Event::Health(h) if h.healthy => format!(
+            "processname:{} groupname:{} pid:{}\n",
+            h.process, h.group, h.pid
+        ),
+        Event::Health(h) => format!(
+            "processname:{} groupname:{} pid:{} failures:{} action:{}\n{}",
+            h.process, h.group, h.pid, h.failures, h.action, h.reason
+        ),
     }
 }

@@ -59,6 +59,9 @@ pub struct MetricsInput {
     /// For each of `processes` (same order): whether its `ready=` check passed (`None`:
     /// it has no such check).
     pub process_ready: Vec<Option<bool>>,
+    /// For each of `processes` (same order): whether it passes its `healthcheck=` (`None`:
+    /// no health check, or not RUNNING).
+    pub process_healthy: Vec<Option<bool>>,
     /// Whether the daemon is ready as `GET /readyz` says (`None`: not known).
     pub daemon_ready: Option<bool>,
     /// Every process log channel that has a file.
@@ -296,6 +299,15 @@ impl Collector for Snapshot {
                 .zip(&s.process_ready)
                 .filter_map(|(p, r)| r.map(|r| (pl(p), i64::from(r)))),
         )?;
+        gauge(
+            &mut e,
+            "supervisor_process_healthy",
+            "1 while the RUNNING process passes its healthcheck= (fewer than healthcheck_retries failures in a row), 0 while it is unhealthy; only RUNNING processes with a health check",
+            procs
+                .iter()
+                .zip(&s.process_healthy)
+                .filter_map(|(p, r)| r.map(|r| (pl(p), i64::from(r)))),
+        )?;
         if let Some(ready) = s.daemon_ready {
             let m = e.encode_descriptor(
                 "supervisor_ready",
@@ -450,6 +462,7 @@ mod tests {
                 figures("web", "idle \"x\"", ProcessState::Stopped, 0),
             ],
             process_ready: vec![Some(true), None],
+            process_healthy: vec![Some(false), None],
             daemon_ready: Some(false),
             logs: vec![LogCounters {
                 group: "web".into(),
@@ -489,6 +502,7 @@ mod tests {
             "supervisor_events_total{type=\"PROCESS_STATE_RUNNING\"} 5",
             "supervisor_state{state=\"RUNNING\"} 1",
             "supervisor_process_ready{group=\"web\",name=\"web_0\"} 1",
+            "supervisor_process_healthy{group=\"web\",name=\"web_0\"} 0",
             "supervisor_ready 0",
             "supervisor_rpc_calls_total{method=\"unknown\",outcome=\"fault\"} 1",
             "# TYPE supervisor_rpc_duration_seconds histogram",

@@ -690,7 +690,8 @@ pub const SSE_KEEPALIVE_AFTER: Duration = Duration::from_secs(15);
 async fn events_response(ctx: &ServerContext, query: Option<&str>) -> Response<Body> {
     use supervisor_protocol::events::EventType;
     let types = match query_param(query, "events") {
-        None => vec![EventType::Event],
+        // Everything, the health events (a root of their own) included.
+        None => vec![EventType::Event, EventType::ProcessHealth],
         Some(v) => match supervisor_events::validate::parse_events("events", Some(&v)) {
             Ok(t) => t,
             Err(e) => {

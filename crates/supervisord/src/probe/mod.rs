@@ -1,4 +1,4 @@
-//! Probes: the runtime side of process checks (`ready=` now, health checks later).
+//! Probes: the runtime side of process checks (`ready=` and `healthcheck=`).
 //!
 //! The core decides when a check is wanted ([`Output::StartProbe`]) and when it is not any
 //! more ([`Output::StopProbe`]); this module performs it and reports what it finds as
@@ -15,9 +15,10 @@
 //! * `notify` checks listen on a unix datagram socket per process ([`notify`]), whose
 //!   path the child gets as `NOTIFY_SOCKET`.
 //!
-//! A new kind of check (health checks) is a new [`ProbeKind`]: [`CheckSpec::of`] maps it
-//! onto the process's keys, and the same tasks, the same tries and the same reporting
-//! serve it; the core decides what a result means for that kind.
+//! Each kind of check is a [`ProbeKind`]: [`CheckSpec::of`] maps it onto the process's
+//! keys, and the same tries serve every kind; the core decides what a result means for
+//! that kind. Health checks ([`ProbeKind::Health`], tcp/http/exec only) are polled by
+//! [`health::poll_health`], which never ends by itself and reports every try.
 //!
 //! Exec probes are children of the daemon: the loop's `waitpid(-1)` reaps them and hands
 //! their status here ([`Probes::reaped`]), so they are never logged as unknown pids.
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod exec;
+pub mod health;
 pub mod log;
 pub mod net;
 pub mod notify;
@@ -174,13 +176,22 @@ impl Probes {
                         report,
                     });
                 };
-                let task = tokio::task::spawn_local(poll_check(
-                    target,
-                    self.exec.clone(),
-                    spec.interval,
-                    spec.try_timeout,
-                    report,
-                ));
+                let task = match kind {
+                    ProbeKind::Ready => tokio::task::spawn_local(poll_check(
+                        target,
+                        self.exec.clone(),
+                        spec.interval,
+                        spec.try_timeout,
+                        report,
+                    )),
+                    ProbeKind::Health => tokio::task::spawn_local(health::poll_health(
+                        target,
+                        self.exec.clone(),
+                        spec.interval,
+                        spec.try_timeout,
+                        report,
+                    )),
+                };
                 self.tasks.insert((key, kind), task);
             }
         }
@@ -204,6 +215,7 @@ impl Probes {
     /// remove its notify socket.
     pub fn forget(&mut self, key: ProcKey) {
         self.stop(key, 0, ProbeKind::Ready);
+        self.stop(key, 0, ProbeKind::Health);
         self.logs.remove(&key);
         self.notify.remove(key);
     }
@@ -225,7 +237,7 @@ impl Drop for Probes {
 
 /// One check of a process as a probe performs it: what, how often, how long a try.
 /// Each [`ProbeKind`] maps a process config onto one (the `ready=` keys for
-/// [`ProbeKind::Ready`]; health checks add their own arm with their own keys).
+/// [`ProbeKind::Ready`], the `healthcheck*` keys for [`ProbeKind::Health`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckSpec {
     /// The check.
@@ -248,6 +260,14 @@ impl CheckSpec {
                     // A try ends (and says why) before the wait itself gives up.
                     try_timeout: READY_TRY_TIMEOUT
                         .min(Duration::from_secs_f64((rc.timeout * 0.8).max(0.001))),
+                })
+            }
+            ProbeKind::Health => {
+                let hc = pc.health.as_ref()?;
+                Some(CheckSpec {
+                    check: hc.check.clone(),
+                    interval: Duration::from_secs_f64(hc.interval),
+                    try_timeout: Duration::from_secs_f64(hc.timeout),
                 })
             }
         }
@@ -274,15 +294,7 @@ pub async fn poll_check(
 ) {
     let mut last: Option<String> = None;
     loop {
-        let result = match &target {
-            Target::Net(check) => {
-                match tokio::time::timeout(try_timeout, net::try_once(check, try_timeout)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(format!("timed out after {}", secs(try_timeout))),
-                }
-            }
-            Target::Exec(spec) => exec::try_once(spec, &children, try_timeout).await,
-        };
+        let result = health::try_target(&target, &children, try_timeout).await;
         match result {
             Ok(()) => {
                 report(ProbeReport::Passed);

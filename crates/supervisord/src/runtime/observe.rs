@@ -78,6 +78,15 @@ impl Daemon {
                 Some(p.state() == crate::core::ProcessState::Running && !p.is_waiting_ready())
             })
             .collect();
+        // Health checks (`healthcheck=`), for RUNNING processes with one.
+        let process_healthy = processes
+            .iter()
+            .map(|f| {
+                self.key_of(&f.group, &f.name)
+                    .and_then(|k| self.sup.process(k))?
+                    .is_healthy()
+            })
+            .collect();
         let mut logs = Vec::new();
         for &k in self.sup.keys_lexical() {
             let (Some(p), Some(io)) = (self.sup.process(k), self.host.io.get(&k)) else {
@@ -104,6 +113,7 @@ impl Daemon {
             MetricsInput {
                 processes,
                 process_ready,
+                process_healthy,
                 daemon_ready: Some(self.sup.health().ready),
                 logs,
                 pools: bus.pool_stats(),

@@ -19,6 +19,8 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
         Some(r) => (r.check.to_string(), r.timeout, r.interval),
         None => (String::new(), DEFAULT_READY_TIMEOUT, DEFAULT_READY_INTERVAL),
     };
+    let h = p.health.as_ref();
+    use supervisor_config::checks as ck;
     vec![
         // depends_on=: ["db:ready", "migrate:done"] (empty = none)
         (
@@ -36,6 +38,31 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
         ("ready_interval".into(), Value::Double(ready_interval)),
         // critical=: true when this program going down ends the daemon (issue 17)
         ("critical".into(), Value::Bool(p.critical)),
+        // healthcheck=: the check as text ('' = none) and its keys (issue 15)
+        (
+            "healthcheck".into(),
+            Value::String(h.map(|h| h.check.to_string()).unwrap_or_default()),
+        ),
+        (
+            "healthcheck_interval".into(),
+            Value::Double(h.map_or(ck::DEFAULT_HEALTH_INTERVAL, |h| h.interval)),
+        ),
+        (
+            "healthcheck_timeout".into(),
+            Value::Double(h.map_or(ck::DEFAULT_HEALTH_TIMEOUT, |h| h.timeout)),
+        ),
+        (
+            "healthcheck_retries".into(),
+            Value::Int(h.map_or(ck::DEFAULT_HEALTH_RETRIES, |h| h.retries) as i32),
+        ),
+        (
+            "healthcheck_start_delay".into(),
+            Value::Double(h.map_or(ck::DEFAULT_HEALTH_START_DELAY, |h| h.start_delay)),
+        ),
+        (
+            "healthcheck_action".into(),
+            Value::String(h.map_or("restart", |h| h.action.as_str()).into()),
+        ),
     ]
 }
 
