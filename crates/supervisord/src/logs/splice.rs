@@ -29,6 +29,18 @@ pub const GROWN_PIPE_SIZE: i32 = 1 << 20;
 /// the child fills its pipe faster than it is drained.
 pub const GROW_AFTER: usize = 64 * 1024;
 
+/// False when the environment variable `SUPERVISOR_RS_LOG_SPLICE` is `0`, `off` or `no`
+/// at start-up: every channel then reads and writes (an escape hatch, and the A/B switch
+/// of `scripts/bench-logging.py`).
+pub fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var("SUPERVISOR_RS_LOG_SPLICE")
+            .map(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "off" | "no"))
+            .unwrap_or(true)
+    })
+}
+
 /// How many bytes the next splice into a file of `size` bytes may move, at most `cap`:
 /// with `maxbytes == 0` (never rotated by size) `cap`; else what is left before the file
 /// reaches `maxbytes` (0: the file is full and must rotate first).

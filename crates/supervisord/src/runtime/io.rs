@@ -365,7 +365,7 @@ impl Reader {
     /// channel, no main-log debug copy, no armed `log:` readiness pattern. Asked at each
     /// wake-up, so a subscriber that appears turns the channel back to reading.
     fn may_splice(&self) -> bool {
-        if self.listener || self.splice_refused.get() {
+        if self.listener || self.splice_refused.get() || !crate::logs::splice::enabled() {
             return false;
         }
         if self.log_feed.as_ref().is_some_and(|f| f.armed()) {
