@@ -51,7 +51,7 @@ enum Out {
     File(File),
     /// A regular file whose descriptor lives in a [`FileCache`] (child logs): closed
     /// when the cache needs room, opened again by name at the next write.
-    Cached(CachedFile),
+    Cached(Box<CachedFile>),
     Stream(Stream),
 }
 
@@ -423,7 +423,7 @@ impl RotatingFile {
         // The cache owns its own descriptor of the file (one dup, once per open); the
         // old one is closed by the assignment.
         if let Ok(dup) = file.try_clone() {
-            self.out = Out::Cached(cache.adopt(dup));
+            self.out = Out::Cached(Box::new(cache.adopt(dup)));
         }
     }
 
