@@ -232,10 +232,8 @@ mod tests {
     fn pipe() -> (OwnedFd, std::fs::File) {
         let mut fds = [0; 2];
         // SAFETY: pipe2 fills two descriptors we then own.
-        assert_eq!(
-            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) },
-            0
-        );
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        assert_eq!(rc, 0);
         // SAFETY: fresh descriptors from pipe2.
         unsafe {
             (
