@@ -448,10 +448,19 @@ pub fn report_json(
                                 "interval": r.interval,
                             })
                         });
+                        // healthcheck= (supervisor-rs): null without a check
+                        let healthcheck = p.health.as_ref().map(|h| {
+                            serde_json::json!({
+                                "check": h.check.to_string(), "interval": h.interval,
+                                "timeout": h.timeout, "retries": h.retries,
+                                "start_delay": h.start_delay, "action": h.action.as_str(),
+                            })
+                        });
                         serde_json::json!({
                             "name": p.name, "namespec": namespec, "priority": p.priority,
                             "autostart": p.autostart, "command": p.command,
                             "depends_on": depends_on, "ready": ready,
+                            "healthcheck": healthcheck,
                         })
                     })
                     .collect();

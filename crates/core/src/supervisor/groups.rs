@@ -282,7 +282,7 @@ impl Supervisor {
                 let health = p.health_note();
                 if !health.is_empty() {
                     d.push_str(", ");
-                    d.push_str(&health);
+                    d.push_str(health);
                 }
                 d
             }

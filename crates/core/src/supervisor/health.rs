@@ -46,6 +46,8 @@ pub(crate) struct Health {
     pub acted: bool,
     /// Stopped by `healthcheck_action = restart`: start again once STOPPED.
     pub restart_pending: bool,
+    /// The description's text while unhealthy (see [`Process::health_note`]).
+    pub note: String,
 }
 
 impl Process {
@@ -77,20 +79,37 @@ impl Process {
 
     /// The description's health part: `unhealthy: http 503 (3 checks)` while the run is
     /// judged unhealthy, empty otherwise.
-    pub fn health_note(&self) -> String {
-        if !self.is_unhealthy() {
-            return String::new();
+    pub fn health_note(&self) -> &str {
+        if self.is_unhealthy() {
+            &self.health.note
+        } else {
+            ""
         }
+    }
+
+    /// The note the description shows after `pid N, uptime T` or while STARTING: the
+    /// health verdict while the RUNNING process is unhealthy, else what
+    /// [`Process::starting_note`] says (dependencies, readiness).
+    pub fn info_note(&self) -> &str {
+        let h = self.health_note();
+        if h.is_empty() {
+            self.starting_note()
+        } else {
+            h
+        }
+    }
+
+    fn refresh_health_note(&mut self) {
         let Some(hc) = &self.config.health else {
-            return String::new();
+            return;
         };
         let reason = self.health.last_failure.as_deref().unwrap_or("failed");
         let n = self.health.failures;
-        format!(
+        self.health.note = format!(
             "unhealthy: {} ({n} check{})",
             short_reason(&hc.check, reason),
             if n == 1 { "" } else { "s" }
-        )
+        );
     }
 
     /// A state change is being made: entering RUNNING schedules the first try, leaving
@@ -203,6 +222,7 @@ impl Process {
             ProbeReport::Failed(reason) => {
                 self.health.failures = self.health.failures.saturating_add(1);
                 self.health.last_failure = Some(reason.clone());
+                self.refresh_health_note();
                 if self.health.acted || self.health.failures < hc.retries {
                     ctx.out.log(
                         LogLevel::Debug,

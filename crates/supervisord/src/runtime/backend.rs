@@ -36,7 +36,7 @@ impl Daemon {
             killing: p.is_killing(),
             stdout_logfile: path(p.stdout_logfile()),
             stderr_logfile: path(p.stderr_logfile()),
-            note: p.starting_note().to_string(),
+            note: p.info_note().to_string(),
         })
     }
 
@@ -60,7 +60,8 @@ impl Daemon {
             spawnerr: p.spawnerr().unwrap_or_default(),
             stdout_logfile: p.stdout_logfile(),
             stderr_logfile: p.stderr_logfile(),
-            note: p.starting_note(),
+            // dependencies, readiness, guards; the health verdict (core health.rs)
+            note: p.info_note(),
         })
     }
 }
