@@ -721,7 +721,8 @@ impl RealHost {
             server_url: server_url.as_deref(),
             fcgi_socket: fcgi_fd,
         };
-        let child = match spawn::spawn_reserving(&req, self.unopened_logs) {
+        let null = self.null_output(key, pc, log_watch.is_some());
+        let child = match spawn::spawn_io(&req, self.unopened_logs, null) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(g) = &fcgi_group {
@@ -777,13 +778,39 @@ impl RealHost {
                 });
                 tokio::task::spawn_local(read_pipe(fd, r, stop));
             };
-            reader(child.stdout, Channel::Stdout, &io.stdout);
+            if let Some(fd) = child.stdout {
+                reader(fd, Channel::Stdout, &io.stdout);
+            }
             if let (Some(fd), Some(l)) = (child.stderr, io.stderr.as_ref()) {
                 reader(fd, Channel::Stderr, l);
             }
         }
         Ok(pid)
     }
+}
+
+impl RealHost {
+    /// Which of the child's output channels get `/dev/null` instead of a pipe: those whose
+    /// bytes nobody needs (see [`needs_no_pipe`]). An event listener's stdout is its
+    /// protocol channel and always gets a pipe; at `debug` the main log copies output.
+    fn null_output(&self, key: ProcKey, pc: &ProcessConfig, log_watch: bool) -> spawn::NullOutput {
+        let listener = self.io.get(&key).is_some_and(|io| io.listener);
+        if listener || log_watch || self.mainlog.borrow().enabled(LogLevel::Debug) {
+            return spawn::NullOutput::default();
+        }
+        spawn::NullOutput {
+            stdout: needs_no_pipe(&pc.stdout),
+            stderr: !pc.redirect_stderr && needs_no_pipe(&pc.stderr),
+        }
+    }
+}
+
+/// A channel whose bytes nobody needs: no log file (`NONE`), no syslog copy, no capture
+/// mode, no PROCESS_LOG events. Such a child writes to `/dev/null` (one descriptor less
+/// for as long as it runs). PROCESS_LOG events need `*_events_enabled`, so a listener
+/// subscribing later never misses bytes of such a channel.
+pub fn needs_no_pipe(c: &supervisor_config::LogChannelConfig) -> bool {
+    c.logfile == LogFile::None && !c.syslog && c.capture_maxbytes == 0 && !c.events_enabled
 }
 
 /// The core's view of a parent-side spawn error: same kind, same `spawnerr` text.

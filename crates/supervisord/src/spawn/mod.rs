@@ -44,7 +44,7 @@ use supervisor_config::ProcessConfig;
 
 use child::ChildPlan;
 use command::{cstring, plan_user};
-use parent::{make_pipe, max_fd, nofile_limit, start_child_with, Method};
+use parent::{make_pipe, max_fd, nofile_limit, open_dev_null, start_child_with, Method};
 use pyfmt::errno_name;
 
 pub use command::{
@@ -78,6 +78,52 @@ pub struct Child {
     pub stdout: OwnedFd,
     /// Read end of the child's stderr; `None` when `redirect_stderr`.
     pub stderr: Option<OwnedFd>,
+}
+
+/// Which output channels of a child get `/dev/null` instead of a pipe (their bytes are
+/// needed by nobody: see [`spawn_io`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NullOutput {
+    /// stdout (and stderr with `redirect_stderr`) goes to `/dev/null`.
+    pub stdout: bool,
+    /// stderr goes to `/dev/null` (ignored with `redirect_stderr`).
+    pub stderr: bool,
+}
+
+/// A started child whose output channels may have no pipe ([`spawn_io`]).
+#[derive(Debug)]
+pub struct ChildIo {
+    /// The child's pid (also its process group id).
+    pub pid: i32,
+    /// Write end of the child's stdin; `None` for fcgi programs.
+    pub stdin: Option<OwnedFd>,
+    /// Read end of the child's stdout; `None` when it writes to `/dev/null`.
+    pub stdout: Option<OwnedFd>,
+    /// Read end of the child's stderr; `None` with `redirect_stderr` or `/dev/null`.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// The [`Child`] of a spawn that made every pipe.
+fn with_pipes(c: ChildIo) -> Child {
+    Child {
+        pid: c.pid,
+        stdin: c.stdin,
+        stdout: c
+            .stdout
+            .expect("a stdout pipe is made unless /dev/null is asked for"),
+        stderr: c.stderr,
+    }
+}
+
+/// Like [`spawn_reserving`], with `/dev/null` instead of a pipe for the channels `null`
+/// names: the daemon passes a channel whose log is `NONE` and whose bytes nothing else
+/// needs, which saves a descriptor per such channel for as long as the child runs.
+pub fn spawn_io(
+    req: &SpawnRequest<'_>,
+    extra: usize,
+    null: NullOutput,
+) -> Result<ChildIo, SpawnError> {
+    spawn_outputs(req, Method::Auto, extra, null)
 }
 
 /// Starts the process described by `req` and returns its pid and pipes.
@@ -117,6 +163,15 @@ fn spawn_with(
     method: Method,
     extra_fds: usize,
 ) -> Result<Child, SpawnError> {
+    spawn_outputs(req, method, extra_fds, NullOutput::default()).map(with_pipes)
+}
+
+fn spawn_outputs(
+    req: &SpawnRequest<'_>,
+    method: Method,
+    extra_fds: usize,
+    null: NullOutput,
+) -> Result<ChildIo, SpawnError> {
     let process = req.process;
     let name = process.name.as_str();
     let (path, argv) = resolve_command(process, req.supervisord_environment)?;
@@ -157,15 +212,26 @@ fn spawn_with(
     } else {
         None
     };
-    let (stdout_r, stdout_w) = make_pipe().map_err(pipe_error)?;
-    let stderr_pipe = if process.redirect_stderr {
+    // A channel nobody reads gets /dev/null (opened for this child, closed below).
+    let null_out = if null.stdout || (null.stderr && !process.redirect_stderr) {
+        Some(open_dev_null().map_err(pipe_error)?)
+    } else {
+        None
+    };
+    let (stdout_r, stdout_w) = if null.stdout {
+        (None, None)
+    } else {
+        let (r, w) = make_pipe().map_err(pipe_error)?;
+        (Some(r), Some(w))
+    };
+    let stderr_pipe = if process.redirect_stderr || null.stderr {
         None
     } else {
         Some(make_pipe().map_err(pipe_error)?)
     };
     for fd in [
         stdin_pipe.as_ref().map(|p| &p.1),
-        Some(&stdout_r),
+        stdout_r.as_ref(),
         stderr_pipe.as_ref().map(|p| &p.0),
     ]
     .into_iter()
@@ -179,7 +245,11 @@ fn spawn_with(
         stdin_pipe
             .as_ref()
             .map(|p| p.0.as_raw_fd().max(p.1.as_raw_fd())),
-        Some(stdout_r.as_raw_fd().max(stdout_w.as_raw_fd())),
+        stdout_r
+            .as_ref()
+            .zip(stdout_w.as_ref())
+            .map(|(r, w)| r.as_raw_fd().max(w.as_raw_fd())),
+        null_out.as_ref().map(|n| n.as_raw_fd()),
         stderr_pipe
             .as_ref()
             .map(|p| p.0.as_raw_fd().max(p.1.as_raw_fd())),
@@ -199,11 +269,17 @@ fn spawn_with(
         (Some(p), None) => p.0.as_raw_fd(),
         (None, None) => unreachable!("stdin pipe exists when there is no fcgi socket"),
     };
-    let stdout_fd = stdout_w.as_raw_fd();
-    let stderr_fd = stderr_pipe
-        .as_ref()
-        .map(|p| p.1.as_raw_fd())
-        .unwrap_or(stdout_fd);
+    let null_fd = null_out.as_ref().map(|n| n.as_raw_fd());
+    let stdout_fd = match (&stdout_w, null_fd) {
+        (Some(w), _) => w.as_raw_fd(),
+        (None, Some(n)) => n,
+        (None, None) => unreachable!("/dev/null is open when stdout has no pipe"),
+    };
+    let stderr_fd = match (&stderr_pipe, null_fd) {
+        (Some(p), _) => p.1.as_raw_fd(),
+        (None, Some(n)) if null.stderr && !process.redirect_stderr => n,
+        (None, _) => stdout_fd,
+    };
 
     let mut plan = ChildPlan {
         path: c_path,
@@ -243,7 +319,8 @@ fn spawn_with(
     };
     // Parent: the child's ends are closed when dropped here.
     drop(stdout_w);
-    Ok(Child {
+    drop(null_out);
+    Ok(ChildIo {
         pid,
         stdin: stdin_pipe.map(|(child_end, parent_end)| {
             drop(child_end);

@@ -29,6 +29,13 @@ pub(super) fn make_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((lift_fd(r)?, lift_fd(w)?))
 }
 
+/// `/dev/null` opened for writing, close-on-exec, numbered 3 or above (for a child's
+/// output channel that nobody reads).
+pub(super) fn open_dev_null() -> io::Result<OwnedFd> {
+    let f = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    lift_fd(OwnedFd::from(f))
+}
+
 fn lift_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() >= 3 {
         return Ok(fd);
