@@ -81,6 +81,16 @@ const EXT_PROGRAM: &[&str] = &[
     "ready_interval",
     // Start order by dependencies (docs/configuration.md, issue 14).
     "depends_on",
+    // cgroups, kill_mode and memory/CPU guards (docs/configuration.md, issue 15).
+    "memory_max",
+    "memory_high",
+    "cpu_max",
+    "pids_max",
+    "kill_mode",
+    "max_memory",
+    "max_cpu_percent",
+    "guard_window",
+    "guard_action",
     // End the daemon when this program is down for good (issue 17).
     "critical",
     // Container logging and time-based rotation (docs/configuration.md, issue 17).

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod load;
 pub mod model;
 pub mod pyfmt;
+pub mod resources;
 pub mod sample;
 pub mod shlex;
 pub mod sys;

@@ -513,6 +513,8 @@ pub struct ProcessConfig {
     /// `depends_on=` (supervisor-rs): what must be up (or done) before this process is
     /// spawned, in the order written, without repeats; empty = none (docs/configuration.md).
     pub depends_on: Vec<Dependency>,
+    /// cgroup limits, `kill_mode` and the memory/CPU guards (supervisor-rs, issue 15).
+    pub resources: crate::resources::ResourceConfig,
 }
 
 /// One entry of `depends_on=` (supervisor-rs): a program, a group or `group:process`, and

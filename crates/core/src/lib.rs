@@ -31,6 +31,7 @@ pub mod text;
 mod tests;
 
 pub use process::Process;
+pub use supervisor::{megabytes, sample_interval, GuardSample};
 pub use supervisor::{
     EndOfRun, EndReason, GroupInfo, HealthReport, KillResult, ProcessInfo, SignalError, StartError,
     StopError, Supervisor, Target, WaitCondition, WaitOutcome, WaiterId, EXIT_CRITICAL,

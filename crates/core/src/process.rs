@@ -87,6 +87,8 @@ pub struct Process {
     /// Dependencies (`depends_on=`): the wait and the `done` counter (see
     /// `supervisor/deps.rs`).
     pub(crate) deps: crate::supervisor::DepProc,
+    /// Memory/CPU guards (`max_memory=`, `max_cpu_percent=`; see `supervisor/guard.rs`).
+    pub(crate) guard: crate::supervisor::GuardProc,
 }
 
 impl Process {
@@ -111,6 +113,7 @@ impl Process {
             ready: Default::default(),
             health: Default::default(),
             deps: Default::default(),
+            guard: Default::default(),
             spawns: 0,
             last_exit: None,
             last_wait_status: None,

@@ -615,6 +615,7 @@ pub fn check_config(path: PathBuf, options: &Options) -> CheckReport {
     if let Some(c) = &config {
         diagnostics.extend(environment_checks(c));
         diagnostics.extend(crate::access::checks::findings(c));
+        diagnostics.extend(crate::cgroup::checks::findings(c));
     }
     // by place: the main file first, then the others by name, each by line
     diagnostics.sort_by(|a, b| {

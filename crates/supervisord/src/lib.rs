@@ -6,6 +6,7 @@ pub mod spawn;
 pub use supervisor_core as core;
 
 pub mod access;
+pub mod cgroup;
 pub mod cli;
 pub mod daemon;
 pub mod fcgi;

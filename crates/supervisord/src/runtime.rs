@@ -167,6 +167,8 @@ pub struct Daemon {
     /// The per-process stats' history (CPU % needs the previous sample); read only when
     /// a client asks (see `stats`).
     stats: crate::stats::Sampler,
+    /// Memory/CPU guard sampling (crate::cgroup::guard).
+    guards: crate::cgroup::guard::GuardRunner,
     /// Results of the probes (`ready=` checks), taken by the loop when it starts.
     probe_rx: Option<mpsc::UnboundedReceiver<crate::probe::ProbeMsg>>,
 }
@@ -207,6 +209,7 @@ impl Daemon {
             fcgi: HashMap::new(),
             unopened_logs: 0,
             spawn_time: Duration::ZERO,
+            cgroups: Default::default(),
         };
         let mut d = Daemon {
             sup,
@@ -229,9 +232,13 @@ impl Daemon {
             defer_auto: d_childlogdir_is_absolute,
             auto_logs_done: Arc::new(Notify::new()),
             stats: crate::stats::Sampler::new(),
+            guards: Default::default(),
             probe_rx: Some(probe_rx),
         };
         d.apply_outputs();
+        for (level, text) in d.host.cgroups.start(&d.config) {
+            d.log(level, &text);
+        }
         d.defer_auto = false;
         // Child log files live in a bounded cache of open files (logs::filecache): the
         // AUTO logs still to open never need more descriptors than it keeps open.
@@ -549,6 +556,11 @@ impl Daemon {
         }
         self.host.spawn_time = Duration::ZERO;
         self.sup.tick(now, &mut self.host);
+        // Memory/CPU guards, guard restarts, busy cgroup removals (crate::cgroup).
+        let warns = self.guards.run(&mut self.sup, now, &mut self.host);
+        for w in warns {
+            self.log(supervisor_config::LogLevel::Warn, &w);
+        }
         self.apply_outputs();
     }
 
@@ -557,7 +569,10 @@ impl Daemon {
         if let Some(until) = self.stop_grace_until {
             return Some(until);
         }
-        self.sup.next_deadline(now)
+        match (self.sup.next_deadline(now), self.guards.next_deadline(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Reopens the main log and every child log (SIGUSR2).
@@ -956,6 +971,8 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     }
     // No AUTO log may be left half-made for the next run's clean-up to race with.
     d.finish_auto_logs();
+    // The daemon's cgroup directories (crate::cgroup) go with the run.
+    d.host.cgroups.finish();
     // End the `/events` streams of this run: their responses then complete.
     for id in d.streams.drain(..) {
         d.bus.borrow_mut().unsubscribe_stream(id);

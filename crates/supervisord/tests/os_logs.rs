@@ -49,6 +49,7 @@ fn process(command: &str) -> ProcessConfig {
         serverurl: None,
         critical: false,
         ready: None,
+        resources: Default::default(),
         health: None,
         depends_on: Vec::new(),
     }

@@ -211,6 +211,7 @@ fn processes_inner(
         )
         .map_err(|m| Fail::at(m, &pn_raw))?;
         let ready = read_ready(ld, s, (&common, &prog_env))?;
+        let resources = super::resources::read_resources(ld, s, (&common, &prog_env))?;
         let health = super::healthcheck::read_healthcheck(ld, s, (&common, &prog_env))?;
         out.push(ProcessConfig {
             name,
@@ -240,6 +241,7 @@ fn processes_inner(
             depends_on: depends_on.clone(),
             critical,
             ready,
+            resources,
             health,
         });
         process_num += 1;

@@ -284,6 +284,11 @@ impl Supervisor {
                     d.push_str(", ");
                     d.push_str(health);
                 }
+                // `max_memory=`/`max_cpu_percent=`: the tripped guard (guard.rs).
+                if !p.guard_note().is_empty() {
+                    d.push_str(", ");
+                    d.push_str(p.guard_note());
+                }
                 d
             }
             ProcessState::Fatal | ProcessState::Backoff => {

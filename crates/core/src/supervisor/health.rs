@@ -93,7 +93,7 @@ impl Process {
     pub fn info_note(&self) -> &str {
         let h = self.health_note();
         if h.is_empty() {
-            self.starting_note()
+            self.display_note()
         } else {
             h
         }

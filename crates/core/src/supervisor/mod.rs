@@ -12,6 +12,7 @@ mod deps;
 mod driving;
 mod ending;
 mod groups;
+mod guard;
 mod health;
 mod ready;
 mod timing;
@@ -21,6 +22,8 @@ pub use ending::{
 };
 
 pub(crate) use deps::DepProc;
+pub(crate) use guard::GuardProc;
+pub use guard::{megabytes, sample_interval, GuardSample};
 pub(crate) use health::Health;
 pub(crate) use ready::Readiness;
 

@@ -93,6 +93,7 @@ pub(crate) fn pconf(name: &str) -> ProcessConfig {
         serverurl: None,
         critical: false,
         ready: None,
+        resources: Default::default(),
         health: None,
         depends_on: Vec::new(),
     }
@@ -221,6 +222,7 @@ impl World {
 
 mod daemon;
 mod deps;
+mod guard;
 mod ending;
 mod health;
 mod idle;

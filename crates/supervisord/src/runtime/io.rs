@@ -624,6 +624,8 @@ pub struct RealHost {
     pub spawn_time: std::time::Duration,
     /// The probes of `ready=` checks (notify sockets, log watches, poll tasks).
     pub probes: crate::probe::Probes,
+    /// The processes' cgroups (cgroup keys, `kill_mode = cgroup`; crate::cgroup).
+    pub cgroups: crate::cgroup::Cgroups,
 }
 
 /// How long one tick may spend spawning before it leaves the remaining automatic restarts
@@ -678,6 +680,7 @@ impl RealHost {
 
     /// A child of `key` was reaped: release its fcgi socket reference.
     pub fn child_reaped(&mut self, key: ProcKey) {
+        self.cgroups.reaped(key);
         let group = match self.io.get(&key) {
             Some(io) if io.fcgi_ref.replace(false) => io.fcgi_group.clone(),
             _ => None,
@@ -722,7 +725,18 @@ impl RealHost {
             fcgi_socket: fcgi_fd,
         };
         let null = self.null_output(key, pc, log_watch.is_some());
-        let child = match spawn::spawn_io(&req, self.unopened_logs, null) {
+        // cgroup keys: the process's cgroup is made (limits written) before the fork.
+        let cgroup = match self.cgroups.prepare(pc) {
+            Ok(c) => c,
+            Err(m) => {
+                if let Some(g) = &fcgi_group {
+                    self.fcgi_release(g);
+                }
+                return Err(SpawnFailure::new(SpawnFailureKind::Other, m));
+            }
+        };
+        let join = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
+        let child = match spawn::spawn_io(&req, self.unopened_logs, null, &join) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(g) = &fcgi_group {
@@ -735,6 +749,9 @@ impl RealHost {
             io.fcgi_ref.set(true);
         }
         let pid = child.pid;
+        if let Some(cg) = cgroup {
+            self.cgroups.started(key, pid, cg);
+        }
         if let Some(io) = self.io.get(&key) {
             {
                 let mut s = io.stdin.borrow_mut();
@@ -836,6 +853,12 @@ impl Host for RealHost {
     }
 
     fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError> {
+        // kill_mode = cgroup: the whole cgroup (crate::cgroup); an empty one is gone.
+        if let Some(n) = self.cgroups.kill(pid, signal) {
+            if n > 0 {
+                return Ok(());
+            }
+        }
         // SAFETY: kill(2) has no memory-safety preconditions.
         let rc = unsafe { libc::kill(pid, signal) };
         if rc == 0 {

@@ -43,6 +43,10 @@ pub(super) struct ChildPlan {
     pub(super) stdout_fd: RawFd,
     pub(super) stderr_fd: RawFd,
     pub(super) max_fd: RawFd,
+    /// `cgroup.procs` files the child writes `0` to (joins) before exec (cgroup keys).
+    pub(super) cgroup_join: Vec<CString>,
+    /// The message before the errno when joining fails.
+    pub(super) cgroup_failed: Vec<u8>,
 }
 
 impl ChildPlan {
@@ -270,6 +274,18 @@ pub(super) unsafe fn child_exec(plan: &ChildPlan, fds: ChildFds) -> ! {
             for fd in 3..plan.max_fd {
                 libc::close(fd);
             }
+        }
+
+        // cgroup keys: join the process's cgroups (still with the daemon's privileges).
+        for procs in &plan.cgroup_join {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                let code = errno();
+                write_stderr(&plan.cgroup_failed);
+                write_errno_line(code);
+                child_fail();
+            }
+            libc::close(fd);
         }
 
         match &plan.user {

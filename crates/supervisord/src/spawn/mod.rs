@@ -118,12 +118,16 @@ fn with_pipes(c: ChildIo) -> Child {
 /// Like [`spawn_reserving`], with `/dev/null` instead of a pipe for the channels `null`
 /// names: the daemon passes a channel whose log is `NONE` and whose bytes nothing else
 /// needs, which saves a descriptor per such channel for as long as the child runs.
+/// `join`: the `cgroup.procs` files of the process's cgroups (cgroup keys); the child
+/// writes `0` to each before dropping privileges and exec'ing, so nothing it starts
+/// escapes them (a failure is a quick exit 127 naming the process).
 pub fn spawn_io(
     req: &SpawnRequest<'_>,
     extra: usize,
     null: NullOutput,
+    join: &[std::ffi::CString],
 ) -> Result<ChildIo, SpawnError> {
-    spawn_outputs(req, Method::Auto, extra, null)
+    spawn_outputs(req, Method::Auto, extra, null, join)
 }
 
 /// Starts the process described by `req` and returns its pid and pipes.
@@ -163,7 +167,7 @@ fn spawn_with(
     method: Method,
     extra_fds: usize,
 ) -> Result<Child, SpawnError> {
-    spawn_outputs(req, method, extra_fds, NullOutput::default()).map(with_pipes)
+    spawn_outputs(req, method, extra_fds, NullOutput::default(), &[]).map(with_pipes)
 }
 
 fn spawn_outputs(
@@ -171,6 +175,7 @@ fn spawn_outputs(
     method: Method,
     extra_fds: usize,
     null: NullOutput,
+    join: &[std::ffi::CString],
 ) -> Result<ChildIo, SpawnError> {
     let process = req.process;
     let name = process.name.as_str();
@@ -300,6 +305,8 @@ fn spawn_outputs(
         stdout_fd,
         stderr_fd,
         max_fd: max_fd(),
+        cgroup_join: join.to_vec(),
+        cgroup_failed: format!("supervisor: couldn't join the cgroup of {name}: ").into_bytes(),
     };
     plan.seal();
 

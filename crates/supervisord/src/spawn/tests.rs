@@ -48,6 +48,7 @@ pub(crate) fn process(command: &str) -> ProcessConfig {
         serverurl: None,
         critical: false,
         ready: None,
+        resources: Default::default(),
         health: None,
         depends_on: Vec::new(),
     }

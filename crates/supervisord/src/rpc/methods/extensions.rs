@@ -20,6 +20,7 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
         None => (String::new(), DEFAULT_READY_TIMEOUT, DEFAULT_READY_INTERVAL),
     };
     let h = p.health.as_ref();
+    let res = &p.resources;
     use supervisor_config::checks as ck;
     vec![
         // depends_on=: ["db:ready", "migrate:done"] (empty = none)
@@ -62,6 +63,47 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
         (
             "healthcheck_action".into(),
             Value::String(h.map_or("restart", |h| h.action.as_str()).into()),
+        ),
+        // cgroup keys and memory/CPU guards (issue 15): bytes as doubles, 0 / '' = unset
+        (
+            "memory_max".into(),
+            Value::Double(res.memory_max.unwrap_or(0) as f64),
+        ),
+        (
+            "memory_high".into(),
+            Value::Double(res.memory_high.unwrap_or(0) as f64),
+        ),
+        (
+            "cpu_max".into(),
+            Value::String(
+                res.cpu_max
+                    .map(|c| format!("{}/{}", c.quota_us, c.period_us))
+                    .unwrap_or_default(),
+            ),
+        ),
+        (
+            "pids_max".into(),
+            Value::Int(res.pids_max.map_or(0, |n| n.min(i32::MAX as u64) as i32)),
+        ),
+        (
+            "kill_mode".into(),
+            Value::String(res.kill_mode.as_str().into()),
+        ),
+        (
+            "max_memory".into(),
+            Value::Double(res.max_memory.unwrap_or(0) as f64),
+        ),
+        (
+            "max_cpu_percent".into(),
+            Value::Double(res.max_cpu_percent.unwrap_or(0.0)),
+        ),
+        (
+            "guard_window".into(),
+            Value::Int(res.guard_window.min(i32::MAX as u64) as i32),
+        ),
+        (
+            "guard_action".into(),
+            Value::String(res.guard_action.as_str().into()),
         ),
     ]
 }
