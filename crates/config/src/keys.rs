@@ -81,6 +81,15 @@ const EXT_PROGRAM: &[&str] = &[
     "ready_interval",
     // Start order by dependencies (docs/configuration.md, issue 14).
     "depends_on",
+    // Restart backoff, resource limits, env files (docs/configuration.md, issue 15).
+    "backoff",
+    "backoff_max",
+    "backoff_jitter",
+    "retry_forever",
+    "restart_delay",
+    "backoff_reset",
+    "rlimits",
+    "environment_file",
     // cgroups, kill_mode and memory/CPU guards (docs/configuration.md, issue 15).
     "memory_max",
     "memory_high",
@@ -147,6 +156,8 @@ const EXT_SUPERVISORD: &[&str] = &[
     "logfile_rotate",
     "logfile_compress",
     "logfile_maxage",
+    // Env files for every program (docs/configuration.md, issue 15).
+    "environment_file",
 ];
 /// `[supervisorctl]`.
 const REF_SUPERVISORCTL: &[&str] = &[

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod load;
 pub mod model;
 pub mod pyfmt;
+pub mod restart;
 pub mod resources;
 pub mod sample;
 pub mod shlex;
@@ -38,6 +39,7 @@ pub use diagnostics::{Diagnostic, Severity, Verdict};
 pub use error::ConfigError;
 pub use load::LoadContext;
 pub use model::*;
+pub use restart::{BackoffKind, EnvFile, LimitValue, RestartPolicy, Rlimit};
 pub use sample::SAMPLE_CONF;
 pub use shlex::split_command;
 

@@ -138,6 +138,9 @@ pub struct SupervisordConfig {
     /// `exit_when_done=` (supervisor-rs): end the daemon once no process is running or will
     /// be restarted (exit 0 when every program ended as expected, 1 otherwise).
     pub exit_when_done: bool,
+    /// `environment_file=` (supervisor-rs): env files read at every spawn of every program,
+    /// before the programs' own files (issue 15).
+    pub environment_files: Vec<crate::restart::EnvFile>,
     /// `tokens_file=` (supervisor-rs): where bearer tokens are kept, hashed; `None` = the
     /// default, `supervisord.tokens` beside the pid file (docs/security.md).
     pub tokens_file: Option<PathBuf>,
@@ -515,6 +518,14 @@ pub struct ProcessConfig {
     pub depends_on: Vec<Dependency>,
     /// cgroup limits, `kill_mode` and the memory/CPU guards (supervisor-rs, issue 15).
     pub resources: crate::resources::ResourceConfig,
+    /// `backoff=`, `backoff_max=`, `backoff_jitter=`, `retry_forever=`, `restart_delay=`,
+    /// `backoff_reset=` (supervisor-rs, issue 15); the default is the reference's rule.
+    pub restart: crate::restart::RestartPolicy,
+    /// `rlimits=` (supervisor-rs): set in the child before exec; empty = inherited.
+    pub rlimits: Vec<crate::restart::Rlimit>,
+    /// The env files read at every spawn: `[supervisord] environment_file=` then this
+    /// program's `environment_file=` (supervisor-rs); applied before `environment=`.
+    pub environment_files: Vec<crate::restart::EnvFile>,
 }
 
 /// One entry of `depends_on=` (supervisor-rs): a program, a group or `group:process`, and

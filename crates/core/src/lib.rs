@@ -32,6 +32,7 @@ mod tests;
 
 pub use process::Process;
 pub use supervisor::{megabytes, sample_interval, GuardSample};
+pub use supervisor::restart_countdown;
 pub use supervisor::{
     EndOfRun, EndReason, GroupInfo, HealthReport, KillResult, ProcessInfo, SignalError, StartError,
     StopError, Supervisor, Target, WaitCondition, WaitOutcome, WaiterId, EXIT_CRITICAL,
@@ -333,6 +334,12 @@ pub trait Host {
     /// due for the next tick. The default has no bound.
     fn may_restart(&self) -> bool {
         true
+    }
+    /// A uniform random number in [0, 1) for `backoff_jitter` (asked only when a process
+    /// has jitter). The core holds no random state: the runtime draws from its generator,
+    /// a test host replays a fixed sequence. The default (no generator) is 0.5.
+    fn random_fraction(&mut self) -> f64 {
+        0.5
     }
 }
 

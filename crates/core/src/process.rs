@@ -87,6 +87,8 @@ pub struct Process {
     /// Dependencies (`depends_on=`): the wait and the `done` counter (see
     /// `supervisor/deps.rs`).
     pub(crate) deps: crate::supervisor::DepProc,
+    /// `restart_delay=` bookkeeping (see `supervisor/backoff.rs`).
+    pub(crate) restart_wait: crate::supervisor::RestartWait,
     /// Memory/CPU guards (`max_memory=`, `max_cpu_percent=`; see `supervisor/guard.rs`).
     pub(crate) guard: crate::supervisor::GuardProc,
 }
@@ -113,6 +115,7 @@ impl Process {
             ready: Default::default(),
             health: Default::default(),
             deps: Default::default(),
+            restart_wait: Default::default(),
             guard: Default::default(),
             spawns: 0,
             last_exit: None,
@@ -207,9 +210,10 @@ impl Process {
             return;
         }
         self.state = new;
+        self.restart_state_changed(ctx.now.mono, new);
         if new == ProcessState::Backoff {
-            self.backoff = self.backoff.saturating_add(1);
-            self.delay = ctx.now.mono + f64::from(self.backoff);
+            // the counter and the retry time (supervisor/backoff.rs)
+            self.enter_backoff(ctx);
         }
         self.ready_state_changed(ctx, old, new);
         self.health_state_changed(ctx, old, new);
@@ -285,9 +289,7 @@ impl Process {
                     self.spawn(ctx);
                 }
                 ProcessState::Backoff
-                    if self.backoff <= self.config.startretries
-                        && now > self.delay
-                        && ctx.take_restart() =>
+                    if !self.retries_exhausted() && now > self.delay && ctx.take_restart() =>
                 {
                     self.spawn(ctx);
                 }
@@ -317,7 +319,7 @@ impl Process {
             }
         }
         if state == ProcessState::Backoff {
-            if self.backoff > self.config.startretries {
+            if self.retries_exhausted() {
                 self.give_up(ctx);
                 ctx.log(
                     LogLevel::Info,
@@ -536,6 +538,8 @@ impl Process {
                     format!("exited: {name} ({}; not expected)", exit.text),
                 );
             }
+            // `restart_delay` (supervisor-rs): wait in BACKOFF before the autorestart.
+            self.delay_restart(ctx);
         }
         self.pid = 0;
     }
@@ -552,7 +556,7 @@ impl Process {
                 Some(started + self.config.startsecs as f64 + TIMER_SLACK)
             }
             ProcessState::Backoff => {
-                if self.backoff > self.config.startretries {
+                if self.retries_exhausted() {
                     Some(f64::NEG_INFINITY)
                 } else if mood == SupervisorState::Running {
                     Some(self.delay + TIMER_SLACK)
@@ -592,9 +596,7 @@ impl Process {
             ProcessState::Starting => Some(self.laststart.map_or(f64::NEG_INFINITY, |t| {
                 t.mono + self.config.startsecs as f64 - 1e-6
             })),
-            ProcessState::Backoff if self.backoff > self.config.startretries => {
-                Some(f64::NEG_INFINITY)
-            }
+            ProcessState::Backoff if self.retries_exhausted() => Some(f64::NEG_INFINITY),
             // Retry when `now > delay`; SIGKILL when `delay - now <= 0`.
             ProcessState::Backoff | ProcessState::Stopping => Some(self.delay),
             ProcessState::Exited if self.autorestarts() => Some(self.respawn_at),

@@ -52,6 +52,9 @@ fn process(command: &str) -> ProcessConfig {
         resources: Default::default(),
         health: None,
         depends_on: Vec::new(),
+        restart: Default::default(),
+        rlimits: Vec::new(),
+        environment_files: Vec::new(),
     }
 }
 

@@ -17,6 +17,7 @@ mod health;
 mod healthcheck;
 mod logopts;
 mod program;
+mod restart;
 mod resources;
 mod supervisord;
 mod tls;

@@ -211,6 +211,8 @@ fn processes_inner(
         )
         .map_err(|m| Fail::at(m, &pn_raw))?;
         let ready = read_ready(ld, s, (&common, &prog_env))?;
+        let (restart, rlimits, environment_files) =
+            super::restart::read_restart(ld, s, (&common, &prog_env))?;
         let resources = super::resources::read_resources(ld, s, (&common, &prog_env))?;
         let health = super::healthcheck::read_healthcheck(ld, s, (&common, &prog_env))?;
         out.push(ProcessConfig {
@@ -241,6 +243,9 @@ fn processes_inner(
             depends_on: depends_on.clone(),
             critical,
             ready,
+            restart,
+            rlimits,
+            environment_files,
             resources,
             health,
         });

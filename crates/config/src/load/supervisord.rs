@@ -64,6 +64,7 @@ pub(super) fn read_supervisord(
     let exit_when_done = conv(&v, dt::parse_bool)?;
     let v = ld.get_d(s, "strip_ansi", "false", &here)?;
     let strip_ansi = conv(&v, dt::parse_bool)?;
+    let environment_files = super::restart::read_supervisord_env_files(ld)?;
     let v = ld.get_d(s, "environment", "", &here)?;
     let env_str =
         expand(&v.value, &Scope::one(inc_exp), "environment").map_err(|m| Fail::at(m, &v))?;
@@ -101,6 +102,7 @@ pub(super) fn read_supervisord(
         identifier,
         subreaper,
         exit_when_done,
+        environment_files,
         tokens_file,
         audit_logfile,
     })

@@ -291,6 +291,10 @@ impl Supervisor {
                 }
                 d
             }
+            // `restart_delay` (supervisor-rs): `restarting in 4s` (backoff.rs).
+            ProcessState::Backoff if p.restart_note(now.mono).is_some() => {
+                p.restart_note(now.mono).unwrap_or_default()
+            }
             ProcessState::Fatal | ProcessState::Backoff => {
                 if spawnerr.is_empty() {
                     format!("unknown error (try \"tail {}\")", p.config.name)

@@ -8,6 +8,7 @@ use super::{Event, EventType, Host, LogLevel, LogSink, Now, Outbox, Output, Proc
 use supervisor_config::GroupConfig;
 use supervisor_protocol::{ProcessState, SupervisorState};
 
+mod backoff;
 mod deps;
 mod driving;
 mod ending;
@@ -21,6 +22,8 @@ pub use ending::{
     EndOfRun, EndReason, HealthReport, EXIT_CRITICAL, EXIT_DONE_OK, EXIT_DONE_UNEXPECTED,
 };
 
+pub use backoff::restart_countdown;
+pub(crate) use backoff::RestartWait;
 pub(crate) use deps::DepProc;
 pub(crate) use guard::GuardProc;
 pub use guard::{megabytes, sample_interval, GuardSample};

@@ -28,6 +28,8 @@ pub(crate) struct FakeHost {
     pub fail: HashSet<String>,
     pub kill_error: Option<KillError>,
     pub alive: BTreeSet<i32>,
+    /// The random fractions `random_fraction` hands out in turn (then 0.5 forever).
+    pub random: std::collections::VecDeque<f64>,
 }
 
 impl Host for FakeHost {
@@ -43,6 +45,9 @@ impl Host for FakeHost {
         self.spawned.push((key, pid));
         self.alive.insert(pid);
         Ok(pid)
+    }
+    fn random_fraction(&mut self) -> f64 {
+        self.random.pop_front().unwrap_or(0.5)
     }
     fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError> {
         if let Some(e) = self.kill_error.clone() {
@@ -96,6 +101,9 @@ pub(crate) fn pconf(name: &str) -> ProcessConfig {
         resources: Default::default(),
         health: None,
         depends_on: Vec::new(),
+        restart: Default::default(),
+        rlimits: Vec::new(),
+        environment_files: Vec::new(),
     }
 }
 
@@ -220,6 +228,7 @@ impl World {
     }
 }
 
+mod backoff;
 mod daemon;
 mod deps;
 mod guard;

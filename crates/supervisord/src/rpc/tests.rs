@@ -987,6 +987,7 @@ fn direct_process_info_writer_matches_the_value() {
         stdout_logfile: "/var/log/web.out",
         stderr_logfile: "",
         note: "",
+        restart_at: 0.0,
     };
     let variants = [
         base,

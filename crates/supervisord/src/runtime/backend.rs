@@ -60,6 +60,7 @@ impl Daemon {
             spawnerr: p.spawnerr().unwrap_or_default(),
             stdout_logfile: p.stdout_logfile(),
             stderr_logfile: p.stderr_logfile(),
+            restart_at: p.restart_due_wall(),
             // dependencies, readiness, guards; the health verdict (core health.rs)
             note: p.info_note(),
         })

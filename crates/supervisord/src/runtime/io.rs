@@ -852,6 +852,12 @@ impl Host for RealHost {
         self.spawn_time < SPAWN_TIME_PER_TICK
     }
 
+    fn random_fraction(&mut self) -> f64 {
+        // backoff_jitter=: the thread's generator (seeded by the OS), asked only when
+        // a process has jitter.
+        rand::random::<f64>()
+    }
+
     fn kill(&mut self, pid: i32, signal: i32) -> Result<(), KillError> {
         // kill_mode = cgroup: the whole cgroup (crate::cgroup); an empty one is gone.
         if let Some(n) = self.cgroups.kill(pid, signal) {

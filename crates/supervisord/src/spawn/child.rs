@@ -43,6 +43,8 @@ pub(super) struct ChildPlan {
     pub(super) stdout_fd: RawFd,
     pub(super) stderr_fd: RawFd,
     pub(super) max_fd: RawFd,
+    /// `rlimits=`: the limits the child sets before dropping privileges (`super::rlimits`).
+    pub(super) rlimits: Vec<super::rlimits::LimitPlan>,
     /// `cgroup.procs` files the child writes `0` to (joins) before exec (cgroup keys).
     pub(super) cgroup_join: Vec<CString>,
     /// The message before the errno when joining fails.
@@ -286,6 +288,13 @@ pub(super) unsafe fn child_exec(plan: &ChildPlan, fds: ChildFds) -> ! {
                 child_fail();
             }
             libc::close(fd);
+        }
+
+        // rlimits=: set while still privileged, so a root daemon may raise hard limits.
+        if let Some((msg, code)) = super::rlimits::apply_in_child(&plan.rlimits) {
+            write_stderr(msg);
+            write_errno_line(code);
+            child_fail();
         }
 
         match &plan.user {

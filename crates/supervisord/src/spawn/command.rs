@@ -271,6 +271,17 @@ pub fn child_environment(
     daemon_env: impl IntoIterator<Item = (OsString, OsString)>,
     req: &SpawnRequest<'_>,
 ) -> Vec<(OsString, OsString)> {
+    child_environment_with(daemon_env, &[], req)
+}
+
+/// [`child_environment`] with the pairs of the `environment_file=` files (already read,
+/// in order) applied after the daemon's environment and the `SUPERVISOR_*` names and
+/// before both `environment=` keys.
+pub fn child_environment_with(
+    daemon_env: impl IntoIterator<Item = (OsString, OsString)>,
+    file_env: &[(String, String)],
+    req: &SpawnRequest<'_>,
+) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = Vec::new();
     let mut set = |k: OsString, v: OsString| {
         if let Some(slot) = env.iter_mut().find(|(ek, _)| *ek == k) {
@@ -294,9 +305,9 @@ pub fn child_environment(
         "SUPERVISOR_GROUP_NAME".into(),
         req.process.group.clone().into(),
     );
-    for (k, v) in req
-        .supervisord_environment
+    for (k, v) in file_env
         .iter()
+        .chain(req.supervisord_environment.iter())
         .chain(req.process.environment.iter())
     {
         set(k.into(), v.into());

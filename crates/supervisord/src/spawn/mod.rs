@@ -32,7 +32,9 @@ pub mod pyfmt;
 
 mod child;
 mod command;
+mod envfile;
 mod parent;
+mod rlimits;
 #[cfg(test)]
 mod tests;
 
@@ -47,10 +49,12 @@ use command::{cstring, plan_user};
 use parent::{make_pipe, max_fd, nofile_limit, open_dev_null, start_child_with, Method};
 use pyfmt::errno_name;
 
+pub use command::child_environment_with;
 pub use command::{
     child_environment, daemon_server_url, resolve_command, resolve_command_in, search_path,
     server_url_for, SpawnError, SpawnErrorKind, DEFAULT_PATH,
 };
+pub use envfile::{parse_env, read_env_files, EnvFileError};
 pub use parent::{reserve_fd_slots, set_nonblocking};
 
 /// Everything [`spawn`] needs to start one process.
@@ -181,7 +185,11 @@ fn spawn_outputs(
     let name = process.name.as_str();
     let (path, argv) = resolve_command(process, req.supervisord_environment)?;
 
-    let env = child_environment(std::env::vars_os(), req);
+    // environment_file= (read at every spawn) and rlimits=, prepared before the fork
+    let file_env = envfile::read_env_files(&process.environment_files)
+        .map_err(|e| SpawnError::new(SpawnErrorKind::Other, e.0))?;
+    let rlimits = rlimits::plan_rlimits(&process.rlimits)?;
+    let env = command::child_environment_with(std::env::vars_os(), &file_env, req);
     let mut plan_env = Vec::with_capacity(env.len());
     for (k, v) in env {
         let mut kv = k.into_vec();
@@ -305,6 +313,7 @@ fn spawn_outputs(
         stdout_fd,
         stderr_fd,
         max_fd: max_fd(),
+        rlimits,
         cgroup_join: join.to_vec(),
         cgroup_failed: format!("supervisor: couldn't join the cgroup of {name}: ").into_bytes(),
     };

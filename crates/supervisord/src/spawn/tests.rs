@@ -51,6 +51,9 @@ pub(crate) fn process(command: &str) -> ProcessConfig {
         resources: Default::default(),
         health: None,
         depends_on: Vec::new(),
+        restart: Default::default(),
+        rlimits: Vec::new(),
+        environment_files: Vec::new(),
     }
 }
 

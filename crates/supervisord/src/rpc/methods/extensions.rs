@@ -15,6 +15,7 @@ use super::args::done;
 /// supervisor-rs feature (add a line here for a new key).
 fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
     use supervisor_config::checks::{DEFAULT_READY_INTERVAL, DEFAULT_READY_TIMEOUT};
+    use supervisor_config::restart as rs;
     let (ready, ready_timeout, ready_interval) = match &p.ready {
         Some(r) => (r.check.to_string(), r.timeout, r.interval),
         None => (String::new(), DEFAULT_READY_TIMEOUT, DEFAULT_READY_INTERVAL),
@@ -39,6 +40,43 @@ fn extension_members(p: &ProcessConfig) -> Vec<(String, Value)> {
         ("ready_interval".into(), Value::Double(ready_interval)),
         // critical=: true when this program going down ends the daemon (issue 17)
         ("critical".into(), Value::Bool(p.critical)),
+        // backoff=, backoff_max=, backoff_jitter=, retry_forever=, restart_delay=,
+        // backoff_reset= (issue 15)
+        (
+            "backoff".into(),
+            Value::String(p.restart.kind.name().into()),
+        ),
+        (
+            "backoff_max".into(),
+            Value::Double(p.restart.max.unwrap_or(rs::DEFAULT_BACKOFF_MAX)),
+        ),
+        ("backoff_jitter".into(), Value::Double(p.restart.jitter)),
+        ("retry_forever".into(), Value::Bool(p.restart.retry_forever)),
+        (
+            "restart_delay".into(),
+            Value::Double(p.restart.restart_delay),
+        ),
+        ("backoff_reset".into(), Value::Double(p.restart.reset)),
+        // rlimits=: ["RLIMIT_NOFILE=65536:65536", ...] (empty = inherited)
+        (
+            "rlimits".into(),
+            Value::Array(
+                p.rlimits
+                    .iter()
+                    .map(|r| Value::String(r.to_string()))
+                    .collect(),
+            ),
+        ),
+        // environment_file=: the daemon's files, then the program's ('-' = optional)
+        (
+            "environment_file".into(),
+            Value::Array(
+                p.environment_files
+                    .iter()
+                    .map(|f| Value::String(f.to_string()))
+                    .collect(),
+            ),
+        ),
         // healthcheck=: the check as text ('' = none) and its keys (issue 15)
         (
             "healthcheck".into(),

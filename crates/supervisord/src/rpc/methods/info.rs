@@ -60,6 +60,9 @@ pub struct InfoFields<'a> {
     /// cache` while the process waits for its dependencies, the readiness text while its
     /// `ready=` check is pending; empty (the reference's '') otherwise.
     pub note: &'a str,
+    /// Wall time of a `restart_delay` restart while the process waits for it in BACKOFF
+    /// (supervisor-rs; 0 = none): the description then reads `restarting in 4s`.
+    pub restart_at: f64,
 }
 
 impl<'a> InfoFields<'a> {
@@ -77,6 +80,7 @@ impl<'a> InfoFields<'a> {
             stdout_logfile: stdout,
             stderr_logfile: stderr,
             note: &p.note,
+            restart_at: 0.0,
         }
     }
 }
@@ -113,6 +117,9 @@ pub fn push_description(out: &mut String, p: &InfoFields<'_>, now: f64, utc_offs
                 out.push_str(", ");
                 out.push_str(p.note);
             }
+        }
+        ProcessState::Backoff if p.restart_at > 0.0 => {
+            out.push_str(&crate::core::restart_countdown(p.restart_at, now));
         }
         ProcessState::Fatal | ProcessState::Backoff => {
             if p.spawnerr.is_empty() {
