@@ -56,8 +56,9 @@ def start_at(make_daemon, body, loglevel="info", **kw):
     return d
 
 
-def writer(tmp_path, lines, pause_every=0, pause=0.0):
-    """A script printing `lines` numbered lines (in big writes, pausing if asked)."""
+def writer(tmp_path, lines, pause_every=0, pause=0.0, gate=None):
+    """A script printing `lines` numbered lines (in big writes, pausing if asked; with
+    `gate`, after the first 400 lines it waits (at most 30 s) until that file exists)."""
     p = tmp_path / f"writer{lines}.py"
     p.write_text(textwrap.dedent(f"""\
         import os, sys, time
@@ -70,6 +71,10 @@ def writer(tmp_path, lines, pause_every=0, pause=0.0):
                 buf = []
             if {pause_every} and i % {pause_every} == 0:
                 time.sleep({pause})
+            if {str(gate)!r} != 'None' and i == 400:
+                end = time.time() + 30
+                while not os.path.exists({str(gate)!r}) and time.time() < end:
+                    time.sleep(0.02)
         """))
     return f"{sys.executable} -S {p}"
 
@@ -164,10 +169,12 @@ def test_a_listener_subscribing_mid_stream_turns_the_channel_back_to_reading(
         buffer_size=10000
         startsecs=0
         """
-    # 3000 lines in writes of 400 lines, a pause of 0.3 s every 400 lines: ~2.2 s.
+    # 3000 lines in writes of 400 lines; after the first 400 the writer waits for the
+    # gate, which opens once the listener is there, then pauses 0.1 s every 400 lines.
+    gate = tmp_path / "gate"
     body = f"""
         [program:talk]
-        command={writer(tmp_path, lines, pause_every=400, pause=0.3)}
+        command={writer(tmp_path, lines, pause_every=400, pause=0.1, gate=gate)}
         autostart=false
         autorestart=false
         startsecs=0
@@ -185,6 +192,8 @@ def test_a_listener_subscribing_mid_stream_turns_the_channel_back_to_reading(
     d.conf.write_text(d.conf.read_text() + textwrap.dedent(listener_section))
     r = d.ctl("update")
     assert r.returncode == 0, r.stdout + r.stderr
+    d.wait_state("logwatch", "RUNNING")
+    gate.write_text("")
     d.wait_state("talk", "EXITED", timeout=30)
     total = lines * LINE_LEN
     d.wait_for(lambda: os.path.getsize(log) >= total, timeout=20, what="all lines in the file")
@@ -298,3 +307,63 @@ def test_readlog_and_tail_see_spliced_bytes(make_daemon, tmp_path, impl):
     assert s.readProcessStdoutLog("t", 0, LINE_LEN) == LINE % 1
     if impl == "rust":
         assert counter(d, "supervisor_log_spliced_bytes", "t") == total
+
+
+def test_an_armed_log_check_reads_until_it_matches_then_splicing_resumes(make_daemon, tmp_path):
+    script = tmp_path / "ready.py"
+    script.write_text(textwrap.dedent(f"""\
+        import os, time
+        LINE = {LINE!r}
+        os.write(1, b'warming up\\n')
+        time.sleep(0.3)
+        os.write(1, b'READY-NOW\\n')
+        time.sleep(0.5)
+        for k in range(5):
+            os.write(1, ''.join(LINE % i for i in range(k * 200 + 1, k * 200 + 201)).encode())
+            time.sleep(0.1)
+        """))
+    log = tmp_path / "ready.log"
+    d = start_at(make_daemon, f"""
+        [program:svc]
+        command={sys.executable} -S {script}
+        autostart=false
+        autorestart=false
+        startsecs=0
+        ready=log:^READY-NOW$
+        ready_timeout=20
+        stdout_logfile={log}
+        stdout_logfile_maxbytes=0
+        stderr_logfile=NONE
+        """)
+    d.rpc().supervisor.startProcess("svc", False)
+    head = len(b"warming up\nREADY-NOW\n")
+    total = head + 1000 * LINE_LEN
+    d.wait_for(lambda: os.path.getsize(log) >= total, timeout=20, what="all output")
+    assert "success: svc entered RUNNING state" in d.mainlog() or \
+        d.rpc().supervisor.getProcessInfo("svc")["statename"] in ("RUNNING", "EXITED")
+    data = log.read_bytes()
+    assert data.startswith(b"warming up\nREADY-NOW\n")
+    check_lines(data[head:], 1000)
+    # The check saw the lines until it matched; what came after went by splice.
+    assert counter(d, "supervisor_log_spliced_bytes", "svc") == 1000 * LINE_LEN
+
+
+def test_splicing_can_be_turned_off(make_daemon, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPERVISOR_RS_LOG_SPLICE", "0")
+    log = tmp_path / "off.log"
+    d = start_at(make_daemon, f"""
+        [program:off]
+        command={writer(tmp_path, 2000)}
+        autostart=false
+        autorestart=false
+        startsecs=0
+        stdout_logfile={log}
+        stdout_logfile_maxbytes=0
+        stderr_logfile=NONE
+        """)
+    d.rpc().supervisor.startProcess("off", False)
+    d.wait_state("off", "EXITED")
+    d.wait_for(lambda: os.path.getsize(log) >= 2000 * LINE_LEN, what="all bytes")
+    check_lines(log.read_bytes(), 2000)
+    assert counter(d, "supervisor_log_bytes", "off") == 2000 * LINE_LEN
+    assert counter(d, "supervisor_log_spliced_bytes", "off") == 0
