@@ -253,3 +253,63 @@ def test_check_config_validates_the_keys_and_the_reference_loads_them(make_daemo
         assert r.returncode != 0, (bad, r.stdout, r.stderr)
         both = r.stdout + r.stderr
         assert key in both and "program:web" in both, both
+
+
+NOBODY = 65534
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the daemon as an unprivileged user")
+def test_keys_refused_when_the_daemon_cannot_write_its_cgroup():
+    """A daemon without a writable cgroup (here: running as nobody) warns once at start and
+    does not spawn a process with cgroup keys (spawnerr naming them); one without keys
+    runs; --check-config warns about the same program."""
+    import shutil
+    import tempfile
+    import conftest
+    top = Path(tempfile.mkdtemp(prefix="h11-nobody-", dir="/tmp"))
+    os.chmod(top, 0o777)
+    try:
+        _refused_as_nobody(conftest, top)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _refused_as_nobody(conftest, top):
+    d = conftest.Daemon("rust", top / "d", """
+[program:lim]
+command=sleep 1000
+pids_max=10
+startsecs=0
+startretries=0
+
+[program:free]
+command=sleep 1000
+startsecs=0
+""", start=False)
+    os.chmod(d.dir, 0o777)
+    out = open(d.dir / "daemon.out", "wb")
+    proc = subprocess.Popen([str(IMPLS["rust"] / "supervisord"), "-n", "-c", str(d.conf)],
+                            stdout=out, stderr=subprocess.STDOUT, cwd=str(d.dir),
+                            user=NOBODY, group=NOBODY, start_new_session=True)
+    try:
+        def fatal():
+            assert proc.poll() is None, d.output()
+            return d.rpc(2).supervisor.getProcessInfo("lim")["statename"] == "FATAL"
+        d.wait_for(fatal, timeout=20, what="lim FATAL")
+        info = d.rpc().supervisor.getProcessInfo("lim")
+        assert info["description"].startswith("cgroup keys of 'lim' (pids_max) cannot be applied: "), info
+        assert d.rpc().supervisor.getProcessInfo("free")["statename"] == "RUNNING"
+        log = d.mainlog()
+        assert log.count("WARN cgroups unavailable:") == 1, log
+        r = subprocess.run([str(IMPLS["rust"] / "supervisord"), "--check-config", "-c", str(d.conf)],
+                           capture_output=True, text=True, timeout=30, user=NOBODY, group=NOBODY)
+        assert r.returncode == 1 and "cgroup keys of 'lim' (pids_max) cannot be applied" in r.stdout + r.stderr, \
+            r.stdout + r.stderr
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        out.close()

@@ -323,16 +323,19 @@ impl Layout {
                 });
             }
         }
+        let keys = r.cgroup_keys().join(", ");
         if r.wants_cgroup() && !self.has_v2() && self.v1_base.is_empty() {
             if let Some(p) = &self.problem {
-                return Some(format!("cgroup keys of '{name}' cannot be applied: {p}"));
+                return Some(format!(
+                    "cgroup keys of '{name}' ({keys}) cannot be applied: {p}"
+                ));
             }
         }
         if missing.is_empty() {
             None
         } else {
             Some(format!(
-                "cgroup keys of '{name}' cannot be applied: {}",
+                "cgroup keys of '{name}' ({keys}) cannot be applied: {}",
                 missing.join(", ")
             ))
         }
@@ -669,6 +672,8 @@ pub struct Cgroups {
 
 /// How many times a busy cgroup directory is retried (every [`RETRY_EVERY`]).
 pub const RETRIES: u32 = 100;
+/// How long the end of a run waits for busy cgroups to empty before leaving them.
+pub const FINISH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The pause between removal tries of a busy cgroup.
 pub const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -794,8 +799,15 @@ impl Cgroups {
 
     /// At the end of the run: the daemon's base directories go (when empty).
     pub fn finish(&mut self) {
-        for (cg, _) in self.leftovers.drain(..) {
-            let _ = cg.try_remove();
+        // What was killed a moment ago (kill_mode = cgroup at shutdown) needs a few
+        // milliseconds to exit: wait for it a little, never more than FINISH_WAIT.
+        let until = std::time::Instant::now() + FINISH_WAIT;
+        loop {
+            self.leftovers.retain(|(cg, _)| !cg.try_remove());
+            if self.leftovers.is_empty() || std::time::Instant::now() >= until {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         if let Some(l) = &self.layout {
             l.remove_bases();
