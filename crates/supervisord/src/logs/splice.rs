@@ -193,10 +193,19 @@ pub fn pump(pipe: RawFd, file: &mut RotatingFile, moved: &mut u64) -> Pumped {
 /// otherwise). Returns the pipe's size afterwards, if known.
 pub fn grow_pipe(fd: RawFd) -> Option<usize> {
     // SAFETY: fcntl(2) on a pipe descriptor the caller holds; no memory is passed.
-    unsafe {
-        libc::fcntl(fd, libc::F_SETPIPE_SZ, GROWN_PIPE_SIZE);
-        usize::try_from(libc::fcntl(fd, libc::F_GETPIPE_SZ)).ok()
+    let set = |size: i32| unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size) } >= 0;
+    if !set(GROWN_PIPE_SIZE) {
+        // An unprivileged daemon may not go beyond /proc/sys/fs/pipe-max-size: take that
+        // if it is smaller (and still bigger than the default); else keep the pipe as is.
+        let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(max) = max.filter(|&m| m > 65536 && m < GROWN_PIPE_SIZE) {
+            set(max);
+        }
     }
+    // SAFETY: as above.
+    usize::try_from(unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) }).ok()
 }
 
 #[cfg(test)]
