@@ -218,8 +218,8 @@ pub enum Output {
 pub enum ProbeKind {
     /// `ready=`: STARTING → RUNNING when it passes.
     Ready,
-    /// `healthcheck=`: tried every `healthcheck_interval` while RUNNING; every result is
-    /// reported (passes included), the core counts the failures.
+    /// `healthcheck=`: tried every `healthcheck_interval` while RUNNING; every failure and
+    /// the first pass after failures (or the first try) are reported, the core counts.
     Health,
 }
 

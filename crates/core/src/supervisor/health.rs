@@ -5,7 +5,7 @@
 //! RUNNING, the core waits `healthcheck_start_delay` (its own deadline, on the fake clock
 //! in tests) and then asks the runtime to probe (key, pid) ([`Output::StartProbe`] with
 //! [`ProbeKind::Health`]); the runtime tries the check every `healthcheck_interval`, each
-//! try bounded by `healthcheck_timeout`, and reports every result
+//! try bounded by `healthcheck_timeout`, and reports every failure and each recovery
 //! ([`Supervisor::probe_report`]). Leaving RUNNING stops the probe
 //! ([`Output::StopProbe`]), so nothing probes a process that is not RUNNING.
 //!
@@ -89,7 +89,7 @@ impl Process {
 
     /// The note the description shows after `pid N, uptime T` or while STARTING: the
     /// health verdict while the RUNNING process is unhealthy, else what
-    /// [`Process::starting_note`] says (dependencies, readiness).
+    /// [`Process::display_note`] says (dependencies, readiness, guards).
     pub fn info_note(&self) -> &str {
         let h = self.health_note();
         if h.is_empty() {

@@ -1,11 +1,13 @@
 //! Health-check polling (`healthcheck=`): the same tries as readiness checks
 //! ([`super::net`], [`super::exec`]), but the task never ends by itself: it tries once
-//! every `healthcheck_interval` while the process is RUNNING and reports every result,
-//! passes included, for the core to count (`supervisor/health.rs` in the core). The core
+//! every `healthcheck_interval` while the process is RUNNING and reports every failure,
+//! and the first pass after a failure (or the first try), for the core to count
+//! (`supervisor/health.rs` in the core). The core
 //! stops it ([`super::Probes::stop`]) when the process leaves RUNNING.
 //!
-//! Cost: one task wake-up and one message to the loop per try, i.e. per interval (10 s
-//! by default) per checked process; nothing at all for processes without a check.
+//! Cost: one task wake-up per try, i.e. per interval (10 s by default) per checked
+//! process, and a message to the loop only for a failure or a recovery; nothing at all
+//! for processes without a check.
 
 use std::time::Duration;
 
@@ -31,7 +33,8 @@ pub async fn try_target(
 }
 
 /// Tries `target` every `interval` (the first try at once), each bounded by
-/// `try_timeout`, and reports each result. Runs until it is aborted.
+/// `try_timeout`; reports each failure and the first pass of a run of passes. Runs until
+/// it is aborted.
 pub async fn poll_health(
     target: Target,
     children: exec::ExecChildren,
@@ -44,11 +47,22 @@ pub async fn poll_health(
     // the same time).
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A pass after a pass tells the core nothing (the count of failures is already 0):
+    // only the first pass of a run of passes is reported, every failure is.
+    let mut passing = false;
     loop {
         ticker.tick().await;
         match try_target(&target, &children, try_timeout).await {
-            Ok(()) => report(ProbeReport::Passed),
-            Err(reason) => report(ProbeReport::Failed(reason)),
+            Ok(()) => {
+                if !passing {
+                    report(ProbeReport::Passed);
+                }
+                passing = true;
+            }
+            Err(reason) => {
+                passing = false;
+                report(ProbeReport::Failed(reason));
+            }
         }
     }
 }
@@ -61,7 +75,7 @@ mod tests {
     use supervisor_config::Check;
 
     #[test]
-    fn every_try_is_reported_until_aborted() {
+    fn failures_and_recoveries_are_reported_until_aborted() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -83,9 +97,8 @@ mod tests {
                 move |r| s2.borrow_mut().push(r),
             ));
             tokio::time::sleep(Duration::from_millis(110)).await;
-            let passes = seen.borrow().len();
-            assert!(passes >= 3, "{:?}", seen.borrow());
-            assert!(seen.borrow().iter().all(|r| *r == ProbeReport::Passed));
+            // Several passing tries, one report.
+            assert_eq!(*seen.borrow(), vec![ProbeReport::Passed]);
             drop(l);
             tokio::time::sleep(Duration::from_millis(110)).await;
             let failures = seen
@@ -98,6 +111,17 @@ mod tests {
                 "each failed try is reported: {:?}",
                 seen.borrow()
             );
+            // A pass after failures is reported again, once.
+            let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            tokio::time::sleep(Duration::from_millis(110)).await;
+            assert_eq!(seen.borrow().last(), Some(&ProbeReport::Passed));
+            let passes = seen
+                .borrow()
+                .iter()
+                .filter(|r| **r == ProbeReport::Passed)
+                .count();
+            assert_eq!(passes, 2, "{:?}", seen.borrow());
+            drop(l);
             task.abort();
             let n = seen.borrow().len();
             tokio::time::sleep(Duration::from_millis(60)).await;
