@@ -313,3 +313,48 @@ startsecs=0
             proc.kill()
             proc.wait(timeout=10)
         out.close()
+
+
+STUBBORN = """#!/bin/sh
+trap "" TERM
+setsid sh -c 'trap "" TERM; echo $$ > "$1"; while :; do sleep 1; done' sh "$PWD/gc-stubborn.pid" &
+while :; do sleep 1; done
+"""
+
+
+@needs_cgroup
+def test_kill_mode_cgroup_sigkills_the_tree_after_stopwaitsecs(make_daemon, tmp_path):
+    """Every process ignores SIGTERM: stopwaitsecs later the whole cgroup is SIGKILLed
+    (cgroup.kill), the main process and the setsid grandchild alike."""
+    script = tmp_path / "stubborn.sh"
+    script.write_text(STUBBORN)
+    script.chmod(0o755)
+    d = make_daemon("rust", f"""
+[program:stubborn]
+command={script}
+directory={tmp_path}
+kill_mode=cgroup
+stopwaitsecs=1
+startsecs=0
+autorestart=false
+""")
+    d.wait_state("stubborn", "RUNNING")
+    gc_file = tmp_path / "gc-stubborn.pid"
+    wait_until(lambda: gc_file.exists() and gc_file.read_text().strip(), what="grandchild pid")
+    gc = int(gc_file.read_text())
+    pid = d.rpc().supervisor.getProcessInfo("stubborn")["pid"]
+    try:
+        t0 = time.time()
+        r = d.ctl("stop", "stubborn")
+        took = time.time() - t0
+        assert r.stdout.strip() == "stubborn: stopped", r.stdout + r.stderr
+        assert took >= 0.9, took  # TERM was ignored: the kill came after stopwaitsecs
+        wait_until(lambda: not alive(gc) and not alive(pid), what="the tree to die")
+        log = d.mainlog()
+        assert "killing stubborn" in log and "SIGKILL" in log, log[-2000:]
+    finally:
+        for p in (gc, pid):
+            try:
+                os.kill(p, 9)
+            except OSError:
+                pass

@@ -645,6 +645,50 @@ mod tests {
     }
 
     #[test]
+    fn pure_v2_writes_the_v2_files() {
+        // A directory standing in for a cgroup2 mount whose root offers every controller
+        // (regular files accept the writes a kernel would check).
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        let mi = format!("30 1 0:26 / {} rw - cgroup2 cgroup2 rw\n", root.display());
+        let l = Layout::prepare(&mi, "0::/\n", 77);
+        assert!(l.problem.is_none(), "{:?}", l.problem);
+        assert_eq!(l.v2_controllers, ["memory", "pids", "cpu"]);
+        assert!(l.v1_base.is_empty());
+        let base = root.join("supervisord-77");
+        assert_eq!(
+            std::fs::read_to_string(base.join("cgroup.subtree_control")).unwrap(),
+            "+cpu"
+        );
+        let mut r = ResourceConfig::new();
+        r.memory_max = Some(64 << 20);
+        r.memory_high = Some(48 << 20);
+        r.cpu_max = Some(supervisor_config::resources::CpuMax {
+            quota_us: 50_000,
+            period_us: 100_000,
+        });
+        r.pids_max = Some(6);
+        r.kill_mode = KillMode::Cgroup;
+        let cg = l.create("web", "p.web", &r).unwrap();
+        let d = base.join("p.web");
+        let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+        assert_eq!(read("memory.max"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.high"), (48u64 << 20).to_string());
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("pids.max"), "6");
+        assert_eq!(cg.v2_dir(), Some(d.as_path()));
+        assert_eq!(cg.procs_files().len(), 1);
+        std::fs::write(d.join("memory.current"), "123456\n").unwrap();
+        assert_eq!(cg.memory_bytes(), Some(123456));
+        assert!(l.refusal("web", &r).is_none());
+    }
+
+    #[test]
     fn no_cgroup_refuses_the_keys() {
         let l = Layout::prepare("", "", 1);
         assert!(l.problem.is_some());
