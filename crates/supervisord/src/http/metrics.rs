@@ -411,13 +411,18 @@ pub fn render(input: MetricsInput, openmetrics: bool) -> String {
         "Time from receiving an XML-RPC call to having its answer, by method",
         rpc.latency.clone(),
     );
-    let mut out = String::with_capacity(64 * 1024);
+    // Sized after the previous page (plus some room for growth), so a large page is not
+    // copied over and over while it grows.
+    static LAST_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let last = LAST_SIZE.load(std::sync::atomic::Ordering::Relaxed);
+    let mut out = String::with_capacity((last + last / 8).max(64 * 1024));
     // Writing into a String cannot fail.
     let _ = if openmetrics {
         prometheus_client::encoding::text::encode(&mut out, &registry)
     } else {
         prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
     };
+    LAST_SIZE.store(out.len(), std::sync::atomic::Ordering::Relaxed);
     out
 }
 

@@ -23,12 +23,17 @@
 //!
 //! Cost, per process: a read of `stat`, of its `children` file, a `stat` call on its `fd`
 //! directory (Linux 6.2 and later count descriptors there), and the same for each
-//! descendant; a read of `cgroup` the first time a process instance is sampled.
+//! descendant; a read of `cgroup` the first time a process instance is sampled. Requests
+//! about every process keep the supervised processes' three files open (descriptors
+//! permitting, see [`Sampler::begin_full_request`]), so from the second such request on
+//! each is one `pread` or `fstat`, without the path lookup, open and close that cost the
+//! kernel more than the text itself.
 
 pub mod procfs;
 pub mod rpc;
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -47,6 +52,10 @@ pub const MIN_INTERVAL: f64 = 0.25;
 /// that keep restarting (new pids): past it, instances not seen in the last 16 requests
 /// are forgotten.
 pub const MAX_REMEMBERED: usize = 16 * 1024;
+
+/// Most supervised processes whose `/proc` files are kept open between requests (three
+/// descriptors each at most).
+pub const MAX_KEPT: usize = 4096;
 
 /// Where the CPU seconds of a sample come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +148,35 @@ pub struct Sampler {
     /// For a request about many processes: every process's `stat`, read in one pass over
     /// `/proc`, and the children of each (see [`Sampler::begin_full_request`]).
     scan: Option<Scan>,
+    /// The `/proc` files of supervised processes kept open between full requests, by pid.
+    kept: HashMap<i32, Kept>,
+    /// Descriptors held by `kept`.
+    kept_fds: usize,
+    /// Whether this request may open more kept files (a full request with descriptors to
+    /// spare).
+    keep: bool,
+}
+
+/// The `/proc/<pid>` files of one supervised process, kept open so that a sample reads
+/// them with one `pread`/`fstat` each instead of a path lookup, open and close: the
+/// kernel's path walk and open of a `/proc` file cost more than generating its text.
+/// A kept file names one process instance: once that process is gone (even when its pid
+/// is reused) reading it fails and the entry is dropped.
+#[derive(Debug)]
+struct Kept {
+    stat: File,
+    /// `/proc/<pid>/fd`, whose size is the descriptor count (Linux 6.2 and later).
+    fd_dir: Option<File>,
+    /// `/proc/<pid>/task/<pid>/children` (the main thread's).
+    children: Option<File>,
+    /// The last request that read it.
+    seen: u64,
+}
+
+impl Kept {
+    fn fds(&self) -> usize {
+        1 + usize::from(self.fd_dir.is_some()) + usize::from(self.children.is_some())
+    }
 }
 
 /// One pass over `/proc`: the `stat` of every process and who is whose child.
@@ -168,6 +206,9 @@ impl Sampler {
             own_cgroup: None,
             request: 0,
             scan: None,
+            kept: HashMap::new(),
+            kept_fds: 0,
+            keep: false,
         }
     }
 
@@ -177,6 +218,7 @@ impl Sampler {
     pub fn begin_request(&mut self) {
         self.request += 1;
         self.scan = None;
+        self.keep = false;
         let me = std::process::id() as i32;
         self.own_cgroup = match &self.cgroup_root {
             Some(root) => procfs::cgroup_dir(me, root, &mut self.path, &mut self.buf),
@@ -185,13 +227,36 @@ impl Sampler {
     }
 
     /// Starts a request that samples every process of the table (`live` of them have a
-    /// pid). When they are at least a quarter of the machine's processes, one pass over
-    /// `/proc` reads every `stat` once and finds the descendants from the parent pids, which
-    /// costs less than a `children` file per process; otherwise each process's tree is
+    /// pid).
+    ///
+    /// The supervised processes' `stat`, `fd` and `children` files are kept open across
+    /// full requests (see [`Kept`]) while the daemon has descriptors to spare: its open
+    /// descriptors plus the kept ones stay under half its `RLIMIT_NOFILE`, and at most
+    /// [`MAX_KEPT`] processes. Without kept files (the first request, or no descriptors to
+    /// spare), when the supervised processes are most of the machine's (the threads on the
+    /// machine, an upper bound of its processes, are at most 1.5 times `live`), one pass
+    /// over `/proc` reads every `stat` once and finds the descendants from the parent pids,
+    /// which costs less than a `children` file per process; otherwise each process's tree is
     /// walked through its `children` files.
     pub fn begin_full_request(&mut self, live: usize) {
         self.begin_request();
         if live == 0 {
+            return;
+        }
+        let limit = procfs::nofile_limit() as usize;
+        let own =
+            procfs::count_fds(std::process::id() as i32, &mut self.path).unwrap_or(0) as usize;
+        if own > limit / 2 {
+            // Descriptors are getting scarce: give the kept ones back.
+            self.kept.clear();
+            self.kept_fds = 0;
+        }
+        self.keep = own + 3 <= limit / 2 && self.kept.len() < MAX_KEPT;
+        if self.keep && self.kept.len() * 2 >= live {
+            // Most processes are read through kept files: no pass over /proc.
+            return;
+        }
+        if procfs::machine_threads().is_some_and(|t| t.saturating_mul(2) > live.saturating_mul(3)) {
             return;
         }
         let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -200,9 +265,6 @@ impl Sampler {
         let pids: Vec<i32> = dir
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .collect();
-        if live.saturating_mul(4) < pids.len() {
-            return;
-        }
         let mut scan = Scan {
             stats: HashMap::with_capacity(pids.len()),
             kids: HashMap::new(),
@@ -223,7 +285,51 @@ impl Sampler {
     pub fn end_full_request(&mut self) {
         let r = self.request;
         self.prev.retain(|_, p| p.seen == r);
+        self.kept.retain(|_, k| k.seen == r);
+        self.kept_fds = self.kept.values().map(Kept::fds).sum();
         self.scan = None;
+        self.keep = false;
+    }
+
+    /// Supervised processes whose `/proc` files are kept open (for tests and bounds).
+    pub fn kept(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// `stat` of a supervised process `pid`: through its kept file, else (opening the kept
+    /// files when this request may) from the scan or read now.
+    fn root_stat(&mut self, pid: i32) -> Option<procfs::Stat> {
+        if let Some(k) = self.kept.get_mut(&pid) {
+            if procfs::read_open_into(&k.stat, &mut self.buf) {
+                if let Some(s) = procfs::parse_stat(&self.buf) {
+                    k.seen = self.request;
+                    return Some(s);
+                }
+            }
+            // That process is gone: forget its files.
+            if let Some(k) = self.kept.remove(&pid) {
+                self.kept_fds -= k.fds();
+            }
+        }
+        if !self.keep || self.kept.len() >= MAX_KEPT {
+            return self.stat_of(pid);
+        }
+        // The stat file first, read through the descriptor kept: the other two files are
+        // opened after it, so they cannot belong to another process than the figures.
+        let stat = procfs::open_kept(self.path.of(pid, "stat"))?;
+        if !procfs::read_open_into(&stat, &mut self.buf) {
+            return None;
+        }
+        let s = procfs::parse_stat(&self.buf)?;
+        let k = Kept {
+            stat,
+            fd_dir: procfs::open_kept(self.path.of(pid, "fd")),
+            children: procfs::open_kept(self.path.children(pid, pid)),
+            seen: self.request,
+        };
+        self.kept_fds += k.fds();
+        self.kept.insert(pid, k);
+        Some(s)
     }
 
     /// `stat` of `pid`: from this request's scan, else read now.
@@ -266,7 +372,7 @@ impl Sampler {
         if pid <= 0 {
             return None;
         }
-        let root = self.stat_of(pid)?;
+        let root = self.root_stat(pid)?;
         let key = (pid, root.starttime);
         // One cgroup lookup per process instance.
         let cgroup = match self.prev.get(&key) {
@@ -280,11 +386,23 @@ impl Sampler {
         let mut ticks = root.utime + root.stime + root.cutime + root.cstime;
         let mut rss = root.rss_pages;
         let mut threads = root.threads;
-        let mut fds = procfs::count_fds(pid, &mut self.path).unwrap_or(0);
+        let kept = self.kept.get(&pid);
+        let mut fds = match kept.and_then(|k| k.fd_dir.as_ref()) {
+            Some(dir) => procfs::count_fds_open(dir, pid, &mut self.path),
+            None => procfs::count_fds(pid, &mut self.path),
+        }
+        .unwrap_or(0);
         let mut processes = 1u64;
         // The descendants, breadth first, bounded.
         self.tree.clear();
-        self.children_of(pid, root.threads);
+        match kept.and_then(|k| k.children.as_ref()) {
+            Some(children) if root.threads <= 1 && self.scan.is_none() => {
+                if procfs::read_open_into(children, &mut self.buf) {
+                    procfs::parse_children(&self.buf, &mut self.tree);
+                }
+            }
+            _ => self.children_of(pid, root.threads),
+        }
         let mut i = 0;
         while i < self.tree.len() && (processes as usize) < MAX_TREE {
             let child = self.tree[i];
@@ -452,6 +570,45 @@ mod tests {
     }
 
     #[test]
+    fn full_requests_keep_the_proc_files_of_live_processes_only() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        // Let it get past the dynamic loader (which opens and closes libraries).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut s = Sampler::new();
+        let now = Instant::now();
+        // A single-process request opens nothing to keep.
+        s.begin_request();
+        let single = s.sample(pid, 0.0, 1.0, now).unwrap();
+        assert_eq!(s.kept(), 0);
+        // A full request keeps the files; the next one reads through them, same figures.
+        s.begin_full_request(1);
+        let first = s.sample(pid, 0.0, 1.0, now).unwrap();
+        s.end_full_request();
+        assert_eq!(s.kept(), 1);
+        assert_eq!(s.kept_fds, 3);
+        s.begin_full_request(1);
+        let second = s.sample(pid, 0.0, 1.0, now).unwrap();
+        s.end_full_request();
+        assert_eq!(s.kept(), 1);
+        for x in [first, second] {
+            assert_eq!((x.processes, x.threads), (1, 1));
+            assert_eq!(x.fds, single.fds);
+            assert!(x.fds >= 3);
+        }
+        // Once the process is gone its kept stat cannot be read: no sample, files dropped.
+        let _ = child.kill();
+        let _ = child.wait();
+        s.begin_full_request(1);
+        assert_eq!(s.sample(pid, 0.0, 1.0, Instant::now()), None);
+        s.end_full_request();
+        assert_eq!((s.kept(), s.kept_fds), (0, 0));
+    }
+
+    #[test]
     fn descendants_are_counted() {
         let mut child = std::process::Command::new("sh")
             .args(["-c", "sleep 30 & sleep 30 & wait"])
@@ -473,6 +630,14 @@ mod tests {
         s.begin_full_request(usize::MAX);
         let scanned = s.sample(pid, 0.0, 1.0, Instant::now()).unwrap();
         s.end_full_request();
+        // And through the kept `children` file of the shell (the second full request
+        // reads the files the first one kept).
+        let mut through_kept = vec![];
+        for _ in 0..2 {
+            s.begin_full_request(1);
+            through_kept.push(s.sample(pid, 0.0, 1.0, Instant::now()).unwrap().processes);
+            s.end_full_request();
+        }
         // Stop the two sleeps by their pids, then the shell.
         let mut kids = vec![];
         procfs::read_children(pid, 1, &mut ProcPath::default(), &mut vec![], &mut kids);
@@ -486,5 +651,6 @@ mod tests {
         let _ = child.wait();
         assert_eq!(seen, 3);
         assert_eq!(scanned.processes, 3);
+        assert_eq!(through_kept, vec![3, 3]);
     }
 }
