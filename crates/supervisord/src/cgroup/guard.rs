@@ -51,11 +51,15 @@ impl GuardRunner {
     /// retries busy cgroup removals. Returns WARN lines for the main log.
     pub fn run(&mut self, sup: &mut Supervisor, now: Now, host: &mut RealHost) -> Vec<String> {
         let passes = sup.transition_passes();
-        if self.checked_passes != Some(passes) {
+        let changed = self.checked_passes != Some(passes);
+        if changed {
             self.checked_passes = Some(passes);
             self.enabled = sup.any_guard();
         }
-        if self.enabled {
+        // A wake-up for something else (an RPC, child output) costs nothing here unless the
+        // processes changed or a sample is due.
+        let due_now = self.due.values().any(|&t| t <= now.mono);
+        if self.enabled && (changed || due_now) {
             let live = sup.guarded();
             self.due.retain(|k, _| live.iter().any(|(l, _, _)| l == k));
             for (key, pid, interval) in live {
