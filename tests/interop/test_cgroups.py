@@ -343,7 +343,17 @@ autorestart=false
     wait_until(lambda: gc_file.exists() and gc_file.read_text().strip(), what="grandchild pid")
     gc = int(gc_file.read_text())
     pid = d.rpc().supervisor.getProcessInfo("stubborn")["pid"]
+    def state(p):
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
     try:
+        # an operator's signal is for the process, not the whole cgroup
+        r = d.ctl("signal", "STOP", "stubborn")
+        assert "signalled" in r.stdout, r.stdout + r.stderr
+        wait_until(lambda: state(pid) == "T", what="the main process stopped")
+        assert state(gc) != "T"
+        d.ctl("signal", "CONT", "stubborn")
+        wait_until(lambda: state(pid) != "T", what="the main process continued")
         t0 = time.time()
         r = d.ctl("stop", "stubborn")
         took = time.time() - t0

@@ -712,6 +712,9 @@ pub struct Cgroups {
     by_key: HashMap<supervisor_core::ProcKey, i32>,
     /// Directories not removed yet (still busy at reap): retried on the host's timer.
     leftovers: Vec<(ProcCgroup, u32)>,
+    /// Set around `signalProcess`: a signal an operator sends goes to the process (or
+    /// its group) as usual, only stops reach the whole cgroup.
+    direct: bool,
 }
 
 /// How many times a busy cgroup directory is retried (every [`RETRY_EVERY`]).
@@ -792,8 +795,17 @@ impl Cgroups {
     /// `kill_mode = cgroup`: sends `sig` to the whole cgroup of `pid` (a negative pid is
     /// its group). `None` when `pid` has no such cgroup (kill it the usual way).
     pub fn kill(&self, pid: i32, sig: i32) -> Option<usize> {
+        if self.direct {
+            return None;
+        }
         let cg = self.by_pid.get(&pid.abs())?;
         (cg.kill_mode == KillMode::Cgroup).then(|| cg.signal_all(sig))
+    }
+
+    /// While `on`, [`Cgroups::kill`] leaves every signal to the usual path
+    /// (`supervisorctl signal`: a reload signal is for the main process, not its workers).
+    pub fn direct_signals(&mut self, on: bool) {
+        self.direct = on;
     }
 
     /// `key`'s child was reaped: with `kill_mode = cgroup` what is left of its tree is

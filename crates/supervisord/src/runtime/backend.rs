@@ -297,7 +297,10 @@ impl Backend for Daemon {
             return Err(format!("no such process {group}:{name}"));
         };
         let now = self.clock.now();
+        // kill_mode = cgroup: an operator's signal is for the process, not its cgroup.
+        self.host.cgroups.direct_signals(true);
         let r = self.sup.signal_process(k, signal, now, &mut self.host);
+        self.host.cgroups.direct_signals(false);
         self.apply_outputs();
         match r {
             Ok(()) | Err(crate::core::SignalError::NotRunning) => Ok(()),
