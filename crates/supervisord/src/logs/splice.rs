@@ -296,6 +296,47 @@ mod tests {
         assert!(std::fs::read(&path).unwrap().ends_with(b"tail\n"));
     }
 
+    /// Two files sharing an open-file cache of one (logs/filecache.rs): every pump finds
+    /// its file closed by the other's and reopens it; rotation and content stay exact.
+    #[test]
+    fn pump_through_an_evicting_file_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = crate::logs::filecache::FileCache::new(1);
+        let paths = [dir.path().join("a.log"), dir.path().join("b.log")];
+        let mut files: Vec<RotatingFile> = paths
+            .iter()
+            .map(|p| {
+                let mut f = RotatingFile::open(p, 700, 100).unwrap();
+                f.use_cache(&cache);
+                f
+            })
+            .collect();
+        let mut pipes = [pipe(), pipe()];
+        let mut inputs = [Vec::new(), Vec::new()];
+        let mut moved = 0;
+        for round in 0..60 {
+            for i in 0..2 {
+                let chunk = format!("{i} round {round:04} {}\n", "y".repeat(round % 50));
+                pipes[i].1.write_all(chunk.as_bytes()).unwrap();
+                inputs[i].extend_from_slice(chunk.as_bytes());
+                let got = pump(pipes[i].0.as_raw_fd(), &mut files[i], &mut moved);
+                assert_eq!(got, Pumped::Drained);
+            }
+        }
+        for i in 0..2 {
+            let n = files[i].rotations() as u32;
+            assert!(n >= 2, "{n} rotations");
+            let mut joined = Vec::new();
+            for k in (1..=n).rev() {
+                let part = std::fs::read(crate::logs::rotating::numbered(&paths[i], k)).unwrap();
+                assert_eq!(part.len(), 700);
+                joined.extend_from_slice(&part);
+            }
+            joined.extend_from_slice(&std::fs::read(&paths[i]).unwrap());
+            assert_eq!(joined, inputs[i], "file {i}");
+        }
+    }
+
     #[test]
     fn a_stream_target_is_not_spliced() {
         let (r, _w) = pipe();
