@@ -78,6 +78,12 @@ def cpu_s(pid):
     return (int(f[11]) + int(f[12])) / CLK_TCK
 
 
+def thread_cpu_s(pid, tid):
+    with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def start_ticks(pid):
     return int(stat_fields(pid)[19])
 
@@ -188,17 +194,25 @@ def run_daemon(bin_dir, n, logs, nofile, timeout):
             time.sleep(0.02)
         t_running = time.monotonic()
         res["cpu_s"] = cpu_s(p.pid)
+        # The loop's own thread (the AUTO-log thread has exited by now: its CPU is only in
+        # the process total).
+        res["loop_cpu_s"] = thread_cpu_s(p.pid, p.pid)
         pids = [i["pid"] for i in infos]
         ticks = [start_ticks(x) for x in pids]
         res["start_to_children_s"] = t_children - t0
         res["start_to_running_s"] = t_running - t0
         res["spawn_span_s"] = (max(ticks) - min(ticks)) / CLK_TCK
         res["cpu_per_program_ms"] = 1000.0 * res["cpu_s"] / n
+        res["loop_cpu_per_program_ms"] = 1000.0 * res["loop_cpu_s"] / n
         m = mem_kib(p.pid)
         res["rss_mib"] = m.get("VmRSS", 0) / 1024.0
         res["hwm_mib"] = m.get("VmHWM", 0) / 1024.0
         res["fds"] = fd_count(p.pid)
         res["fds_per_program"] = res["fds"] / n
+        # Settled: our connection closed, 2 s later.
+        client = None
+        time.sleep(2.0)
+        res["rss_settled_mib"] = mem_kib(p.pid).get("VmRSS", 0) / 1024.0
     finally:
         t_term = time.monotonic()
         if p.poll() is None:
@@ -222,7 +236,8 @@ def run_daemon(bin_dir, n, logs, nofile, timeout):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", action="append", default=[], help="dir with supervisord")
-    ap.add_argument("--floor", default="target/release/examples/spawn_floor")
+    ap.add_argument("--floor", default="target/release/examples/spawn_floor",
+                    type=os.path.abspath)
     ap.add_argument("--ns", default="100,1000,5000")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--logs", choices=["auto", "file", "none"], default="auto")
@@ -230,7 +245,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--json", help="write every figure here")
     args = ap.parse_args()
-    bins = args.bin or ["target/release"]
+    bins = [os.path.abspath(b) for b in (args.bin or ["target/release"])]
     ns = [int(x) for x in args.ns.split(",")]
     load = [os.getloadavg()]
     rows = {}
@@ -251,7 +266,7 @@ def main():
                 print("run %d N=%d %s %s" % (run + 1, n, b, json.dumps(r)), file=sys.stderr)
         load.append(os.getloadavg())
     keys = ["start_to_running_s", "spawn_span_s", "vs_floor", "cpu_s", "cpu_per_program_ms",
-            "rss_mib", "fds", "fds_per_program", "sigterm_to_exit_s"]
+            "loop_cpu_per_program_ms", "rss_mib", "rss_settled_mib", "fds", "fds_per_program", "sigterm_to_exit_s"]
     print("load average (1 min) during the runs: %s" % ", ".join("%.2f" % l[0] for l in load))
     print("| N | what | floor (s) | " + " | ".join(keys) + " |")
     print("|---|---|---|" + "---|" * len(keys))
