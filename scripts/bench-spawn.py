@@ -156,9 +156,14 @@ def run_daemon(bin_dir, n, logs, nofile, timeout):
     sock = os.path.join(tmp, "sv.sock")
     out = open(os.path.join(tmp, "daemon.out"), "wb")
     t0 = time.monotonic()
-    p = subprocess.Popen([exe, "-n", "-c", conf], cwd=tmp, stdin=subprocess.DEVNULL,
-                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                         preexec_fn=lambda: raise_nofile(nofile))
+    try:
+        p = subprocess.Popen([exe, "-n", "-c", conf], cwd=tmp, stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                             preexec_fn=lambda: raise_nofile(nofile))
+    except OSError as e:
+        out.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError("cannot start %s: %s" % (exe, e))
     res = {"n": n}
     pids = []
     try:
