@@ -164,6 +164,9 @@ pub struct Daemon {
     defer_auto: bool,
     /// Poked by the thread creating the AUTO logs when it is done.
     auto_logs_done: Arc<Notify>,
+    /// Process state changes (and groups added/removed) published so far: parked calls
+    /// are looked at again only when it moved (or a timer fired), never on a timer.
+    state_changes: u64,
     /// The per-process stats' history (CPU % needs the previous sample); read only when
     /// a client asks (see `stats`).
     stats: crate::stats::Sampler,
@@ -231,6 +234,7 @@ impl Daemon {
             // fork), relative to the directory of the moment: only absolute ones wait.
             defer_auto: d_childlogdir_is_absolute,
             auto_logs_done: Arc::new(Notify::new()),
+            state_changes: 0,
             stats: crate::stats::Sampler::new(),
             guards: Default::default(),
             probe_rx: Some(probe_rx),
@@ -324,6 +328,14 @@ impl Daemon {
     /// files and listener pools of added/removed groups; then lets the bus dispatch.
     pub fn apply_outputs(&mut self) {
         for out in self.sup.drain_output() {
+            if matches!(
+                out,
+                Output::Event(crate::core::Event::ProcessState(_))
+                    | Output::GroupAdded { .. }
+                    | Output::GroupRemoved { .. }
+            ) {
+                self.state_changes = self.state_changes.wrapping_add(1);
+            }
             match out {
                 Output::Log { level, text } => self.mainlog.borrow_mut().log(level, &text),
                 // Logged by the core already; the loop reads `end_of_run` when it is done.
@@ -485,11 +497,23 @@ impl Daemon {
 
     /// Reaps every child that has exited (ours and orphans alike).
     pub fn reap(&mut self) -> bool {
+        self.reap_which(-1)
+    }
+
+    /// Reaps `pid` only, if it has exited: right after a start or a stop, where the loop
+    /// reaps the rest on SIGCHLD. `waitpid(pid)` costs the kernel O(1), whereas each
+    /// `waitpid(-1)` looks at every child: after each of a thousand kills it made a mass
+    /// stop quadratic.
+    pub fn reap_pid(&mut self, pid: i32) -> bool {
+        pid > 0 && self.reap_which(pid)
+    }
+
+    fn reap_which(&mut self, which: libc::pid_t) -> bool {
         let mut any = false;
         loop {
             let mut status: libc::c_int = 0;
             // SAFETY: waitpid with a valid status pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            let pid = unsafe { libc::waitpid(which, &mut status, libc::WNOHANG) };
             if pid <= 0 {
                 break;
             }
@@ -607,10 +631,6 @@ impl Daemon {
         self.apply_outputs();
     }
 }
-
-/// The shortest time between two looks at the parked calls (the reference's deferred
-/// responses use the same 50 ms).
-const WAITER_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How long a shutdown waits for busy event listeners to become READY and take the
 /// events queued for them (SUPERVISOR_STATE_CHANGE_STOPPING among them).
@@ -841,7 +861,11 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
     drop(control_tx);
 
     let mut pending = Pending::new();
-    let mut next_poll = Instant::now();
+    // Parked calls are looked at when a process changed state since the last look, or a
+    // timer of the core fired (the `waiting for x to stop` cadence): a stop is answered
+    // in the loop turn after its last reap, and a parked call costs no wake-up.
+    let mut polled_changes = d.state_changes;
+    let mut timer_fired = false;
     let auto_logs_done = d.auto_logs_done.clone();
     d.start_auto_logs();
     d.sup.enter_running();
@@ -849,14 +873,12 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
 
     let exit = loop {
         d.tick();
-        // Parked calls are re-examined at most every WAITER_POLL_INTERVAL, like the
-        // reference's deferred responses: processes that reach their state within one
-        // interval are reported in process order, not in the order they were reaped.
-        let polled_at = Instant::now();
-        if !pending.is_empty() && polled_at >= next_poll {
+        d.apply_outputs();
+        if !pending.is_empty() && (d.state_changes != polled_changes || timer_fired) {
             pending.poll(&mut d);
-            next_poll = polled_at + WAITER_POLL_INTERVAL;
         }
+        polled_changes = d.state_changes;
+        timer_fired = false;
         d.apply_outputs();
         if let Some(n) = notifier.as_mut() {
             n.update(&d.sup);
@@ -873,10 +895,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
             };
         }
         let now = d.clock.now();
-        let mut deadline = d.next_deadline(now).and_then(|t| d.clock.instant(t));
-        if !pending.is_empty() {
-            deadline = Some(deadline.map_or(next_poll, |t| t.min(next_poll)));
-        }
+        let deadline = d.next_deadline(now).and_then(|t| d.clock.instant(t));
         let sleep = async {
             match deadline {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -926,7 +945,7 @@ async fn run_loop(prepared: Prepared, mut servers: Servers) -> std::io::Result<E
                     d.log(level, &text);
                 }
             }
-            () = sleep => {}
+            () = sleep => timer_fired = true,
             () = watchdog => {
                 if let Some(n) = notifier.as_mut() {
                     n.ping_if_due(Instant::now());

@@ -1,20 +1,22 @@
 //! `tail -f` over HTTP: the last bytes of a log file, then whatever is appended, for as long
-//! as the client stays. Rotation is noticed by the path's inode changing (the file is
-//! reopened), truncation by the size shrinking (`==> File truncated <==` is sent).
+//! as the client stays. Rotation is noticed by the path's inode changing (the rest of the
+//! old file is sent, then the new one from its start), truncation by the size shrinking
+//! (`==> File truncated <==` is sent).
+//!
+//! The follower looks at the file when the daemon's writer of that path says it wrote
+//! (logs/follow.rs), not on a timer: a line is sent within a loop turn of being logged,
+//! and an idle follower never wakes up.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 /// How many bytes of existing content a tail starts with.
 pub const HEAD: u64 = 1024;
-/// How often the file is looked at.
-pub const INTERVAL: Duration = Duration::from_millis(100);
 /// The most bytes sent in one chunk (a burst of output is sent in several).
 pub const CHUNK: u64 = 64 * 1024;
 /// The text sent when the file got shorter.
@@ -48,6 +50,10 @@ impl Follower {
         // Rotated? Follow the path to the new file from its start.
         if let Ok(meta) = std::fs::metadata(&self.path) {
             if meta.ino() != self.ino {
+                // What the old file got before it was renamed is sent first.
+                if let Some(rest) = self.read_more()? {
+                    return Ok(Some(rest));
+                }
                 if let Ok(f) = File::open(&self.path) {
                     self.ino = f.metadata().map(|m| m.ino()).unwrap_or(meta.ino());
                     self.file = f;
@@ -60,7 +66,13 @@ impl Follower {
             self.pos = 0;
             return Ok(Some(Bytes::from_static(TRUNCATED)));
         }
-        if size == self.pos {
+        self.read_more()
+    }
+
+    /// The next bytes of the open file after `pos` (at most [`CHUNK`]), `None` at its end.
+    fn read_more(&mut self) -> std::io::Result<Option<Bytes>> {
+        let size = self.file.metadata()?.len();
+        if size <= self.pos {
             return Ok(None);
         }
         let want = (size - self.pos).min(CHUNK);
@@ -77,7 +89,10 @@ impl Follower {
 
 /// Feeds `tx` from the follower until the receiver goes away.
 pub async fn run(mut f: Follower, tx: mpsc::Sender<Bytes>) {
+    let mut written = crate::logs::follow::watch(&f.path);
     loop {
+        // Bumps from now on wake the wait below, even those landing during the read.
+        written.mark_seen();
         match f.poll() {
             Ok(Some(chunk)) => {
                 if tx.send(chunk).await.is_err() {
@@ -88,8 +103,9 @@ pub async fn run(mut f: Follower, tx: mpsc::Sender<Bytes>) {
             Ok(None) => {}
             Err(_) => return,
         }
+        // Only this daemon writes its log files: nothing to look at until it says so.
         tokio::select! {
-            _ = tokio::time::sleep(INTERVAL) => {}
+            () = written.changed() => {}
             _ = tx.closed() => return,
         }
     }
@@ -136,6 +152,45 @@ mod tests {
             f.poll().unwrap().unwrap(),
             Bytes::from_static(b"new file\n")
         );
+    }
+
+    #[test]
+    fn rotation_sends_the_rest_of_the_old_file_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        std::fs::write(&p, b"one\n").unwrap();
+        let mut f = Follower::open(p.clone()).unwrap();
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(b"one\n"));
+        // Written, then rotated away before the follower looked.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"two\n")
+            .unwrap();
+        std::fs::rename(&p, dir.path().join("log.1")).unwrap();
+        std::fs::write(&p, b"three\n").unwrap();
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(b"two\n"));
+        assert_eq!(f.poll().unwrap().unwrap(), Bytes::from_static(b"three\n"));
+        assert_eq!(f.poll().unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn run_is_woken_by_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        let mut w = crate::logs::RotatingFile::open(p.clone(), 0, 0).unwrap();
+        w.write(b"first\n").unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        tokio::spawn(run(Follower::open(p).unwrap(), tx));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(got.unwrap().unwrap(), Bytes::from_static(b"first\n"));
+        // Nothing written: nothing sent (and no timer would send it).
+        let idle = tokio::time::timeout(std::time::Duration::from_millis(50), rx.recv()).await;
+        assert!(idle.is_err());
+        w.write(b"second\n").unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(got.unwrap().unwrap(), Bytes::from_static(b"second\n"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod capture;
 pub mod childlog;
 pub mod compress;
 pub mod filecache;
+pub mod follow;
 pub mod framer;
 pub mod mainlog;
 pub mod rotating;

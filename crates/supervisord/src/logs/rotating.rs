@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use supervisor_config::{LogRotation, RotateWhen};
 
 use super::compress::{self, Jobs};
+use super::follow;
 use super::filecache::{CachedFile, FileCache};
 use super::schedule;
 use super::stream::{self, Stream};
@@ -95,6 +96,9 @@ pub struct RotatingFile {
     written: u64,
     /// Rotations done since it was opened (for `/metrics`).
     rotations: u64,
+    /// The followers' write notice of `path` (logs/follow.rs): bumped after every write,
+    /// splice, rotation, clear and reopen.
+    notice: Arc<follow::Written>,
     /// Of `written`, the bytes moved by splice(2) (for `/metrics`).
     spliced: u64,
 }
@@ -194,7 +198,9 @@ impl RotatingFile {
     ) -> io::Result<Self> {
         let path = path.into();
         let (out, append) = open_target(&path)?;
+        let notice = follow::for_path(&path);
         let mut f = RotatingFile {
+            notice,
             path,
             out,
             maxbytes: options.maxbytes,
@@ -281,6 +287,13 @@ impl RotatingFile {
         self.write_counted(data).map_err(|f| f.error)
     }
 
+    /// The followers' write notice of this file's path (logs/follow.rs): a writer that
+    /// appends to the file without [`write`](RotatingFile::write) calls `bump()` on it
+    /// after each move of bytes, so `tail -f` clients see them at once.
+    pub fn written(&self) -> &Arc<follow::Written> {
+        &self.notice
+    }
+
     /// Like [`write`](RotatingFile::write), but a failure says how many bytes of `data`
     /// reached the file (a short write on a full disk keeps its first part) and which
     /// step failed. After a failed rotation or clear left no file at the path, each
@@ -289,6 +302,12 @@ impl RotatingFile {
         if data.is_empty() {
             return Ok(());
         }
+        let r = self.write_counted_inner(data);
+        self.notice.bump();
+        r
+    }
+
+    fn write_counted_inner(&mut self, data: &[u8]) -> Result<(), WriteFailure> {
         if let Out::Stream(s) = &mut self.out {
             self.written += data.len() as u64;
             return s
@@ -398,6 +417,7 @@ impl RotatingFile {
         self.size += n;
         self.written += n;
         self.spliced += n;
+        self.notice.bump();
         if self.maxbytes > 0 && self.size >= self.maxbytes {
             self.rotate()?;
         }
@@ -505,6 +525,7 @@ impl RotatingFile {
                 self.size = 0;
                 self.detached = false;
                 self.rotations += 1;
+                self.notice.bump();
                 Ok(())
             }
             Err(e) => {
@@ -553,6 +574,7 @@ impl RotatingFile {
         }
         self.append = append;
         self.detached = false;
+        self.notice.bump();
         Ok(())
     }
 

@@ -140,6 +140,11 @@ pub trait Backend {
     fn group_processes(&self, group: &str) -> Option<Vec<ProcessSnapshot>>;
     /// One process of an active group.
     fn process(&self, group: &str, name: &str) -> Option<ProcessSnapshot>;
+    /// The state of one process of an active group (parked stops look at it after every
+    /// state change; override when a snapshot costs more than a lookup).
+    fn process_state(&self, group: &str, name: &str) -> Option<ProcessState> {
+        self.process(group, name).map(|p| p.state)
+    }
     /// True when `group` is active (override when snapshots of a big group are costly).
     fn has_group(&self, group: &str) -> bool {
         self.group_processes(group).is_some()

@@ -140,6 +140,11 @@ impl Backend for Daemon {
         self.key_of(group, name).and_then(|k| self.snapshot(k))
     }
 
+    fn process_state(&self, group: &str, name: &str) -> Option<supervisor_protocol::ProcessState> {
+        let k = self.key_of(group, name)?;
+        self.sup.process(k).map(|p| p.state())
+    }
+
     fn has_group(&self, group: &str) -> bool {
         self.sup.is_group_active(group)
     }
@@ -244,7 +249,9 @@ impl Backend for Daemon {
         let now = self.clock.now();
         let _ = self.sup.start_process(k, now, &mut self.host);
         self.apply_outputs();
-        self.reap();
+        // A child that is gone already (only this one: the loop reaps the rest).
+        let pid = self.sup.process(k).map_or(0, |p| p.pid());
+        self.reap_pid(pid);
         self.apply_outputs();
     }
 
@@ -253,9 +260,10 @@ impl Backend for Daemon {
             return Err(format!("no such process {group}:{name}"));
         };
         let now = self.clock.now();
+        let pid = self.sup.process(k).map_or(0, |p| p.pid());
         let r = self.sup.stop_process(k, now, &mut self.host);
         self.apply_outputs();
-        self.reap();
+        self.reap_pid(pid);
         self.apply_outputs();
         match r {
             Ok(()) | Err(crate::core::StopError::NotRunning) => Ok(()),
@@ -271,9 +279,10 @@ impl Backend for Daemon {
             return Err(format!("no such process {group}:{name}"));
         };
         let now = self.clock.now();
+        let pid = self.sup.process(k).map_or(0, |p| p.pid());
         let r = self.sup.stop_after_dependents(k, now, &mut self.host);
         self.apply_outputs();
-        self.reap();
+        self.reap_pid(pid);
         self.apply_outputs();
         match r {
             Ok(()) | Err(crate::core::StopError::NotRunning) => Ok(()),

@@ -122,8 +122,8 @@ struct StopWaiter {
 
 impl Waiter for StopWaiter {
     fn poll(&mut self, b: &mut dyn Backend) -> Option<Result<Value, Fault>> {
-        match b.process(&self.group, &self.name) {
-            Some(p) if !p.state.is_stopped() => {
+        match b.process_state(&self.group, &self.name) {
+            Some(state) if !state.is_stopped() => {
                 b.stop_report(&self.group, &self.name);
                 None
             }
@@ -297,13 +297,12 @@ struct ManyWaiter {
 
 impl Waiter for ManyWaiter {
     fn poll(&mut self, b: &mut dyn Backend) -> Option<Result<Value, Fault>> {
-        let mut i = 0;
-        while i < self.waiting.len() {
-            if let Some(r) = self.waiting[i].2.poll(b) {
-                let (g, n, _) = self.waiting.remove(i);
-                self.results.push(result_struct(&g, &n, &r));
-            } else {
-                i += 1;
+        // One pass, order kept, no shifting per finished item (a stop of thousands).
+        let waiting = std::mem::take(&mut self.waiting);
+        for (g, n, mut w) in waiting {
+            match w.poll(b) {
+                Some(r) => self.results.push(result_struct(&g, &n, &r)),
+                None => self.waiting.push((g, n, w)),
             }
         }
         if self.waiting.is_empty() {
