@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use supervisor_config::{LogRotation, RotateWhen};
 
 use super::compress::{self, Jobs};
-use super::follow;
 use super::filecache::{CachedFile, FileCache};
+use super::follow;
 use super::schedule;
 use super::stream::{self, Stream};
 
