@@ -190,3 +190,27 @@ def test_check_config_names_file_line_and_key(tmp_path):
         assert r.returncode == 2, (key, r)
         assert f"{conf}:6: error: " in r.stdout and needle in r.stdout, (key, r.stdout)
         assert "program:x" in r.stdout, r.stdout
+
+
+def test_jitter_spreads_workers_that_crash_together(make_daemon):
+    d = make_daemon("rust", """
+        [program:w]
+        command=/bin/sh -c 'exit 1'
+        process_name=%(program_name)s-%(process_num)d
+        numprocs=6
+        startsecs=1
+        startretries=1
+        backoff=exponential
+        backoff_jitter=1
+        """)
+    for n in range(6):
+        d.wait_state(f"w:w-{n}", "FATAL", timeout=10)
+    log = d.mainlog()
+    waits = []
+    for n in range(6):
+        exited = times(log, f"exited: w-{n} ")[0]
+        respawned = times(log, f"spawned: 'w-{n}'")[1]
+        waits.append(respawned - exited)
+    # each wait is in [1*(1-1), 1]; six draws are not all alike
+    assert all(-0.01 <= w <= 1.3 for w in waits), waits
+    assert max(waits) - min(waits) > 0.1, waits

@@ -122,3 +122,24 @@ def test_the_same_config_loads_under_the_reference(make_daemon, tmp_path):
     env = read_env(out)
     assert "PLAIN" not in env            # the reference ignores the key
     assert env["OVERRIDDEN"] == "from-key"
+
+
+def test_check_config_reads_the_files(tmp_path):
+    import subprocess
+    from conftest import IMPLS
+    (tmp_path / "bad.env").write_text("A=1\nnot an assignment\n")
+    (tmp_path / "good.env").write_text("A=1\n")
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"[supervisord]\nlogfile={tmp_path}/m.log\n"
+                    f"environment_file={tmp_path}/good.env\n\n"
+                    f"[program:a]\ncommand=/bin/true\n"
+                    f"environment_file={tmp_path}/bad.env, -{tmp_path}/none.env\n\n"
+                    f"[program:b]\ncommand=/bin/true\nenvironment_file={tmp_path}/none.env\n")
+    r = subprocess.run([str(IMPLS["rust"] / "supervisord"), "--check-config", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2, r
+    assert (f"{conf}:7: error: environment_file of section 'program:a': "
+            f"{tmp_path}/bad.env, line 2: expected KEY=VALUE") in r.stdout, r.stdout
+    assert (f"{conf}:11: error: environment_file of section 'program:b': couldn't read "
+            f"environment file {tmp_path}/none.env: No such file or directory") in r.stdout, r.stdout
+    assert "good.env" not in r.stdout

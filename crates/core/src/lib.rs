@@ -31,8 +31,8 @@ pub mod text;
 mod tests;
 
 pub use process::Process;
-pub use supervisor::{megabytes, sample_interval, GuardSample};
 pub use supervisor::restart_countdown;
+pub use supervisor::{megabytes, sample_interval, GuardSample};
 pub use supervisor::{
     EndOfRun, EndReason, GroupInfo, HealthReport, KillResult, ProcessInfo, SignalError, StartError,
     StopError, Supervisor, Target, WaitCondition, WaitOutcome, WaiterId, EXIT_CRITICAL,

@@ -614,6 +614,7 @@ pub fn check_config(path: PathBuf, options: &Options) -> CheckReport {
     };
     if let Some(c) = &config {
         diagnostics.extend(environment_checks(c));
+        diagnostics.extend(crate::spawn::check_findings(c));
         diagnostics.extend(crate::access::checks::findings(c));
         diagnostics.extend(crate::cgroup::checks::findings(c));
     }

@@ -17,8 +17,8 @@ mod health;
 mod healthcheck;
 mod logopts;
 mod program;
-mod restart;
 mod resources;
+mod restart;
 mod supervisord;
 mod tls;
 

@@ -231,8 +231,8 @@ impl World {
 mod backoff;
 mod daemon;
 mod deps;
-mod guard;
 mod ending;
+mod guard;
 mod health;
 mod idle;
 mod random;

@@ -210,6 +210,79 @@ fn truncate(s: &str) -> String {
     }
 }
 
+/// `--check-config`'s findings about `environment_file=` and `rlimits=`: each required env
+/// file that is missing or has a bad line, each optional one that exists but does not
+/// parse, and each limit the kernel would refuse at spawn (errors: the spawn would fail).
+/// The `[supervisord]` files are reported once, under `[supervisord]`.
+pub fn check_findings(config: &supervisor_config::Config) -> Vec<supervisor_config::Diagnostic> {
+    use supervisor_config::{Diagnostic, Severity};
+    let mut out = Vec::new();
+    let diag = |file: &std::path::Path, section: &str, key: &str, code, message| {
+        let (f, line) = match config.sources.locate(section, key) {
+            Some((f, l)) => (std::path::PathBuf::from(f), Some(l)),
+            None => (file.to_path_buf(), None),
+        };
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message,
+            file: Some(f),
+            line,
+            section: Some(section.to_string()),
+            key: Some(key.to_string()),
+            suggestion: None,
+            at_start: false,
+        }
+    };
+    let global = &config.supervisord.environment_files;
+    let mut seen = std::collections::HashSet::new();
+    for f in global {
+        if seen.insert(f.path.clone()) {
+            if let Err(e) = read_env_files(std::slice::from_ref(f)) {
+                let main = config.sources.locate("supervisord", "environment_file");
+                let file = std::path::PathBuf::from(main.map_or("", |(p, _)| p));
+                out.push(diag(
+                    &file,
+                    "supervisord",
+                    "environment_file",
+                    "environment-file",
+                    format!("environment_file of section 'supervisord': {}", e.0),
+                ));
+            }
+        }
+    }
+    for g in &config.groups {
+        for p in &g.processes {
+            for f in p.environment_files.iter().filter(|f| !global.contains(f)) {
+                if !seen.insert(format!("{}\0{}", p.section, f.path)) {
+                    continue;
+                }
+                if let Err(e) = read_env_files(std::slice::from_ref(f)) {
+                    out.push(diag(
+                        &p.file,
+                        &p.section,
+                        "environment_file",
+                        "environment-file",
+                        format!("environment_file of section '{}': {}", p.section, e.0),
+                    ));
+                }
+            }
+            if !p.rlimits.is_empty() && seen.insert(format!("{}\0rlimits", p.section)) {
+                if let Err(e) = super::rlimits::plan_rlimits(&p.rlimits) {
+                    out.push(diag(
+                        &p.file,
+                        &p.section,
+                        "rlimits",
+                        "rlimits",
+                        format!("rlimits of section '{}': {e}", p.section),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,7 +54,7 @@ pub use command::{
     child_environment, daemon_server_url, resolve_command, resolve_command_in, search_path,
     server_url_for, SpawnError, SpawnErrorKind, DEFAULT_PATH,
 };
-pub use envfile::{parse_env, read_env_files, EnvFileError};
+pub use envfile::{check_findings, parse_env, read_env_files, EnvFileError};
 pub use parent::{reserve_fd_slots, set_nonblocking};
 
 /// Everything [`spawn`] needs to start one process.
