@@ -140,6 +140,14 @@ impl Process {
         }
     }
 
+    /// A one-shot that did its job: EXITED with an expected exit code and not to be
+    /// restarted (a migration, a cache warm-up). `/readyz` counts it as ready, as
+    /// READY=1 counts it as done: it will never be RUNNING again, and holding the whole
+    /// pod "not ready" for it forever is not what anyone running one wants.
+    pub(crate) fn finished_as_expected(&self) -> bool {
+        self.state == ProcessState::Exited && !self.autorestarts() && self.spawnerr.is_none()
+    }
+
     /// Down for good, as `critical` means it: FATAL, or EXITED without an autorestart.
     /// (A process the operator stopped is not down: stopping it was asked for.)
     pub(crate) fn is_down_for_good(&self) -> bool {
@@ -288,7 +296,10 @@ impl Supervisor {
             let critical_down = p.config.critical && p.is_down_for_good();
             if critical_down {
                 not_ready.push(format!("{}: {} (critical)", namespec(p), p.state.name()));
-            } else if p.config.autostart && p.state != ProcessState::Running {
+            } else if p.config.autostart
+                && p.state != ProcessState::Running
+                && !p.finished_as_expected()
+            {
                 not_ready.push(format!("{}: {}", namespec(p), p.state.name()));
             }
             if p.config.autostart && p.state != ProcessState::Running && !p.is_done() {

@@ -317,6 +317,25 @@ fn health_settles_on_fatal_but_is_not_ready_and_flags_critical() {
 }
 
 #[test]
+fn health_counts_a_one_shot_that_exited_as_expected_as_ready() {
+    let mut w = two(pconf("web"), oneshot("migrate"));
+    w.tick();
+    w.advance(1.5);
+    w.exit("migrate", wait_status_exited(0));
+    let h = w.sup.health();
+    assert!(h.ready && h.settled, "an expected exit of a one-shot is done: {h:?}");
+    assert_eq!(h.counts_text(), "1 running, 1 exited");
+    // an unexpected exit is not
+    let mut w = two(pconf("web"), oneshot("migrate"));
+    w.tick();
+    w.advance(1.5);
+    w.exit("migrate", wait_status_exited(3));
+    let h = w.sup.health();
+    assert!(!h.ready, "{h:?}");
+    assert_eq!(h.not_ready, vec!["migrate: EXITED".to_string()]);
+}
+
+#[test]
 fn health_of_an_empty_table() {
     let w = World::new(vec![]);
     let h = w.sup.health();
