@@ -57,6 +57,7 @@ _supervisorctl() {
                 tail) words="$words -f stdout stderr" ;;
             esac ;;
         maintail) words="-f" ;;
+        token) words="create list revoke --role" ;;
         *) return ;;
     esac
     # group:name contains a colon, which bash treats as a word break

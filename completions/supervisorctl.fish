@@ -36,3 +36,4 @@ complete -c supervisorctl -n '__fish_seen_subcommand_from clear fg pid restart r
 complete -c supervisorctl -n '__fish_seen_subcommand_from clear pid restart rotate signal start status stop' -a all
 complete -c supervisorctl -n '__fish_seen_subcommand_from tail' -a 'stdout stderr -f'
 complete -c supervisorctl -n '__fish_seen_subcommand_from maintail' -a '-f'
+complete -c supervisorctl -n '__fish_seen_subcommand_from token' -a 'create list revoke --role'

@@ -86,6 +86,7 @@ _supervisorctl() {
             [[ $action == tail ]] && names+=(-f stdout stderr)
             compadd -a names ;;
         maintail) compadd -- -f ;;
+        token) compadd -- create list revoke --role ;;
     esac
 }
 

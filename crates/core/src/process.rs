@@ -79,6 +79,7 @@ pub struct Process {
     pub(crate) spawns: u64,
     /// The exit code of the last run that ended, kept across restarts (for the stats).
     pub(crate) last_exit: Option<i32>,
+    /// The raw wait status of the last run that ended (for `critical`'s exit status).
     pub(crate) last_wait_status: Option<i32>,
     /// Readiness (`ready=`) of the current run (see `supervisor/ready.rs`).
     pub(crate) ready: crate::supervisor::Readiness,

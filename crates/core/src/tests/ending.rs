@@ -323,7 +323,10 @@ fn health_counts_a_one_shot_that_exited_as_expected_as_ready() {
     w.advance(1.5);
     w.exit("migrate", wait_status_exited(0));
     let h = w.sup.health();
-    assert!(h.ready && h.settled, "an expected exit of a one-shot is done: {h:?}");
+    assert!(
+        h.ready && h.settled,
+        "an expected exit of a one-shot is done: {h:?}"
+    );
     assert_eq!(h.counts_text(), "1 running, 1 exited");
     // an unexpected exit is not
     let mut w = two(pconf("web"), oneshot("migrate"));

@@ -22,8 +22,8 @@
 pub mod auth;
 pub mod bind;
 pub mod conns;
-pub mod metrics;
 pub mod health;
+pub mod metrics;
 pub mod tail;
 pub mod tls;
 pub mod web;
@@ -346,9 +346,6 @@ async fn route(
         }
         return events_response(&ctx, req.uri().query()).await;
     }
-    if health::is_health_path(&path) {
-        return health::respond(&ctx, req.method(), &path).await;
-    }
     if path == "/metrics" {
         let openmetrics = req
             .headers()
@@ -356,6 +353,9 @@ async fn route(
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("application/openmetrics-text"));
         return metrics_response(&ctx, req.method(), openmetrics).await;
+    }
+    if health::is_health_path(&path) {
+        return health::respond(&ctx, req.method(), &path).await;
     }
     if path.starts_with("/mainlogtail") {
         if req.method() != Method::GET {

@@ -6,7 +6,7 @@ use super::*;
 fn help_and_syntax() {
     let mut h = harness(false, &[]);
     // the reference's block as it is, then ours
-    assert_eq!(h.run("help"), ("\ndefault commands (type help <topic>):\n=====================================\nadd    exit      open  reload  restart   start   tail   \navail  fg        pid   remove  shutdown  status  update \nclear  maintail  quit  reread  signal    stop    version\n\nsupervisor-rs commands (type help <topic>):\n===========================================\ncompletions  rotate  top\n\n".into(), 0));
+    assert_eq!(h.run("help"), ("\ndefault commands (type help <topic>):\n=====================================\nadd    exit      open  reload  restart   start   tail   \navail  fg        pid   remove  shutdown  status  update \nclear  maintail  quit  reread  signal    stop    version\n\nsupervisor-rs commands (type help <topic>):\n===========================================\ncompletions  rotate  token  top\n\n".into(), 0));
     assert!(h.run("help status").0.contains("\nstatus --json [...]\t"));
     assert!(h.run("help avail").0.contains("\navail --json\t"));
     assert!(h
