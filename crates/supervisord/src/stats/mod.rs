@@ -53,6 +53,11 @@ pub const MIN_INTERVAL: f64 = 0.25;
 /// are forgotten.
 pub const MAX_REMEMBERED: usize = 16 * 1024;
 
+/// A process found in the daemon's cgroup during its first seconds (a start script that
+/// moves itself into a cgroup of its own) has its cgroup looked up again at each sample
+/// until it is this old (seconds).
+pub const CGROUP_SETTLE: f64 = 5.0;
+
 /// Most supervised processes whose `/proc` files are kept open between requests (three
 /// descriptors each at most).
 pub const MAX_KEPT: usize = 4096;
@@ -127,6 +132,9 @@ struct Prev {
     percent: f64,
     /// The process's own cgroup directory (looked up once per instance).
     cgroup: Option<PathBuf>,
+    /// False while the process may still move itself into a cgroup of its own (no own
+    /// cgroup found yet in its first [`CGROUP_SETTLE`] seconds): looked up again.
+    cgroup_settled: bool,
     /// The last request that saw this instance (for dropping the gone ones).
     seen: u64,
 }
@@ -374,15 +382,16 @@ impl Sampler {
         }
         let root = self.root_stat(pid)?;
         let key = (pid, root.starttime);
-        // One cgroup lookup per process instance.
+        // One cgroup lookup per process instance (more while a young one has none).
         let cgroup = match self.prev.get(&key) {
-            Some(p) => p.cgroup.clone(),
-            None => match &self.cgroup_root {
+            Some(p) if p.cgroup_settled => p.cgroup.clone(),
+            _ => match &self.cgroup_root {
                 Some(root) => procfs::cgroup_dir(pid, root, &mut self.path, &mut self.buf)
                     .filter(|c| Some(c) != self.own_cgroup.as_ref()),
                 None => None,
             },
         };
+        let cgroup_settled = cgroup.is_some() || now_wall - start_wall >= CGROUP_SETTLE;
         let mut ticks = root.utime + root.stime + root.cutime + root.cstime;
         let mut rss = root.rss_pages;
         let mut threads = root.threads;
@@ -436,6 +445,10 @@ impl Sampler {
                     p.at = now;
                 }
                 p.seen = self.request;
+                if !p.cgroup_settled {
+                    p.cgroup.clone_from(&cgroup);
+                    p.cgroup_settled = cgroup_settled;
+                }
                 p.percent
             }
             None => {
@@ -454,6 +467,7 @@ impl Sampler {
                         at: now,
                         percent,
                         cgroup,
+                        cgroup_settled,
                         seen: self.request,
                     },
                 );
