@@ -4,6 +4,7 @@ them within milliseconds, a rotation is followed (nothing lost, nothing twice), 
 idle follower costs the daemon no wake-up at all."""
 
 import os
+import socket
 import statistics
 import subprocess
 import threading
@@ -64,6 +65,13 @@ class Follower:
                 self.cond.wait(left)
 
     def close(self):
+        # Shut the socket down first: the reader thread holds the buffered reader's lock
+        # inside read1, and closing it would wait for the socket's timeout.
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(10)
         self.conn.close()
 
 
