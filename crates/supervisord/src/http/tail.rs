@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -19,6 +20,10 @@ use tokio::sync::mpsc;
 pub const HEAD: u64 = 1024;
 /// The most bytes sent in one chunk (a burst of output is sent in several).
 pub const CHUNK: u64 = 64 * 1024;
+/// How often a file that no writer of this daemon has open is looked at (a log of a
+/// group removed meanwhile, a file another program appends to). Logs the daemon writes
+/// are never polled.
+pub const FOREIGN_INTERVAL: Duration = Duration::from_secs(1);
 /// The text sent when the file got shorter.
 pub const TRUNCATED: &[u8] = b"==> File truncated <==\n";
 
@@ -103,8 +108,18 @@ pub async fn run(mut f: Follower, tx: mpsc::Sender<Bytes>) {
             Ok(None) => {}
             Err(_) => return,
         }
-        // Only this daemon writes its log files: nothing to look at until it says so.
+        // A file this daemon writes: nothing to look at until the writer says so (no
+        // timer). A file only others write (no writer here) is looked at every second.
+        let has_writer = written.has_writer();
+        let foreign = async move {
+            if has_writer {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(FOREIGN_INTERVAL).await
+            }
+        };
         tokio::select! {
+            () = foreign => {}
             () = written.changed() => {}
             _ = tx.closed() => return,
         }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::watch;
@@ -23,6 +24,8 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub struct Written {
     tx: watch::Sender<u64>,
+    /// How many of the holders are followers ([`Watch`]es); the others are writers.
+    watchers: AtomicUsize,
 }
 
 impl Written {
@@ -35,6 +38,7 @@ impl Written {
 
     /// A follower's end: [`Watch::changed`] returns after the next bump.
     pub fn watch(self: &Arc<Self>) -> Watch {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
         Watch {
             rx: self.tx.subscribe(),
             _keep: self.clone(),
@@ -51,7 +55,20 @@ pub struct Watch {
     _keep: Arc<Written>,
 }
 
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self._keep.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Watch {
+    /// True while some writer of this daemon has the path open (a channel or the main
+    /// log); false for a file only others write (a log of a removed group, a fake
+    /// backend's file), which a follower then looks at on a slow timer.
+    pub fn has_writer(&self) -> bool {
+        Arc::strong_count(&self._keep) > self._keep.watchers.load(Ordering::SeqCst)
+    }
+
     /// Marks every bump so far as seen: call it before looking at the file, so a write
     /// that lands after the look wakes the next [`changed`](Watch::changed).
     pub fn mark_seen(&mut self) {
@@ -93,7 +110,10 @@ pub fn for_path(path: &Path) -> Arc<Written> {
         reg.sweep_at = (reg.map.len() * 2).max(64);
     }
     let (tx, _) = watch::channel(0);
-    let w = Arc::new(Written { tx });
+    let w = Arc::new(Written {
+        tx,
+        watchers: AtomicUsize::new(0),
+    });
     reg.map.insert(path.to_path_buf(), Arc::downgrade(&w));
     w
 }
@@ -124,8 +144,10 @@ mod tests {
 
     #[tokio::test]
     async fn bump_wakes_follower_and_only_then() {
-        let w = for_path(Path::new("/tmp/follow-test-b"));
         let mut f = watch(Path::new("/tmp/follow-test-b"));
+        assert!(!f.has_writer());
+        let w = for_path(Path::new("/tmp/follow-test-b"));
+        assert!(f.has_writer());
         f.mark_seen();
         // Nothing written: no wake-up.
         let idle = tokio::time::timeout(Duration::from_millis(30), f.changed()).await;
