@@ -238,7 +238,7 @@ impl Sampler {
     /// pid).
     ///
     /// The supervised processes' `stat`, `fd` and `children` files are kept open across
-    /// full requests (see [`Kept`]) while the daemon has descriptors to spare: its open
+    /// full requests (see `Kept`) while the daemon has descriptors to spare: its open
     /// descriptors plus the kept ones stay under half its `RLIMIT_NOFILE`, and at most
     /// [`MAX_KEPT`] processes. Without kept files (the first request, or no descriptors to
     /// spare), when the supervised processes are most of the machine's (the threads on the
