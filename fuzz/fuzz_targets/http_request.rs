@@ -99,6 +99,9 @@ async fn dummy_loop(mut rx: mpsc::Receiver<ControlRequest>) {
             ControlRequest::Metrics { reply, .. } => {
                 let _ = reply.send(None);
             }
+            ControlRequest::Health { reply } => {
+                let _ = reply.send(None);
+            }
             // Calls of an authenticated caller: dropped (the client sees FAILED).
             ControlRequest::As { .. } => {}
         }

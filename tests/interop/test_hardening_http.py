@@ -372,8 +372,13 @@ def test_servers_answer_when_the_daemon_is_out_of_fds(tmp_path, procs):
     answers (each server keeps spare descriptors and gives one up to accept). Before, the
     accept failed with EMFILE for as long as the descriptors stayed taken."""
     port = free_port()
+    # Log files (not NONE): a channel whose log is NONE and whose bytes nobody reads gets
+    # /dev/null instead of a pipe (issue 16), and the programs must hold their three pipe
+    # ends each for the connections to exhaust what is left.
+    (tmp_path / "d").mkdir(parents=True, exist_ok=True)
     body = "".join(f"[program:p{i}]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
-                   f"stdout_logfile=NONE\nstderr_logfile=NONE\n" for i in range(8))
+                   f"stdout_logfile={tmp_path / 'd'}/p{i}.out\n"
+                   f"stderr_logfile={tmp_path / 'd'}/p{i}.err\n" for i in range(8))
     conf, sock = write_conf(tmp_path / "d", body, inet=(port, None, None), minfds=32)
     d = Proc("rust", conf, tmp_path / "d" / "d.out", nofile=64)
     procs.append(d)

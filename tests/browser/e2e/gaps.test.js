@@ -423,7 +423,9 @@ test('name column first; problems sort to the top; columns stay put when filteri
   await page.goto(base);
   await page.waitForSelector('#live.on', { timeout: 10000 });
   const heads = await page.$$eval('#statustable thead th', (ths) => ths.map((t) => t.textContent.trim()));
-  assert.deepStrictEqual(heads, ['Name', 'State', 'Description', 'Action']);
+  // CPU, Memory and Restarts: the per-process stats columns (issue 13), shown when the
+  // daemon has the stats methods (ours always has).
+  assert.deepStrictEqual(heads, ['Name', 'State', 'Description', 'CPU', 'Memory', 'Restarts', 'Action']);
   assert.strictEqual(await page.$eval('#tbody tr td', (td) => td.className), 'name');
   const edges = () => page.$$eval('#statustable thead th', (ths) => ths.map((t) => Math.round(t.getBoundingClientRect().left)));
   const before = await edges();
