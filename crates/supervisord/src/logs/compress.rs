@@ -21,7 +21,7 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use super::rotating::numbered;
+use super::rotating::{listed_backups, numbered};
 
 /// `<path>.<n>.gz`.
 pub fn numbered_gz(path: &Path, n: u32) -> PathBuf {
@@ -332,31 +332,9 @@ fn existing_indices(base: &Path, max: u32) -> Vec<u32> {
             .filter(|&i| numbered(base, i).exists() || numbered_gz(base, i).exists())
             .collect();
     }
-    let (Some(dir), Some(name)) = (base.parent(), base.file_name()) else {
-        return Vec::new();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let mut prefix = name.as_encoded_bytes().to_vec();
-    prefix.push(b'.');
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<u32> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let file = e.file_name();
-            let rest = file.as_encoded_bytes().strip_prefix(prefix.as_slice())?;
-            let digits = rest.strip_suffix(b".gz").unwrap_or(rest);
-            if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            std::str::from_utf8(digits).ok()?.parse().ok()
-        })
-        .filter(|&i| i >= 1 && i <= max)
+    let mut found: Vec<u32> = listed_backups(base, true)
+        .into_iter()
+        .filter(|&i| i <= max)
         .collect();
     found.sort_unstable();
     found.dedup();

@@ -638,6 +638,17 @@ fn existing_backups(path: &Path, backups: u32) -> Vec<u32> {
             .filter(|&i| numbered(path, i).exists())
             .collect();
     }
+    let mut found: Vec<u32> = listed_backups(path, false)
+        .into_iter()
+        .filter(|&i| i < backups)
+        .collect();
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    found
+}
+
+/// The `N` of every `<path>.N` in `path`'s directory (with `gz`, of every `<path>.N.gz`
+/// too), in no order: one directory listing, whatever the number of backups configured.
+pub(crate) fn listed_backups(path: &Path, gz: bool) -> Vec<u32> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
     };
@@ -651,17 +662,18 @@ fn existing_backups(path: &Path, backups: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut found: Vec<u32> = entries
+    entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let file = e.file_name();
-            let digits = file.as_encoded_bytes().strip_prefix(prefix.as_slice())?;
+            let rest = file.as_encoded_bytes().strip_prefix(prefix.as_slice())?;
+            let digits = match gz {
+                true => rest.strip_suffix(b".gz").unwrap_or(rest),
+                false => rest,
+            };
             backup_index(digits)
         })
-        .filter(|&i| i < backups)
-        .collect();
-    found.sort_unstable_by(|a, b| b.cmp(a));
-    found
+        .collect()
 }
 
 /// `N` of a `<f>.N` name as [`numbered`] writes it: decimal digits, no sign, no leading
