@@ -551,10 +551,14 @@ fn arb_graph() -> impl Strategy<Value = (Vec<ProcessConfig>, Vec<String>)> {
 fn satisfied(p: &Process, cond: DependencyCondition) -> bool {
     match cond {
         DependencyCondition::Ready => p.state() == ProcessState::Running,
+        // `done` is met by a run that ended as expected since the wait began (the core
+        // counts them in `done_runs`), also when something else started the dependency
+        // again afterwards (another process waiting for it as `ready`).
         DependencyCondition::Done => {
-            p.state() == ProcessState::Exited
+            (p.state() == ProcessState::Exited
                 && p.exitstatus()
-                    .is_some_and(|c| p.config().exitcodes.contains(&c))
+                    .is_some_and(|c| p.config().exitcodes.contains(&c)))
+                || p.deps.done_runs > 0
         }
     }
 }
