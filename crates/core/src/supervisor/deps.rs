@@ -545,19 +545,7 @@ impl Supervisor {
                 .rev()
                 .collect();
             for k in &batch {
-                changed |= self
-                    .with_proc(*k, now, host, |p, ctx| match p.state {
-                        ProcessState::Running | ProcessState::Starting => {
-                            p.stop(ctx);
-                            true
-                        }
-                        ProcessState::Backoff => {
-                            p.give_up(ctx);
-                            true
-                        }
-                        _ => false,
-                    })
-                    .unwrap_or(false);
+                changed |= self.stop_one(*k, now, host);
             }
             let done = batch
                 .iter()

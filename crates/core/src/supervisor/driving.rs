@@ -245,21 +245,26 @@ impl Supervisor {
         };
         let mut changed = false;
         for k in keys.into_iter().rev() {
-            changed |= self
-                .with_proc(k, now, host, |p, ctx| match p.state {
-                    ProcessState::Running | ProcessState::Starting => {
-                        p.stop(ctx);
-                        true
-                    }
-                    ProcessState::Backoff => {
-                        p.give_up(ctx);
-                        true
-                    }
-                    _ => false,
-                })
-                .unwrap_or(false);
+            changed |= self.stop_one(k, now, host);
         }
         changed
+    }
+
+    /// Stops process `k` when it runs or starts; a BACKOFF one becomes FATAL. Returns
+    /// whether it changed (the step of every group, "all" and shutdown stop).
+    pub(super) fn stop_one(&mut self, k: ProcKey, now: Now, host: &mut dyn Host) -> bool {
+        self.with_proc(k, now, host, |p, ctx| match p.state {
+            ProcessState::Running | ProcessState::Starting => {
+                p.stop(ctx);
+                true
+            }
+            ProcessState::Backoff => {
+                p.give_up(ctx);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false)
     }
 
     /// Logs `waiting for a, b to die` (throttled to every 3 s). Returns whether any process
